@@ -1,0 +1,180 @@
+//! The command line: argument types only. What each command does lives in `cli/<command>.rs`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  every device passed (verify: the medium holds the expected pattern)
+  1  a device failed: write, sync or read errors, or verification mismatches
+  2  usage error: bad arguments, unknown method, unreadable method file
+  3  refused: a device is mounted, swap, held, the boot or root medium, read-only,
+     busy, or the confirmation did not match; nothing was written
+  4  aborted: SIGINT/SIGTERM or operator stop; the device is partly overwritten
+  5  internal or environment error (cannot open, cannot list devices)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "massho",
+    version,
+    about = "Sanitize storage media before disposal or lease return, and prove it",
+    long_about = "massho (抹消, \"erasure\") overwrites disks, partitions and image files, verifies \
+                  the result by reading back from the medium, and reports exactly what was done.",
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List disks and attached loop devices with identity, size and whether they may be wiped
+    Devices(DevicesArgs),
+    /// Overwrite devices or image files with a method, then verify from the medium
+    #[command(after_help = EXIT_CODES)]
+    Wipe(WipeArgs),
+    /// Check, read-only, that a device or file holds an expected pattern
+    #[command(after_help = EXIT_CODES)]
+    Verify(VerifyArgs),
+    /// List the built-in wipe methods and their passes
+    Methods(MethodsArgs),
+    /// Show the whole flow on a scratch image file (no root needed)
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DevicesArgs {
+    /// Print a JSON array instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerifyArg {
+    /// Do not read back
+    None,
+    /// Read back the whole medium after the last pass
+    Last,
+    /// Read back the whole medium after every pass
+    All,
+    /// NIST SP 800-88 sampled read-back after the last pass (≥1000 subsections, ≥10 %)
+    Sample,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrngArg {
+    /// AES-128 in counter mode (fastest with AES-NI)
+    AesCtr,
+    /// ChaCha20 (fastest without AES instructions)
+    Chacha20,
+}
+
+#[derive(Debug, Args)]
+pub struct WipeArgs {
+    /// Devices (whole disk, partition) or regular image files to overwrite
+    #[arg(required = true, value_name = "DEVICE")]
+    pub devices: Vec<PathBuf>,
+    /// Method name (see `massho methods`) or a TOML file describing the passes
+    #[arg(long, short, default_value = "nist-clear", value_name = "NAME|FILE")]
+    pub method: String,
+    /// Read back from the medium and compare [default: the method's own, `last` for nist-clear]
+    #[arg(long, value_enum)]
+    pub verify: Option<VerifyArg>,
+    /// Repeat the method's passes N times
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: u32,
+    /// Add a final pass of zeros
+    #[arg(long)]
+    pub blank: bool,
+    /// Random stream [default: aes-ctr with AES instructions, else chacha20]
+    #[arg(long, value_enum)]
+    pub prng: Option<PrngArg>,
+    /// Do not ask the operator to type each device's serial number
+    #[arg(long, short)]
+    pub yes: bool,
+    /// NDJSON events and one result object per device on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// Write each device's result object to DIR/<device>-<serial>.json
+    #[arg(long, value_name = "DIR")]
+    pub result_dir: Option<PathBuf>,
+    /// Show what would be done and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpectArg {
+    Byte(u8),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Device or image file to read
+    pub device: PathBuf,
+    /// Expected content: zero, one (0xFF) or byte:0xNN
+    #[arg(long, value_parser = parse_expect, value_name = "zero|one|byte:0xNN")]
+    pub expect: ExpectArg,
+    /// NIST SP 800-88 sampled read instead of reading everything
+    #[arg(long)]
+    pub sample: bool,
+    /// Print the outcome as one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_expect(s: &str) -> Result<ExpectArg, String> {
+    match s {
+        "zero" => Ok(ExpectArg::Byte(0)),
+        "one" => Ok(ExpectArg::Byte(0xff)),
+        _ => {
+            let hex = s
+                .strip_prefix("byte:")
+                .ok_or_else(|| format!("expected zero, one or byte:0xNN, got {s:?}"))?;
+            let digits = hex
+                .strip_prefix("0x")
+                .or_else(|| hex.strip_prefix("0X"))
+                .unwrap_or(hex);
+            u8::from_str_radix(digits, 16)
+                .map(ExpectArg::Byte)
+                .map_err(|_| format!("{hex:?} is not a byte; write it as byte:0x00 .. byte:0xff"))
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct MethodsArgs {
+    /// Print the methods as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the scratch directory instead of deleting it
+    #[arg(long)]
+    pub keep: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expect_values() {
+        assert_eq!(parse_expect("zero"), Ok(ExpectArg::Byte(0)));
+        assert_eq!(parse_expect("one"), Ok(ExpectArg::Byte(0xff)));
+        assert_eq!(parse_expect("byte:0xAA"), Ok(ExpectArg::Byte(0xaa)));
+        assert_eq!(parse_expect("byte:5a"), Ok(ExpectArg::Byte(0x5a)));
+        assert!(parse_expect("byte:0x100").is_err());
+        assert!(parse_expect("two").is_err());
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,68 @@
+//! The command-line front end: one module per subcommand, each a short composition of library
+//! calls, plus the renderers that turn engine events into bars, plain lines or NDJSON.
+
+pub mod args;
+pub mod demo;
+pub mod devices;
+pub mod methods;
+pub mod render;
+pub mod verify;
+pub mod wipe;
+
+use args::{Cli, Command};
+
+/// Process exit codes, documented in `--help` and the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Exit {
+    Passed = 0,
+    Failed = 1,
+    Usage = 2,
+    Refused = 3,
+    Aborted = 4,
+    Internal = 5,
+}
+
+/// An error that decides its own exit code; any other error exits with [`Exit::Internal`].
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ExitError {
+    pub exit: Exit,
+    pub message: String,
+}
+
+impl ExitError {
+    pub fn usage(message: impl Into<String>) -> anyhow::Error {
+        ExitError {
+            exit: Exit::Usage,
+            message: message.into(),
+        }
+        .into()
+    }
+
+    pub fn refused(message: impl Into<String>) -> anyhow::Error {
+        ExitError {
+            exit: Exit::Refused,
+            message: message.into(),
+        }
+        .into()
+    }
+}
+
+/// Run one command and turn its outcome into an exit code, printing any error to stderr.
+pub fn dispatch(cli: Cli) -> i32 {
+    let outcome = match cli.command {
+        Command::Devices(a) => devices::run(&a),
+        Command::Wipe(a) => wipe::run(&a),
+        Command::Verify(a) => verify::run(&a),
+        Command::Methods(a) => methods::run(&a),
+        Command::Demo(a) => demo::run(&a),
+    };
+    match outcome {
+        Ok(exit) => exit as i32,
+        Err(err) => {
+            eprintln!("massho: error: {err:#}");
+            err.downcast_ref::<ExitError>()
+                .map_or(Exit::Internal, |e| e.exit) as i32
+        }
+    }
+}

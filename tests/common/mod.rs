@@ -1,0 +1,234 @@
+//! Test harness: loop devices and mounts that the tests create themselves, and always tear down.
+//!
+//! Every test that writes to a block device gets it from [`LoopDevice::new`]. The harness keeps a
+//! registry of the devices it attached; [`LoopDevice::path`] is the only way to get a path, and
+//! [`guard`] refuses any path that is not in the registry, so a typo can never point a test at
+//! `/dev/vda` or `/dev/sd*`. Devices are detached and mounts unmounted in `Drop`, which also runs
+//! when a test panics.
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+static ATTACHED: Mutex<Registry> = Mutex::new(Registry::new());
+
+struct Registry(Option<HashSet<PathBuf>>);
+
+impl Registry {
+    const fn new() -> Self {
+        Registry(None)
+    }
+    fn set(&mut self) -> &mut HashSet<PathBuf> {
+        self.0.get_or_insert_with(HashSet::new)
+    }
+}
+
+/// Panics unless `path` is a loop device this harness attached and has not yet detached.
+pub fn guard(path: &Path) {
+    let reg = ATTACHED.lock().unwrap_or_else(|e| e.into_inner());
+    let ok = reg.0.as_ref().is_some_and(|s| s.contains(path));
+    assert!(
+        ok,
+        "test harness refuses {}: not a loop device this test created",
+        path.display()
+    );
+}
+
+/// Tests that attach loop devices, mount filesystems or open block devices need root. CI runs as
+/// root; anywhere else they fail loudly rather than pass without testing anything.
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test needs root (loop devices, mounts); run the suite as root: packaging/test.sh"
+    );
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    out
+}
+
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A loop device over a sparse file in a private temporary directory.
+pub struct LoopDevice {
+    path: PathBuf,
+    backing: PathBuf,
+    pub size: u64,
+    pub sector_size: u32,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl LoopDevice {
+    /// A new loop device of `size` bytes with `sector_size`-byte logical sectors (512 or 4096),
+    /// over a sparse file under /var/tmp (a real disk filesystem, not tmpfs).
+    pub fn new(size: u64, sector_size: u32) -> LoopDevice {
+        let dir = tempfile::Builder::new()
+            .prefix("massho-test-")
+            .tempdir_in(std::env::temp_dir())
+            .expect("create temp dir");
+        let backing = dir.path().join("disk.img");
+        let f = OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .open(&backing)
+            .expect("create backing file");
+        f.set_len(size).expect("size backing file");
+        drop(f);
+        let mut dev = Self::attach(&backing, sector_size);
+        dev.size = size;
+        dev._dir = Some(dir);
+        dev
+    }
+
+    /// A loop device over `file`, which the calling test created (e.g. on its FUSE mount).
+    pub fn over(file: &Path, sector_size: u32) -> LoopDevice {
+        let size = std::fs::metadata(file).expect("stat backing file").len();
+        let mut dev = Self::attach(file, sector_size);
+        dev.size = size;
+        dev
+    }
+
+    fn attach(file: &Path, sector_size: u32) -> LoopDevice {
+        require_root();
+        let out = run_ok(
+            Command::new("losetup")
+                .arg("--find")
+                .arg("--show")
+                .arg("--sector-size")
+                .arg(sector_size.to_string())
+                .arg(file),
+        );
+        let path = PathBuf::from(out.trim());
+        assert!(
+            path.to_string_lossy().starts_with("/dev/loop"),
+            "losetup returned {path:?}"
+        );
+        ATTACHED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .set()
+            .insert(path.clone());
+        LoopDevice {
+            path,
+            backing: file.to_owned(),
+            size: 0,
+            sector_size,
+            _dir: None,
+        }
+    }
+
+    /// The device node, after checking it is ours.
+    pub fn path(&self) -> &Path {
+        guard(&self.path);
+        &self.path
+    }
+
+    pub fn backing(&self) -> &Path {
+        &self.backing
+    }
+
+    /// Read the whole backing file (what is really on the "medium").
+    pub fn backing_bytes(&self) -> Vec<u8> {
+        std::fs::read(&self.backing).expect("read backing file")
+    }
+}
+
+impl Drop for LoopDevice {
+    fn drop(&mut self) {
+        ATTACHED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .set()
+            .remove(&self.path);
+        // udev or a just-finished process can hold it for a moment.
+        for _ in 0..50 {
+            let ok = Command::new("losetup")
+                .arg("-d")
+                .arg(&self.path)
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        eprintln!("warning: could not detach {}", self.path.display());
+    }
+}
+
+/// A filesystem mounted by the test; unmounted (lazily if need be) on drop.
+pub struct Mount {
+    pub dir: tempfile::TempDir,
+}
+
+impl Mount {
+    /// `mkfs.ext4` the loop device, mount it, and write a file on it.
+    pub fn ext4(dev: &LoopDevice) -> Mount {
+        run_ok(Command::new("mkfs.ext4").arg("-q").arg("-F").arg(dev.path()));
+        let dir = tempfile::tempdir().expect("mount dir");
+        run_ok(Command::new("mount").arg(dev.path()).arg(dir.path()));
+        std::fs::write(dir.path().join("payroll.csv"), b"name,salary\nyamada,1\n")
+            .expect("write file on mounted fs");
+        Mount { dir }
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let ok = Command::new("umount")
+            .arg(self.dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
+        }
+    }
+}
+
+/// The massho binary under test.
+pub fn massho() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_massho"))
+}
+
+/// `massho wipe --yes ARGS... DEVICES...` on devices this harness created.
+pub fn wipe(devices: &[&LoopDevice], args: &[&str]) -> Output {
+    let mut cmd = massho();
+    cmd.arg("wipe").arg("--yes").args(args);
+    for d in devices {
+        cmd.arg(d.path());
+    }
+    run(&mut cmd)
+}
+
+/// Parse NDJSON output into values.
+pub fn ndjson(out: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad NDJSON line {l:?}: {e}")))
+        .collect()
+}
+
+/// The `result` objects among NDJSON events.
+pub fn results(out: &[u8]) -> Vec<serde_json::Value> {
+    ndjson(out)
+        .into_iter()
+        .filter(|v| v["event"] == "result")
+        .collect()
+}
