@@ -11,3 +11,4 @@ pub mod device;
 pub mod engine;
 pub mod method;
 pub mod pattern;
+pub mod result;

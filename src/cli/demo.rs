@@ -1,6 +1,148 @@
-//! TODO
+//! `massho demo`: the whole flow on a scratch image file, no root needed.
+//!
+//! It makes a 64 MiB image holding a small FAT16 filesystem with a file of (fictitious) member
+//! records, wipes it with the default method exactly as `massho wipe` would, prints the result,
+//! checks independently that every byte is now zero, and deletes the scratch directory.
+
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::args::{DemoArgs, WipeArgs};
 use super::Exit;
 
-pub fn run(_args: &super::args::DemoArgs) -> anyhow::Result<Exit> {
-    todo!()
+const IMAGE_SIZE: u64 = 64 << 20;
+const RECORDS: &[u8] = "member_id,name,insurer_no,dependants\n\
+10001,山田 太郎,06139876,2\n10002,佐藤 花子,06139877,0\n10003,鈴木 一郎,06139878,1\n"
+    .as_bytes();
+
+pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
+    let dir = tempfile::Builder::new()
+        .prefix("massho-demo-")
+        .tempdir()
+        .context("cannot create a scratch directory for the demo")?;
+    let image = dir.path().join("member-records.img");
+    let results = dir.path().join("results");
+    println!("== 1. A scratch disk image with a filesystem and personal data");
+    write_fat16_image(&image).with_context(|| format!("cannot create {}", image.display()))?;
+    println!(
+        "   {} ({} bytes): FAT16 volume MASSHODEMO, file MEMBERS.CSV with {} member records",
+        image.display(),
+        IMAGE_SIZE,
+        RECORDS.iter().filter(|&&b| b == b'\n').count() - 1
+    );
+    println!(
+        "\n== 2. massho wipe --method nist-clear --yes --result-dir {}",
+        results.display()
+    );
+    let exit = super::wipe::run(&WipeArgs {
+        devices: vec![image.clone()],
+        method: "nist-clear".into(),
+        verify: None,
+        rounds: 1,
+        blank: false,
+        prng: None,
+        yes: true,
+        json: false,
+        result_dir: Some(results.clone()),
+        dry_run: false,
+    })?;
+    println!("\n== 3. The result object (what a certificate will be issued over)");
+    for entry in std::fs::read_dir(&results).context("cannot list the results")? {
+        let path = entry?.path();
+        let value: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)
+            .with_context(|| format!("cannot parse {}", path.display()))?;
+        for key in [
+            "device",
+            "size_bytes",
+            "method",
+            "status",
+            "started_at_local",
+        ] {
+            println!("   {key}: {}", value[key]);
+        }
+        println!("   passes: {}", value["passes"]);
+        println!(
+            "   verification: {} bytes read back, {} mismatched, direct I/O {}",
+            value["verification"]["bytes_verified"],
+            value["verification"]["mismatched_bytes"],
+            value["verification"]["direct_io"]
+        );
+        println!("   sanitization: {}", value["sanitization"]["note"]);
+    }
+    println!("\n== 4. Independent check: every byte of the image is zero");
+    let nonzero = count_nonzero(&image)?;
+    println!("   {nonzero} non-zero bytes");
+    if args.keep {
+        let kept = dir.keep();
+        println!("\nscratch directory kept: {}", kept.display());
+    } else {
+        println!("\n== 5. Scratch directory removed");
+    }
+    if nonzero != 0 {
+        anyhow::bail!("the demo image still holds {nonzero} non-zero bytes after the wipe");
+    }
+    Ok(exit)
+}
+
+fn count_nonzero(path: &Path) -> anyhow::Result<u64> {
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut count = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(count);
+        }
+        count += buf[..n].iter().filter(|&&b| b != 0).count() as u64;
+    }
+}
+
+/// A minimal but valid FAT16 volume (512-byte sectors, 4 sectors per cluster) with one file.
+fn write_fat16_image(path: &Path) -> std::io::Result<()> {
+    const SECTOR: usize = 512;
+    const RESERVED: usize = 4;
+    const FAT_SECTORS: usize = 128;
+    const ROOT_ENTRIES: usize = 512;
+    let root_start = RESERVED + 2 * FAT_SECTORS;
+    let data_start = root_start + ROOT_ENTRIES * 32 / SECTOR;
+    let mut head = vec![0u8; (data_start + 4) * SECTOR];
+    let boot = &mut head[..SECTOR];
+    boot[..3].copy_from_slice(&[0xEB, 0x3C, 0x90]);
+    boot[3..11].copy_from_slice(b"MSWIN4.1");
+    boot[11..13].copy_from_slice(&(SECTOR as u16).to_le_bytes());
+    boot[13] = 4; // sectors per cluster
+    boot[14..16].copy_from_slice(&(RESERVED as u16).to_le_bytes());
+    boot[16] = 2; // FATs
+    boot[17..19].copy_from_slice(&(ROOT_ENTRIES as u16).to_le_bytes());
+    boot[21] = 0xF8; // fixed disk
+    boot[22..24].copy_from_slice(&(FAT_SECTORS as u16).to_le_bytes());
+    boot[24..26].copy_from_slice(&32u16.to_le_bytes()); // sectors per track
+    boot[26..28].copy_from_slice(&64u16.to_le_bytes()); // heads
+    boot[32..36].copy_from_slice(&((IMAGE_SIZE / SECTOR as u64) as u32).to_le_bytes());
+    boot[36] = 0x80;
+    boot[38] = 0x29; // extended boot signature
+    boot[39..43].copy_from_slice(&0x1234_5678u32.to_le_bytes());
+    boot[43..54].copy_from_slice(b"MASSHODEMO ");
+    boot[54..62].copy_from_slice(b"FAT16   ");
+    boot[510..512].copy_from_slice(&[0x55, 0xAA]);
+    for fat in 0..2 {
+        let at = (RESERVED + fat * FAT_SECTORS) * SECTOR;
+        head[at..at + 6].copy_from_slice(&[0xF8, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
+    }
+    let root = root_start * SECTOR;
+    head[root..root + 11].copy_from_slice(b"MASSHODEMO ");
+    head[root + 11] = 0x08; // volume label
+    let file = root + 32;
+    head[file..file + 11].copy_from_slice(b"MEMBERS CSV");
+    head[file + 11] = 0x20; // archive
+    head[file + 26..file + 28].copy_from_slice(&2u16.to_le_bytes());
+    head[file + 28..file + 32].copy_from_slice(&(RECORDS.len() as u32).to_le_bytes());
+    let data = data_start * SECTOR;
+    head[data..data + RECORDS.len()].copy_from_slice(RECORDS);
+    let f = std::fs::File::create(path)?;
+    std::os::unix::fs::FileExt::write_all_at(&f, &head, 0)?;
+    f.set_len(IMAGE_SIZE)?;
+    f.sync_all()
 }

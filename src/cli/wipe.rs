@@ -1,6 +1,368 @@
-//! TODO
-use super::Exit;
+//! `massho wipe`: inspect every device, refuse unsafe ones, confirm, wipe all in parallel,
+//! report one result per device.
 
-pub fn run(_args: &super::args::WipeArgs) -> anyhow::Result<Exit> {
-    todo!()
+use std::collections::HashSet;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use indicatif::HumanBytes;
+
+use super::args::{PrngArg, VerifyArg, WipeArgs};
+use super::render::{interrupt_flag, Console, Style};
+use super::{Exit, ExitError};
+use crate::device::io::{Access, DeviceTarget, IoError};
+use crate::device::{self, DeviceInfo, DeviceKind, MediaClass};
+use crate::engine::{self, EngineConfig, Status};
+use crate::method::{self, MethodError, PlanOptions, VerifyMode, WipePlan};
+use crate::pattern::{Prng, Seed};
+use crate::result::{sanitization_for, WipeResult};
+
+pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
+    let local_offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
+    let method = method::resolve(&args.method).map_err(|e| match e {
+        MethodError::Unknown { .. } | MethodError::Invalid { .. } | MethodError::Read { .. } => {
+            ExitError::usage(e.to_string())
+        }
+    })?;
+    let devices = inspect_all(&args.devices)?;
+    refuse_unsafe(&devices)?;
+    let style = Style::choose(args.json);
+    let jobs: Vec<Job> = devices
+        .into_iter()
+        .map(|device| {
+            let plan = method::plan(
+                &method,
+                &PlanOptions {
+                    verify: args.verify.map(verify_mode),
+                    rounds: args.rounds,
+                    blank: args.blank,
+                    prng: args.prng.map(prng),
+                    seed: Seed::generate(),
+                },
+            );
+            let warnings = warnings_for(&device);
+            Job {
+                device,
+                plan,
+                warnings,
+            }
+        })
+        .collect();
+    for job in &jobs {
+        describe(job, style, args.dry_run);
+    }
+    if args.dry_run {
+        eprintln!("dry run: nothing was written");
+        return Ok(Exit::Passed);
+    }
+    if !args.yes {
+        confirm(&jobs)?;
+    }
+    // Open everything before writing anything: a busy device refuses the whole command.
+    let targets = jobs
+        .iter()
+        .map(|j| DeviceTarget::open(&j.device.path, Access::ReadWrite))
+        .collect::<Result<Vec<_>, IoError>>()
+        .map_err(|e| match e {
+            IoError::Busy { .. } | IoError::Permission { .. } => ExitError::refused(e.to_string()),
+            other => anyhow::Error::new(other),
+        })?;
+    if let Some(dir) = &args.result_dir {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create result directory {}", dir.display()))?;
+    }
+    let interrupted = interrupt_flag()?;
+    let console = Console::new(style, interrupted);
+    let config = EngineConfig::default();
+    let results: Vec<WipeResult> = std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .iter()
+            .zip(&targets)
+            .map(|(job, target)| {
+                let console = &console;
+                let config = &config;
+                scope.spawn(move || {
+                    let label = job.device.path.display().to_string();
+                    let report = engine::run(&job.plan, target, &label, config, console);
+                    WipeResult::new(
+                        &job.device,
+                        &job.plan,
+                        report,
+                        job.warnings.clone(),
+                        local_offset,
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    drop(targets);
+    if results.len() != jobs.len() {
+        anyhow::bail!("a wipe thread crashed; treat every device of this run as not wiped");
+    }
+    for result in &results {
+        if style == Style::Json {
+            console.json(&result_event(result)?);
+        }
+        if let Some(dir) = &args.result_dir {
+            let path = write_result(dir, result)?;
+            console.say(&format!(
+                "{}: result written to {}",
+                result.device.display(),
+                path.display()
+            ));
+        }
+    }
+    if style != Style::Json {
+        print_summary(&results);
+    }
+    Ok(exit_for(results.iter().map(|r| r.status)))
+}
+
+/// The NDJSON line for a result: the result object with `"event": "result"` added.
+fn result_event(result: &WipeResult) -> anyhow::Result<serde_json::Value> {
+    let mut value = serde_json::to_value(result).context("cannot encode the result as JSON")?;
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert("event".into(), "result".into());
+    }
+    Ok(value)
+}
+
+/// One device's wipe, decided before anything is written.
+struct Job {
+    device: DeviceInfo,
+    plan: WipePlan,
+    warnings: Vec<String>,
+}
+
+fn verify_mode(v: VerifyArg) -> VerifyMode {
+    match v {
+        VerifyArg::None => VerifyMode::None,
+        VerifyArg::Last => VerifyMode::Last,
+        VerifyArg::All => VerifyMode::All,
+        VerifyArg::Sample => VerifyMode::Sample,
+    }
+}
+
+fn prng(p: PrngArg) -> Prng {
+    match p {
+        PrngArg::AesCtr => Prng::AesCtr,
+        PrngArg::Chacha20 => Prng::Chacha20,
+    }
+}
+
+/// Inspect every named device; the same device named twice is a usage error.
+fn inspect_all(paths: &[PathBuf]) -> anyhow::Result<Vec<DeviceInfo>> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(paths.len());
+    for path in paths {
+        let info = device::inspect(path).map_err(|e| match e {
+            device::DeviceError::NotFound { .. } | device::DeviceError::NotADevice { .. } => {
+                ExitError::usage(e.to_string())
+            }
+            other => {
+                anyhow::Error::new(other).context(format!("cannot inspect {}", path.display()))
+            }
+        })?;
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+        if !seen.insert(canonical.clone()) {
+            return Err(ExitError::usage(format!(
+                "{} is named twice (as {}); name each device once",
+                canonical.display(),
+                path.display()
+            )));
+        }
+        out.push(info);
+    }
+    Ok(out)
+}
+
+/// Every refusal of every device, or nothing: one unsafe device refuses the whole command.
+fn refuse_unsafe(devices: &[DeviceInfo]) -> anyhow::Result<()> {
+    let reasons: Vec<String> = devices
+        .iter()
+        .flat_map(|d| d.refusals.iter().map(|r| format!("  {r}")))
+        .collect();
+    if reasons.is_empty() {
+        return Ok(());
+    }
+    Err(ExitError::refused(format!(
+        "refusing to wipe; nothing was written:\n{}\nunmount, swapoff or release the device, or leave it out of the command",
+        reasons.join("\n")
+    )))
+}
+
+fn warnings_for(device: &DeviceInfo) -> Vec<String> {
+    let mut w = Vec::new();
+    if device.kind == DeviceKind::File {
+        w.push(format!(
+            "{} is a regular file: overwriting it on a journaling or copy-on-write filesystem does not sanitize the underlying disk",
+            device.path.display()
+        ));
+    }
+    if device.media_class == MediaClass::Flash {
+        w.push(format!(
+            "{}: {}",
+            device.path.display(),
+            sanitization_for(MediaClass::Flash).note
+        ));
+    }
+    w
+}
+
+/// Show the operator what is about to happen to each device.
+fn describe(job: &Job, style: Style, dry_run: bool) {
+    let d = &job.device;
+    let mut lines = vec![format!(
+        "{}{}: {} {} serial {} ({}, {} bytes, {}-byte sectors)",
+        if dry_run { "would wipe " } else { "" },
+        d.path.display(),
+        d.vendor.as_deref().unwrap_or(""),
+        d.model.as_deref().unwrap_or("(no model)"),
+        d.serial.as_deref().unwrap_or("(none)"),
+        HumanBytes(d.size_bytes),
+        d.size_bytes,
+        d.logical_sector_size
+    )];
+    let passes: Vec<String> = job
+        .plan
+        .passes
+        .iter()
+        .map(|p| match p.verify {
+            Some(_) => format!("{}+verify", p.pattern),
+            None => p.pattern.to_string(),
+        })
+        .collect();
+    lines.push(format!(
+        "  method {} ({} pass(es): {}), verify {}, prng {}",
+        job.plan.method,
+        job.plan.passes.len(),
+        passes.join(", "),
+        job.plan.verify.name(),
+        job.plan.prng.name()
+    ));
+    if !d.signatures.is_empty() {
+        let sigs: Vec<&str> = d.signatures.iter().map(|s| s.type_name.as_str()).collect();
+        lines.push(format!("  holds: {}", sigs.join(", ")));
+    }
+    for w in &job.warnings {
+        lines.push(format!("  warning: {w}"));
+    }
+    // In JSON mode stdout carries only NDJSON.
+    for l in lines {
+        if style == Style::Json {
+            eprintln!("{l}");
+        } else {
+            println!("{l}");
+        }
+    }
+}
+
+/// Ask the operator to type each device's serial number (its name when it has none).
+fn confirm(jobs: &[Job]) -> anyhow::Result<()> {
+    let stdin = std::io::stdin();
+    let interactive = stdin.is_terminal();
+    let mut lines = stdin.lock().lines();
+    for job in jobs {
+        let token = job.device.confirmation_token();
+        eprint!(
+            "All data on {} will be destroyed. Type its serial number ({token}) to confirm: ",
+            job.device.path.display()
+        );
+        let _ = std::io::stderr().flush();
+        let answer = match lines.next() {
+            Some(Ok(l)) => l,
+            _ if !interactive => {
+                return Err(ExitError::refused(
+                    "no confirmation on standard input; type the serial number, or pass --yes for automation",
+                ))
+            }
+            _ => String::new(),
+        };
+        if answer.trim() != token {
+            return Err(ExitError::refused(format!(
+                "confirmation for {} did not match {token:?}; nothing was written",
+                job.device.path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Write a result atomically: a temporary file in the same directory, fsync, rename, fsync dir.
+fn write_result(dir: &Path, result: &WipeResult) -> anyhow::Result<PathBuf> {
+    let stamp = result.started_at.replace([':', '-'], "");
+    let serial = result.serial.as_deref().unwrap_or("noserial");
+    let name: String = format!("{}_{}_{}.json", result.media.name, serial, stamp)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let path = dir.join(name);
+    let json = serde_json::to_vec_pretty(result).context("cannot encode the result as JSON")?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    tmp.write_all(&json)
+        .and_then(|_| tmp.as_file().sync_all())
+        .with_context(|| format!("cannot write the result into {}", dir.display()))?;
+    tmp.persist(&path)
+        .with_context(|| format!("cannot rename the result to {}", path.display()))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot fsync directory {}", dir.display()))?;
+    Ok(path)
+}
+
+fn print_summary(results: &[WipeResult]) {
+    println!();
+    println!(
+        "{:<22} {:<22} {:>12} {:>9} {:>8}  STATUS",
+        "DEVICE", "SERIAL", "SIZE", "SECONDS", "ERRORS"
+    );
+    for r in results {
+        println!(
+            "{:<22} {:<22} {:>12} {:>9.1} {:>8}  {}",
+            r.device.display().to_string(),
+            r.serial.as_deref().unwrap_or("-"),
+            HumanBytes(r.size_bytes).to_string(),
+            r.duration_seconds,
+            r.errors.len() as u64 + r.errors_truncated,
+            r.status.name().to_uppercase()
+        );
+        for e in r.errors.iter().take(20) {
+            println!(
+                "    {:?} error pass {}: LBA {}-{} ({} bytes at {}): {}",
+                e.kind, e.pass, e.first_lba, e.last_lba, e.length, e.offset, e.message
+            );
+        }
+        for m in r.verification.mismatches.iter().take(20) {
+            println!("    mismatch: {} bytes at offset {}", m.length, m.offset);
+        }
+        for w in &r.warnings {
+            println!("    warning: {w}");
+        }
+    }
+}
+
+/// Aborted beats failed beats passed.
+pub fn exit_for(statuses: impl IntoIterator<Item = Status>) -> Exit {
+    statuses
+        .into_iter()
+        .map(|s| match s {
+            Status::Passed => Exit::Passed,
+            Status::Failed => Exit::Failed,
+            Status::Aborted => Exit::Aborted,
+        })
+        .max_by_key(|e| match e {
+            Exit::Aborted => 2,
+            Exit::Failed => 1,
+            _ => 0,
+        })
+        .unwrap_or(Exit::Passed)
 }

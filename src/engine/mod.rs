@@ -1,1 +1,394 @@
-//! TODO
+//! The wipe engine: runs a [`WipePlan`] against a [`BlockTarget`], pass by pass.
+//!
+//! Each pass is a parallel sweep over the medium ([`pass`]), ends with `fdatasync`, and counts
+//! a byte as written only after the flush succeeded. Passes the plan marks for verification are
+//! read back with O_DIRECT from the medium and compared with the regenerated pattern. Progress
+//! and results leave the engine only as [`WipeEvent`]s pushed to an [`Observer`]; the returned
+//! [`WipeReport`] says exactly what happened — `passed` only when every pass completed, flushed
+//! and (where asked) verified without a single differing byte.
+
+pub mod events;
+mod pass;
+pub mod report;
+pub mod sample;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+pub use events::{Control, Observer, Phase, Quiet, WipeEvent};
+pub use report::{
+    ByteRange, ErrorKind, ErrorRange, PassRecord, PassVerification, Status, VerificationSummary,
+    WipeReport, MAX_RECORDED_RANGES,
+};
+
+use crate::device::io::BlockTarget;
+use crate::method::{VerifyKind, VerifyMode, WipePlan};
+use crate::pattern::{Pattern, PatternSource, Prng, Seed};
+use pass::{merge_ranges, BadRun, Sweep, SweepOutcome, WorkList};
+
+/// Tuning of the I/O loop. Memory per device is about `2 × workers × chunk_size`.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Bytes per I/O request.
+    pub chunk_size: usize,
+    /// Requests in flight (one worker thread each).
+    pub workers: usize,
+    /// How often a running sweep reports progress (and can be stopped).
+    pub progress_interval: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            chunk_size: 4 << 20,
+            workers: 4,
+            progress_interval: Duration::from_millis(200),
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Chunk size rounded to a multiple of the target's sector size (and at least one sector).
+    fn chunk_for(&self, target: &dyn BlockTarget) -> u64 {
+        let sector = u64::from(target.sector_size().max(512));
+        ((self.chunk_size as u64) / sector).max(1) * sector
+    }
+}
+
+/// Overwrite `target` as `plan` says. `label` names the device in events.
+pub fn run(
+    plan: &WipePlan,
+    target: &dyn BlockTarget,
+    label: &str,
+    config: &EngineConfig,
+    observer: &dyn Observer,
+) -> WipeReport {
+    let started_at = OffsetDateTime::now_utc();
+    let stop = AtomicBool::new(false);
+    let passes_total = plan.passes.len() as u32;
+    if observer.event(&WipeEvent::Started {
+        device: label.to_owned(),
+        size_bytes: target.size(),
+        method: plan.method.clone(),
+        passes: passes_total,
+    }) == Control::Stop
+    {
+        stop.store(true, Ordering::SeqCst);
+    }
+    let mut acc = Accumulator::new(target);
+    for spec in &plan.passes {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let source = PatternSource::new(&spec.pattern, plan.prng, &plan.seed);
+        let sweep = Sweep {
+            target,
+            source: &source,
+            work: WorkList::Whole {
+                size: target.size(),
+                chunk: config.chunk_for(target),
+            },
+            phase: Phase::Write,
+            pass: spec.number,
+            passes: passes_total,
+            label,
+            config,
+            observer,
+            stop: &stop,
+        };
+        let outcome = sweep.run();
+        acc.add_bad(ErrorKind::Write, spec.number, &outcome.bad);
+        // Flush even when stopping: what was written should reach the medium.
+        let flushed = match target.sync() {
+            Ok(()) => true,
+            Err(e) => {
+                acc.add_sync_error(spec.number, &e);
+                false
+            }
+        };
+        let bytes_written = if flushed { outcome.bytes_ok } else { 0 };
+        let record = PassRecord {
+            index: spec.number,
+            pattern: spec.pattern.to_string(),
+            bytes_written,
+            seconds: outcome.seconds,
+            throughput_bps: rate(bytes_written, outcome.seconds),
+            completed: outcome.completed && flushed,
+        };
+        if !outcome.completed {
+            acc.incomplete = true;
+        }
+        observer.event(&WipeEvent::PassDone {
+            device: label.to_owned(),
+            pass: record.clone(),
+        });
+        acc.passes.push(record);
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        if let Some(kind) = spec.verify {
+            let verification = verify_sweep(
+                target,
+                &source,
+                kind,
+                &plan.seed,
+                spec.number,
+                passes_total,
+                label,
+                config,
+                observer,
+                &stop,
+                &mut acc,
+            );
+            observer.event(&WipeEvent::VerifyDone {
+                device: label.to_owned(),
+                verification: verification.clone(),
+            });
+            acc.verifications.push(verification);
+        }
+    }
+    let stopped = stop.load(Ordering::SeqCst);
+    let report = acc.finish(plan.verify, target.direct_io(), stopped, started_at);
+    observer.event(&WipeEvent::Finished {
+        device: label.to_owned(),
+        status: report.status,
+    });
+    report
+}
+
+/// The outcome of a read-only check of a medium (`massho verify`).
+#[derive(Debug, Clone)]
+pub struct MediumCheck {
+    pub verification: PassVerification,
+    pub errors: Vec<ErrorRange>,
+    pub direct_io: bool,
+    pub status: Status,
+}
+
+/// Read `target` (all of it, or a NIST sample) and compare it with `expected`.
+pub fn check_medium(
+    target: &dyn BlockTarget,
+    expected: &Pattern,
+    kind: VerifyKind,
+    seed: &Seed,
+    label: &str,
+    config: &EngineConfig,
+    observer: &dyn Observer,
+) -> MediumCheck {
+    let stop = AtomicBool::new(false);
+    let source = PatternSource::new(expected, Prng::AesCtr, seed);
+    let mut acc = Accumulator::new(target);
+    let verification = verify_sweep(
+        target, &source, kind, seed, 1, 1, label, config, observer, &stop, &mut acc,
+    );
+    let stopped = stop.load(Ordering::SeqCst);
+    let status = if stopped {
+        Status::Aborted
+    } else if acc.errors.is_empty() && verification.mismatched_bytes == 0 {
+        Status::Passed
+    } else {
+        Status::Failed
+    };
+    MediumCheck {
+        verification,
+        errors: acc.errors,
+        direct_io: target.direct_io(),
+        status,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn verify_sweep(
+    target: &dyn BlockTarget,
+    source: &PatternSource,
+    kind: VerifyKind,
+    seed: &Seed,
+    pass: u32,
+    passes: u32,
+    label: &str,
+    config: &EngineConfig,
+    observer: &dyn Observer,
+    stop: &AtomicBool,
+    acc: &mut Accumulator,
+) -> PassVerification {
+    let chunk = config.chunk_for(target);
+    if let Err(e) = target.drop_cache() {
+        acc.add_sync_error(pass, &e);
+    }
+    let (work, sampled_ranges) = match kind {
+        VerifyKind::Full => (
+            WorkList::Whole {
+                size: target.size(),
+                chunk,
+            },
+            None,
+        ),
+        VerifyKind::Sampled => {
+            let ranges = sample::layout(target.size(), target.sector_size(), seed);
+            let n = ranges.len() as u64;
+            (WorkList::from_ranges(&ranges, chunk), Some(n))
+        }
+    };
+    let outcome = Sweep {
+        target,
+        source,
+        work,
+        phase: Phase::Verify,
+        pass,
+        passes,
+        label,
+        config,
+        observer,
+        stop,
+    }
+    .run();
+    acc.add_bad(ErrorKind::Read, pass, &outcome.bad);
+    verification_record(pass, kind, sampled_ranges, outcome)
+}
+
+fn verification_record(
+    pass: u32,
+    kind: VerifyKind,
+    sampled_ranges: Option<u64>,
+    outcome: SweepOutcome,
+) -> PassVerification {
+    PassVerification {
+        pass,
+        kind,
+        bytes_verified: outcome.bytes_ok,
+        seconds: outcome.seconds,
+        throughput_bps: rate(outcome.bytes_ok, outcome.seconds),
+        mismatched_bytes: outcome.mismatched_bytes,
+        mismatches: outcome
+            .mismatches
+            .iter()
+            .take(MAX_RECORDED_RANGES)
+            .map(|&(offset, length)| ByteRange { offset, length })
+            .collect(),
+        sampled_ranges,
+        completed: outcome.completed,
+    }
+}
+
+fn rate(bytes: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        bytes as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
+/// Collects passes, verifications and errors into the final report.
+struct Accumulator {
+    size: u64,
+    sector_size: u32,
+    passes: Vec<PassRecord>,
+    verifications: Vec<PassVerification>,
+    errors: Vec<ErrorRange>,
+    errors_truncated: u64,
+    incomplete: bool,
+}
+
+impl Accumulator {
+    fn new(target: &dyn BlockTarget) -> Accumulator {
+        Accumulator {
+            size: target.size(),
+            sector_size: target.sector_size(),
+            passes: Vec::new(),
+            verifications: Vec::new(),
+            errors: Vec::new(),
+            errors_truncated: 0,
+            incomplete: false,
+        }
+    }
+
+    fn push(&mut self, e: ErrorRange) {
+        if self.errors.len() < MAX_RECORDED_RANGES {
+            self.errors.push(e);
+        } else {
+            self.errors_truncated += 1;
+        }
+    }
+
+    fn add_bad(&mut self, kind: ErrorKind, pass: u32, runs: &[BadRun]) {
+        let sector = u64::from(self.sector_size);
+        for r in runs {
+            let offset = r.first_lba * sector;
+            let length = (r.sectors * sector).min(self.size - offset);
+            self.push(ErrorRange {
+                kind,
+                pass,
+                offset,
+                length,
+                first_lba: r.first_lba,
+                last_lba: r.first_lba + r.sectors - 1,
+                sector_size: self.sector_size,
+                message: r.message.clone(),
+            });
+        }
+    }
+
+    /// A failed flush leaves the whole pass's durability unknown: the range is the medium.
+    fn add_sync_error(&mut self, pass: u32, e: &std::io::Error) {
+        let sector = u64::from(self.sector_size);
+        self.push(ErrorRange {
+            kind: ErrorKind::Sync,
+            pass,
+            offset: 0,
+            length: self.size,
+            first_lba: 0,
+            last_lba: self.size.div_ceil(sector).saturating_sub(1),
+            sector_size: self.sector_size,
+            message: format!("flush (fdatasync) failed: {e}"),
+        });
+    }
+
+    fn finish(
+        self,
+        mode: VerifyMode,
+        direct_io: bool,
+        stopped: bool,
+        started_at: OffsetDateTime,
+    ) -> WipeReport {
+        let mismatched_bytes: u64 = self.verifications.iter().map(|v| v.mismatched_bytes).sum();
+        let all: Vec<(u64, u64)> = self
+            .verifications
+            .iter()
+            .flat_map(|v| v.mismatches.iter().map(|m| (m.offset, m.length)))
+            .collect();
+        let mismatches = merge_ranges(all)
+            .into_iter()
+            .take(MAX_RECORDED_RANGES)
+            .map(|(offset, length)| ByteRange { offset, length })
+            .collect();
+        let status = if stopped || self.incomplete {
+            Status::Aborted
+        } else if !self.errors.is_empty()
+            || mismatched_bytes > 0
+            || self.passes.iter().any(|p| !p.completed)
+            || self.verifications.iter().any(|v| !v.completed)
+        {
+            Status::Failed
+        } else {
+            Status::Passed
+        };
+        WipeReport {
+            status,
+            started_at,
+            finished_at: OffsetDateTime::now_utc(),
+            verification: VerificationSummary {
+                mode,
+                bytes_verified: self.verifications.iter().map(|v| v.bytes_verified).sum(),
+                mismatched_bytes,
+                mismatches,
+                direct_io,
+                passes: self.verifications,
+            },
+            passes: self.passes,
+            errors: self.errors,
+            errors_truncated: self.errors_truncated,
+        }
+    }
+}

@@ -1,1 +1,345 @@
-//! TODO
+//! Wipe methods (named pass sequences) and the plan a wipe follows.
+//!
+//! A [`Method`] is a recipe: built-in ones (NIST Clear, DoD, Gutmann, ...) or a TOML file. A
+//! [`WipePlan`] is the recipe made concrete for one run: rounds expanded, "complement of the
+//! previous pass" resolved, Gutmann's fixed patterns shuffled, each random pass given its own
+//! stream, and the verification decided pass by pass. The engine runs a plan and nothing else.
+
+mod builtin;
+mod custom;
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::pattern::{Pattern, Prng, Seed};
+
+pub use builtin::{builtin, BUILTIN};
+pub use custom::load_file;
+
+/// One step of a method before it is made concrete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PassTemplate {
+    /// A fixed byte sequence repeated over the medium (one byte for most passes).
+    Fixed(Vec<u8>),
+    /// A fresh pseudorandom stream.
+    Random,
+    /// The bitwise complement of the previous pass.
+    Complement,
+    /// Gutmann's 27 fixed patterns, in an order shuffled for each run.
+    GutmannShuffled,
+}
+
+/// A named sequence of passes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Method {
+    pub name: String,
+    pub description: String,
+    pub passes: Vec<MethodPass>,
+    /// Verification when the operator does not choose one.
+    pub default_verify: VerifyMode,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodPass {
+    pub template: PassTemplate,
+    /// The method itself requires this pass to be read back (HMG IS5 Enhanced).
+    pub verify: bool,
+}
+
+/// How much of the medium is read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyMode {
+    None,
+    Last,
+    All,
+    Sample,
+}
+
+impl VerifyMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            VerifyMode::None => "none",
+            VerifyMode::Last => "last",
+            VerifyMode::All => "all",
+            VerifyMode::Sample => "sample",
+        }
+    }
+}
+
+/// How one pass is read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyKind {
+    /// Every byte.
+    Full,
+    /// NIST SP 800-88 §4.7 sampling.
+    Sampled,
+}
+
+/// One concrete pass of a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassSpec {
+    /// 1-based position in the plan.
+    pub number: u32,
+    pub pattern: Pattern,
+    pub verify: Option<VerifyKind>,
+}
+
+/// Everything the engine needs to wipe one target.
+#[derive(Debug, Clone)]
+pub struct WipePlan {
+    pub method: String,
+    pub passes: Vec<PassSpec>,
+    pub verify: VerifyMode,
+    pub prng: Prng,
+    pub seed: Seed,
+    pub rounds: u32,
+    pub blank: bool,
+}
+
+/// The operator's choices that shape a plan.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    pub verify: Option<VerifyMode>,
+    pub rounds: u32,
+    pub blank: bool,
+    pub prng: Option<Prng>,
+    pub seed: Seed,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            verify: None,
+            rounds: 1,
+            blank: false,
+            prng: None,
+            seed: Seed::generate(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MethodError {
+    #[error("unknown method {name:?}; run `massho methods` for the list, or pass a TOML file")]
+    Unknown { name: String },
+    #[error("cannot read method file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("method file {path}: {detail}")]
+    Invalid { path: String, detail: String },
+}
+
+/// Find a method by built-in name, or load it from a TOML file when `name_or_path` names one.
+pub fn resolve(name_or_path: &str) -> Result<Method, MethodError> {
+    if let Some(m) = builtin(name_or_path) {
+        return Ok(m);
+    }
+    let path = Path::new(name_or_path);
+    if name_or_path.ends_with(".toml") || path.exists() {
+        return load_file(path);
+    }
+    Err(MethodError::Unknown {
+        name: name_or_path.to_owned(),
+    })
+}
+
+/// Make `method` concrete for one run.
+pub fn plan(method: &Method, opts: &PlanOptions) -> WipePlan {
+    let verify = opts.verify.unwrap_or(method.default_verify);
+    let mut passes: Vec<(Pattern, bool)> = Vec::new();
+    let mut next_stream = 1u32;
+    let mut gutmann_order = 0u32;
+    for _ in 0..opts.rounds.max(1) {
+        for mp in &method.passes {
+            match &mp.template {
+                PassTemplate::Fixed(bytes) => {
+                    passes.push((Pattern::Fixed(bytes.clone()), mp.verify))
+                }
+                PassTemplate::Random => {
+                    passes.push((
+                        Pattern::Random {
+                            stream: next_stream,
+                            inverted: false,
+                        },
+                        mp.verify,
+                    ));
+                    next_stream += 1;
+                }
+                PassTemplate::Complement => {
+                    // Validation guarantees a previous pass; a leading complement acts on zeros.
+                    let previous = passes.last().map_or(Pattern::byte(0), |(p, _)| p.clone());
+                    passes.push((previous.complement(), mp.verify));
+                }
+                PassTemplate::GutmannShuffled => {
+                    for bytes in builtin::gutmann_shuffled(&opts.seed, gutmann_order) {
+                        passes.push((Pattern::Fixed(bytes), mp.verify));
+                    }
+                    gutmann_order += 1;
+                }
+            }
+        }
+    }
+    if opts.blank {
+        passes.push((Pattern::byte(0), false));
+    }
+    let last = passes.len();
+    let specs = passes
+        .into_iter()
+        .enumerate()
+        .map(|(i, (pattern, required))| {
+            let is_last = i + 1 == last;
+            let verify = match verify {
+                VerifyMode::None => None,
+                VerifyMode::All => Some(VerifyKind::Full),
+                VerifyMode::Last => (is_last || required).then_some(VerifyKind::Full),
+                VerifyMode::Sample => (is_last || required).then_some(VerifyKind::Sampled),
+            };
+            PassSpec {
+                number: i as u32 + 1,
+                pattern,
+                verify,
+            }
+        })
+        .collect();
+    WipePlan {
+        method: method.name.clone(),
+        passes: specs,
+        verify,
+        prng: opts.prng.unwrap_or_else(Prng::fastest),
+        seed: opts.seed,
+        rounds: opts.rounds.max(1),
+        blank: opts.blank,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> PlanOptions {
+        PlanOptions {
+            seed: Seed([9; 32]),
+            ..PlanOptions::default()
+        }
+    }
+
+    fn patterns(p: &WipePlan) -> Vec<String> {
+        p.passes.iter().map(|s| s.pattern.to_string()).collect()
+    }
+
+    #[test]
+    fn nist_clear_is_one_verified_zero_pass() {
+        let p = plan(&resolve("nist-clear").unwrap(), &opts());
+        assert_eq!(patterns(&p), ["0x00"]);
+        assert_eq!(p.passes[0].verify, Some(VerifyKind::Full));
+    }
+
+    #[test]
+    fn dod_short_is_byte_complement_random() {
+        let p = plan(&resolve("dod-3").unwrap(), &opts());
+        assert_eq!(patterns(&p), ["0x00", "0xFF", "random"]);
+        assert_eq!(p.passes.iter().filter(|s| s.verify.is_some()).count(), 1);
+    }
+
+    #[test]
+    fn rounds_and_blank_expand_and_streams_are_distinct() {
+        let o = PlanOptions {
+            rounds: 2,
+            blank: true,
+            ..opts()
+        };
+        let p = plan(&resolve("dod-3").unwrap(), &o);
+        assert_eq!(
+            patterns(&p),
+            ["0x00", "0xFF", "random", "0x00", "0xFF", "random", "0x00"]
+        );
+        assert_ne!(p.passes[2].pattern, p.passes[5].pattern);
+        assert_eq!(p.passes.last().unwrap().verify, Some(VerifyKind::Full));
+    }
+
+    #[test]
+    fn verify_modes() {
+        let m = resolve("schneier").unwrap();
+        let all = plan(
+            &m,
+            &PlanOptions {
+                verify: Some(VerifyMode::All),
+                ..opts()
+            },
+        );
+        assert!(all
+            .passes
+            .iter()
+            .all(|s| s.verify == Some(VerifyKind::Full)));
+        let none = plan(
+            &m,
+            &PlanOptions {
+                verify: Some(VerifyMode::None),
+                ..opts()
+            },
+        );
+        assert!(none.passes.iter().all(|s| s.verify.is_none()));
+        let sample = plan(
+            &m,
+            &PlanOptions {
+                verify: Some(VerifyMode::Sample),
+                ..opts()
+            },
+        );
+        assert_eq!(
+            sample.passes.last().unwrap().verify,
+            Some(VerifyKind::Sampled)
+        );
+    }
+
+    #[test]
+    fn hmg_random_pass_is_always_verified() {
+        let p = plan(&resolve("hmg-is5-enhanced").unwrap(), &opts());
+        assert_eq!(patterns(&p), ["0x00", "0xFF", "random"]);
+        let with_blank = plan(
+            &resolve("hmg-is5-enhanced").unwrap(),
+            &PlanOptions {
+                blank: true,
+                ..opts()
+            },
+        );
+        assert_eq!(with_blank.passes[2].verify, Some(VerifyKind::Full));
+        assert_eq!(with_blank.passes[3].verify, Some(VerifyKind::Full));
+    }
+
+    #[test]
+    fn gutmann_has_35_passes_with_all_27_patterns_shuffled_per_seed() {
+        let a = plan(&resolve("gutmann").unwrap(), &opts());
+        assert_eq!(a.passes.len(), 35);
+        assert!(a.passes[..4].iter().all(|s| s.pattern.is_random()));
+        assert!(a.passes[31..].iter().all(|s| s.pattern.is_random()));
+        let mut fixed: Vec<_> = patterns(&a)[4..31].to_vec();
+        let b = plan(
+            &resolve("gutmann").unwrap(),
+            &PlanOptions {
+                seed: Seed([1; 32]),
+                ..opts()
+            },
+        );
+        assert_ne!(
+            patterns(&a)[4..31],
+            patterns(&b)[4..31],
+            "order should depend on the seed"
+        );
+        fixed.sort();
+        fixed.dedup();
+        assert_eq!(fixed.len(), 22, "27 patterns, 22 distinct");
+    }
+
+    #[test]
+    fn unknown_method_names_the_fix() {
+        let e = resolve("dod-9").unwrap_err().to_string();
+        assert!(e.contains("massho methods"), "{e}");
+    }
+}

@@ -1,0 +1,121 @@
+//! What a wipe did, in plain serde data: the engine's half of the per-device result.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::method::{VerifyKind, VerifyMode};
+
+/// Outcome of a wipe. Never `Passed` unless every pass completed and was flushed, and every
+/// verification read found exactly the expected bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Passed,
+    Failed,
+    Aborted,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::Aborted => "aborted",
+        }
+    }
+}
+
+/// One write pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PassRecord {
+    /// 1-based pass number.
+    pub index: u32,
+    /// `0x00`, `0x92 0x49 0x24`, `random`, `complement of random`.
+    pub pattern: String,
+    /// Bytes written and flushed (fdatasync succeeded); unwritable sectors are not counted.
+    pub bytes_written: u64,
+    pub seconds: f64,
+    /// `bytes_written / seconds`.
+    pub throughput_bps: f64,
+    /// Whether the pass reached the end of the medium (false when aborted).
+    pub completed: bool,
+}
+
+/// A byte range, for mismatches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ByteRange {
+    pub offset: u64,
+    pub length: u64,
+}
+
+/// The read-back of one pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PassVerification {
+    pub pass: u32,
+    pub kind: VerifyKind,
+    /// Bytes read back and compared.
+    pub bytes_verified: u64,
+    pub seconds: f64,
+    pub throughput_bps: f64,
+    /// Bytes that differed from what the pass wrote.
+    pub mismatched_bytes: u64,
+    /// Where they differ (the first [`MAX_RECORDED_RANGES`] ranges).
+    pub mismatches: Vec<ByteRange>,
+    /// For sampled verification: how many separate ranges were read.
+    pub sampled_ranges: Option<u64>,
+    pub completed: bool,
+}
+
+/// How many mismatch or error ranges a record keeps; counts stay exact beyond it.
+pub const MAX_RECORDED_RANGES: usize = 1000;
+
+/// What kind of I/O failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    Write,
+    Read,
+    Sync,
+}
+
+/// A contiguous run of sectors that could not be written or read, or a failed flush.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorRange {
+    pub kind: ErrorKind,
+    pub pass: u32,
+    pub offset: u64,
+    pub length: u64,
+    /// First and last (inclusive) logical sector of the range.
+    pub first_lba: u64,
+    pub last_lba: u64,
+    pub sector_size: u32,
+    pub message: String,
+}
+
+/// All verification of a wipe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerificationSummary {
+    pub mode: VerifyMode,
+    pub bytes_verified: u64,
+    pub mismatched_bytes: u64,
+    /// Mismatches of every verified pass (the first [`MAX_RECORDED_RANGES`]).
+    pub mismatches: Vec<ByteRange>,
+    /// Whether reads bypassed the page cache (O_DIRECT).
+    pub direct_io: bool,
+    pub passes: Vec<PassVerification>,
+}
+
+/// The engine's account of one wipe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WipeReport {
+    pub status: Status,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub finished_at: OffsetDateTime,
+    pub passes: Vec<PassRecord>,
+    pub verification: VerificationSummary,
+    pub errors: Vec<ErrorRange>,
+    /// Error ranges beyond [`MAX_RECORDED_RANGES`] that were counted but not listed.
+    pub errors_truncated: u64,
+}

@@ -1,0 +1,181 @@
+//! Custom methods from a TOML file.
+//!
+//! ```toml
+//! name = "acme-3"
+//! description = "Our policy: zeros, ones, random"
+//! verify = "last"            # none | last | all | sample (optional)
+//!
+//! [[pass]]
+//! byte = 0x00
+//! [[pass]]
+//! complement = true          # bitwise complement of the previous pass
+//! [[pass]]
+//! pattern = [0x92, 0x49, 0x24]
+//! [[pass]]
+//! random = true
+//! verify = true              # always read this pass back
+//! ```
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::{Method, MethodError, MethodPass, PassTemplate, VerifyMode};
+
+/// Longest repeated byte pattern a method may use.
+const MAX_PATTERN_LEN: usize = 4096;
+/// Most passes a method may have.
+const MAX_PASSES: usize = 1000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MethodFile {
+    name: Option<String>,
+    description: Option<String>,
+    verify: Option<VerifyMode>,
+    #[serde(default)]
+    pass: Vec<PassFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PassFile {
+    byte: Option<u8>,
+    pattern: Option<Vec<u8>>,
+    random: Option<bool>,
+    complement: Option<bool>,
+    verify: Option<bool>,
+}
+
+/// Read a method from a TOML file.
+pub fn load_file(path: &Path) -> Result<Method, MethodError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| MethodError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    parse(&text, &shown)
+}
+
+/// Parse method TOML; `origin` names the file in errors.
+pub fn parse(text: &str, origin: &str) -> Result<Method, MethodError> {
+    let invalid = |detail: String| MethodError::Invalid {
+        path: origin.to_owned(),
+        detail,
+    };
+    let file: MethodFile = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+    if file.pass.is_empty() {
+        return Err(invalid("no passes: add at least one [[pass]] table".into()));
+    }
+    if file.pass.len() > MAX_PASSES {
+        return Err(invalid(format!(
+            "{} passes; at most {MAX_PASSES} are allowed",
+            file.pass.len()
+        )));
+    }
+    let mut passes = Vec::with_capacity(file.pass.len());
+    for (i, p) in file.pass.iter().enumerate() {
+        let n = i + 1;
+        let mut kinds = Vec::new();
+        if let Some(b) = p.byte {
+            kinds.push(PassTemplate::Fixed(vec![b]));
+        }
+        if let Some(bytes) = &p.pattern {
+            if bytes.is_empty() || bytes.len() > MAX_PATTERN_LEN {
+                return Err(invalid(format!(
+                    "pass {n}: pattern must have 1 to {MAX_PATTERN_LEN} bytes"
+                )));
+            }
+            kinds.push(PassTemplate::Fixed(bytes.clone()));
+        }
+        if p.random == Some(true) {
+            kinds.push(PassTemplate::Random);
+        }
+        if p.complement == Some(true) {
+            if i == 0 {
+                return Err(invalid("pass 1: complement needs a previous pass".into()));
+            }
+            kinds.push(PassTemplate::Complement);
+        }
+        let template = match kinds.len() {
+            1 => kinds.remove(0),
+            0 => {
+                return Err(invalid(format!(
+                    "pass {n}: say what to write: byte = 0xNN, pattern = [..], random = true or complement = true"
+                )))
+            }
+            _ => {
+                return Err(invalid(format!(
+                    "pass {n}: give only one of byte, pattern, random, complement"
+                )))
+            }
+        };
+        passes.push(MethodPass {
+            template,
+            verify: p.verify.unwrap_or(false),
+        });
+    }
+    let stem = Path::new(origin)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "custom".into());
+    Ok(Method {
+        name: file.name.unwrap_or(stem),
+        description: file
+            .description
+            .unwrap_or_else(|| format!("custom method from {origin}")),
+        passes,
+        default_verify: file.verify.unwrap_or(VerifyMode::Last),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_pass_kind() {
+        let m = parse(
+            "name = \"acme\"\nverify = \"all\"\n[[pass]]\nbyte = 0x00\n[[pass]]\ncomplement = true\n[[pass]]\npattern = [0x92, 0x49, 0x24]\n[[pass]]\nrandom = true\nverify = true\n",
+            "acme.toml",
+        )
+        .unwrap();
+        assert_eq!(m.name, "acme");
+        assert_eq!(m.default_verify, VerifyMode::All);
+        assert_eq!(
+            m.passes
+                .iter()
+                .map(|p| p.template.clone())
+                .collect::<Vec<_>>(),
+            vec![
+                PassTemplate::Fixed(vec![0]),
+                PassTemplate::Complement,
+                PassTemplate::Fixed(vec![0x92, 0x49, 0x24]),
+                PassTemplate::Random
+            ]
+        );
+        assert!(m.passes[3].verify);
+    }
+
+    #[test]
+    fn errors_name_the_file_and_pass() {
+        for (text, needle) in [
+            ("", "no passes"),
+            ("[[pass]]\n", "pass 1: say what to write"),
+            (
+                "[[pass]]\nbyte = 1\nrandom = true\n",
+                "pass 1: give only one",
+            ),
+            ("[[pass]]\ncomplement = true\n", "pass 1: complement needs"),
+            ("[[pass]]\nbyte = 300\n", "m.toml"),
+            ("[[pass]]\nbite = 1\n", "unknown field"),
+            ("[[pass]]\npattern = []\n", "pass 1: pattern must have"),
+        ] {
+            let e = parse(text, "m.toml").unwrap_err().to_string();
+            assert!(
+                e.contains(needle) && e.contains("m.toml"),
+                "{text:?} -> {e}"
+            );
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! The per-device result of a wipe: identity of the medium, the plan, and the engine's report,
+//! in one serde object. It is what `--json` prints, what `--result-dir` stores, and what a
+//! certificate is issued over.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use time::UtcOffset;
+
+use crate::device::{DeviceInfo, DeviceKind, MediaClass, Signature, Transport};
+use crate::engine::{ErrorRange, PassRecord, Status, VerificationSummary, WipeReport};
+use crate::method::{VerifyMode, WipePlan};
+
+/// Identifies the result format; bumped on incompatible changes.
+pub const RESULT_SCHEMA: &str = "massho.wipe-result.v1";
+
+/// Identity of the medium as discovery saw it before the wipe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaIdentity {
+    pub name: String,
+    pub kind: DeviceKind,
+    pub by_id: Option<PathBuf>,
+    pub vendor: Option<String>,
+    pub model: Option<String>,
+    pub wwn: Option<String>,
+    pub firmware: Option<String>,
+    pub logical_sector_size: u32,
+    pub physical_sector_size: u32,
+    pub transport: Transport,
+    pub rotational: bool,
+    pub removable: bool,
+    pub media_class: MediaClass,
+    pub backing_file: Option<PathBuf>,
+    pub parent: Option<PathBuf>,
+}
+
+/// NIST SP 800-88 classification of what was done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sanitization {
+    /// `clear`: an overwrite of every user-addressable location. massho's overwrite never
+    /// claims `purge`; that needs firmware sanitize.
+    pub nist_category: String,
+    pub technique: String,
+    pub note: String,
+}
+
+/// Everything about one wiped device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WipeResult {
+    pub schema: String,
+    /// The device path as given.
+    pub device: PathBuf,
+    pub serial: Option<String>,
+    pub size_bytes: u64,
+    pub media: MediaIdentity,
+    /// Partition tables and filesystems found before the wipe.
+    pub signatures_before: Vec<Signature>,
+    pub sanitization: Sanitization,
+    pub method: String,
+    pub rounds: u32,
+    pub blank: bool,
+    pub prng: String,
+    /// Seed of the random streams, so the final random pattern can be re-verified.
+    pub seed: String,
+    pub verify_mode: VerifyMode,
+    pub status: Status,
+    pub passes: Vec<PassRecord>,
+    pub verification: VerificationSummary,
+    pub errors: Vec<ErrorRange>,
+    pub errors_truncated: u64,
+    /// UTC, RFC 3339.
+    pub started_at: String,
+    pub finished_at: String,
+    /// The same instants in the host's local time (e.g. `+09:00`).
+    pub started_at_local: String,
+    pub finished_at_local: String,
+    pub duration_seconds: f64,
+    pub warnings: Vec<String>,
+    pub tool: ToolInfo,
+    pub host: HostInfo,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostInfo {
+    pub hostname: String,
+    pub kernel: String,
+}
+
+impl HostInfo {
+    pub fn current() -> HostInfo {
+        let uts = nix::sys::utsname::uname().ok();
+        let field = |f: fn(&nix::sys::utsname::UtsName) -> &std::ffi::OsStr| {
+            uts.as_ref()
+                .map(|u| f(u).to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        HostInfo {
+            hostname: field(|u| u.nodename()),
+            kernel: format!("{} {}", field(|u| u.sysname()), field(|u| u.release())),
+        }
+    }
+}
+
+/// What overwriting means for this class of medium; shown as a warning and kept in the result.
+pub fn sanitization_for(media: MediaClass) -> Sanitization {
+    let note = match media {
+        MediaClass::Magnetic => "overwrite of every user-addressable sector; NIST SP 800-88 Clear. HPA/DCO areas are not reached by an overwrite",
+        MediaClass::Flash => "flash medium: overwriting cannot reach spare, remapped or over-provisioned blocks, so this is NIST SP 800-88 Clear only; Purge needs firmware sanitize or crypto erase, or destroy the medium",
+        MediaClass::Virtual => "loop device or image file: the bytes were overwritten through the host filesystem; on a journaling or copy-on-write filesystem old copies may remain on the underlying disk",
+    };
+    Sanitization {
+        nist_category: "clear".into(),
+        technique: "overwrite".into(),
+        note: note.into(),
+    }
+}
+
+fn rfc3339(t: time::OffsetDateTime, offset: UtcOffset) -> String {
+    t.to_offset(offset)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+impl WipeResult {
+    /// Compose a result from what discovery saw, the plan, and what the engine reported.
+    pub fn new(
+        device: &DeviceInfo,
+        plan: &WipePlan,
+        report: WipeReport,
+        warnings: Vec<String>,
+        local_offset: UtcOffset,
+    ) -> WipeResult {
+        let duration = (report.finished_at - report.started_at).as_seconds_f64();
+        WipeResult {
+            schema: RESULT_SCHEMA.into(),
+            device: device.path.clone(),
+            serial: device.serial.clone(),
+            size_bytes: device.size_bytes,
+            media: MediaIdentity {
+                name: device.name.clone(),
+                kind: device.kind,
+                by_id: device.by_id.clone(),
+                vendor: device.vendor.clone(),
+                model: device.model.clone(),
+                wwn: device.wwn.clone(),
+                firmware: device.firmware.clone(),
+                logical_sector_size: device.logical_sector_size,
+                physical_sector_size: device.physical_sector_size,
+                transport: device.transport,
+                rotational: device.rotational,
+                removable: device.removable,
+                media_class: device.media_class,
+                backing_file: device.backing_file.clone(),
+                parent: device.parent.clone(),
+            },
+            signatures_before: device.signatures.clone(),
+            sanitization: sanitization_for(device.media_class),
+            method: plan.method.clone(),
+            rounds: plan.rounds,
+            blank: plan.blank,
+            prng: plan.prng.name().into(),
+            seed: plan.seed.to_hex(),
+            verify_mode: plan.verify,
+            status: report.status,
+            started_at: rfc3339(report.started_at, UtcOffset::UTC),
+            finished_at: rfc3339(report.finished_at, UtcOffset::UTC),
+            started_at_local: rfc3339(report.started_at, local_offset),
+            finished_at_local: rfc3339(report.finished_at, local_offset),
+            duration_seconds: duration,
+            passes: report.passes,
+            verification: report.verification,
+            errors: report.errors,
+            errors_truncated: report.errors_truncated,
+            warnings,
+            tool: ToolInfo {
+                name: env!("CARGO_PKG_NAME").into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            host: HostInfo::current(),
+        }
+    }
+}
