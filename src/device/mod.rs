@@ -10,6 +10,7 @@ pub mod identity;
 pub mod io;
 pub mod safety;
 pub mod signatures;
+pub mod sysfs;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -88,7 +89,10 @@ pub enum SignatureKind {
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Refusal {
     /// The device, or one of its partitions, is mounted.
-    Mounted { device: PathBuf, mountpoint: PathBuf },
+    Mounted {
+        device: PathBuf,
+        mountpoint: PathBuf,
+    },
     /// The device, or one of its partitions, is an active swap area.
     Swap { device: PathBuf },
     /// Another block device is stacked on it (device-mapper, md RAID, LVM, bcache, ...).
@@ -100,7 +104,10 @@ pub enum Refusal {
     /// The kernel reports it read-only.
     ReadOnly { device: PathBuf },
     /// A loop device whose backing file lives on a filesystem that is itself on this device.
-    BacksLoop { device: PathBuf, loop_device: PathBuf },
+    BacksLoop {
+        device: PathBuf,
+        loop_device: PathBuf,
+    },
 }
 
 impl fmt::Display for Refusal {
