@@ -1,6 +1,236 @@
-//! TODO
-use super::Exit;
+//! `massho devices`: what is attached, who it is, what is on it, and whether it may be wiped.
+//!
+//! The table is what an operator reads before choosing a device, so every row says plainly why a
+//! device is not wipeable; `--json` hands the same [`DeviceInfo`]s to scripts.
 
-pub fn run(_args: &super::args::DevicesArgs) -> anyhow::Result<Exit> {
-    todo!()
+use std::fmt::Write as _;
+
+use anyhow::Context;
+
+use super::args::DevicesArgs;
+use super::Exit;
+use crate::device::{self, DeviceInfo, Transport};
+
+pub fn run(args: &DevicesArgs) -> anyhow::Result<Exit> {
+    let devices = device::discover().context("cannot list block devices")?;
+    if args.json {
+        let json = serde_json::to_string_pretty(&devices)
+            .context("cannot encode the device list as JSON")?;
+        println!("{json}");
+    } else {
+        print!("{}", render_table(&devices));
+        if !nix::unistd::geteuid().is_root() {
+            println!(
+                "\nNot running as root: signatures, some serial numbers and some in-use checks \
+                 (loop backing files) could not be read; run `sudo massho devices` for the full \
+                 picture."
+            );
+        }
+    }
+    Ok(Exit::Passed)
+}
+
+const HEADERS: [&str; 9] = [
+    "PATH",
+    "SIZE",
+    "TRAN",
+    "ROT",
+    "RM",
+    "MODEL",
+    "SERIAL",
+    "SIGNATURES",
+    "WIPEABLE",
+];
+
+fn render_table(devices: &[DeviceInfo]) -> String {
+    if devices.is_empty() {
+        return "No disks or attached loop devices found.\n".to_owned();
+    }
+    let rows: Vec<[String; 9]> = devices.iter().map(row).collect();
+    let mut widths = HEADERS.map(|h| h.chars().count());
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let header = HEADERS.map(str::to_owned);
+    for r in std::iter::once(&header).chain(&rows) {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            if i + 1 == r.len() {
+                line.push_str(cell);
+            } else {
+                let _ = write!(line, "{cell:<w$}  ", w = widths[i]);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out.push('\n');
+    for d in devices {
+        out.push_str(&details(d));
+        out.push('\n');
+    }
+    out
+}
+
+fn row(d: &DeviceInfo) -> [String; 9] {
+    let flag = |b: bool| if b { "1" } else { "0" }.to_owned();
+    let dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".to_owned());
+    let sigs: Vec<&str> = d.signatures.iter().map(|s| s.type_name.as_str()).collect();
+    let wipeable = if d.wipeable() {
+        "yes".to_owned()
+    } else {
+        let reasons: Vec<String> = d.refusals.iter().map(ToString::to_string).collect();
+        format!("NO: {}", reasons.join("; "))
+    };
+    [
+        d.path.display().to_string(),
+        human_size(d.size_bytes),
+        transport_name(d.transport).to_owned(),
+        flag(d.rotational),
+        flag(d.removable),
+        dash(&d.model),
+        dash(&d.serial),
+        if sigs.is_empty() {
+            "-".to_owned()
+        } else {
+            sigs.join(",")
+        },
+        wipeable,
+    ]
+}
+
+/// What does not fit the table: stable identifiers, sector sizes, what overwriting can reach.
+fn details(d: &DeviceInfo) -> String {
+    let mut parts = Vec::new();
+    if let Some(p) = &d.by_id {
+        parts.push(format!("by-id {}", p.display()));
+    }
+    if let Some(v) = &d.vendor {
+        parts.push(format!("vendor {v}"));
+    }
+    if let Some(w) = &d.wwn {
+        parts.push(format!("wwn {w}"));
+    }
+    if let Some(f) = &d.firmware {
+        parts.push(format!("firmware {f}"));
+    }
+    if let Some(b) = &d.backing_file {
+        parts.push(format!("backing file {}", b.display()));
+    }
+    let sectors = if d.logical_sector_size == d.physical_sector_size {
+        format!("{}-byte sectors", d.logical_sector_size)
+    } else {
+        format!(
+            "{}/{}-byte logical/physical sectors",
+            d.logical_sector_size, d.physical_sector_size
+        )
+    };
+    parts.push(sectors);
+    let media = match d.media_class {
+        device::MediaClass::Magnetic => "magnetic",
+        device::MediaClass::Flash => "flash: overwriting is NIST Clear only",
+        device::MediaClass::Virtual => "virtual",
+    };
+    parts.push(media.to_owned());
+    format!("{}: {}", d.path.display(), parts.join(", "))
+}
+
+fn transport_name(t: Transport) -> &'static str {
+    match t {
+        Transport::Sata => "sata",
+        Transport::Ata => "ata",
+        Transport::Sas => "sas",
+        Transport::Scsi => "scsi",
+        Transport::Nvme => "nvme",
+        Transport::Usb => "usb",
+        Transport::Mmc => "mmc",
+        Transport::Virtio => "virtio",
+        Transport::Loop => "loop",
+        Transport::File => "file",
+        Transport::Unknown => "-",
+    }
+}
+
+/// Decimal units, as drive makers label capacity ("500.1 GB").
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["kB", "MB", "GB", "TB", "PB", "EB"];
+    if bytes < 1000 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64;
+    let mut unit = "B";
+    for u in UNITS {
+        if value < 1000.0 {
+            break;
+        }
+        value /= 1000.0;
+        unit = u;
+    }
+    format!("{value:.1} {unit}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::{DeviceKind, MediaClass, Refusal};
+    use std::path::PathBuf;
+
+    fn sample() -> DeviceInfo {
+        DeviceInfo {
+            path: PathBuf::from("/dev/sda"),
+            name: "sda".into(),
+            kind: DeviceKind::Disk,
+            by_id: Some(PathBuf::from("/dev/disk/by-id/ata-ST500_Z1")),
+            vendor: Some("ATA".into()),
+            model: Some("ST500".into()),
+            serial: Some("Z1".into()),
+            wwn: None,
+            firmware: Some("CC45".into()),
+            size_bytes: 500_107_862_016,
+            logical_sector_size: 512,
+            physical_sector_size: 4096,
+            transport: Transport::Sata,
+            rotational: true,
+            removable: false,
+            read_only: false,
+            media_class: MediaClass::Magnetic,
+            backing_file: None,
+            parent: None,
+            signatures: vec![],
+            refusals: vec![],
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(999), "999 B");
+        assert_eq!(human_size(1_000), "1.0 kB");
+        assert_eq!(human_size(500_107_862_016), "500.1 GB");
+        assert_eq!(human_size(4_000_787_030_016), "4.0 TB");
+    }
+
+    #[test]
+    fn table_says_why_not_wipeable() {
+        let mut d = sample();
+        d.refusals.push(Refusal::Mounted {
+            device: "/dev/sda1".into(),
+            mountpoint: "/mnt/x".into(),
+        });
+        d.refusals.push(Refusal::ReadOnly {
+            device: "/dev/sda".into(),
+        });
+        let t = render_table(&[d, sample()]);
+        assert!(t.starts_with("PATH "), "{t}");
+        assert!(
+            t.contains("NO: /dev/sda1 is mounted at /mnt/x; /dev/sda is read-only"),
+            "{t}"
+        );
+        assert!(t.contains("500.1 GB"), "{t}");
+        assert!(t.lines().nth(2).is_some_and(|l| l.ends_with("yes")), "{t}");
+        assert!(t.contains("by-id /dev/disk/by-id/ata-ST500_Z1"), "{t}");
+    }
 }

@@ -10,6 +10,7 @@ pub mod identity;
 pub mod io;
 pub mod safety;
 pub mod signatures;
+pub mod sysfs;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -180,7 +180,12 @@ pub struct Mount {
 impl Mount {
     /// `mkfs.ext4` the loop device, mount it, and write a file on it.
     pub fn ext4(dev: &LoopDevice) -> Mount {
-        run_ok(Command::new("mkfs.ext4").arg("-q").arg("-F").arg(dev.path()));
+        run_ok(
+            Command::new("mkfs.ext4")
+                .arg("-q")
+                .arg("-F")
+                .arg(dev.path()),
+        );
         let dir = tempfile::tempdir().expect("mount dir");
         run_ok(Command::new("mount").arg(dev.path()).arg(dir.path()));
         std::fs::write(dir.path().join("payroll.csv"), b"name,salary\nyamada,1\n")
@@ -196,7 +201,10 @@ impl Drop for Mount {
             .status()
             .is_ok_and(|s| s.success());
         if !ok {
-            let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
+            let _ = Command::new("umount")
+                .arg("-l")
+                .arg(self.dir.path())
+                .status();
         }
     }
 }
@@ -231,4 +239,96 @@ pub fn results(out: &[u8]) -> Vec<serde_json::Value> {
         .into_iter()
         .filter(|v| v["event"] == "result")
         .collect()
+}
+
+impl LoopDevice {
+    /// A new loop device attached with `losetup --partscan` and then partitioned by `sfdisk`
+    /// with `script` (e.g. `"label: gpt\n,,L\n"`), so the kernel has the partition devices
+    /// (`/dev/loopNp1`, ...). sfdisk runs on the loop device, so it uses its sector size.
+    pub fn new_partitioned(size: u64, sector_size: u32, script: &str) -> LoopDevice {
+        use std::io::Write;
+        require_root();
+        let dir = tempfile::Builder::new()
+            .prefix("massho-test-")
+            .tempdir_in(std::env::temp_dir())
+            .expect("create temp dir");
+        let backing = dir.path().join("disk.img");
+        let f = OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .open(&backing)
+            .expect("create backing file");
+        f.set_len(size).expect("size backing file");
+        drop(f);
+        let out = run_ok(
+            Command::new("losetup")
+                .arg("--find")
+                .arg("--show")
+                .arg("--partscan")
+                .arg("--sector-size")
+                .arg(sector_size.to_string())
+                .arg(&backing),
+        );
+        let path = PathBuf::from(out.trim());
+        assert!(
+            path.to_string_lossy().starts_with("/dev/loop"),
+            "losetup returned {path:?}"
+        );
+        ATTACHED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .set()
+            .insert(path.clone());
+        let dev = LoopDevice {
+            path,
+            backing,
+            size,
+            sector_size,
+            _dir: Some(dir),
+        };
+        let mut child = Command::new("sfdisk")
+            .arg("--quiet")
+            .arg(dev.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run sfdisk (Debian package fdisk): {e}"));
+        child
+            .stdin
+            .take()
+            .expect("sfdisk stdin")
+            .write_all(script.as_bytes())
+            .expect("write sfdisk script");
+        assert!(
+            child.wait().expect("wait for sfdisk").success(),
+            "sfdisk failed"
+        );
+        // Kernels built without partition-table parsers ignore sfdisk's re-read; partx
+        // parses the table in user space and adds the partitions through BLKPG.
+        run_ok(Command::new("partx").arg("--update").arg(dev.path()));
+        dev
+    }
+
+    /// The node of partition `n` of this (partitioned) loop device, once the kernel has made it.
+    pub fn partition_path(&self, n: u32) -> PathBuf {
+        let part = PathBuf::from(format!("{}p{n}", self.path().display()));
+        for _ in 0..50 {
+            if part.exists() {
+                return part;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("{} did not appear", part.display());
+    }
+}
+
+impl Mount {
+    /// `mkfs.ext4` partition `n` of the loop device and mount it.
+    pub fn ext4_partition(dev: &LoopDevice, n: u32) -> Mount {
+        let part = dev.partition_path(n);
+        run_ok(Command::new("mkfs.ext4").arg("-q").arg("-F").arg(&part));
+        let dir = tempfile::tempdir().expect("mount dir");
+        run_ok(Command::new("mount").arg(&part).arg(dir.path()));
+        Mount { dir }
+    }
 }
