@@ -35,6 +35,8 @@ pub struct EngineConfig {
     pub chunk_size: usize,
     /// Requests in flight (one worker thread each).
     pub workers: usize,
+    /// Workers that may generate or compare pattern bytes at the same time (see `pass::Slots`).
+    pub generators: usize,
     /// How often a running sweep reports progress (and can be stopped).
     pub progress_interval: Duration,
 }
@@ -44,6 +46,7 @@ impl Default for EngineConfig {
         EngineConfig {
             chunk_size: 4 << 20,
             workers: 4,
+            generators: 1,
             progress_interval: Duration::from_millis(200),
         }
     }

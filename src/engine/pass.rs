@@ -7,7 +7,7 @@
 //! exact unwritable or unreadable LBAs are known; the rest of the medium is still processed.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::events::{Control, Observer, Phase, WipeEvent};
@@ -93,6 +93,40 @@ pub(super) struct Sweep<'a> {
     pub stop: &'a AtomicBool,
 }
 
+/// Limits how many workers generate pattern bytes at once.
+///
+/// Generating a random chunk is CPU work; if every worker did it at once they would take the
+/// CPU from whatever moves the data (a loop device's kernel worker, a USB bridge's driver
+/// thread, the page-copy of a slow bus), and a random pass would run slower than a zero pass.
+/// One or two generators at ~10 GB/s each are more than any single device can absorb, while the
+/// other workers keep I/O in flight.
+pub(super) struct Slots {
+    free: Mutex<usize>,
+    returned: Condvar,
+}
+
+impl Slots {
+    pub(super) fn new(n: usize) -> Slots {
+        Slots {
+            free: Mutex::new(n.max(1)),
+            returned: Condvar::new(),
+        }
+    }
+
+    fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = self.returned.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        drop(free);
+        let out = f();
+        *self.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.returned.notify_one();
+        out
+    }
+}
+
 #[derive(Default)]
 struct Shared {
     bad: Vec<BadRun>,
@@ -108,12 +142,13 @@ impl Sweep<'_> {
         let mismatched = AtomicU64::new(0);
         let finished_workers = AtomicUsize::new(0);
         let shared = Mutex::new(Shared::default());
+        let slots = Slots::new(self.config.generators);
         let workers = self.config.workers.max(1);
         let total = self.work.total_bytes();
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 scope.spawn(|| {
-                    self.worker(&next, &done, &ok, &mismatched, &shared);
+                    self.worker(&next, &done, &ok, &mismatched, &shared, &slots);
                     finished_workers.fetch_add(1, Ordering::Release);
                 });
             }
@@ -162,15 +197,10 @@ impl Sweep<'_> {
         ok: &AtomicU64,
         mismatched: &AtomicU64,
         shared: &Mutex<Shared>,
+        slots: &Slots,
     ) {
         let chunk = self.config.chunk_size;
         let mut buf = AlignedBuf::new(chunk);
-        // Only random patterns need a second buffer to regenerate the expected bytes.
-        let mut scratch = AlignedBuf::new(if self.phase == Phase::Verify {
-            chunk
-        } else {
-            1
-        });
         let mut filled_constant = false;
         let sector = self.target.sector_size() as usize;
         while !self.stop.load(Ordering::Relaxed) {
@@ -188,7 +218,7 @@ impl Sweep<'_> {
                         } else {
                             len
                         };
-                        self.source.fill(offset, &mut buf[..n]);
+                        slots.run(|| self.source.fill(offset, &mut buf[..n]));
                         filled_constant = true;
                     }
                     self.write_chunk(&buf[..len], offset, sector, &mut bad)
@@ -197,7 +227,7 @@ impl Sweep<'_> {
                     &mut buf[..len],
                     offset,
                     sector,
-                    &mut scratch,
+                    slots,
                     &mut bad,
                     &mut found,
                 ),
@@ -241,12 +271,12 @@ impl Sweep<'_> {
         buf: &mut [u8],
         offset: u64,
         sector: usize,
-        scratch: &mut [u8],
+        slots: &Slots,
         bad: &mut Vec<BadRun>,
         found: &mut Vec<(u64, u64)>,
     ) -> u64 {
         if self.target.read_at(buf, offset).is_ok() {
-            found.extend(self.source.mismatches(offset, buf, scratch));
+            found.extend(slots.run(|| self.source.mismatches(offset, buf)));
             return buf.len() as u64;
         }
         let mut good = 0;
@@ -254,7 +284,7 @@ impl Sweep<'_> {
             let at = offset + (i * sector) as u64;
             match self.target.read_at(piece, at) {
                 Ok(()) => {
-                    found.extend(self.source.mismatches(at, piece, scratch));
+                    found.extend(slots.run(|| self.source.mismatches(at, piece)));
                     good += piece.len() as u64;
                 }
                 Err(e) => push_bad(bad, at / sector as u64, &e),

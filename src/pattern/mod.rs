@@ -150,11 +150,14 @@ enum SourceKind {
     /// The fixed pattern repeated over `REFERENCE_LEN + period` bytes, so that any phase can be
     /// sliced out of it.
     Fixed { period: usize, reference: Vec<u8> },
-    Random {
-        prng: Prng,
-        key: [u8; 32],
-        inverted: bool,
-    },
+    Random { stream: Stream, inverted: bool },
+}
+
+/// A keyed stream, ready to produce bytes at any offset.
+enum Stream {
+    /// The expanded AES-128 key (expanding it per chunk would cost more than it saves).
+    Aes(aes::Aes128),
+    Chacha20([u8; 32]),
 }
 
 impl PatternSource {
@@ -170,11 +173,21 @@ impl PatternSource {
                     .collect();
                 SourceKind::Fixed { period, reference }
             }
-            Pattern::Random { stream, inverted } => SourceKind::Random {
-                prng,
-                key: seed.derive("pass-stream", *stream),
-                inverted: *inverted,
-            },
+            Pattern::Random { stream, inverted } => {
+                let key = seed.derive("pass-stream", *stream);
+                let stream = match prng {
+                    Prng::AesCtr => {
+                        let mut aes_key = [0u8; 16];
+                        aes_key.copy_from_slice(&key[..16]);
+                        Stream::Aes(aes::Aes128::new(&Array::from(aes_key)))
+                    }
+                    Prng::Chacha20 => Stream::Chacha20(key),
+                };
+                SourceKind::Random {
+                    stream,
+                    inverted: *inverted,
+                }
+            }
         };
         PatternSource { kind }
     }
@@ -211,14 +224,10 @@ impl PatternSource {
                     pos += n;
                 }
             }
-            SourceKind::Random {
-                prng,
-                key,
-                inverted,
-            } => {
-                match prng {
-                    Prng::AesCtr => fill_aes_ctr(key, offset, buf),
-                    Prng::Chacha20 => fill_chacha20(key, offset, buf),
+            SourceKind::Random { stream, inverted } => {
+                match stream {
+                    Stream::Aes(cipher) => fill_aes_ctr(cipher, offset, buf),
+                    Stream::Chacha20(key) => fill_chacha20(key, offset, buf),
                 }
                 if *inverted {
                     buf.iter_mut().for_each(|b| *b = !*b);
@@ -228,9 +237,8 @@ impl PatternSource {
     }
 
     /// Compare `data`, read from medium offset `offset`, against the pattern. Returns the byte
-    /// ranges `(offset, length)` that differ, merged, in order. `scratch` (at least as long as
-    /// `data`) is used to regenerate random streams.
-    pub fn mismatches(&self, offset: u64, data: &[u8], scratch: &mut [u8]) -> Vec<(u64, u64)> {
+    /// ranges `(offset, length)` that differ, merged, in order.
+    pub fn mismatches(&self, offset: u64, data: &[u8]) -> Vec<(u64, u64)> {
         let mut ranges = Vec::new();
         match &self.kind {
             SourceKind::Fixed { period, reference } => {
@@ -247,10 +255,16 @@ impl PatternSource {
                 }
             }
             SourceKind::Random { .. } => {
-                let expected = &mut scratch[..data.len()];
-                self.fill(offset, expected);
-                if data != &*expected {
-                    diff_ranges(offset, data, expected, &mut ranges);
+                // Regenerate in cache-sized pieces and compare each while it is still hot,
+                // instead of writing a whole chunk of expected bytes out to memory first.
+                let mut expected = vec![0u8; REFERENCE_LEN.min(data.len())];
+                for (i, actual) in data.chunks(REFERENCE_LEN).enumerate() {
+                    let at = offset + (i * REFERENCE_LEN) as u64;
+                    let expected = &mut expected[..actual.len()];
+                    self.fill(at, expected);
+                    if actual != &*expected {
+                        diff_ranges(at, actual, expected, &mut ranges);
+                    }
                 }
             }
         }
@@ -281,10 +295,7 @@ fn diff_ranges(base: u64, actual: &[u8], expected: &[u8], out: &mut Vec<(u64, u6
 /// AES-128 in counter mode, block `n` of the stream being AES(key, n as a big-endian u128).
 /// The counter blocks are written straight into the buffer and encrypted in place, which is
 /// about a fifth faster than XORing a keystream onto a zeroed buffer.
-fn fill_aes_ctr(key: &[u8; 32], offset: u64, buf: &mut [u8]) {
-    let mut aes_key = [0u8; 16];
-    aes_key.copy_from_slice(&key[..16]);
-    let cipher = aes::Aes128::new(&Array::from(aes_key));
+fn fill_aes_ctr(cipher: &aes::Aes128, offset: u64, buf: &mut [u8]) {
     let block_of = |n: u64| {
         let mut b = Array::from(u128::from(n).to_be_bytes());
         cipher.encrypt_block(&mut b);
@@ -419,7 +430,6 @@ mod tests {
 
     #[test]
     fn mismatches_are_located_exactly() {
-        let mut scratch = vec![0u8; 1 << 20];
         for pattern in [
             Pattern::byte(0),
             Pattern::Fixed(vec![1, 2, 3]),
@@ -431,14 +441,14 @@ mod tests {
             let src = PatternSource::new(&pattern, Prng::AesCtr, &seed());
             let mut data = vec![0u8; 300_000];
             src.fill(4096, &mut data);
-            assert!(src.mismatches(4096, &data, &mut scratch).is_empty());
+            assert!(src.mismatches(4096, &data).is_empty());
             data[10] ^= 1;
             for b in &mut data[70_000..70_100] {
                 *b = !*b;
             }
             data[299_999] ^= 0x80;
             assert_eq!(
-                src.mismatches(4096, &data, &mut scratch),
+                src.mismatches(4096, &data),
                 vec![(4106, 1), (74_096, 100), (4096 + 299_999, 1)],
                 "{pattern}"
             );
