@@ -239,7 +239,7 @@ build_massho() {
         massho_note="release build failed"
         return
     fi
-    massho=$repo/target/release/massho
+    massho=${CARGO_TARGET_DIR:-$repo/target}/release/massho
 }
 
 # why STDERR_FILE: the gist of a failed run, on one line (a panic's location and message).
