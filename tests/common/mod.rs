@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
+pub mod faulty;
+
 static ATTACHED: Mutex<Registry> = Mutex::new(Registry::new());
 
 struct Registry(Option<HashSet<PathBuf>>);

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Install what building and testing massho needs on Debian/Ubuntu. Idempotent: packages already
+# installed are left alone, and the package lists are refreshed only when something is missing.
+#
+#   required  libblkid-dev libclang-dev pkg-config   build (libblkid-rs, bindgen)
+#             util-linux e2fsprogs fuse3            tests (losetup, mkfs.ext4, fusermount3 for
+#                                                   the faulty-device harness)
+#   optional  fio nwipe dd(coreutils) jq            packaging/bench.sh peers and JSON parsing
+#             minisign                              reference verifier for signatures
+#             dosfstools                            FAT fixtures (mkfs.vfat)
+#
+# Usage: sudo packaging/install-deps.sh
+set -euo pipefail
+
+required=(libblkid-dev libclang-dev pkg-config util-linux e2fsprogs fuse3)
+optional=(fio nwipe jq minisign dosfstools)
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "install-deps: run as root (apt-get install needs it): sudo $0" >&2
+    exit 1
+fi
+if ! command -v apt-get >/dev/null; then
+    echo "install-deps: apt-get not found; install these with your package manager:" >&2
+    echo "  ${required[*]} ${optional[*]}" >&2
+    exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+
+installed() {
+    [[ $(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null) == installed ]]
+}
+
+# Whether apt knows a candidate version for the package (i.e. it can be installed from the
+# configured sources).
+available() {
+    local candidate
+    candidate=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}')
+    [[ -n $candidate && $candidate != "(none)" ]]
+}
+
+missing=()
+for p in "${required[@]}" "${optional[@]}"; do
+    installed "$p" || missing+=("$p")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "install-deps: everything is installed already"
+    exit 0
+fi
+echo "install-deps: missing: ${missing[*]}"
+
+# Refresh the lists only if one of the missing packages is unknown to apt, or the lists were
+# never fetched.
+need_update=0
+if [[ -z $(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -print -quit 2>/dev/null) ]]; then
+    need_update=1
+else
+    for p in "${missing[@]}"; do
+        available "$p" || need_update=1
+    done
+fi
+if [[ $need_update -eq 1 ]]; then
+    apt-get update
+fi
+
+to_install=()
+for p in "${missing[@]}"; do
+    if available "$p"; then
+        to_install+=("$p")
+    elif printf '%s\n' "${required[@]}" | grep -qx "$p"; then
+        echo "install-deps: required package $p is not available from the configured apt sources" >&2
+        exit 1
+    else
+        echo "install-deps: warning: optional package $p is not available; skipping it" >&2
+    fi
+done
+
+if [[ ${#to_install[@]} -gt 0 ]]; then
+    apt-get install -y --no-install-recommends "${to_install[@]}"
+fi
+echo "install-deps: done"
