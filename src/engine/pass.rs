@@ -223,14 +223,9 @@ impl Sweep<'_> {
                     }
                     self.write_chunk(&buf[..len], offset, sector, &mut bad)
                 }
-                Phase::Verify => self.verify_chunk(
-                    &mut buf[..len],
-                    offset,
-                    sector,
-                    slots,
-                    &mut bad,
-                    &mut found,
-                ),
+                Phase::Verify => {
+                    self.verify_chunk(&mut buf[..len], offset, sector, slots, &mut bad, &mut found)
+                }
             };
             ok.fetch_add(good, Ordering::Relaxed);
             if !bad.is_empty() || !found.is_empty() {

@@ -149,14 +149,20 @@ pub struct PatternSource {
 enum SourceKind {
     /// The fixed pattern repeated over `REFERENCE_LEN + period` bytes, so that any phase can be
     /// sliced out of it.
-    Fixed { period: usize, reference: Vec<u8> },
-    Random { stream: Stream, inverted: bool },
+    Fixed {
+        period: usize,
+        reference: Vec<u8>,
+    },
+    Random {
+        stream: Stream,
+        inverted: bool,
+    },
 }
 
 /// A keyed stream, ready to produce bytes at any offset.
 enum Stream {
     /// The expanded AES-128 key (expanding it per chunk would cost more than it saves).
-    Aes(aes::Aes128),
+    Aes(Box<aes::Aes128>),
     Chacha20([u8; 32]),
 }
 
@@ -179,7 +185,7 @@ impl PatternSource {
                     Prng::AesCtr => {
                         let mut aes_key = [0u8; 16];
                         aes_key.copy_from_slice(&key[..16]);
-                        Stream::Aes(aes::Aes128::new(&Array::from(aes_key)))
+                        Stream::Aes(Box::new(aes::Aes128::new(&Array::from(aes_key))))
                     }
                     Prng::Chacha20 => Stream::Chacha20(key),
                 };
