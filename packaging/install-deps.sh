@@ -3,7 +3,7 @@
 # installed are left alone, and the package lists are refreshed only when something is missing.
 #
 #   required  libblkid-dev libclang-dev pkg-config   build (libblkid-rs, bindgen)
-#             util-linux e2fsprogs fuse3            tests (losetup, mkfs.ext4, fusermount3 for
+#             util-linux fdisk e2fsprogs fuse3      tests (losetup, sfdisk, mkfs.ext4, fusermount3 for
 #                                                   the faulty-device harness)
 #   optional  fio nwipe dd(coreutils) jq            packaging/bench.sh peers and JSON parsing
 #             minisign                              reference verifier for signatures
@@ -12,7 +12,7 @@
 # Usage: sudo packaging/install-deps.sh
 set -euo pipefail
 
-required=(libblkid-dev libclang-dev pkg-config util-linux e2fsprogs fuse3)
+required=(libblkid-dev libclang-dev pkg-config util-linux fdisk e2fsprogs fuse3)
 optional=(fio nwipe jq minisign dosfstools)
 
 if [[ $(id -u) -ne 0 ]]; then
