@@ -24,15 +24,15 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         .context("cannot create a scratch directory for the demo")?;
     let image = dir.path().join("member-records.img");
     let results = dir.path().join("results");
-    println!("== 1. A scratch disk image with a filesystem and personal data");
+    outln!("== 1. A scratch disk image with a filesystem and personal data");
     write_fat16_image(&image).with_context(|| format!("cannot create {}", image.display()))?;
-    println!(
+    outln!(
         "   {} ({} bytes): FAT16 volume MASSHODEMO, file MEMBERS.CSV with {} member records",
         image.display(),
         IMAGE_SIZE,
         RECORDS.iter().filter(|&&b| b == b'\n').count() - 1
     );
-    println!(
+    outln!(
         "\n== 2. massho wipe --method nist-clear --yes --result-dir {}",
         results.display()
     );
@@ -48,7 +48,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         result_dir: Some(results.clone()),
         dry_run: false,
     })?;
-    println!("\n== 3. The result object (what a certificate will be issued over)");
+    outln!("\n== 3. The result object (what a certificate will be issued over)");
     for entry in std::fs::read_dir(&results).context("cannot list the results")? {
         let path = entry?.path();
         let value: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)
@@ -60,25 +60,25 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
             "status",
             "started_at_local",
         ] {
-            println!("   {key}: {}", value[key]);
+            outln!("   {key}: {}", value[key]);
         }
-        println!("   passes: {}", value["passes"]);
-        println!(
+        outln!("   passes: {}", value["passes"]);
+        outln!(
             "   verification: {} bytes read back, {} mismatched, direct I/O {}",
             value["verification"]["bytes_verified"],
             value["verification"]["mismatched_bytes"],
             value["verification"]["direct_io"]
         );
-        println!("   sanitization: {}", value["sanitization"]["note"]);
+        outln!("   sanitization: {}", value["sanitization"]["note"]);
     }
-    println!("\n== 4. Independent check: every byte of the image is zero");
+    outln!("\n== 4. Independent check: every byte of the image is zero");
     let nonzero = count_nonzero(&image)?;
-    println!("   {nonzero} non-zero bytes");
+    outln!("   {nonzero} non-zero bytes");
     if args.keep {
         let kept = dir.keep();
-        println!("\nscratch directory kept: {}", kept.display());
+        outln!("\nscratch directory kept: {}", kept.display());
     } else {
-        println!("\n== 5. Scratch directory removed");
+        outln!("\n== 5. Scratch directory removed");
     }
     if nonzero != 0 {
         anyhow::bail!("the demo image still holds {nonzero} non-zero bytes after the wipe");

@@ -16,11 +16,11 @@ pub fn run(args: &DevicesArgs) -> anyhow::Result<Exit> {
     if args.json {
         let json = serde_json::to_string_pretty(&devices)
             .context("cannot encode the device list as JSON")?;
-        println!("{json}");
+        outln!("{json}");
     } else {
         print!("{}", render_table(&devices));
         if !nix::unistd::geteuid().is_root() {
-            println!(
+            outln!(
                 "\nNot running as root: signatures, some serial numbers and some in-use checks \
                  (loop backing files) could not be read; run `sudo massho devices` for the full \
                  picture."

@@ -29,17 +29,20 @@ pub fn run(args: &MethodsArgs) -> anyhow::Result<Exit> {
         })
         .collect();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&views)?);
+        outln!("{}", serde_json::to_string_pretty(&views)?);
         return Ok(Exit::Passed);
     }
     for v in &views {
-        println!(
+        outln!(
             "{:<18} {:>2} pass(es), verify {:<5} {}",
-            v.name, v.pass_count, v.default_verify, v.description
+            v.name,
+            v.pass_count,
+            v.default_verify,
+            v.description
         );
-        println!("{:<18} {}", "", v.passes.join(" → "));
+        outln!("{:<18} {}", "", v.passes.join(" → "));
     }
-    println!("\nCustom methods: --method FILE.toml (see docs/methods.md).");
+    outln!("\nCustom methods: --method FILE.toml (see docs/methods.md).");
     Ok(Exit::Passed)
 }
 

@@ -1,6 +1,15 @@
 //! The command-line front end: one module per subcommand, each a short composition of library
 //! calls, plus the renderers that turn engine events into bars, plain lines or NDJSON.
 
+/// `println!` that never panics: a closed stdout (output piped into `head`) must not crash
+/// massho, least of all in the middle of a wipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 pub mod args;
 pub mod demo;
 pub mod devices;

@@ -231,11 +231,24 @@ impl Observer for Console {
             }
             Style::Bars | Style::Plain => self.render(event),
         }
-        if self.interrupted.load(Ordering::SeqCst) {
-            Control::Stop
-        } else {
-            Control::Continue
-        }
+        stop_if(&self.interrupted)
+    }
+}
+
+/// An observer that renders nothing and only relays the interrupt flag.
+pub struct InterruptOnly(pub Arc<AtomicBool>);
+
+impl Observer for InterruptOnly {
+    fn event(&self, _: &WipeEvent) -> Control {
+        stop_if(&self.0)
+    }
+}
+
+fn stop_if(interrupted: &AtomicBool) -> Control {
+    if interrupted.load(Ordering::SeqCst) {
+        Control::Stop
+    } else {
+        Control::Continue
     }
 }
 

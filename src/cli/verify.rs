@@ -4,10 +4,12 @@ use indicatif::HumanBytes;
 use serde::Serialize;
 
 use super::args::{ExpectArg, VerifyArgs};
-use super::render::{interrupt_flag, Console, Style};
+use std::sync::Arc;
+
+use super::render::{interrupt_flag, Console, InterruptOnly, Style};
 use super::{Exit, ExitError};
 use crate::device::io::{Access, DeviceTarget};
-use crate::engine::{self, EngineConfig, ErrorRange, PassVerification, Status};
+use crate::engine::{self, EngineConfig, ErrorRange, Observer, PassVerification, Status};
 use crate::method::VerifyKind;
 use crate::pattern::{Pattern, Seed};
 
@@ -44,7 +46,8 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
     } else {
         Style::choose(false)
     };
-    let console = Console::new(style, interrupt_flag()?);
+    let interrupted = interrupt_flag()?;
+    let console = Console::new(style, Arc::clone(&interrupted));
     let seed = Seed::generate();
     let kind = if args.sample {
         VerifyKind::Sampled
@@ -52,29 +55,11 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
         VerifyKind::Full
     };
     let label = args.device.display().to_string();
-    // Progress events are for the terminal only; the JSON output is one object.
-    let quiet_json = Style::Json == style;
-    let check = if quiet_json {
-        engine::check_medium(
-            &target,
-            &expected,
-            kind,
-            &seed,
-            &label,
-            &EngineConfig::default(),
-            &engine::Quiet,
-        )
-    } else {
-        engine::check_medium(
-            &target,
-            &expected,
-            kind,
-            &seed,
-            &label,
-            &EngineConfig::default(),
-            &console,
-        )
-    };
+    // Progress is for the terminal only; with --json the output is one object.
+    let silent = InterruptOnly(Arc::clone(&interrupted));
+    let observer: &dyn Observer = if args.json { &silent } else { &console };
+    let config = EngineConfig::from_env();
+    let check = engine::check_medium(&target, &expected, kind, &seed, &label, &config, observer);
     let v: &PassVerification = &check.verification;
     if args.json {
         console.json(&VerifyOutput {
@@ -92,7 +77,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
             status: check.status,
         });
     } else {
-        println!(
+        outln!(
             "{label}: {} read {} in {:.1}s ({}/s){}",
             if args.sample { "sampled" } else { "full" },
             HumanBytes(v.bytes_verified),
@@ -105,7 +90,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
             }
         );
         for m in v.mismatches.iter().take(50) {
-            println!(
+            outln!(
                 "  mismatch: {} bytes at offset {} (LBA {})",
                 m.length,
                 m.offset,
@@ -113,19 +98,22 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
             );
         }
         for e in &check.errors {
-            println!(
+            outln!(
                 "  {:?} error: LBA {}-{}: {}",
-                e.kind, e.first_lba, e.last_lba, e.message
+                e.kind,
+                e.first_lba,
+                e.last_lba,
+                e.message
             );
         }
         match check.status {
-            Status::Passed => println!("{label}: every byte read is {expected}"),
-            Status::Failed => println!(
+            Status::Passed => outln!("{label}: every byte read is {expected}"),
+            Status::Failed => outln!(
                 "{label}: {} byte(s) differ from {expected}, {} unreadable range(s)",
                 v.mismatched_bytes,
                 check.errors.len()
             ),
-            Status::Aborted => println!("{label}: verification interrupted"),
+            Status::Aborted => outln!("{label}: verification interrupted"),
         }
     }
     Ok(super::wipe::exit_for([check.status]))

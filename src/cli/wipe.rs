@@ -74,7 +74,7 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
     }
     let interrupted = interrupt_flag()?;
     let console = Console::new(style, interrupted);
-    let config = EngineConfig::default();
+    let config = EngineConfig::from_env();
     let results: Vec<WipeResult> = std::thread::scope(|scope| {
         let handles: Vec<_> = jobs
             .iter()
@@ -254,7 +254,7 @@ fn describe(job: &Job, style: Style, dry_run: bool) {
         if style == Style::Json {
             eprintln!("{l}");
         } else {
-            println!("{l}");
+            outln!("{l}");
         }
     }
 }
@@ -292,9 +292,15 @@ fn confirm(jobs: &[Job]) -> anyhow::Result<()> {
 
 /// Write a result atomically: a temporary file in the same directory, fsync, rename, fsync dir.
 fn write_result(dir: &Path, result: &WipeResult) -> anyhow::Result<PathBuf> {
-    let stamp = result.started_at.replace([':', '-'], "");
+    // 2026-11-25T10:44:06.845Z -> 20261125T104406Z
+    let stamp: String = result
+        .started_at
+        .chars()
+        .take(19)
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
     let serial = result.serial.as_deref().unwrap_or("noserial");
-    let name: String = format!("{}_{}_{}.json", result.media.name, serial, stamp)
+    let name: String = format!("{}_{}_{}Z.json", result.media.name, serial, stamp)
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "._-".contains(c) {
@@ -320,13 +326,17 @@ fn write_result(dir: &Path, result: &WipeResult) -> anyhow::Result<PathBuf> {
 }
 
 fn print_summary(results: &[WipeResult]) {
-    println!();
-    println!(
+    outln!();
+    outln!(
         "{:<22} {:<22} {:>12} {:>9} {:>8}  STATUS",
-        "DEVICE", "SERIAL", "SIZE", "SECONDS", "ERRORS"
+        "DEVICE",
+        "SERIAL",
+        "SIZE",
+        "SECONDS",
+        "ERRORS"
     );
     for r in results {
-        println!(
+        outln!(
             "{:<22} {:<22} {:>12} {:>9.1} {:>8}  {}",
             r.device.display().to_string(),
             r.serial.as_deref().unwrap_or("-"),
@@ -336,16 +346,22 @@ fn print_summary(results: &[WipeResult]) {
             r.status.name().to_uppercase()
         );
         for e in r.errors.iter().take(20) {
-            println!(
+            outln!(
                 "    {:?} error pass {}: LBA {}-{} ({} bytes at {}): {}",
-                e.kind, e.pass, e.first_lba, e.last_lba, e.length, e.offset, e.message
+                e.kind,
+                e.pass,
+                e.first_lba,
+                e.last_lba,
+                e.length,
+                e.offset,
+                e.message
             );
         }
         for m in r.verification.mismatches.iter().take(20) {
-            println!("    mismatch: {} bytes at offset {}", m.length, m.offset);
+            outln!("    mismatch: {} bytes at offset {}", m.length, m.offset);
         }
         for w in &r.warnings {
-            println!("    warning: {w}");
+            outln!("    warning: {w}");
         }
     }
 }

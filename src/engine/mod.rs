@@ -42,17 +42,44 @@ pub struct EngineConfig {
 }
 
 impl Default for EngineConfig {
+    /// 4 MiB requests, 4 in flight, one pattern generator per two cores: measured with
+    /// `packaging/bench.sh` on a tmpfs loop device, larger or more requests gained nothing and
+    /// more generators slowed the device's own data mover (see docs/architecture.md).
     fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         EngineConfig {
             chunk_size: 4 << 20,
             workers: 4,
-            generators: 1,
+            generators: (cores / 2).max(1),
             progress_interval: Duration::from_millis(200),
         }
     }
 }
 
 impl EngineConfig {
+    /// The defaults, overridden by `MASSHO_CHUNK_KIB` (64 to 65536), `MASSHO_WORKERS` (1 to 64)
+    /// and `MASSHO_GENERATORS` (1 to 64) when set to a number in range: tuning knobs for
+    /// unusual devices and for benchmarks. Values out of range are ignored.
+    pub fn from_env() -> EngineConfig {
+        let get = |key: &str, lo: usize, hi: usize| {
+            std::env::var(key)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .filter(|v| (lo..=hi).contains(v))
+        };
+        let mut c = EngineConfig::default();
+        if let Some(kib) = get("MASSHO_CHUNK_KIB", 64, 65536) {
+            c.chunk_size = kib << 10;
+        }
+        if let Some(n) = get("MASSHO_WORKERS", 1, 64) {
+            c.workers = n;
+        }
+        if let Some(n) = get("MASSHO_GENERATORS", 1, 64) {
+            c.generators = n;
+        }
+        c
+    }
+
     /// Chunk size rounded to a multiple of the target's sector size (and at least one sector).
     fn chunk_for(&self, target: &dyn BlockTarget) -> u64 {
         let sector = u64::from(target.sector_size().max(512));

@@ -113,7 +113,11 @@ impl Slots {
         }
     }
 
-    fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+    /// Run `f` holding a slot when `needed`, directly otherwise.
+    fn run<T>(&self, needed: bool, f: impl FnOnce() -> T) -> T {
+        if !needed {
+            return f();
+        }
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
         while *free == 0 {
             free = self.returned.wait(free).unwrap_or_else(|e| e.into_inner());
@@ -218,7 +222,9 @@ impl Sweep<'_> {
                         } else {
                             len
                         };
-                        slots.run(|| self.source.fill(offset, &mut buf[..n]));
+                        slots.run(self.source.is_generated(), || {
+                            self.source.fill(offset, &mut buf[..n])
+                        });
                         filled_constant = true;
                     }
                     self.write_chunk(&buf[..len], offset, sector, &mut bad)
@@ -271,7 +277,9 @@ impl Sweep<'_> {
         found: &mut Vec<(u64, u64)>,
     ) -> u64 {
         if self.target.read_at(buf, offset).is_ok() {
-            found.extend(slots.run(|| self.source.mismatches(offset, buf)));
+            found.extend(slots.run(self.source.is_generated(), || {
+                self.source.mismatches(offset, buf)
+            }));
             return buf.len() as u64;
         }
         let mut good = 0;
@@ -279,7 +287,9 @@ impl Sweep<'_> {
             let at = offset + (i * sector) as u64;
             match self.target.read_at(piece, at) {
                 Ok(()) => {
-                    found.extend(slots.run(|| self.source.mismatches(at, piece)));
+                    found.extend(slots.run(self.source.is_generated(), || {
+                        self.source.mismatches(at, piece)
+                    }));
                     good += piece.len() as u64;
                 }
                 Err(e) => push_bad(bad, at / sector as u64, &e),

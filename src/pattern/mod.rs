@@ -209,6 +209,12 @@ impl PatternSource {
         }
     }
 
+    /// Whether producing or checking bytes costs real CPU work (a keyed stream), as opposed to
+    /// a memset or memcmp against a cached reference block.
+    pub fn is_generated(&self) -> bool {
+        matches!(self.kind, SourceKind::Random { .. })
+    }
+
     /// Whether a buffer filled for one offset holds the right bytes for another offset.
     pub fn is_offset_invariant(&self) -> bool {
         self.constant_byte().is_some()
