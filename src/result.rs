@@ -68,6 +68,8 @@ pub struct WipeResult {
     pub verification: VerificationSummary,
     pub errors: Vec<ErrorRange>,
     pub errors_truncated: u64,
+    /// Why the wipe gave up on the medium before the end, if it did.
+    pub abandoned: Option<String>,
     /// UTC, RFC 3339.
     pub started_at: String,
     pub finished_at: String,
@@ -177,6 +179,7 @@ impl WipeResult {
             verification: report.verification,
             errors: report.errors,
             errors_truncated: report.errors_truncated,
+            abandoned: report.abandoned,
             warnings,
             tool: ToolInfo {
                 name: env!("CARGO_PKG_NAME").into(),

@@ -360,6 +360,9 @@ fn print_summary(results: &[WipeResult]) {
         for m in r.verification.mismatches.iter().take(20) {
             outln!("    mismatch: {} bytes at offset {}", m.length, m.offset);
         }
+        if let Some(reason) = &r.abandoned {
+            outln!("    gave up: {reason}");
+        }
         for w in &r.warnings {
             outln!("    warning: {w}");
         }

@@ -160,8 +160,10 @@ fn describe_file(state: &SystemState, path: &Path, meta: &fs::Metadata) -> Devic
         wwn: None,
         firmware: None,
         size_bytes: meta.len(),
-        logical_sector_size: 512,
-        physical_sector_size: 512,
+        // Image files are written, retried and reported in page-sized units: the O_DIRECT
+        // alignment that every filesystem accepts (see `io::DeviceTarget`).
+        logical_sector_size: super::io::BUFFER_ALIGN as u32,
+        physical_sector_size: super::io::BUFFER_ALIGN as u32,
         transport: Transport::File,
         rotational: false,
         removable: false,

@@ -130,6 +130,7 @@ pub fn run(
         };
         let outcome = sweep.run();
         acc.add_bad(ErrorKind::Write, spec.number, &outcome.bad);
+        acc.note_abandoned(&outcome);
         // Flush even when stopping: what was written should reach the medium.
         let flushed = match target.sync() {
             Ok(()) => true,
@@ -147,7 +148,7 @@ pub fn run(
             throughput_bps: rate(bytes_written, outcome.seconds),
             completed: outcome.completed && flushed,
         };
-        if !outcome.completed {
+        if !outcome.completed && outcome.abandoned.is_none() {
             acc.incomplete = true;
         }
         observer.event(&WipeEvent::PassDone {
@@ -155,7 +156,7 @@ pub fn run(
             pass: record.clone(),
         });
         acc.passes.push(record);
-        if stop.load(Ordering::SeqCst) {
+        if stop.load(Ordering::SeqCst) || acc.abandoned.is_some() {
             break;
         }
         if let Some(kind) = spec.verify {
@@ -177,6 +178,9 @@ pub fn run(
                 verification: verification.clone(),
             });
             acc.verifications.push(verification);
+            if acc.abandoned.is_some() {
+                break;
+            }
         }
     }
     let stopped = stop.load(Ordering::SeqCst);
@@ -275,6 +279,7 @@ fn verify_sweep(
     }
     .run();
     acc.add_bad(ErrorKind::Read, pass, &outcome.bad);
+    acc.note_abandoned(&outcome);
     verification_record(pass, kind, sampled_ranges, outcome)
 }
 
@@ -319,6 +324,7 @@ struct Accumulator {
     errors: Vec<ErrorRange>,
     errors_truncated: u64,
     incomplete: bool,
+    abandoned: Option<String>,
 }
 
 impl Accumulator {
@@ -331,6 +337,7 @@ impl Accumulator {
             errors: Vec::new(),
             errors_truncated: 0,
             incomplete: false,
+            abandoned: None,
         }
     }
 
@@ -339,6 +346,12 @@ impl Accumulator {
             self.errors.push(e);
         } else {
             self.errors_truncated += 1;
+        }
+    }
+
+    fn note_abandoned(&mut self, outcome: &SweepOutcome) {
+        if self.abandoned.is_none() {
+            self.abandoned.clone_from(&outcome.abandoned);
         }
     }
 
@@ -393,7 +406,9 @@ impl Accumulator {
             .take(MAX_RECORDED_RANGES)
             .map(|(offset, length)| ByteRange { offset, length })
             .collect();
-        let status = if stopped || self.incomplete {
+        let status = if self.abandoned.is_some() {
+            Status::Failed
+        } else if stopped || self.incomplete {
             Status::Aborted
         } else if !self.errors.is_empty()
             || mismatched_bytes > 0
@@ -419,6 +434,269 @@ impl Accumulator {
             passes: self.passes,
             errors: self.errors,
             errors_truncated: self.errors_truncated,
+            abandoned: self.abandoned,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The engine against an in-memory target that can fail writes, corrupt reads, vanish or
+    //! be slow; the real-device versions of these cases live in tests/ (loop devices, FUSE).
+
+    use std::ops::Range;
+    use std::sync::atomic::AtomicU64;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::method::{self, PlanOptions};
+
+    struct MemTarget {
+        data: Mutex<Vec<u8>>,
+        sector: u32,
+        /// Writes touching this byte range fail with EIO.
+        bad: Range<u64>,
+        /// Reads return this byte flipped.
+        flip_on_read: Option<u64>,
+        /// Every I/O at or after this many calls fails with ENODEV.
+        gone_after: Option<u64>,
+        calls: AtomicU64,
+        delay: Duration,
+    }
+
+    impl MemTarget {
+        fn new(size: usize, sector: u32) -> MemTarget {
+            MemTarget {
+                data: Mutex::new(vec![0xA5; size]),
+                sector,
+                bad: 0..0,
+                flip_on_read: None,
+                gone_after: None,
+                calls: AtomicU64::new(0),
+                delay: Duration::ZERO,
+            }
+        }
+
+        fn check(&self, offset: u64, len: usize, writing: bool) -> std::io::Result<()> {
+            std::thread::sleep(self.delay);
+            let n = self.calls.fetch_add(1, Ordering::SeqCst);
+            if self.gone_after.is_some_and(|g| n >= g) {
+                return Err(std::io::Error::from_raw_os_error(libc::ENODEV));
+            }
+            let end = offset + len as u64;
+            if writing && offset < self.bad.end && self.bad.start < end {
+                return Err(std::io::Error::from_raw_os_error(libc::EIO));
+            }
+            Ok(())
+        }
+
+        fn bytes(&self) -> Vec<u8> {
+            self.data.lock().unwrap().clone()
+        }
+    }
+
+    impl BlockTarget for MemTarget {
+        fn size(&self) -> u64 {
+            self.data.lock().unwrap().len() as u64
+        }
+        fn sector_size(&self) -> u32 {
+            self.sector
+        }
+        fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+            self.check(offset, buf.len(), true)?;
+            let o = offset as usize;
+            self.data.lock().unwrap()[o..o + buf.len()].copy_from_slice(buf);
+            Ok(())
+        }
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+            self.check(offset, buf.len(), false)?;
+            let o = offset as usize;
+            buf.copy_from_slice(&self.data.lock().unwrap()[o..o + buf.len()]);
+            if let Some(f) = self.flip_on_read {
+                if (offset..offset + buf.len() as u64).contains(&f) {
+                    buf[(f - offset) as usize] ^= 0xFF;
+                }
+            }
+            Ok(())
+        }
+        fn sync(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn direct_io(&self) -> bool {
+            true
+        }
+    }
+
+    fn small_config() -> EngineConfig {
+        EngineConfig {
+            chunk_size: 64 << 10,
+            workers: 3,
+            generators: 1,
+            progress_interval: Duration::from_millis(1),
+        }
+    }
+
+    fn plan_for(name: &str, verify: Option<VerifyMode>) -> WipePlan {
+        let opts = PlanOptions {
+            verify,
+            seed: Seed([5; 32]),
+            ..PlanOptions::default()
+        };
+        method::plan(&method::resolve(name).unwrap(), &opts)
+    }
+
+    #[test]
+    fn zero_wipe_of_ragged_size_passes() {
+        let t = MemTarget::new(1_000_000 - 1_000_000 % 512 + 512 * 3, 512);
+        let r = run(
+            &plan_for("nist-clear", None),
+            &t,
+            "mem",
+            &small_config(),
+            &Quiet,
+        );
+        assert_eq!(r.status, Status::Passed);
+        assert!(t.bytes().iter().all(|&b| b == 0));
+        assert_eq!(r.passes[0].bytes_written, t.size());
+        assert_eq!(r.verification.bytes_verified, t.size());
+    }
+
+    #[test]
+    fn multi_byte_patterns_stay_in_phase_across_chunks() {
+        let t = MemTarget::new(300 * 1024, 512);
+        let mut p = plan_for("zero", Some(VerifyMode::All));
+        p.passes[0].pattern = Pattern::Fixed(vec![0x92, 0x49, 0x24]);
+        let r = run(&p, &t, "mem", &small_config(), &Quiet);
+        assert_eq!(r.status, Status::Passed, "{r:?}");
+        for (i, b) in t.bytes().iter().enumerate() {
+            assert_eq!(*b, [0x92, 0x49, 0x24][i % 3], "byte {i}");
+        }
+    }
+
+    #[test]
+    fn write_errors_give_exact_lba_ranges_and_fail() {
+        let mut t = MemTarget::new(1 << 20, 4096);
+        t.bad = (300 * 1024 + 100)..(300 * 1024 + 5000);
+        let r = run(
+            &plan_for("zero", Some(VerifyMode::None)),
+            &t,
+            "mem",
+            &small_config(),
+            &Quiet,
+        );
+        assert_eq!(r.status, Status::Failed);
+        assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
+        let e = &r.errors[0];
+        assert_eq!(
+            (e.kind, e.first_lba, e.last_lba),
+            (ErrorKind::Write, 75, 76)
+        );
+        assert_eq!((e.offset, e.length), (75 * 4096, 2 * 4096));
+        assert_eq!(r.passes[0].bytes_written, (1 << 20) - 2 * 4096);
+        let bytes = t.bytes();
+        assert!(bytes[..75 * 4096].iter().all(|&b| b == 0));
+        assert!(bytes[75 * 4096..77 * 4096].iter().all(|&b| b == 0xA5));
+        assert!(bytes[77 * 4096..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn a_flipped_byte_on_read_back_is_reported_where_it_is() {
+        let mut t = MemTarget::new(512 * 1024, 512);
+        t.flip_on_read = Some(123_457);
+        for name in ["zero", "random"] {
+            let r = run(&plan_for(name, None), &t, "mem", &small_config(), &Quiet);
+            assert_eq!(r.status, Status::Failed, "{name}");
+            assert_eq!(r.verification.mismatched_bytes, 1);
+            assert_eq!(
+                r.verification.mismatches,
+                vec![ByteRange {
+                    offset: 123_457,
+                    length: 1
+                }]
+            );
+        }
+    }
+
+    #[test]
+    fn a_vanished_device_is_given_up_on_quickly() {
+        let mut t = MemTarget::new(4 << 20, 512);
+        t.gone_after = Some(5);
+        let r = run(&plan_for("dod-7", None), &t, "mem", &small_config(), &Quiet);
+        assert_eq!(r.status, Status::Failed);
+        assert!(r
+            .abandoned
+            .as_deref()
+            .unwrap_or("")
+            .contains("stopped responding"));
+        assert_eq!(r.passes.len(), 1, "later passes are not attempted");
+        assert!(!r.passes[0].completed);
+        // Far fewer calls than one per sector of the medium.
+        assert!(t.calls.load(Ordering::SeqCst) < 100);
+    }
+
+    #[test]
+    fn a_failing_medium_is_given_up_on_after_too_many_bad_sectors() {
+        let mut t = MemTarget::new(40 << 20, 512);
+        t.bad = 0..(36 << 20);
+        let r = run(&plan_for("dod-3", None), &t, "mem", &small_config(), &Quiet);
+        assert_eq!(r.status, Status::Failed);
+        assert!(r
+            .abandoned
+            .as_deref()
+            .unwrap_or("")
+            .contains("more than 65536 bad sectors"));
+        assert_eq!(r.passes.len(), 1);
+    }
+
+    #[test]
+    fn stopping_gives_aborted_never_passed() {
+        struct StopOnProgress;
+        impl Observer for StopOnProgress {
+            fn event(&self, e: &WipeEvent) -> Control {
+                match e {
+                    WipeEvent::Progress { .. } => Control::Stop,
+                    _ => Control::Continue,
+                }
+            }
+        }
+        let mut t = MemTarget::new(8 << 20, 512);
+        t.delay = Duration::from_millis(2);
+        let r = run(
+            &plan_for("dod-3", None),
+            &t,
+            "mem",
+            &small_config(),
+            &StopOnProgress,
+        );
+        assert_eq!(r.status, Status::Aborted);
+        assert_eq!(r.passes.len(), 1);
+        assert!(!r.passes[0].completed);
+        assert!(r.passes[0].bytes_written < 8 << 20);
+        assert!(r.verification.passes.is_empty());
+    }
+
+    #[test]
+    fn sampled_check_reads_first_and_last_lba() {
+        let t = MemTarget::new(16 << 20, 512);
+        {
+            let mut d = t.data.lock().unwrap();
+            d.fill(0);
+            d[3] = 1;
+            let last = d.len() - 1;
+            d[last] = 1;
+        }
+        let c = check_medium(
+            &t,
+            &Pattern::byte(0),
+            VerifyKind::Sampled,
+            &Seed([1; 32]),
+            "mem",
+            &small_config(),
+            &Quiet,
+        );
+        assert_eq!(c.status, Status::Failed);
+        assert_eq!(c.verification.mismatched_bytes, 2);
+        assert!(c.verification.bytes_verified * 10 >= 16 << 20);
+        assert!(c.verification.bytes_verified < 16 << 20);
     }
 }

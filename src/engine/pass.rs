@@ -74,8 +74,46 @@ pub(super) struct SweepOutcome {
     pub mismatched_bytes: u64,
     pub mismatches: Vec<(u64, u64)>,
     pub seconds: f64,
-    /// False when the observer stopped the sweep before the end.
+    /// False when the sweep was stopped or abandoned before the end.
     pub completed: bool,
+    /// Why the sweep gave up on the medium, if it did.
+    pub abandoned: Option<String>,
+}
+
+/// A failing medium is given up on after this many bad sectors in one sweep: retrying every
+/// sector of a dead drive one by one would take days and tell nothing more.
+pub(super) const MAX_BAD_SECTORS: u64 = 65_536;
+
+/// Errors that mean the device itself is gone (unplugged, reset, removed by the kernel).
+fn device_gone(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENODEV) | Some(libc::ENXIO) | Some(libc::ESHUTDOWN)
+    )
+}
+
+/// Counters and collections the workers of one sweep share.
+struct SweepState {
+    next: AtomicUsize,
+    done: AtomicU64,
+    ok: AtomicU64,
+    mismatched: AtomicU64,
+    bad_sectors: AtomicU64,
+    shared: Mutex<Shared>,
+    slots: Slots,
+    /// Set with the reason when the sweep gives up on the medium.
+    abandoned: Mutex<Option<String>>,
+    halted: AtomicBool,
+}
+
+impl SweepState {
+    fn abandon(&self, reason: String) {
+        let mut slot = self.abandoned.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(reason);
+        }
+        self.halted.store(true, Ordering::SeqCst);
+    }
 }
 
 /// Everything a sweep needs, borrowed from the caller.
@@ -140,19 +178,25 @@ struct Shared {
 impl Sweep<'_> {
     pub(super) fn run(&self) -> SweepOutcome {
         let started = Instant::now();
-        let next = AtomicUsize::new(0);
-        let done = AtomicU64::new(0);
-        let ok = AtomicU64::new(0);
-        let mismatched = AtomicU64::new(0);
+        let state = SweepState {
+            next: AtomicUsize::new(0),
+            done: AtomicU64::new(0),
+            ok: AtomicU64::new(0),
+            mismatched: AtomicU64::new(0),
+            bad_sectors: AtomicU64::new(0),
+            shared: Mutex::new(Shared::default()),
+            slots: Slots::new(self.config.generators),
+            abandoned: Mutex::new(None),
+            halted: AtomicBool::new(false),
+        };
+        let done = &state.done;
         let finished_workers = AtomicUsize::new(0);
-        let shared = Mutex::new(Shared::default());
-        let slots = Slots::new(self.config.generators);
         let workers = self.config.workers.max(1);
         let total = self.work.total_bytes();
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 scope.spawn(|| {
-                    self.worker(&next, &done, &ok, &mismatched, &shared, &slots);
+                    self.worker(&state);
                     finished_workers.fetch_add(1, Ordering::Release);
                 });
             }
@@ -182,33 +226,37 @@ impl Sweep<'_> {
                 }
             }
         });
-        let shared = shared.into_inner().unwrap_or_else(|e| e.into_inner());
-        let completed = !self.stop.load(Ordering::SeqCst) && done.load(Ordering::Relaxed) == total;
+        let abandoned = state
+            .abandoned
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
+        let shared = state.shared.into_inner().unwrap_or_else(|e| e.into_inner());
+        let completed = !self.stop.load(Ordering::SeqCst)
+            && abandoned.is_none()
+            && state.done.load(Ordering::Relaxed) == total;
         SweepOutcome {
-            bytes_ok: ok.into_inner(),
+            bytes_ok: state.ok.into_inner(),
             bad: merge_bad(shared.bad),
-            mismatched_bytes: mismatched.into_inner(),
+            mismatched_bytes: state.mismatched.into_inner(),
             mismatches: merge_ranges(shared.mismatches),
             seconds: started.elapsed().as_secs_f64(),
             completed,
+            abandoned,
         }
     }
 
-    fn worker(
-        &self,
-        next: &AtomicUsize,
-        done: &AtomicU64,
-        ok: &AtomicU64,
-        mismatched: &AtomicU64,
-        shared: &Mutex<Shared>,
-        slots: &Slots,
-    ) {
+    fn running(&self, state: &SweepState) -> bool {
+        !self.stop.load(Ordering::Relaxed) && !state.halted.load(Ordering::Relaxed)
+    }
+
+    fn worker(&self, state: &SweepState) {
         let chunk = self.config.chunk_size;
         let mut buf = AlignedBuf::new(chunk);
         let mut filled_constant = false;
         let sector = self.target.sector_size() as usize;
-        while !self.stop.load(Ordering::Relaxed) {
-            let i = next.fetch_add(1, Ordering::Relaxed);
+        let slots = &state.slots;
+        while self.running(state) {
+            let i = state.next.fetch_add(1, Ordering::Relaxed);
             let Some((offset, len)) = self.work.get(i) else {
                 break;
             };
@@ -227,39 +275,71 @@ impl Sweep<'_> {
                         });
                         filled_constant = true;
                     }
-                    self.write_chunk(&buf[..len], offset, sector, &mut bad)
+                    self.write_chunk(&buf[..len], offset, sector, state, &mut bad)
                 }
                 Phase::Verify => {
-                    self.verify_chunk(&mut buf[..len], offset, sector, slots, &mut bad, &mut found)
+                    self.verify_chunk(&mut buf[..len], offset, sector, state, &mut bad, &mut found)
                 }
             };
-            ok.fetch_add(good, Ordering::Relaxed);
+            state.ok.fetch_add(good, Ordering::Relaxed);
             if !bad.is_empty() || !found.is_empty() {
-                mismatched.fetch_add(
+                let sectors: u64 = bad.iter().map(|r| r.sectors).sum();
+                let total_bad = state.bad_sectors.fetch_add(sectors, Ordering::Relaxed) + sectors;
+                if total_bad > MAX_BAD_SECTORS {
+                    state.abandon(format!(
+                        "more than {MAX_BAD_SECTORS} bad sectors in pass {}: the medium is failing; the remaining sectors were not attempted",
+                        self.pass
+                    ));
+                }
+                state.mismatched.fetch_add(
                     found.iter().map(|r: &(u64, u64)| r.1).sum(),
                     Ordering::Relaxed,
                 );
-                let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
+                let mut s = state.shared.lock().unwrap_or_else(|e| e.into_inner());
                 s.bad.extend(bad);
                 // Keep memory bounded on a medium full of mismatches; the count stays exact.
                 let room = (4 * MAX_RECORDED_RANGES).saturating_sub(s.mismatches.len());
                 s.mismatches.extend(found.into_iter().take(room));
             }
-            done.fetch_add(len as u64, Ordering::Relaxed);
+            state.done.fetch_add(len as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// Record a failed sector; give up on the whole medium if the device is gone.
+    fn sector_failed(
+        &self,
+        state: &SweepState,
+        bad: &mut Vec<BadRun>,
+        lba: u64,
+        e: &std::io::Error,
+    ) {
+        push_bad(bad, lba, e);
+        if device_gone(e) {
+            state.abandon(format!("the device stopped responding: {e}"));
         }
     }
 
     /// Write one chunk; on failure, sector by sector. Returns the bytes written.
-    fn write_chunk(&self, data: &[u8], offset: u64, sector: usize, bad: &mut Vec<BadRun>) -> u64 {
+    fn write_chunk(
+        &self,
+        data: &[u8],
+        offset: u64,
+        sector: usize,
+        state: &SweepState,
+        bad: &mut Vec<BadRun>,
+    ) -> u64 {
         if self.target.write_at(data, offset).is_ok() {
             return data.len() as u64;
         }
         let mut good = 0;
         for (i, piece) in data.chunks(sector).enumerate() {
+            if state.halted.load(Ordering::Relaxed) {
+                break;
+            }
             let at = offset + (i * sector) as u64;
             match self.target.write_at(piece, at) {
                 Ok(()) => good += piece.len() as u64,
-                Err(e) => push_bad(bad, at / sector as u64, &e),
+                Err(e) => self.sector_failed(state, bad, at / sector as u64, &e),
             }
         }
         good
@@ -272,10 +352,11 @@ impl Sweep<'_> {
         buf: &mut [u8],
         offset: u64,
         sector: usize,
-        slots: &Slots,
+        state: &SweepState,
         bad: &mut Vec<BadRun>,
         found: &mut Vec<(u64, u64)>,
     ) -> u64 {
+        let slots = &state.slots;
         if self.target.read_at(buf, offset).is_ok() {
             found.extend(slots.run(self.source.is_generated(), || {
                 self.source.mismatches(offset, buf)
@@ -284,6 +365,9 @@ impl Sweep<'_> {
         }
         let mut good = 0;
         for (i, piece) in buf.chunks_mut(sector).enumerate() {
+            if state.halted.load(Ordering::Relaxed) {
+                break;
+            }
             let at = offset + (i * sector) as u64;
             match self.target.read_at(piece, at) {
                 Ok(()) => {
@@ -292,7 +376,7 @@ impl Sweep<'_> {
                     }));
                     good += piece.len() as u64;
                 }
-                Err(e) => push_bad(bad, at / sector as u64, &e),
+                Err(e) => self.sector_failed(state, bad, at / sector as u64, &e),
             }
         }
         good

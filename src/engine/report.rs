@@ -118,4 +118,7 @@ pub struct WipeReport {
     pub errors: Vec<ErrorRange>,
     /// Error ranges beyond [`MAX_RECORDED_RANGES`] that were counted but not listed.
     pub errors_truncated: u64,
+    /// Why the engine gave up on the medium (device gone, too many bad sectors); the passes
+    /// after it were not run. Always with status `failed`.
+    pub abandoned: Option<String>,
 }
