@@ -97,7 +97,7 @@ pub struct WipeArgs {
     /// NDJSON events and one result object per device on stdout
     #[arg(long)]
     pub json: bool,
-    /// Write each device's result object to DIR/<device>-<serial>.json
+    /// Also write each device's result object to DIR/<name>_<serial>_<start time>.json
     #[arg(long, value_name = "DIR")]
     pub result_dir: Option<PathBuf>,
     /// Show what would be done and write nothing

@@ -178,4 +178,34 @@ mod tests {
             );
         }
     }
+
+    /// A cheap stand-in for fuzzing: thousands of mutations of a valid file must each give a
+    /// method or an error, never a panic.
+    #[test]
+    fn mutated_files_never_panic() {
+        let valid = b"name = \"m\"\nverify = \"all\"\n[[pass]]\nbyte = 0x00\n[[pass]]\ncomplement = true\n[[pass]]\npattern = [1, 2, 3]\n[[pass]]\nrandom = true\nverify = true\n";
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let alphabet = b"[]=\"\n 0x19abfpasbytecomplementrandomverify.,#-";
+        for _ in 0..5000 {
+            let mut bytes = valid.to_vec();
+            for _ in 0..(next() % 6 + 1) {
+                let at = (next() % bytes.len() as u64) as usize;
+                match next() % 3 {
+                    0 => bytes[at] = alphabet[(next() % alphabet.len() as u64) as usize],
+                    1 => {
+                        bytes.remove(at);
+                    }
+                    _ => bytes.insert(at, alphabet[(next() % alphabet.len() as u64) as usize]),
+                }
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = parse(&text, "fuzz.toml");
+        }
+    }
 }
