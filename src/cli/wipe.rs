@@ -214,13 +214,20 @@ fn warnings_for(device: &DeviceInfo) -> Vec<String> {
 /// Show the operator what is about to happen to each device.
 fn describe(job: &Job, style: Style, dry_run: bool) {
     let d = &job.device;
+    let identity: Vec<&str> = [d.vendor.as_deref(), d.model.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
     let mut lines = vec![format!(
-        "{}{}: {} {} serial {} ({}, {} bytes, {}-byte sectors)",
+        "{}{}: {}, serial {} ({}, {} bytes, {}-byte sectors)",
         if dry_run { "would wipe " } else { "" },
         d.path.display(),
-        d.vendor.as_deref().unwrap_or(""),
-        d.model.as_deref().unwrap_or("(no model)"),
-        d.serial.as_deref().unwrap_or("(none)"),
+        if identity.is_empty() {
+            "no model".to_owned()
+        } else {
+            identity.join(" ")
+        },
+        d.serial.as_deref().unwrap_or("none"),
         HumanBytes(d.size_bytes),
         d.size_bytes,
         d.logical_sector_size
