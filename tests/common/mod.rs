@@ -334,3 +334,40 @@ impl Mount {
         Mount { dir }
     }
 }
+
+/// Exit code, stdout and stderr of a finished command, for assertion messages.
+pub fn describe_output(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+impl LoopDevice {
+    /// Write `bytes` into the backing file at `offset` with ordinary buffered I/O and fsync: what
+    /// the medium holds from now on, changed behind the block device's own page cache. The file
+    /// is neither truncated nor extended.
+    pub fn write_backing_at(&self, offset: u64, bytes: &[u8]) {
+        use std::os::unix::fs::FileExt;
+        assert!(
+            offset + bytes.len() as u64 <= self.size,
+            "write of {} bytes at {offset} runs past the end of the {}-byte medium",
+            bytes.len(),
+            self.size
+        );
+        let f = OpenOptions::new()
+            .write(true)
+            .open(&self.backing)
+            .expect("open backing file");
+        f.write_all_at(bytes, offset)
+            .and_then(|_| f.sync_all())
+            .expect("write backing file");
+    }
+
+    /// Fill the whole medium with `byte` (old content that a wipe must overwrite).
+    pub fn fill_backing(&self, byte: u8) {
+        self.write_backing_at(0, &vec![byte; self.size as usize]);
+    }
+}
