@@ -251,19 +251,20 @@ fn verify_sweep(
     if let Err(e) = target.drop_cache() {
         acc.add_sync_error(pass, &e);
     }
-    let (work, sampled_ranges) = match kind {
-        VerifyKind::Full => (
-            WorkList::Whole {
-                size: target.size(),
-                chunk,
-            },
-            None,
+    let size = target.size();
+    let sample = match kind {
+        VerifyKind::Sampled => Some(sample::layout(size, target.sector_size(), seed)),
+        VerifyKind::Full => None,
+    };
+    // Media too small to sample come back as one range covering everything: recorded as the
+    // full read they are.
+    let (kind, work, sampled_ranges) = match sample {
+        Some(ranges) if ranges != [(0, size)] => (
+            VerifyKind::Sampled,
+            WorkList::from_ranges(&ranges, chunk),
+            Some(ranges.len() as u64),
         ),
-        VerifyKind::Sampled => {
-            let ranges = sample::layout(target.size(), target.sector_size(), seed);
-            let n = ranges.len() as u64;
-            (WorkList::from_ranges(&ranges, chunk), Some(n))
-        }
+        _ => (VerifyKind::Full, WorkList::Whole { size, chunk }, None),
     };
     let outcome = Sweep {
         target,
