@@ -7,32 +7,12 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use time::UtcOffset;
 
-use crate::device::{DeviceInfo, DeviceKind, MediaClass, Signature, Transport};
+use crate::device::{DeviceInfo, MediaClass};
 use crate::engine::{ErrorRange, PassRecord, Status, VerificationSummary, WipeReport};
 use crate::method::{VerifyMode, WipePlan};
 
 /// Identifies the result format; bumped on incompatible changes.
 pub const RESULT_SCHEMA: &str = "massho.wipe-result.v1";
-
-/// Identity of the medium as discovery saw it before the wipe.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MediaIdentity {
-    pub name: String,
-    pub kind: DeviceKind,
-    pub by_id: Option<PathBuf>,
-    pub vendor: Option<String>,
-    pub model: Option<String>,
-    pub wwn: Option<String>,
-    pub firmware: Option<String>,
-    pub logical_sector_size: u32,
-    pub physical_sector_size: u32,
-    pub transport: Transport,
-    pub rotational: bool,
-    pub removable: bool,
-    pub media_class: MediaClass,
-    pub backing_file: Option<PathBuf>,
-    pub parent: Option<PathBuf>,
-}
 
 /// NIST SP 800-88 classification of what was done.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,9 +32,9 @@ pub struct WipeResult {
     pub device: PathBuf,
     pub serial: Option<String>,
     pub size_bytes: u64,
-    pub media: MediaIdentity,
-    /// Partition tables and filesystems found before the wipe.
-    pub signatures_before: Vec<Signature>,
+    /// The medium as discovery saw it before the wipe: identity, geometry, transport, and in
+    /// `signatures` the partition tables and filesystems that were on it.
+    pub media: DeviceInfo,
     pub sanitization: Sanitization,
     pub method: String,
     pub rounds: u32,
@@ -144,24 +124,7 @@ impl WipeResult {
             device: device.path.clone(),
             serial: device.serial.clone(),
             size_bytes: device.size_bytes,
-            media: MediaIdentity {
-                name: device.name.clone(),
-                kind: device.kind,
-                by_id: device.by_id.clone(),
-                vendor: device.vendor.clone(),
-                model: device.model.clone(),
-                wwn: device.wwn.clone(),
-                firmware: device.firmware.clone(),
-                logical_sector_size: device.logical_sector_size,
-                physical_sector_size: device.physical_sector_size,
-                transport: device.transport,
-                rotational: device.rotational,
-                removable: device.removable,
-                media_class: device.media_class,
-                backing_file: device.backing_file.clone(),
-                parent: device.parent.clone(),
-            },
-            signatures_before: device.signatures.clone(),
+            media: device.clone(),
             sanitization: sanitization_for(device.media_class),
             method: plan.method.clone(),
             rounds: plan.rounds,

@@ -508,7 +508,7 @@ fn old_filesystem_signature_is_gone_after_a_wipe() {
     let before = blkid();
     assert_eq!(String::from_utf8_lossy(&before.stdout).trim(), "ext4");
     let r = wipe_passed(&dev, &["--method", "zero"]);
-    let found: Vec<&str> = array(&r, "signatures_before")
+    let found: Vec<&str> = array(&r["media"], "signatures")
         .iter()
         .filter_map(|s| s["type_name"].as_str())
         .collect();

@@ -7,6 +7,7 @@
 
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 
+use super::pass::merge_ranges;
 use crate::pattern::Seed;
 
 /// Minimum number of subsections.
@@ -45,21 +46,14 @@ pub fn layout(size: u64, sector_size: u32, seed: &Seed) -> Vec<(u64, u64)> {
         ranges.push((start + a, window));
         ranges.push((start + b + window, window));
     }
-    ranges.sort_unstable();
-    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
-    for (s, l) in ranges {
-        match merged.last_mut() {
-            Some((ms, ml)) if *ms + *ml >= s => *ml = (*ml).max(s + l - *ms),
-            _ => merged.push((s, l)),
-        }
-    }
-    merged
+    let bytes = ranges
         .into_iter()
         .map(|(s, l)| {
             let offset = s * sector;
             (offset, (l * sector).min(size - offset))
         })
-        .collect()
+        .collect();
+    merge_ranges(bytes)
 }
 
 #[cfg(test)]

@@ -76,22 +76,27 @@ pub struct LoopDevice {
     _dir: Option<tempfile::TempDir>,
 }
 
+/// A sparse file of `size` bytes in a new private temporary directory.
+fn sparse_backing_file(size: u64) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix("massho-test-")
+        .tempdir_in(std::env::temp_dir())
+        .expect("create temp dir");
+    let backing = dir.path().join("disk.img");
+    let f = OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .open(&backing)
+        .expect("create backing file");
+    f.set_len(size).expect("size backing file");
+    (dir, backing)
+}
+
 impl LoopDevice {
     /// A new loop device of `size` bytes with `sector_size`-byte logical sectors (512 or 4096),
     /// over a sparse file under /var/tmp (a real disk filesystem, not tmpfs).
     pub fn new(size: u64, sector_size: u32) -> LoopDevice {
-        let dir = tempfile::Builder::new()
-            .prefix("massho-test-")
-            .tempdir_in(std::env::temp_dir())
-            .expect("create temp dir");
-        let backing = dir.path().join("disk.img");
-        let f = OpenOptions::new()
-            .create_new(true)
-            .write(true)
-            .open(&backing)
-            .expect("create backing file");
-        f.set_len(size).expect("size backing file");
-        drop(f);
+        let (dir, backing) = sparse_backing_file(size);
         let mut dev = Self::attach(&backing, sector_size);
         dev.size = size;
         dev._dir = Some(dir);
@@ -250,18 +255,7 @@ impl LoopDevice {
     pub fn new_partitioned(size: u64, sector_size: u32, script: &str) -> LoopDevice {
         use std::io::Write;
         require_root();
-        let dir = tempfile::Builder::new()
-            .prefix("massho-test-")
-            .tempdir_in(std::env::temp_dir())
-            .expect("create temp dir");
-        let backing = dir.path().join("disk.img");
-        let f = OpenOptions::new()
-            .create_new(true)
-            .write(true)
-            .open(&backing)
-            .expect("create backing file");
-        f.set_len(size).expect("size backing file");
-        drop(f);
+        let (dir, backing) = sparse_backing_file(size);
         let out = run_ok(
             Command::new("losetup")
                 .arg("--find")
