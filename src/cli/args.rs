@@ -8,11 +8,13 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  every device passed (verify: the medium holds the expected pattern)
   1  a device failed: write, sync or read errors, or verification mismatches
-  2  usage error: bad arguments, unknown method, unreadable method file
+  2  usage error: bad arguments, unknown method, unreadable method file, no such
+     device, an empty (0-byte) device or file
   3  refused: a device is mounted, swap, held, the boot or root medium, read-only,
      busy, or the confirmation did not match; nothing was written
   4  aborted: SIGINT/SIGTERM or operator stop; the device is partly overwritten
-  5  internal or environment error (cannot open, cannot list devices)";
+  5  environment or internal error: not root (permission denied), cannot open or
+     inspect a device, cannot write a result file";
 
 #[derive(Debug, Parser)]
 #[command(

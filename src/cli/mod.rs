@@ -48,6 +48,17 @@ impl ExitError {
         .into()
     }
 
+    /// A device that cannot be opened: busy is a refusal, an empty one a usage error; anything
+    /// else (permission, I/O) an environment error.
+    pub fn from_open(e: crate::device::io::IoError) -> anyhow::Error {
+        use crate::device::io::IoError;
+        match e {
+            IoError::Busy { .. } => ExitError::refused(e.to_string()),
+            IoError::Empty { .. } => ExitError::usage(e.to_string()),
+            other => other.into(),
+        }
+    }
+
     pub fn refused(message: impl Into<String>) -> anyhow::Error {
         ExitError {
             exit: Exit::Refused,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::render::{interrupt_flag, Console, InterruptOnly, Style};
 use super::{Exit, ExitError};
-use crate::device::io::{Access, DeviceTarget};
+use crate::device::io::{Access, BlockTarget, DeviceTarget};
 use crate::engine::{self, EngineConfig, ErrorRange, Observer, PassVerification, Status};
 use crate::method::VerifyKind;
 use crate::pattern::{Pattern, Seed};
@@ -40,7 +40,8 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
             args.device.display()
         )));
     }
-    let target = DeviceTarget::open(&args.device, Access::ReadOnly)?;
+    let target =
+        DeviceTarget::open(&args.device, Access::ReadOnly).map_err(ExitError::from_open)?;
     let style = if args.json {
         Style::Json
     } else {
@@ -94,7 +95,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
                 "  mismatch: {} bytes at offset {} (LBA {})",
                 m.length,
                 m.offset,
-                m.offset / 512
+                m.offset / u64::from(target.sector_size())
             );
         }
         for e in &check.errors {

@@ -14,17 +14,14 @@ use super::{Exit, ExitError};
 use crate::device::io::{Access, DeviceTarget, IoError};
 use crate::device::{self, DeviceInfo, DeviceKind, MediaClass};
 use crate::engine::{self, EngineConfig, Status};
-use crate::method::{self, MethodError, PlanOptions, VerifyMode, WipePlan};
+use crate::method::{self, PlanOptions, VerifyMode, WipePlan};
 use crate::pattern::{Prng, Seed};
 use crate::result::{sanitization_for, WipeResult};
 
 pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
     let local_offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
-    let method = method::resolve(&args.method).map_err(|e| match e {
-        MethodError::Unknown { .. } | MethodError::Invalid { .. } | MethodError::Read { .. } => {
-            ExitError::usage(e.to_string())
-        }
-    })?;
+    // Every method error (unknown name, unreadable or invalid file) is the operator's to fix.
+    let method = method::resolve(&args.method).map_err(|e| ExitError::usage(e.to_string()))?;
     let devices = inspect_all(&args.devices)?;
     refuse_unsafe(&devices)?;
     let style = Style::choose(args.json);
@@ -64,10 +61,7 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
         .iter()
         .map(|j| DeviceTarget::open(&j.device.path, Access::ReadWrite))
         .collect::<Result<Vec<_>, IoError>>()
-        .map_err(|e| match e {
-            IoError::Busy { .. } | IoError::Permission { .. } => ExitError::refused(e.to_string()),
-            other => anyhow::Error::new(other),
-        })?;
+        .map_err(ExitError::from_open)?;
     if let Some(dir) = &args.result_dir {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create result directory {}", dir.display()))?;

@@ -96,7 +96,8 @@ fn sector_size(attr: Option<String>) -> u32 {
 /// flash would be wrong.
 pub fn media_class(transport: Transport, rotational: bool) -> MediaClass {
     match transport {
-        Transport::Loop | Transport::File => MediaClass::Virtual,
+        // A virtio disk's bytes land on the host's storage, whatever `rotational` says.
+        Transport::Loop | Transport::File | Transport::Virtio => MediaClass::Virtual,
         Transport::Nvme | Transport::Mmc | Transport::Usb => MediaClass::Flash,
         _ if !rotational => MediaClass::Flash,
         _ => MediaClass::Magnetic,

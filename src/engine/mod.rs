@@ -28,7 +28,8 @@ use crate::method::{VerifyKind, VerifyMode, WipePlan};
 use crate::pattern::{Pattern, PatternSource, Prng, Seed};
 use pass::{merge_ranges, BadRun, Sweep, SweepOutcome, WorkList};
 
-/// Tuning of the I/O loop. Memory per device is about `2 × workers × chunk_size`.
+/// Tuning of the I/O loop. Memory per device is about `workers × chunk_size` (one aligned
+/// buffer per worker) plus 64 KiB per worker while a random pass is verified.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// Bytes per I/O request.

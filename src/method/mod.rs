@@ -195,7 +195,10 @@ pub fn plan(method: &Method, opts: &PlanOptions) -> WipePlan {
         .map(|(i, (pattern, required))| {
             let is_last = i + 1 == last;
             let verify = match verify {
-                VerifyMode::None => None,
+                // A pass the method itself requires to be read back (HMG IS5 Enhanced) is
+                // read back even with --verify none: otherwise the result would name a method
+                // that was not followed.
+                VerifyMode::None => required.then_some(VerifyKind::Full),
                 VerifyMode::All => Some(VerifyKind::Full),
                 VerifyMode::Last => (is_last || required).then_some(VerifyKind::Full),
                 VerifyMode::Sample => (is_last || required).then_some(VerifyKind::Sampled),
@@ -311,6 +314,15 @@ mod tests {
         );
         assert_eq!(with_blank.passes[2].verify, Some(VerifyKind::Full));
         assert_eq!(with_blank.passes[3].verify, Some(VerifyKind::Full));
+        let none = plan(
+            &resolve("hmg-is5-enhanced").unwrap(),
+            &PlanOptions {
+                verify: Some(VerifyMode::None),
+                ..opts()
+            },
+        );
+        let verified: Vec<_> = none.passes.iter().map(|s| s.verify).collect();
+        assert_eq!(verified, [None, None, Some(VerifyKind::Full)]);
     }
 
     #[test]

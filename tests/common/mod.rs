@@ -94,7 +94,8 @@ fn sparse_backing_file(size: u64) -> (tempfile::TempDir, PathBuf) {
 
 impl LoopDevice {
     /// A new loop device of `size` bytes with `sector_size`-byte logical sectors (512 or 4096),
-    /// over a sparse file under /var/tmp (a real disk filesystem, not tmpfs).
+    /// over a sparse file in the temporary directory ($TMPDIR, else /tmp; a disk filesystem on
+    /// the CI machine, so the loop device really goes through a filesystem's page cache).
     pub fn new(size: u64, sector_size: u32) -> LoopDevice {
         let (dir, backing) = sparse_backing_file(size);
         let mut dev = Self::attach(&backing, sector_size);
