@@ -66,3 +66,36 @@ fn usage_errors_say_what_to_do() {
     );
     snapshot("no-device", &["wipe"], 2);
 }
+
+/// `massho demo` shows the whole flow without root: run it as `nobody` when the suite runs as
+/// root (as in CI), directly otherwise.
+#[test]
+fn demo_runs_without_root() {
+    let bin = env!("CARGO_BIN_EXE_massho");
+    let mut cmd = if nix::unistd::geteuid().is_root() {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", bin]);
+        c
+    } else {
+        std::process::Command::new(bin)
+    };
+    let out = common::run(cmd.arg("demo").env("TMPDIR", "/tmp").env("HOME", "/tmp"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed: {text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "holds: vfat",
+        "status: \"passed\"",
+        "0 mismatched, direct I/O true",
+        "   0 non-zero bytes",
+        "Scratch directory removed",
+    ] {
+        assert!(
+            text.contains(needle),
+            "demo output lacks {needle:?}:\n{text}"
+        );
+    }
+}

@@ -327,9 +327,20 @@ fn write_result(dir: &Path, result: &WipeResult) -> anyhow::Result<PathBuf> {
 }
 
 fn print_summary(results: &[WipeResult]) {
+    let width = |f: fn(&WipeResult) -> String, title: &str| {
+        results
+            .iter()
+            .map(|r| f(r).chars().count())
+            .chain([title.len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let device = |r: &WipeResult| r.device.display().to_string();
+    let serial = |r: &WipeResult| r.serial.clone().unwrap_or_else(|| "-".into());
+    let (dw, sw) = (width(device, "DEVICE"), width(serial, "SERIAL"));
     outln!();
     outln!(
-        "{:<22} {:<22} {:>12} {:>9} {:>8}  STATUS",
+        "{:<dw$}  {:<sw$}  {:>11}  {:>8}  {:>6}  STATUS",
         "DEVICE",
         "SERIAL",
         "SIZE",
@@ -338,9 +349,9 @@ fn print_summary(results: &[WipeResult]) {
     );
     for r in results {
         outln!(
-            "{:<22} {:<22} {:>12} {:>9.1} {:>8}  {}",
-            r.device.display().to_string(),
-            r.serial.as_deref().unwrap_or("-"),
+            "{:<dw$}  {:<sw$}  {:>11}  {:>8.1}  {:>6}  {}",
+            device(r),
+            serial(r),
             HumanBytes(r.size_bytes).to_string(),
             r.duration_seconds,
             r.errors.len() as u64 + r.errors_truncated,
