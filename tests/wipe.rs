@@ -380,6 +380,42 @@ fn verify_sees_the_medium_behind_a_stale_page_cache() {
     drop(cached);
 }
 
+/// Secondary verification with tools from another developer (NIST SP 800-88 §4.7): `dd` reading
+/// with O_DIRECT into `cmp` against /dev/zero agrees with massho, clean and corrupted.
+#[test]
+fn an_independent_reader_agrees_with_massho() {
+    let size = 8 * MIB;
+    let dev = LoopDevice::new(size, 4096);
+    dev.fill_backing(OLD);
+    wipe_passed(&dev, &["--method", "nist-clear"]);
+    let peer = || {
+        run(Command::new("sh").arg("-c").arg(format!(
+            "dd if={} iflag=direct bs=1M status=none | cmp -n {size} /dev/zero -",
+            dev.path().display()
+        )))
+    };
+    let clean = peer();
+    assert_exit(&clean, 0);
+
+    let hit = 5 * MIB + 4096 + 7;
+    dev.write_backing_at(hit, &[CORRUPT; 3]);
+    let dirty = peer();
+    assert_exit(&dirty, 1);
+    // cmp counts bytes from 1.
+    let said = String::from_utf8_lossy(&dirty.stdout);
+    assert!(
+        said.contains(&format!("differ: byte {}", hit + 1)),
+        "cmp said {said:?}"
+    );
+    let (out, v) = verify_zero(dev.path(), &[]);
+    assert_exit(&out, 1);
+    assert_eq!(
+        v["mismatches"],
+        serde_json::json!([{"offset": hit, "length": 3}]),
+        "{v:#}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Refusals: a mounted filesystem.
 // ---------------------------------------------------------------------------------------------

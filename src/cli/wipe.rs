@@ -397,3 +397,77 @@ pub fn exit_for(statuses: impl IntoIterator<Item = Status>) -> Exit {
         })
         .unwrap_or(Exit::Passed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::Transport;
+
+    fn device(kind: DeviceKind, transport: Transport, media_class: MediaClass) -> DeviceInfo {
+        DeviceInfo {
+            path: "/dev/sdz".into(),
+            name: "sdz".into(),
+            kind,
+            by_id: None,
+            vendor: None,
+            model: Some("Stick".into()),
+            serial: Some("S123".into()),
+            wwn: None,
+            firmware: None,
+            size_bytes: 1 << 30,
+            logical_sector_size: 512,
+            physical_sector_size: 512,
+            transport,
+            rotational: false,
+            removable: true,
+            read_only: false,
+            media_class,
+            backing_file: None,
+            parent: None,
+            signatures: vec![],
+            refusals: vec![],
+        }
+    }
+
+    #[test]
+    fn flash_media_are_warned_to_be_clear_only() {
+        let w = warnings_for(&device(DeviceKind::Disk, Transport::Usb, MediaClass::Flash));
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].contains("NIST SP 800-88 Clear only") && w[0].contains("Purge"),
+            "{w:?}"
+        );
+        let hdd = device(DeviceKind::Disk, Transport::Sata, MediaClass::Magnetic);
+        assert!(warnings_for(&hdd).is_empty());
+        let file = device(DeviceKind::File, Transport::File, MediaClass::Virtual);
+        assert!(warnings_for(&file)[0].contains("copy-on-write"));
+    }
+
+    #[test]
+    fn worst_status_decides_the_exit_code() {
+        use Status::*;
+        assert_eq!(exit_for([]), Exit::Passed);
+        assert_eq!(exit_for([Passed, Passed]), Exit::Passed);
+        assert_eq!(exit_for([Passed, Failed]), Exit::Failed);
+        assert_eq!(exit_for([Failed, Aborted, Passed]), Exit::Aborted);
+    }
+
+    #[test]
+    fn any_refusal_refuses_the_whole_command() {
+        let ok = device(DeviceKind::Disk, Transport::Sata, MediaClass::Magnetic);
+        let mut mounted = ok.clone();
+        mounted.refusals.push(crate::device::Refusal::Mounted {
+            device: "/dev/sdz1".into(),
+            mountpoint: "/mnt/data".into(),
+        });
+        assert!(refuse_unsafe(std::slice::from_ref(&ok)).is_ok());
+        let err = refuse_unsafe(&[ok, mounted]).unwrap_err();
+        let exit = err.downcast_ref::<ExitError>().map(|e| e.exit);
+        assert_eq!(exit, Some(Exit::Refused));
+        assert!(
+            err.to_string()
+                .contains("/dev/sdz1 is mounted at /mnt/data"),
+            "{err}"
+        );
+    }
+}
