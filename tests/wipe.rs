@@ -491,6 +491,46 @@ fn disk_with_a_mounted_partition_is_refused_naming_the_partition() {
     drop(mount);
 }
 
+/// Wiping one partition overwrites exactly that partition's byte range of the disk: the
+/// partition table and the neighbouring partition are left byte for byte as they were.
+#[test]
+fn a_partition_wipe_stays_inside_the_partition() {
+    let dev = LoopDevice::new_partitioned(64 * MIB, 512, "label: gpt\n,32M,L\n,,L\n");
+    let (p1, p2) = (dev.partition_path(1), dev.partition_path(2));
+    // A partition's start and size, in bytes, as the kernel has them.
+    let sysfs_bytes = |part: &Path, what: &str| -> u64 {
+        let name = part.file_name().unwrap().to_string_lossy().into_owned();
+        let sectors = std::fs::read_to_string(format!("/sys/class/block/{name}/{what}")).unwrap();
+        sectors.trim().parse::<u64>().unwrap() * 512
+    };
+    for part in [&p1, &p2] {
+        let f = std::fs::OpenOptions::new().write(true).open(part).unwrap();
+        let old = vec![OLD; sysfs_bytes(part, "size") as usize];
+        std::os::unix::fs::FileExt::write_all_at(&f, &old, 0).unwrap();
+        f.sync_all().unwrap();
+    }
+    let (start, len) = (sysfs_bytes(&p1, "start"), sysfs_bytes(&p1, "size"));
+    let before = dev.backing_bytes();
+    let out = run(massho()
+        .args(["wipe", "--yes", "--json", "--method", "zero"])
+        .arg(&p1));
+    assert_exit(&out, 0);
+    let r = only_result(&out);
+    assert_eq!(r["media"]["kind"], "partition", "{r:#}");
+    assert_eq!(r["media"]["parent"], dev.path().to_str().unwrap(), "{r:#}");
+    assert_eq!(r["size_bytes"], len, "{r:#}");
+    let after = dev.backing_bytes();
+    let (s, e) = (start as usize, (start + len) as usize);
+    assert_all(&after[s..e], 0, "partition 1");
+    assert_unchanged(
+        &before[..s],
+        &after[..s],
+        "partition table before partition 1",
+    );
+    assert_unchanged(&before[e..], &after[e..], "partition 2 and the backup GPT");
+    assert_all(&before[s..e], OLD, "partition 1 before the wipe");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Several devices in one command.
 // ---------------------------------------------------------------------------------------------
