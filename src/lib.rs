@@ -6,9 +6,12 @@
 //! pushing [`engine::WipeEvent`]s to an observer and returning a [`engine::WipeReport`]; `cli`
 //! renders events and composes the per-device result.
 
+pub mod atomic;
+pub mod cert;
 pub mod cli;
 pub mod device;
 pub mod engine;
 pub mod method;
 pub mod pattern;
 pub mod result;
+pub mod sign;

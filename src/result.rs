@@ -15,7 +15,7 @@ use crate::method::{VerifyMode, WipePlan};
 pub const RESULT_SCHEMA: &str = "massho.wipe-result.v1";
 
 /// NIST SP 800-88 classification of what was done.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Sanitization {
     /// `clear`: an overwrite of every user-addressable location. massho's overwrite never
     /// claims `purge`; that needs firmware sanitize.
@@ -25,7 +25,7 @@ pub struct Sanitization {
 }
 
 /// Everything about one wiped device.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WipeResult {
     pub schema: String,
     /// The device path as given.
@@ -62,13 +62,13 @@ pub struct WipeResult {
     pub host: HostInfo,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ToolInfo {
     pub name: String,
     pub version: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HostInfo {
     pub hostname: String,
     pub kernel: String,

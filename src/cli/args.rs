@@ -36,7 +36,7 @@ pub enum Command {
     Devices(DevicesArgs),
     /// Overwrite devices or image files with a method, then verify from the medium
     #[command(after_help = EXIT_CODES)]
-    Wipe(WipeArgs),
+    Wipe(Box<WipeArgs>),
     /// Check, read-only, that a device or file holds an expected pattern
     #[command(after_help = EXIT_CODES)]
     Verify(VerifyArgs),
@@ -44,6 +44,9 @@ pub enum Command {
     Methods(MethodsArgs),
     /// Show the whole flow on a scratch image file (no root needed)
     Demo(DemoArgs),
+    /// Check, render and summarize signed certificates
+    #[command(subcommand)]
+    Cert(CertCommand),
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +108,109 @@ pub struct WipeArgs {
     /// Show what would be done and write nothing
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub cert: CertIssueArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PurposeArg {
+    /// The medium is scrapped, recycled or destroyed
+    Disposal,
+    /// The medium goes back to its lessor (needs --lessor and --contract)
+    LeaseReturn,
+    /// The medium is reused inside the organization
+    Reuse,
+}
+
+/// Who certifies the wipe and why (used with --cert-dir).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Certificate")]
+pub struct CertIssueArgs {
+    /// Write a signed certificate per device into DIR (<id>.json and <id>.json.minisig)
+    #[arg(long, value_name = "DIR", requires = "operator")]
+    pub cert_dir: Option<PathBuf>,
+    /// Secret key to sign with [default: massho.key in the key directory, see `massho key`]
+    #[arg(long, value_name = "KEY", requires = "cert_dir")]
+    pub key: Option<PathBuf>,
+    /// Person performing the sanitization
+    #[arg(long, value_name = "NAME")]
+    pub operator: Option<String>,
+    /// Organization the media belong to
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
+    /// Asset tag of each device, in the order the devices are named (once per device)
+    #[arg(long, value_name = "TAG")]
+    pub asset: Vec<String>,
+    /// What happens to the media next
+    #[arg(long, value_enum, default_value = "disposal")]
+    pub purpose: PurposeArg,
+    /// Lessor the media are returned to (with --purpose lease-return)
+    #[arg(long, value_name = "NAME")]
+    pub lessor: Option<String>,
+    /// Lease contract number (with --purpose lease-return)
+    #[arg(long, value_name = "NO")]
+    pub contract: Option<String>,
+    /// Witness or validator of the sanitization
+    #[arg(long, value_name = "NAME")]
+    pub witness: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Check certificates: signature, trusted signer, format, status (and timestamp)
+    Verify(CertVerifyArgs),
+    /// Print a certificate for people: text or HTML
+    Render(CertRenderArgs),
+    /// One table for a batch of certificates: CSV or JSON
+    Summary(CertSummaryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CertVerifyArgs {
+    /// Certificate files (<id>.json) or directories holding them
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub paths: Vec<PathBuf>,
+    /// A trusted signer's public key (repeatable)
+    #[arg(long, value_name = "KEY.pub")]
+    pub pubkey: Vec<PathBuf>,
+    /// A directory of trusted signers' public keys (*.pub)
+    #[arg(long, value_name = "DIR")]
+    pub trusted: Option<PathBuf>,
+    /// One JSON object per certificate instead of a line
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderFormat {
+    Text,
+    Html,
+}
+
+#[derive(Debug, Args)]
+pub struct CertRenderArgs {
+    /// Certificate file (<id>.json)
+    pub file: PathBuf,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: RenderFormat,
+    /// Write to FILE instead of standard output
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SummaryFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CertSummaryArgs {
+    /// Certificate files or directories holding them
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: SummaryFormat,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

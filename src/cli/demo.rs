@@ -47,6 +47,17 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         json: false,
         result_dir: Some(results.clone()),
         dry_run: false,
+        cert: super::args::CertIssueArgs {
+            cert_dir: None,
+            key: None,
+            operator: None,
+            org: None,
+            asset: vec![],
+            purpose: super::args::PurposeArg::Disposal,
+            lessor: None,
+            contract: None,
+            witness: None,
+        },
     })?;
     outln!("\n== 3. The result object (what a certificate will be issued over)");
     for entry in std::fs::read_dir(&results).context("cannot list the results")? {

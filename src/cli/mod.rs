@@ -11,6 +11,8 @@ macro_rules! outln {
 }
 
 pub mod args;
+pub mod cert;
+pub mod certify;
 pub mod demo;
 pub mod devices;
 pub mod methods;
@@ -76,6 +78,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Verify(a) => verify::run(&a),
         Command::Methods(a) => methods::run(&a),
         Command::Demo(a) => demo::run(&a),
+        Command::Cert(c) => cert::run(&c),
     };
     match outcome {
         Ok(exit) => exit as i32,

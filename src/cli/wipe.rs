@@ -10,7 +10,7 @@ use indicatif::HumanBytes;
 
 use super::args::{PrngArg, VerifyArg, WipeArgs};
 use super::render::{interrupt_flag, Console, Style};
-use super::{Exit, ExitError};
+use super::{certify, Exit, ExitError};
 use crate::device::io::{Access, DeviceTarget, IoError};
 use crate::device::{self, DeviceInfo, DeviceKind, MediaClass};
 use crate::engine::{self, EngineConfig, Status};
@@ -53,6 +53,7 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
         eprintln!("dry run: nothing was written");
         return Ok(Exit::Passed);
     }
+    let certifier = certify::prepare(&args.cert, jobs.len())?;
     if !args.yes {
         confirm(&jobs)?;
     }
@@ -111,7 +112,48 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
     if style != Style::Json {
         print_summary(&results);
     }
-    Ok(exit_for(results.iter().map(|r| r.status)))
+    let exit = exit_for(results.iter().map(|r| r.status));
+    match &certifier {
+        Some(c) => issue_certificates(c, &results, &console, local_offset).map(|()| exit),
+        None if args.cert.cert_dir.is_some() => {
+            console.say(&format!("massho: warning: {}", certify::NO_KEY_WARNING));
+            Ok(exit)
+        }
+        None => Ok(exit),
+    }
+}
+
+/// One signed certificate per device, failed and aborted wipes included (they say so).
+fn issue_certificates(
+    certifier: &certify::Certifier,
+    results: &[WipeResult],
+    console: &Console,
+    local_offset: time::UtcOffset,
+) -> anyhow::Result<()> {
+    for (i, result) in results.iter().enumerate() {
+        let (cert, files) = certifier
+            .issue(i, result, local_offset)
+            .with_context(|| format!("certificate for {}", result.device.display()))?;
+        if console.style() == Style::Json {
+            console.json(&serde_json::json!({
+                "event": "certificate",
+                "device": result.device,
+                "certificate_id": cert.certificate_id,
+                "status": cert.status,
+                "file": files.json,
+                "signature": files.signature,
+            }));
+        } else {
+            console.say(&format!(
+                "{}: certificate {} ({}) written to {}",
+                result.device.display(),
+                cert.certificate_id,
+                cert.status.name(),
+                files.json.display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The NDJSON line for a result: the result object with `"event": "result"` added.
@@ -291,7 +333,7 @@ fn confirm(jobs: &[Job]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Write a result atomically: a temporary file in the same directory, fsync, rename, fsync dir.
+/// Write a result durably (see [`crate::atomic`]), never over an earlier record.
 fn write_result(dir: &Path, result: &WipeResult) -> anyhow::Result<PathBuf> {
     // 2026-11-25T10:44:06.845Z -> 20261125T104406Z
     let stamp: String = result
@@ -313,16 +355,8 @@ fn write_result(dir: &Path, result: &WipeResult) -> anyhow::Result<PathBuf> {
         .collect();
     let path = dir.join(name);
     let json = serde_json::to_vec_pretty(result).context("cannot encode the result as JSON")?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
-    tmp.write_all(&json)
-        .and_then(|_| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write the result into {}", dir.display()))?;
-    tmp.persist(&path)
-        .with_context(|| format!("cannot rename the result to {}", path.display()))?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("cannot fsync directory {}", dir.display()))?;
+    crate::atomic::create_new(&path, &json, None)
+        .with_context(|| format!("cannot write the result to {}", path.display()))?;
     Ok(path)
 }
 

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 pub use discover::{discover, inspect};
 
 /// What a path names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceKind {
     /// A whole disk (`/dev/sda`, `/dev/nvme0n1`, `/dev/mmcblk0`, `/dev/vdb`).
@@ -34,7 +34,7 @@ pub enum DeviceKind {
 }
 
 /// How the device is attached to the host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
     Sata,
@@ -51,7 +51,7 @@ pub enum Transport {
 }
 
 /// What the storage medium is physically, which decides what overwriting can achieve.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MediaClass {
     /// Rotating magnetic media: an overwrite of every LBA reaches the data.
@@ -64,7 +64,7 @@ pub enum MediaClass {
 }
 
 /// A partition table or filesystem signature found by libblkid.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Signature {
     /// `partition_table` or `filesystem` (libblkid's "superblock" probes: filesystems, RAID
     /// members, LVM PVs, swap, crypto containers).
@@ -77,7 +77,7 @@ pub struct Signature {
     pub uuid: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SignatureKind {
     PartitionTable,
@@ -85,7 +85,7 @@ pub enum SignatureKind {
 }
 
 /// Why a device must not be wiped. Every variant names the device it is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Refusal {
     /// The device, or one of its partitions, is mounted.
@@ -148,7 +148,7 @@ impl fmt::Display for Refusal {
 }
 
 /// Everything massho knows about one device or image file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DeviceInfo {
     /// The path the operator named, or `/dev/NAME` from discovery.
     pub path: PathBuf,

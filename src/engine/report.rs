@@ -7,7 +7,7 @@ use crate::method::{VerifyKind, VerifyMode};
 
 /// Outcome of a wipe. Never `Passed` unless every pass completed and was flushed, and every
 /// verification read found exactly the expected bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Passed,
@@ -26,7 +26,7 @@ impl Status {
 }
 
 /// One write pass.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PassRecord {
     /// 1-based pass number.
     pub index: u32,
@@ -42,14 +42,14 @@ pub struct PassRecord {
 }
 
 /// A byte range, for mismatches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ByteRange {
     pub offset: u64,
     pub length: u64,
 }
 
 /// The read-back of one pass.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PassVerification {
     pub pass: u32,
     pub kind: VerifyKind,
@@ -70,7 +70,7 @@ pub struct PassVerification {
 pub const MAX_RECORDED_RANGES: usize = 1000;
 
 /// What kind of I/O failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     Write,
@@ -79,7 +79,7 @@ pub enum ErrorKind {
 }
 
 /// A contiguous run of sectors that could not be written or read, or a failed flush.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ErrorRange {
     pub kind: ErrorKind,
     pub pass: u32,
@@ -93,7 +93,7 @@ pub struct ErrorRange {
 }
 
 /// All verification of a wipe.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VerificationSummary {
     pub mode: VerifyMode,
     pub bytes_verified: u64,

@@ -1,0 +1,65 @@
+//! Durable file writes: a record that massho says it wrote is on disk, whole, or not there.
+//!
+//! Every file that must survive a crash or a power cut (results, certificates, signatures,
+//! keys) is written to a temporary file in the same directory, fsynced, renamed into place and
+//! the directory fsynced. A reader never sees half a file, and `create_new` never replaces one.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+/// Write `bytes` to `path`, which must not exist yet (an existing file is an
+/// `AlreadyExists` error and is left untouched). `mode` sets the permissions (e.g. 0o600).
+pub fn create_new(path: &Path, bytes: &[u8], mode: Option<u32>) -> io::Result<()> {
+    write(path, bytes, mode, false)
+}
+
+/// Write `bytes` to `path`, atomically replacing whatever is there.
+pub fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write(path, bytes, None, true)
+}
+
+fn write(path: &Path, bytes: &[u8], mode: Option<u32>, overwrite: bool) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".massho-tmp-")
+        .tempfile_in(dir)?;
+    if let Some(mode) = mode {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))?;
+    }
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    if overwrite {
+        tmp.persist(path).map_err(|e| e.error)?;
+    } else {
+        tmp.persist_noclobber(path).map_err(|e| e.error)?;
+    }
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_new_never_replaces_and_leaves_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.json");
+        create_new(&p, b"one", Some(0o600)).unwrap();
+        let e = create_new(&p, b"two", None).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&p).unwrap(), b"one");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        replace(&p, b"three").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"three");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

@@ -1,0 +1,92 @@
+//! Signed certificates of sanitization: issuing them after a wipe, checking them anywhere.
+//!
+//! A certificate is two files in a directory: `<id>.json`, the [`Certificate`] document, and
+//! `<id>.json.minisig`, a minisign signature over its exact bytes, so an auditor can check it
+//! with massho or with the stock `minisign -V`. An RFC 3161 timestamp token may sit beside them
+//! as `<id>.json.tsr`. Nothing here knows how bytes were written to a disk: it certifies the
+//! [`crate::result::WipeResult`] it is handed.
+
+pub mod check;
+pub mod document;
+pub mod render;
+
+use std::path::{Path, PathBuf};
+
+pub use document::{Certificate, Disposition, IssueContext, ToolBuild, CERT_SCHEMA};
+
+use crate::sign::{SecretKey, SignError};
+
+/// Errors issuing or reading certificates.
+#[derive(Debug, thiserror::Error)]
+pub enum CertError {
+    #[error("cannot encode certificate {id}: {source}")]
+    Encode {
+        id: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("cannot sign certificate {id}: {source}")]
+    Sign {
+        id: String,
+        #[source]
+        source: SignError,
+    },
+    #[error("cannot write {path}: {source}; the certificate was not issued")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The files of an issued certificate.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub json: PathBuf,
+    pub signature: PathBuf,
+}
+
+/// `<dir>/<id>.json` and the signature beside it.
+pub fn paths(dir: &Path, id: &str) -> Issued {
+    let json = dir.join(format!("{id}.json"));
+    Issued {
+        signature: signature_path(&json),
+        json,
+    }
+}
+
+/// `FILE.minisig`, where minisign looks for the signature of FILE.
+pub fn signature_path(json: &Path) -> PathBuf {
+    let mut s = json.as_os_str().to_owned();
+    s.push(".minisig");
+    PathBuf::from(s)
+}
+
+/// Sign `cert` with `key` and write both files into `dir`, never over an existing file. The
+/// signature file is written first: a `.json` without its `.minisig` never appears.
+pub fn issue(cert: &Certificate, key: &SecretKey, dir: &Path) -> Result<Issued, CertError> {
+    let id = cert.certificate_id.clone();
+    let mut json = serde_json::to_vec_pretty(cert).map_err(|source| CertError::Encode {
+        id: id.clone(),
+        source,
+    })?;
+    json.push(b'\n');
+    let untrusted = format!("massho certificate {id}; verify: minisign -Vm {id}.json -p KEY.pub");
+    let minisig = key
+        .sign(&json, &untrusted, &cert.trusted_comment())
+        .map_err(|source| CertError::Sign {
+            id: id.clone(),
+            source,
+        })?;
+    let files = paths(dir, &id);
+    for (path, bytes) in [
+        (&files.signature, minisig.as_bytes()),
+        (&files.json, &json[..]),
+    ] {
+        crate::atomic::create_new(path, bytes, None).map_err(|source| CertError::Write {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    Ok(files)
+}

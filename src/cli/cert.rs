@@ -1,0 +1,200 @@
+//! `massho cert verify | render | summary`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Serialize;
+
+use super::args::{
+    CertCommand, CertRenderArgs, CertSummaryArgs, CertVerifyArgs, RenderFormat, SummaryFormat,
+};
+use super::{Exit, ExitError};
+use crate::cert::{self, check, render, Certificate};
+use crate::sign::{self, PublicKey};
+
+pub fn run(command: &CertCommand) -> anyhow::Result<Exit> {
+    match command {
+        CertCommand::Verify(a) => verify(a),
+        CertCommand::Render(a) => render_one(a),
+        CertCommand::Summary(a) => summary(a),
+    }
+}
+
+/// The signers the auditor trusts: every --pubkey and every *.pub in --trusted.
+fn trusted_keys(args: &CertVerifyArgs) -> anyhow::Result<Vec<PublicKey>> {
+    if args.pubkey.is_empty() && args.trusted.is_none() {
+        return Err(ExitError::usage(
+            "say whose signatures you trust: --pubkey KEY.pub (repeatable) or --trusted DIR",
+        ));
+    }
+    let mut keys = Vec::new();
+    for p in &args.pubkey {
+        keys.push(PublicKey::from_file(p).map_err(|e| ExitError::usage(e.to_string()))?);
+    }
+    if let Some(dir) = &args.trusted {
+        keys.extend(sign::load_trusted_dir(dir).map_err(|e| ExitError::usage(e.to_string()))?);
+    }
+    Ok(keys)
+}
+
+fn certificate_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let files = check::expand(paths).context("cannot list the certificate directory")?;
+    if files.is_empty() {
+        return Err(ExitError::usage(
+            "no certificate (*.json) found in the given paths",
+        ));
+    }
+    Ok(files)
+}
+
+#[derive(Serialize)]
+struct VerifyLine<'a> {
+    file: &'a Path,
+    ok: bool,
+    certificate_id: Option<&'a str>,
+    serial: Option<&'a str>,
+    status: Option<&'a str>,
+    signer: Option<&'a str>,
+    problem: Option<String>,
+}
+
+fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
+    let keys = trusted_keys(args)?;
+    let files = certificate_files(&args.paths)?;
+    let checked = check::check_all(&files, &keys);
+    let mut bad = 0usize;
+    for c in &checked {
+        let cert = c.certificate.as_ref();
+        let line = VerifyLine {
+            file: &c.path,
+            ok: c.ok(),
+            certificate_id: cert.map(|x| x.certificate_id.as_str()),
+            serial: cert.and_then(|x| x.wipe.serial.as_deref()),
+            status: cert.map(|x| x.status.name()),
+            signer: c.signer.as_deref(),
+            problem: c.problem.as_ref().map(|p| p.to_string()),
+        };
+        if !c.ok() {
+            bad += 1;
+        }
+        if args.json {
+            outln!("{}", serde_json::to_string(&line)?);
+        } else if let Some(p) = &line.problem {
+            outln!("FAIL {}: {p}", c.path.display());
+        } else {
+            outln!(
+                "OK   {} serial={} status={} signer={} ({})",
+                line.certificate_id.unwrap_or("-"),
+                line.serial.unwrap_or("-"),
+                line.status.unwrap_or("-"),
+                line.signer.unwrap_or("-"),
+                c.path.display()
+            );
+        }
+    }
+    if !args.json {
+        outln!(
+            "{} certificate(s): {} ok, {bad} not",
+            checked.len(),
+            checked.len() - bad
+        );
+    }
+    Ok(if bad == 0 { Exit::Passed } else { Exit::Failed })
+}
+
+/// A certificate file read and parsed, without checking its signature.
+fn read_certificate(path: &Path) -> anyhow::Result<(Vec<u8>, Certificate, Option<String>)> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let cert: Certificate = serde_json::from_slice(&bytes).map_err(|e| {
+        ExitError::usage(format!(
+            "{} is not a massho certificate: {e}",
+            path.display()
+        ))
+    })?;
+    let key_id = std::fs::read_to_string(cert::signature_path(path))
+        .ok()
+        .and_then(|s| sign::signature_key_id(&s).ok());
+    Ok((bytes, cert, key_id))
+}
+
+fn render_one(args: &CertRenderArgs) -> anyhow::Result<Exit> {
+    let (bytes, cert, key_id) = read_certificate(&args.file)?;
+    let facts = render::facts(&cert, &bytes, key_id.as_deref());
+    let page = match args.format {
+        RenderFormat::Text => render::text(&facts),
+        RenderFormat::Html => render::html(&facts),
+    };
+    match &args.output {
+        Some(out) => crate::atomic::replace(out, page.as_bytes())
+            .with_context(|| format!("cannot write {}", out.display()))?,
+        None => outln!("{page}"),
+    }
+    Ok(Exit::Passed)
+}
+
+/// One row of a batch summary.
+#[derive(Serialize)]
+struct SummaryRow {
+    certificate_id: String,
+    issued_at: String,
+    status: String,
+    device: String,
+    vendor: String,
+    model: String,
+    serial: String,
+    size_bytes: u64,
+    method: String,
+    nist_category: String,
+    verify_mode: String,
+    bytes_verified: u64,
+    mismatched_bytes: u64,
+    error_ranges: u64,
+    operator: String,
+    organization: String,
+    asset_tag: String,
+    purpose: String,
+    signer: String,
+    file: String,
+}
+
+fn summary(args: &CertSummaryArgs) -> anyhow::Result<Exit> {
+    let files = certificate_files(&args.paths)?;
+    let mut rows = Vec::with_capacity(files.len());
+    for f in &files {
+        let (_, c, key_id) = read_certificate(f)?;
+        let w = &c.wipe;
+        rows.push(SummaryRow {
+            certificate_id: c.certificate_id.clone(),
+            issued_at: c.issued_at.clone(),
+            status: c.status.name().into(),
+            device: w.device.display().to_string(),
+            vendor: w.media.vendor.clone().unwrap_or_default(),
+            model: w.media.model.clone().unwrap_or_default(),
+            serial: w.serial.clone().unwrap_or_default(),
+            size_bytes: w.size_bytes,
+            method: w.method.clone(),
+            nist_category: w.sanitization.nist_category.clone(),
+            verify_mode: w.verify_mode.name().into(),
+            bytes_verified: w.verification.bytes_verified,
+            mismatched_bytes: w.verification.mismatched_bytes,
+            error_ranges: w.errors.len() as u64 + w.errors_truncated,
+            operator: c.operator.clone(),
+            organization: c.organization.clone().unwrap_or_default(),
+            asset_tag: c.asset_tag.clone().unwrap_or_default(),
+            purpose: c.disposition.name().into(),
+            signer: key_id.unwrap_or_default(),
+            file: f.display().to_string(),
+        });
+    }
+    match args.format {
+        SummaryFormat::Json => outln!("{}", serde_json::to_string_pretty(&rows)?),
+        SummaryFormat::Csv => {
+            let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+            for r in &rows {
+                w.serialize(r).context("cannot write the CSV summary")?;
+            }
+            w.flush().context("cannot write the CSV summary")?;
+        }
+    }
+    Ok(Exit::Passed)
+}
