@@ -15,3 +15,4 @@ pub mod method;
 pub mod pattern;
 pub mod result;
 pub mod sign;
+pub mod timestamp;
