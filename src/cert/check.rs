@@ -13,6 +13,7 @@ use rayon::prelude::*;
 use super::{signature_path, Certificate, CERT_SCHEMA};
 use crate::engine::Status;
 use crate::sign::{self, PublicKey};
+use crate::timestamp;
 
 /// Why a certificate does not check out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +30,9 @@ pub enum Problem {
     Malformed(String),
     /// Genuine, but the wipe it certifies did not pass.
     NotPassed(Status),
+    /// The timestamp token is missing (when a TSA certificate was given), does not cover this
+    /// certificate and its signature, or is not signed by the given TSA.
+    Timestamp(String),
 }
 
 impl std::fmt::Display for Problem {
@@ -43,6 +47,7 @@ impl std::fmt::Display for Problem {
             Problem::Tampered(e) => write!(f, "TAMPERED: {e}"),
             Problem::Malformed(e) => write!(f, "malformed: {e}"),
             Problem::NotPassed(s) => write!(f, "genuine, but the wipe status is {}", s.name()),
+            Problem::Timestamp(e) => write!(f, "timestamp: {e}"),
         }
     }
 }
@@ -55,6 +60,8 @@ pub struct Checked {
     pub certificate: Option<Certificate>,
     /// Key id of the signer, once known.
     pub signer: Option<String>,
+    /// The TSA's time from a timestamp token that covers this certificate and its signature.
+    pub timestamp: Option<String>,
     pub problem: Option<Problem>,
 }
 
@@ -65,23 +72,69 @@ impl Checked {
 }
 
 /// Check every certificate in `files` against the `trusted` keys, in parallel, in input order.
-pub fn check_all(files: &[PathBuf], trusted: &[PublicKey]) -> Vec<Checked> {
-    files.par_iter().map(|f| check(f, trusted)).collect()
+/// With `tsa_cert`, every certificate must also carry a timestamp token signed by that TSA.
+pub fn check_all(
+    files: &[PathBuf],
+    trusted: &[PublicKey],
+    tsa_cert: Option<&[u8]>,
+) -> Vec<Checked> {
+    files
+        .par_iter()
+        .map(|f| check(f, trusted, tsa_cert))
+        .collect()
 }
 
 /// Check one certificate file.
-pub fn check(path: &Path, trusted: &[PublicKey]) -> Checked {
+pub fn check(path: &Path, trusted: &[PublicKey], tsa_cert: Option<&[u8]>) -> Checked {
     let mut out = Checked {
         path: path.to_owned(),
         certificate: None,
         signer: None,
+        timestamp: None,
         problem: None,
     };
-    out.problem = check_into(path, trusted, &mut out).err();
+    out.problem = check_into(path, trusted, tsa_cert, &mut out).err();
     out
 }
 
-fn check_into(path: &Path, trusted: &[PublicKey], out: &mut Checked) -> Result<(), Problem> {
+/// The timestamp token beside `path`, if any: its time, after checking that it covers the
+/// certificate and its signature and, with `tsa_cert`, that the TSA signed it.
+fn check_timestamp(
+    path: &Path,
+    json: &[u8],
+    minisig: &str,
+    tsa_cert: Option<&[u8]>,
+) -> Result<Option<String>, Problem> {
+    let token_path = timestamp::token_path(path);
+    let token = match std::fs::read(&token_path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return match tsa_cert {
+                Some(_) => Err(Problem::Timestamp(format!(
+                    "no token {}; request one with `massho cert timestamp-request`",
+                    token_path.display()
+                ))),
+                None => Ok(None),
+            }
+        }
+        Err(e) => return Err(Problem::Timestamp(format!("{}: {e}", token_path.display()))),
+    };
+    let digest = timestamp::message_digest(json, minisig.as_bytes());
+    let info = timestamp::check_token(&token, &digest)
+        .map_err(|e| Problem::Timestamp(format!("{}: {e}", token_path.display())))?;
+    if let Some(cert) = tsa_cert {
+        timestamp::verify_tsa_signature(&token, cert)
+            .map_err(|e| Problem::Timestamp(format!("{}: {e}", token_path.display())))?;
+    }
+    Ok(Some(info.gen_time))
+}
+
+fn check_into(
+    path: &Path,
+    trusted: &[PublicKey],
+    tsa_cert: Option<&[u8]>,
+    out: &mut Checked,
+) -> Result<(), Problem> {
     let bytes = std::fs::read(path).map_err(|e| Problem::Unreadable(e.to_string()))?;
     let sig_path = signature_path(path);
     let minisig = match std::fs::read_to_string(&sig_path) {
@@ -119,6 +172,7 @@ fn check_into(path: &Path, trusted: &[PublicKey], out: &mut Checked) -> Result<(
     }
     let status = cert.status;
     out.certificate = Some(cert);
+    out.timestamp = check_timestamp(path, &bytes, &minisig, tsa_cert)?;
     match status {
         Status::Passed => Ok(()),
         other => Err(Problem::NotPassed(other)),

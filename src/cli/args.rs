@@ -163,6 +163,28 @@ pub enum CertCommand {
     Render(CertRenderArgs),
     /// One table for a batch of certificates: CSV or JSON
     Summary(CertSummaryArgs),
+    /// Write an RFC 3161 timestamp request (.tsq) over a certificate and its signature
+    TimestampRequest(TimestampRequestArgs),
+    /// Store a TSA's response (.tsr) beside the certificate after checking that it covers it
+    TimestampAttach(TimestampAttachArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TimestampRequestArgs {
+    /// Certificate file (<id>.json; its .minisig must be beside it)
+    pub file: PathBuf,
+    /// Where to write the request [default: FILE.tsq]
+    #[arg(long, short, value_name = "OUT.tsq")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TimestampAttachArgs {
+    /// Certificate file (<id>.json)
+    pub file: PathBuf,
+    /// The TSA's response to the request
+    #[arg(value_name = "RESPONSE.tsr")]
+    pub response: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -176,6 +198,10 @@ pub struct CertVerifyArgs {
     /// A directory of trusted signers' public keys (*.pub)
     #[arg(long, value_name = "DIR")]
     pub trusted: Option<PathBuf>,
+    /// The TSA's certificate (PEM or DER): every certificate must then carry a timestamp token
+    /// (<id>.json.tsr) signed by it
+    #[arg(long, value_name = "TSA.pem")]
+    pub tsa_cert: Option<PathBuf>,
     /// One JSON object per certificate instead of a line
     #[arg(long)]
     pub json: bool,

@@ -7,16 +7,20 @@ use serde::Serialize;
 
 use super::args::{
     CertCommand, CertRenderArgs, CertSummaryArgs, CertVerifyArgs, RenderFormat, SummaryFormat,
+    TimestampAttachArgs, TimestampRequestArgs,
 };
 use super::{Exit, ExitError};
 use crate::cert::{self, check, render, Certificate};
 use crate::sign::{self, PublicKey};
+use crate::timestamp;
 
 pub fn run(command: &CertCommand) -> anyhow::Result<Exit> {
     match command {
         CertCommand::Verify(a) => verify(a),
         CertCommand::Render(a) => render_one(a),
         CertCommand::Summary(a) => summary(a),
+        CertCommand::TimestampRequest(a) => timestamp_request(a),
+        CertCommand::TimestampAttach(a) => timestamp_attach(a),
     }
 }
 
@@ -55,13 +59,20 @@ struct VerifyLine<'a> {
     serial: Option<&'a str>,
     status: Option<&'a str>,
     signer: Option<&'a str>,
+    timestamp: Option<&'a str>,
     problem: Option<String>,
 }
 
 fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
     let keys = trusted_keys(args)?;
     let files = certificate_files(&args.paths)?;
-    let checked = check::check_all(&files, &keys);
+    let tsa_cert = match &args.tsa_cert {
+        Some(p) => Some(std::fs::read(p).map_err(|e| {
+            ExitError::usage(format!("cannot read TSA certificate {}: {e}", p.display()))
+        })?),
+        None => None,
+    };
+    let checked = check::check_all(&files, &keys, tsa_cert.as_deref());
     let mut bad = 0usize;
     for c in &checked {
         let cert = c.certificate.as_ref();
@@ -72,6 +83,7 @@ fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
             serial: cert.and_then(|x| x.wipe.serial.as_deref()),
             status: cert.map(|x| x.status.name()),
             signer: c.signer.as_deref(),
+            timestamp: c.timestamp.as_deref(),
             problem: c.problem.as_ref().map(|p| p.to_string()),
         };
         if !c.ok() {
@@ -83,11 +95,14 @@ fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
             outln!("FAIL {}: {p}", c.path.display());
         } else {
             outln!(
-                "OK   {} serial={} status={} signer={} ({})",
+                "OK   {} serial={} status={} signer={}{} ({})",
                 line.certificate_id.unwrap_or("-"),
                 line.serial.unwrap_or("-"),
                 line.status.unwrap_or("-"),
                 line.signer.unwrap_or("-"),
+                line.timestamp
+                    .map(|t| format!(" timestamp={t}"))
+                    .unwrap_or_default(),
                 c.path.display()
             );
         }
@@ -196,5 +211,74 @@ fn summary(args: &CertSummaryArgs) -> anyhow::Result<Exit> {
             w.flush().context("cannot write the CSV summary")?;
         }
     }
+    Ok(Exit::Passed)
+}
+
+/// The certificate's bytes and its signature's, which a timestamp covers together.
+fn certificate_and_signature(file: &Path) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+    let json = std::fs::read(file)
+        .map_err(|e| ExitError::usage(format!("cannot read {}: {e}", file.display())))?;
+    let sig_path = cert::signature_path(file);
+    let minisig = std::fs::read(&sig_path).map_err(|e| {
+        ExitError::usage(format!(
+            "cannot read {}: {e}; a timestamp covers the certificate and its signature",
+            sig_path.display()
+        ))
+    })?;
+    Ok((json, minisig))
+}
+
+fn timestamp_request(args: &TimestampRequestArgs) -> anyhow::Result<Exit> {
+    let (json, minisig) = certificate_and_signature(&args.file)?;
+    let digest = timestamp::message_digest(&json, &minisig);
+    let (tsq, _nonce) = timestamp::request(&digest)?;
+    let out = args.output.clone().unwrap_or_else(|| {
+        let mut p = args.file.as_os_str().to_owned();
+        p.push(".tsq");
+        PathBuf::from(p)
+    });
+    crate::atomic::replace(&out, &tsq)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    outln!("{}", out.display());
+    eprintln!(
+        "send it to your time-stamping authority (HTTP POST, Content-Type: application/timestamp-query), then: massho cert timestamp-attach {} RESPONSE.tsr",
+        args.file.display()
+    );
+    Ok(Exit::Passed)
+}
+
+fn timestamp_attach(args: &TimestampAttachArgs) -> anyhow::Result<Exit> {
+    let (json, minisig) = certificate_and_signature(&args.file)?;
+    let response = std::fs::read(&args.response)
+        .map_err(|e| ExitError::usage(format!("cannot read {}: {e}", args.response.display())))?;
+    let digest = timestamp::message_digest(&json, &minisig);
+    // Only a granted response that covers exactly these two files is kept.
+    timestamp::token_from_response(&response)
+        .with_context(|| format!("{}", args.response.display()))?;
+    let info = timestamp::check_token(&response, &digest).with_context(|| {
+        format!(
+            "{} does not cover {} and its signature",
+            args.response.display(),
+            args.file.display()
+        )
+    })?;
+    let dest = timestamp::token_path(&args.file);
+    crate::atomic::create_new(&dest, &response, None).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            ExitError::refused(format!(
+                "{} exists already; it is kept as it is",
+                dest.display()
+            ))
+        } else {
+            anyhow::Error::new(e).context(format!("cannot write {}", dest.display()))
+        }
+    })?;
+    outln!(
+        "{}: timestamp {} (serial {}) stored as {}",
+        args.file.display(),
+        info.gen_time,
+        info.serial,
+        dest.display()
+    );
     Ok(Exit::Passed)
 }
