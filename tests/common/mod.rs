@@ -14,6 +14,7 @@ use std::process::{Command, Output};
 use std::sync::Mutex;
 
 pub mod faulty;
+pub mod tsa;
 
 static ATTACHED: Mutex<Registry> = Mutex::new(Registry::new());
 
