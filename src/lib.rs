@@ -12,3 +12,4 @@ pub mod engine;
 pub mod method;
 pub mod pattern;
 pub mod result;
+pub mod sign;

@@ -13,6 +13,7 @@ macro_rules! outln {
 pub mod args;
 pub mod demo;
 pub mod devices;
+pub mod key;
 pub mod methods;
 pub mod render;
 pub mod verify;
@@ -76,6 +77,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Verify(a) => verify::run(&a),
         Command::Methods(a) => methods::run(&a),
         Command::Demo(a) => demo::run(&a),
+        Command::Key(a) => key::run(&a),
     };
     match outcome {
         Ok(exit) => exit as i32,
