@@ -278,34 +278,62 @@ fn missing_truncated_and_garbage_files_give_clear_errors() {
     );
 }
 
-/// A well-signed document that is not a certificate (here: a wipe result) is genuine but
-/// malformed; a certificate whose fields were swapped and re-signed with the right key but an
-/// edited trusted comment is tampered.
+/// Sign `data` as `path` (+ `.minisig`) with the operator's own key, through the library.
+fn sign_as_operator(i: &Issued, path: &Path, data: &[u8], trusted_comment: &str) {
+    let key = massho::sign::SecretKey::from_file(&i.dir.path().join("operator.key"), &|| {
+        panic!("the test key has no passphrase")
+    })
+    .unwrap();
+    std::fs::write(path, data).unwrap();
+    let sig = key.sign(data, "test", trusted_comment).unwrap();
+    std::fs::write(sig_of(path), sig).unwrap();
+}
+
+/// Signed by the trusted key and still refused: a document that is not a certificate is
+/// malformed; a certificate edited and re-signed, but whose signed comment no longer describes
+/// it, is tampered.
 #[test]
-fn a_signed_file_that_is_not_a_certificate_is_malformed() {
+fn a_genuine_signature_over_the_wrong_content_is_refused() {
     let i = issue_one(&[]);
+    let pubkey = ["--pubkey", i.public.to_str().unwrap()];
     let other = i.dir.path().join("other.json");
-    std::fs::write(&other, b"{\"schema\": \"something else\"}\n").unwrap();
-    let (secret, _) = (i.dir.path().join("operator.key"), ());
-    let out = run(Command::new("minisign")
-        .args(["-S", "-W", "-s"])
-        .arg(&secret)
-        .arg("-m")
-        .arg(&other)
-        .args([
-            "-t",
-            "massho certificate x serial=none status=passed issued=now",
-        ]));
-    // massho keys have no passphrase here; minisign may or may not accept -W on them.
-    if out.status.success() {
-        let v = cert_verify(&[&other], &["--pubkey", i.public.to_str().unwrap()]);
-        assert_exit(&v, 1);
-        assert!(
-            String::from_utf8_lossy(&v.stdout).contains("malformed"),
-            "{}",
-            describe_output(&v)
-        );
-    }
+    sign_as_operator(
+        &i,
+        &other,
+        b"{\"schema\": \"something else\"}\n",
+        "whatever",
+    );
+    let out = cert_verify(&[&other], &pubkey);
+    assert_exit(&out, 1);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("malformed"),
+        "{}",
+        describe_output(&out)
+    );
+
+    let original = std::fs::read(&i.cert).unwrap();
+    let minisig = std::fs::read_to_string(sig_of(&i.cert)).unwrap();
+    let comment = minisig
+        .lines()
+        .find_map(|l| l.strip_prefix("trusted comment: "))
+        .unwrap()
+        .to_owned();
+    let edited = String::from_utf8(original)
+        .unwrap()
+        .replace(
+            "\"operator\": \"Yamada Taro\"",
+            "\"operator\": \"Someone Else\"",
+        )
+        .replace("\"status\": \"passed\"", "\"status\": \"aborted\"");
+    let forged = i.dir.path().join("forged.json");
+    sign_as_operator(&i, &forged, edited.as_bytes(), &comment);
+    let out = cert_verify(&[&forged], &pubkey);
+    assert_exit(&out, 1);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("TAMPERED") && said.contains("does not describe"),
+        "{said}"
+    );
 }
 
 #[test]

@@ -47,6 +47,9 @@ pub enum Command {
     /// Check, render and summarize signed certificates
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Create or show the key pair that signs certificates (minisign format)
+    #[command(after_help = KEY_HELP)]
+    Key(KeyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -290,6 +293,55 @@ pub struct DemoArgs {
     /// Keep the scratch directory instead of deleting it
     #[arg(long)]
     pub keep: bool,
+}
+
+const KEY_HELP: &str = "\
+Keys are minisign keys: auditors verify certificates with `minisign -V -p NAME.pub` too.
+Default directory: $XDG_CONFIG_HOME/massho/keys, else ~/.config/massho/keys.
+Passphrases are asked on the terminal; for automation, MASSHO_PASSPHRASE_FILE names a file
+whose first line is the passphrase.
+
+Exit codes:
+  0  done
+  2  usage error: bad key name, passphrases differ or empty, no terminal, no such key
+  3  refused: NAME.pub or NAME.key already exists; nothing was written
+  5  cannot read or write a key file, wrong passphrase, damaged key";
+
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    #[command(subcommand)]
+    pub command: KeyCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create a key pair: NAME.pub for auditors, NAME.key (mode 0600) for signing
+    #[command(after_help = KEY_HELP)]
+    Generate(KeyGenerateArgs),
+    /// Print a public key, its key id and fingerprint
+    #[command(after_help = KEY_HELP)]
+    Show(KeyShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeyGenerateArgs {
+    /// Directory for the key pair [default: the default key directory]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// File name of the pair, without extension
+    #[arg(long, default_value = "massho")]
+    pub name: String,
+    /// Store the secret key unencrypted: only for an unattended, locked-down station
+    #[arg(long)]
+    pub no_passphrase: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyShowArgs {
+    /// A .pub file, or a .key file (shows the .pub beside it, else derives the public key)
+    /// [default: massho.pub in the default key directory]
+    #[arg(long, value_name = "PATH")]
+    pub key: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod cert;
 pub mod certify;
 pub mod demo;
 pub mod devices;
+pub mod key;
 pub mod methods;
 pub mod render;
 pub mod verify;
@@ -79,6 +80,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Methods(a) => methods::run(&a),
         Command::Demo(a) => demo::run(&a),
         Command::Cert(c) => cert::run(&c),
+        Command::Key(a) => key::run(&a),
     };
     match outcome {
         Ok(exit) => exit as i32,
