@@ -91,6 +91,9 @@ fn demo_runs_without_root() {
         "status: \"passed\"",
         "0 mismatched, direct I/O true",
         "   0 non-zero bytes",
+        "1 certificate(s): 1 ok, 0 not",
+        "データ消去証明書",
+        "消去後の内容 / Found after: なし none",
         "Scratch directory removed",
     ] {
         assert!(

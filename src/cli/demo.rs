@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::args::{DemoArgs, WipeArgs};
+use super::args::{CertCommand, CertRenderArgs, CertVerifyArgs, DemoArgs, RenderFormat, WipeArgs};
 use super::Exit;
 
 const IMAGE_SIZE: u64 = 64 << 20;
@@ -32,9 +32,20 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         IMAGE_SIZE,
         RECORDS.iter().filter(|&&b| b == b'\n').count() - 1
     );
+    let keys = dir.path().join("keys");
+    let certs = dir.path().join("certificates");
+    let (public, public_path, key_path) = crate::sign::generate(&keys, "demo", None)
+        .context("cannot create the demo's signing key")?;
     outln!(
-        "\n== 2. massho wipe --method nist-clear --yes --result-dir {}",
-        results.display()
+        "\n== 2. A throw-away signing key (massho key generate --no-passphrase --out {})",
+        keys.display()
+    );
+    outln!("   {} key id {}", public_path.display(), public.key_id());
+    outln!(
+        "\n== 3. massho wipe --method nist-clear --yes --result-dir {} --cert-dir {} --key {} --operator \"Demo Operator\"",
+        results.display(),
+        certs.display(),
+        key_path.display()
     );
     let exit = super::wipe::run(&WipeArgs {
         devices: vec![image.clone()],
@@ -48,10 +59,10 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         result_dir: Some(results.clone()),
         dry_run: false,
         cert: super::args::CertIssueArgs {
-            cert_dir: None,
-            key: None,
-            operator: None,
-            org: None,
+            cert_dir: Some(certs.clone()),
+            key: Some(key_path),
+            operator: Some("Demo Operator".into()),
+            org: Some("Demo Health Insurance Society".into()),
             asset: vec![],
             purpose: super::args::PurposeArg::Disposal,
             lessor: None,
@@ -59,7 +70,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
             witness: None,
         },
     })?;
-    outln!("\n== 3. The result object (what a certificate will be issued over)");
+    outln!("\n== 4. The result object (what the certificate is issued over)");
     for entry in std::fs::read_dir(&results).context("cannot list the results")? {
         let path = entry?.path();
         let value: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)
@@ -82,14 +93,41 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         );
         outln!("   sanitization: {}", value["sanitization"]["note"]);
     }
-    outln!("\n== 4. Independent check: every byte of the image is zero");
+    outln!("\n== 5. Independent check: every byte of the image is zero");
     let nonzero = count_nonzero(&image)?;
     outln!("   {nonzero} non-zero bytes");
+    outln!(
+        "\n== 6. The auditor checks the certificate: massho cert verify {} --pubkey {}",
+        certs.display(),
+        public_path.display()
+    );
+    let verified = super::cert::run(&CertCommand::Verify(CertVerifyArgs {
+        paths: vec![certs.clone()],
+        pubkey: vec![public_path.clone()],
+        trusted: None,
+        tsa_cert: None,
+        json: false,
+    }))?;
+    outln!(
+        "   (or with stock minisign: minisign -Vm CERTIFICATE.json -p {})",
+        public_path.display()
+    );
+    outln!("\n== 7. The printed certificate: massho cert render CERTIFICATE.json");
+    for cert in crate::cert::check::expand(std::slice::from_ref(&certs))? {
+        super::cert::run(&CertCommand::Render(CertRenderArgs {
+            file: cert,
+            format: RenderFormat::Text,
+            output: None,
+        }))?;
+    }
     if args.keep {
         let kept = dir.keep();
         outln!("\nscratch directory kept: {}", kept.display());
     } else {
-        outln!("\n== 5. Scratch directory removed");
+        outln!("\n== 8. Scratch directory removed");
+    }
+    if verified != Exit::Passed {
+        anyhow::bail!("the demo certificate did not verify");
     }
     if nonzero != 0 {
         anyhow::bail!("the demo image still holds {nonzero} non-zero bytes after the wipe");
