@@ -7,13 +7,17 @@
 use std::io::{self, Write};
 use std::path::Path;
 
+/// Permissions of records (results, certificates, signatures, timestamps): anyone may read them.
+pub const RECORD_MODE: u32 = 0o644;
+
 /// Write `bytes` to `path`, which must not exist yet (an existing file is an
-/// `AlreadyExists` error and is left untouched). `mode` sets the permissions (e.g. 0o600).
+/// `AlreadyExists` error and is left untouched). `mode` sets the permissions; `None` means
+/// [`RECORD_MODE`].
 pub fn create_new(path: &Path, bytes: &[u8], mode: Option<u32>) -> io::Result<()> {
     write(path, bytes, mode, false)
 }
 
-/// Write `bytes` to `path`, atomically replacing whatever is there.
+/// Write `bytes` to `path` with [`RECORD_MODE`], atomically replacing whatever is there.
 pub fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write(path, bytes, None, true)
 }
@@ -26,11 +30,9 @@ fn write(path: &Path, bytes: &[u8], mode: Option<u32>, overwrite: bool) -> io::R
     let mut tmp = tempfile::Builder::new()
         .prefix(".massho-tmp-")
         .tempfile_in(dir)?;
-    if let Some(mode) = mode {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(mode))?;
-    }
+    use std::os::unix::fs::PermissionsExt;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode.unwrap_or(RECORD_MODE)))?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     if overwrite {
@@ -60,6 +62,10 @@ mod tests {
         );
         replace(&p, b"three").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"three");
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            RECORD_MODE
+        );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

@@ -102,3 +102,41 @@ fn demo_runs_without_root() {
         );
     }
 }
+
+/// The example shipped in certs/examples verifies with massho and with stock minisign, so it
+/// always matches the current certificate format.
+#[test]
+fn the_shipped_example_certificate_verifies() {
+    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("certs/examples");
+    let out = common::run(
+        common::massho()
+            .args(["cert", "verify"])
+            .arg(&examples)
+            .arg("--pubkey")
+            .arg(examples.join("demo.pub")),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        common::describe_output(&out)
+    );
+    let json = std::fs::read_dir(&examples)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .unwrap();
+    let peer = common::run(
+        std::process::Command::new("minisign")
+            .arg("-Vm")
+            .arg(&json)
+            .arg("-p")
+            .arg(examples.join("demo.pub")),
+    );
+    assert_eq!(
+        peer.status.code(),
+        Some(0),
+        "{}",
+        common::describe_output(&peer)
+    );
+}
