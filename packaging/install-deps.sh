@@ -5,15 +5,16 @@
 #   required  libblkid-dev libclang-dev pkg-config   build (libblkid-rs, bindgen)
 #             util-linux fdisk e2fsprogs fuse3      tests (losetup, sfdisk, mkfs.ext4, fusermount3 for
 #                                                   the faulty-device harness)
+#             minisign openssl python3-jsonschema   tests: the reference signature verifier, a real
+#                                                   RFC 3161 TSA, an independent JSON Schema validator
 #   optional  fio nwipe dd(coreutils) jq            packaging/bench.sh peers and JSON parsing
-#             minisign                              reference verifier for signatures
 #             dosfstools                            FAT fixtures (mkfs.vfat)
 #
 # Usage: sudo packaging/install-deps.sh
 set -euo pipefail
 
-required=(libblkid-dev libclang-dev pkg-config util-linux fdisk e2fsprogs fuse3)
-optional=(fio nwipe jq minisign dosfstools)
+required=(libblkid-dev libclang-dev pkg-config util-linux fdisk e2fsprogs fuse3 minisign openssl python3-jsonschema)
+optional=(fio nwipe jq dosfstools)
 
 if [[ $(id -u) -ne 0 ]]; then
     echo "install-deps: run as root (apt-get install needs it): sudo $0" >&2

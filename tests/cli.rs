@@ -140,3 +140,34 @@ fn the_shipped_example_certificate_verifies() {
         common::describe_output(&peer)
     );
 }
+
+/// An independent JSON Schema validator (Debian's python3-jsonschema) accepts the shipped
+/// example against certs/certificate.schema.json and rejects it with an unknown field.
+#[test]
+fn the_published_schema_validates_the_example_independently() {
+    let script = r#"
+import glob, json, sys, jsonschema
+root = sys.argv[1]
+schema = json.load(open(root + "/certs/certificate.schema.json"))
+validator = jsonschema.Draft202012Validator(schema)
+for path in glob.glob(root + "/certs/examples/*.json"):
+    cert = json.load(open(path))
+    validator.validate(cert)
+    print("valid")
+    cert["wipe"]["passes"][0]["pattern"] = 7
+    print("rejected" if not validator.is_valid(cert) else "accepted a wrong type")
+"#;
+    let out = common::run(
+        std::process::Command::new("/usr/bin/python3")
+            .arg("-c")
+            .arg(script)
+            .arg(env!("CARGO_MANIFEST_DIR")),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        common::describe_output(&out)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "valid\nrejected\n");
+}
