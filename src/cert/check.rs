@@ -197,3 +197,94 @@ pub fn expand(args: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     }
     Ok(files)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sign::SecretKey;
+
+    /// The shipped example certificate, signed here with a test key.
+    fn signed_example(dir: &Path) -> (PathBuf, PublicKey) {
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/examples");
+        let json = std::fs::read_dir(&examples)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "json"))
+            .unwrap();
+        let bytes = std::fs::read(&json).unwrap();
+        let cert: Certificate = serde_json::from_slice(&bytes).unwrap();
+        let key = SecretKey::from_seed_for_tests([7; 32], [1, 2, 3, 4, 5, 6, 7, 8]);
+        let sig = key.sign(&bytes, "test", &cert.trusted_comment()).unwrap();
+        let path = dir.join("c.json");
+        std::fs::write(&path, &bytes).unwrap();
+        std::fs::write(signature_path(&path), sig).unwrap();
+        (path, key.public_key())
+    }
+
+    #[test]
+    fn the_untouched_example_checks_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, key) = signed_example(dir.path());
+        let c = check(&path, &[key], None);
+        assert!(c.ok(), "{:?}", c.problem);
+        assert_eq!(c.signer.as_deref(), Some("0807060504030201"));
+    }
+
+    /// A cheap stand-in for fuzzing the certificate reader: every mutation of the signed file
+    /// or of its signature is refused with a reason, and nothing panics.
+    #[test]
+    fn every_mutation_is_refused_and_nothing_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, key) = signed_example(dir.path());
+        let keys = [key];
+        let json = std::fs::read(&path).unwrap();
+        let sig_path = signature_path(&path);
+        let sig = std::fs::read(&sig_path).unwrap();
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..400 {
+            let (target, original) = if round % 2 == 0 {
+                (&path, &json)
+            } else {
+                (&sig_path, &sig)
+            };
+            // minisign's first line, the untrusted comment, is by design not signed.
+            let signed_from = if round % 2 == 0 {
+                0
+            } else {
+                sig.iter().position(|&b| b == b'\n').unwrap() + 1
+            };
+            let mut bytes = original.clone();
+            for _ in 0..(next() % 3 + 1) {
+                if bytes.len() <= signed_from {
+                    break;
+                }
+                let span = (bytes.len() - signed_from) as u64;
+                let at = signed_from + (next() % span) as usize;
+                match next() % 3 {
+                    0 => bytes[at] ^= (next() % 255 + 1) as u8,
+                    1 => {
+                        bytes.truncate(at);
+                    }
+                    _ => bytes.insert(at, next() as u8),
+                }
+            }
+            if &bytes == original {
+                continue;
+            }
+            std::fs::write(target, &bytes).unwrap();
+            let c = check(&path, &keys, None);
+            assert!(
+                c.problem.is_some(),
+                "round {round}: a mutated {} was accepted",
+                target.display()
+            );
+            std::fs::write(target, original).unwrap();
+        }
+    }
+}
