@@ -4,6 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use super::ledger::args::{
+    CabinetCommand, LedgerCommand, MediaCommand, ReportCommand, LEDGER_EXIT_CODES,
+};
+
 const EXIT_CODES: &str = "\
 Exit codes:
   0  every device passed (verify: the medium holds the expected pattern)
@@ -50,6 +54,18 @@ pub enum Command {
     /// Create or show the key pair that signs certificates (minisign format)
     #[command(after_help = KEY_HELP)]
     Key(KeyArgs),
+    /// The media ledger itself: create, verify, seal, export, import, list events
+    #[command(subcommand, after_help = LEDGER_EXIT_CODES)]
+    Ledger(LedgerCommand),
+    /// Record what happens to a medium: register, store, check out/in, hand over, dispose...
+    #[command(subcommand, after_help = LEDGER_EXIT_CODES)]
+    Media(MediaCommand),
+    /// Cabinets where media are kept: add, list, inventory, reconcile (棚卸し)
+    #[command(subcommand, after_help = LEDGER_EXIT_CODES)]
+    Cabinet(CabinetCommand),
+    /// Auditor's reports: media out, backups past retention, leases due, disposals, history
+    #[command(subcommand, after_help = LEDGER_EXIT_CODES)]
+    Report(ReportCommand),
 }
 
 #[derive(Debug, Args)]

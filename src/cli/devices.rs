@@ -3,8 +3,6 @@
 //! The table is what an operator reads before choosing a device, so every row says plainly why a
 //! device is not wipeable; `--json` hands the same [`DeviceInfo`]s to scripts.
 
-use std::fmt::Write as _;
-
 use anyhow::Context;
 
 use super::args::DevicesArgs;
@@ -46,27 +44,8 @@ fn render_table(devices: &[DeviceInfo]) -> String {
     if devices.is_empty() {
         return "No disks or attached loop devices found.\n".to_owned();
     }
-    let rows: Vec<[String; 9]> = devices.iter().map(row).collect();
-    let mut widths = HEADERS.map(|h| h.chars().count());
-    for r in &rows {
-        for (w, cell) in widths.iter_mut().zip(r) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let header = HEADERS.map(str::to_owned);
-    for r in std::iter::once(&header).chain(&rows) {
-        let mut line = String::new();
-        for (i, cell) in r.iter().enumerate() {
-            if i + 1 == r.len() {
-                line.push_str(cell);
-            } else {
-                let _ = write!(line, "{cell:<w$}  ", w = widths[i]);
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
+    let rows: Vec<Vec<String>> = devices.iter().map(|d| row(d).to_vec()).collect();
+    let mut out = super::table::render(&HEADERS, &rows);
     out.push('\n');
     for d in devices {
         out.push_str(&details(d));

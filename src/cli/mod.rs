@@ -16,8 +16,10 @@ pub mod certify;
 pub mod demo;
 pub mod devices;
 pub mod key;
+pub mod ledger;
 pub mod methods;
 pub mod render;
+pub mod table;
 pub mod verify;
 pub mod wipe;
 
@@ -81,6 +83,10 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Demo(a) => demo::run(&a),
         Command::Cert(c) => cert::run(&c),
         Command::Key(a) => key::run(&a),
+        Command::Ledger(c) => ledger::run(&c),
+        Command::Media(c) => ledger::media(&c),
+        Command::Cabinet(c) => ledger::cabinet(&c),
+        Command::Report(c) => ledger::report(&c),
     };
     match outcome {
         Ok(exit) => exit as i32,

@@ -1,0 +1,294 @@
+//! `massho ledger`, `massho media`, `massho cabinet`, `massho report`: the media ledger's
+//! command line. Each command opens the ledger, appends events or reads state, and prints.
+
+pub mod args;
+mod cabinet;
+pub mod exchange;
+mod media;
+mod report;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use self::args::{LedgerCommand, LedgerPath, Output, Recorder};
+use super::{Exit, ExitError};
+use crate::ledger::{self, chain, Ledger, LedgerError, NewEvent};
+
+pub use self::cabinet::run as cabinet;
+pub use self::media::run as media;
+pub use self::report::run as report;
+
+/// `massho ledger ...`
+pub fn run(cmd: &LedgerCommand) -> anyhow::Result<Exit> {
+    match cmd {
+        LedgerCommand::Init(p) => init(p),
+        LedgerCommand::Verify(a) => verify(a),
+        LedgerCommand::Seal(a) => seal(a),
+        LedgerCommand::Export(a) => exchange::export(a),
+        LedgerCommand::Import(a) => exchange::import(a),
+        LedgerCommand::Log(a) => report::log(a),
+    }
+}
+
+/// The path the options name.
+pub fn path_of(p: &LedgerPath) -> PathBuf {
+    ledger::resolve_path(p.ledger.as_deref())
+}
+
+/// Open an existing ledger.
+pub fn open(p: &LedgerPath) -> anyhow::Result<Ledger> {
+    Ledger::open(&path_of(p)).map_err(from_ledger)
+}
+
+/// A ledger error with the exit code it deserves.
+pub fn from_ledger(e: LedgerError) -> anyhow::Error {
+    match e {
+        LedgerError::Rejected { .. } => ExitError::refused(format!("{e}; nothing was recorded")),
+        LedgerError::Missing { .. } => ExitError::usage(e.to_string()),
+        other => other.into(),
+    }
+}
+
+/// Who records: --operator, else the user behind sudo, else the user.
+pub fn actor(operator: Option<&str>) -> String {
+    operator
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(str::to_owned)
+        .or_else(|| std::env::var("SUDO_USER").ok().filter(|u| !u.is_empty()))
+        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// A date argument (YYYY-MM-DD), checked.
+pub fn date_arg(value: &str, option: &str) -> anyhow::Result<String> {
+    ledger::parse_date(value)
+        .map(|d| d.to_string())
+        .ok_or_else(|| {
+            ExitError::usage(format!(
+                "{option} {value:?} is not a date; write it as YYYY-MM-DD, e.g. 2027-03-31"
+            ))
+        })
+}
+
+/// Build an event from the recorder options.
+pub fn new_event(
+    rec: &Recorder,
+    medium: Option<&str>,
+    data: ledger::EventData,
+) -> anyhow::Result<NewEvent> {
+    let time = match &rec.at {
+        None => None,
+        Some(s) => Some(ledger::parse_time(s).ok_or_else(|| {
+            ExitError::usage(format!(
+                "--at {s:?} is not a time; write it as 2026-11-25T10:30:00+09:00 or 2026-11-25"
+            ))
+        })?),
+    };
+    Ok(NewEvent {
+        medium: medium.map(str::to_owned),
+        actor: actor(rec.operator.as_deref()),
+        time,
+        note: rec.note.clone().filter(|n| !n.trim().is_empty()),
+        data,
+    })
+}
+
+/// Append events in one transaction and say what was recorded.
+pub fn record(ledger: &mut Ledger, events: Vec<NewEvent>) -> anyhow::Result<Exit> {
+    let recorded = ledger.append_all(events).map_err(from_ledger)?;
+    for r in &recorded {
+        outln!(
+            "recorded event {} ({}{}) in {}",
+            r.event.seq,
+            r.event.data.kind(),
+            r.event
+                .medium
+                .as_deref()
+                .map(|m| format!(", medium {m}"))
+                .unwrap_or_default(),
+            ledger.path().display()
+        );
+    }
+    Ok(Exit::Passed)
+}
+
+/// Print a listing as a table, CSV or JSON.
+pub fn emit<T: Serialize>(
+    output: &Output,
+    headers: &[&str],
+    rows: &[Vec<String>],
+    items: &T,
+) -> anyhow::Result<()> {
+    if output.json {
+        outln!("{}", serde_json::to_string_pretty(items)?);
+    } else if output.csv {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(headers)?;
+        for r in rows {
+            w.write_record(r)?;
+        }
+        let bytes = w.into_inner().context("cannot write CSV")?;
+        use std::io::Write as _;
+        let _ = std::io::stdout().lock().write_all(&bytes);
+    } else if rows.is_empty() {
+        outln!("(none)");
+    } else {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stdout().lock(),
+            super::table::render(headers, rows).as_bytes(),
+        );
+    }
+    Ok(())
+}
+
+fn init(p: &LedgerPath) -> anyhow::Result<Exit> {
+    let path = path_of(p);
+    let existed = path.exists();
+    let ledger = Ledger::create_or_open(&path).map_err(from_ledger)?;
+    let (events, _) = ledger.head().map_err(from_ledger)?;
+    if existed {
+        outln!(
+            "ledger {} exists already: id {}, {events} events",
+            path.display(),
+            ledger.id()
+        );
+    } else {
+        outln!("created ledger {} (id {})", path.display(), ledger.id());
+    }
+    Ok(Exit::Passed)
+}
+
+/// The trusted public keys from --pubkey and --trusted.
+pub fn trusted_keys(
+    pubkeys: &[PathBuf],
+    dir: Option<&std::path::Path>,
+) -> anyhow::Result<Vec<crate::sign::PublicKey>> {
+    let mut keys = Vec::new();
+    for p in pubkeys {
+        keys.push(
+            crate::sign::PublicKey::from_file(p).map_err(|e| ExitError::usage(e.to_string()))?,
+        );
+    }
+    if let Some(d) = dir {
+        keys.extend(crate::sign::load_trusted_dir(d).map_err(|e| ExitError::usage(e.to_string()))?);
+    }
+    Ok(keys)
+}
+
+fn verify(a: &args::LedgerVerifyArgs) -> anyhow::Result<Exit> {
+    let keys = trusted_keys(&a.pubkey, a.trusted.as_deref())?;
+    let (v, origin) = match &a.export {
+        Some(file) => (exchange::verify_export(file, &keys)?, file.clone()),
+        None => {
+            let ledger = open(&a.path)?;
+            let mut v = chain::verify(&ledger, &keys).map_err(from_ledger)?;
+            for f in &a.seal {
+                let seal = chain::read_seal_file(f).map_err(ExitError::usage)?;
+                if let Err(p) =
+                    chain::check_seal_file(&ledger, &seal, &keys).map_err(from_ledger)?
+                {
+                    v.problems.push(format!("seal file {}: {p}", f.display()));
+                }
+            }
+            (v, ledger.path().to_path_buf())
+        }
+    };
+    if a.json {
+        let mut value = serde_json::to_value(&v)?;
+        value["ok"] = serde_json::Value::Bool(v.ok());
+        outln!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print_verification(&v, &origin, keys.is_empty());
+    }
+    Ok(if v.ok() { Exit::Passed } else { Exit::Failed })
+}
+
+fn print_verification(v: &chain::Verification, origin: &std::path::Path, no_keys: bool) {
+    outln!("ledger {} (id {})", origin.display(), v.ledger_id);
+    outln!(
+        "  events: {}, head {}; media: {}, cabinets: {}",
+        v.events,
+        v.head,
+        v.media,
+        v.cabinets
+    );
+    for s in &v.seals {
+        let verdict = match (s.signature_ok, &s.problem) {
+            (_, Some(p)) => format!("BAD: {p}"),
+            (Some(true), None) => "signature good".to_owned(),
+            _ => "signature not checked (no --pubkey)".to_owned(),
+        };
+        outln!(
+            "  seal at event {} ({}): {} events, key {}: {verdict}",
+            s.seq,
+            s.time,
+            s.events,
+            s.key_id
+        );
+    }
+    if v.seals.is_empty() {
+        outln!("  no seals: run `massho ledger seal` to sign the chain's head");
+    } else if no_keys {
+        outln!("  seals were not checked: pass --pubkey KEY or --trusted DIR");
+    }
+    if v.unsealed_events > 0 && !v.seals.is_empty() {
+        outln!(
+            "  {} event(s) after the last seal are covered by the chain only",
+            v.unsealed_events
+        );
+    }
+    if v.ok() {
+        outln!("OK: the chain, the derived state and the seals check out");
+    } else {
+        for p in &v.problems {
+            outln!("PROBLEM: {p}");
+        }
+        outln!("FAILED: do not trust this ledger past the first problem");
+    }
+}
+
+fn seal(a: &args::LedgerSealArgs) -> anyhow::Result<Exit> {
+    let key_path = match &a.key {
+        Some(k) => k.clone(),
+        None => crate::sign::default_key_dir()
+            .map(|d| d.join("massho.key"))
+            .filter(|k| k.exists())
+            .ok_or_else(|| {
+                ExitError::usage(
+                    "no signing key: pass --key KEY, or create one with `massho key generate`",
+                )
+            })?,
+    };
+    let prompt = format!("Passphrase for {}: ", key_path.display());
+    let key = crate::sign::SecretKey::from_file(&key_path, &|| {
+        crate::sign::passphrase_from_env_or_tty(&prompt)
+    })
+    .map_err(|e| ExitError::usage(e.to_string()))?;
+    let mut ledger = open(&a.path)?;
+    let seal =
+        chain::seal(&mut ledger, &key, &actor(a.operator.as_deref())).map_err(from_ledger)?;
+    if let Some(out) = &a.out {
+        let text = serde_json::to_string_pretty(&seal)? + "\n";
+        crate::atomic::create_new(out, text.as_bytes(), None).with_context(|| {
+            format!(
+                "cannot write seal file {} (it must not exist yet)",
+                out.display()
+            )
+        })?;
+    }
+    outln!(
+        "sealed ledger {}: {} events, head {}, key {}{}",
+        ledger.path().display(),
+        seal.events,
+        seal.head,
+        seal.key_id,
+        a.out
+            .as_ref()
+            .map(|o| format!("; seal written to {}", o.display()))
+            .unwrap_or_default()
+    );
+    Ok(Exit::Passed)
+}

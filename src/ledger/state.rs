@@ -1,0 +1,443 @@
+//! Current state, derived from events: where each medium is, what it is, what became of it.
+//!
+//! [`apply`] is the one place that knows the rules (a medium checked in must have been checked
+//! out, a medium whose last wipe failed cannot be disposed of...). Appending an event runs it
+//! against the stored state; `ledger verify` runs it over the whole log from scratch and compares
+//! the result with the stored state, so the two can never disagree unnoticed.
+
+use serde::{Deserialize, Serialize};
+
+use super::event::{Event, EventData, MediumKind, Ownership};
+
+/// Where a medium is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediumStatus {
+    InUse,
+    InCabinet,
+    CheckedOut,
+    HandedOver,
+    Wiped,
+    Destroyed,
+    ReturnedToLessor,
+    Disposed,
+    Lost,
+}
+
+impl MediumStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            MediumStatus::InUse => "in_use",
+            MediumStatus::InCabinet => "in_cabinet",
+            MediumStatus::CheckedOut => "checked_out",
+            MediumStatus::HandedOver => "handed_over",
+            MediumStatus::Wiped => "wiped",
+            MediumStatus::Destroyed => "destroyed",
+            MediumStatus::ReturnedToLessor => "returned_to_lessor",
+            MediumStatus::Disposed => "disposed",
+            MediumStatus::Lost => "lost",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MediumStatus> {
+        [
+            MediumStatus::InUse,
+            MediumStatus::InCabinet,
+            MediumStatus::CheckedOut,
+            MediumStatus::HandedOver,
+            MediumStatus::Wiped,
+            MediumStatus::Destroyed,
+            MediumStatus::ReturnedToLessor,
+            MediumStatus::Disposed,
+            MediumStatus::Lost,
+        ]
+        .into_iter()
+        .find(|x| x.name() == s)
+    }
+
+    /// Its record is closed: nothing more can happen to it.
+    pub fn closed(self) -> bool {
+        matches!(
+            self,
+            MediumStatus::ReturnedToLessor | MediumStatus::Disposed
+        )
+    }
+}
+
+/// One medium's current state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Medium {
+    pub asset_tag: String,
+    pub kind: MediumKind,
+    pub vendor: Option<String>,
+    pub model: Option<String>,
+    pub serial: Option<String>,
+    pub capacity_bytes: Option<u64>,
+    pub department: Option<String>,
+    pub personal_info: bool,
+    pub leased: bool,
+    pub lessor: Option<String>,
+    pub contract: Option<String>,
+    pub return_due: Option<String>,
+    pub status: MediumStatus,
+    /// Since when it has had that status (UTC).
+    pub status_since: String,
+    /// The cabinet it is in, or belongs back in when it is out.
+    pub cabinet: Option<String>,
+    pub slot: Option<String>,
+    /// Who has it, when it is out of its cabinet.
+    pub holder: Option<String>,
+    /// When it is due back, if checked out with a due date.
+    pub due_back: Option<String>,
+    /// The latest backup on it, and the latest date until which any backup on it must be kept.
+    pub backup_set: Option<String>,
+    pub retention_until: Option<String>,
+    pub last_wipe_status: Option<String>,
+    pub last_wipe_certificate: Option<String>,
+    /// Wiped with a passing certificate (and not written to since), or destroyed.
+    pub sanitized: bool,
+    pub registered_at: String,
+    /// The last event about this medium.
+    pub last_seq: u64,
+}
+
+/// A cabinet's current state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cabinet {
+    pub id: String,
+    pub room: String,
+    pub lockable: bool,
+    pub last_inventory: Option<String>,
+}
+
+/// What [`apply`] needs to look up.
+pub trait View {
+    fn medium(&self, tag: &str) -> Result<Option<Medium>, super::LedgerError>;
+    fn cabinet(&self, id: &str) -> Result<Option<Cabinet>, super::LedgerError>;
+    /// The asset tag of a medium (not closed) with this serial number, if any.
+    fn serial_owner(&self, serial: &str) -> Result<Option<String>, super::LedgerError>;
+}
+
+/// The state an event changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Medium(Box<Medium>),
+    Cabinet(Cabinet),
+    Nothing,
+}
+
+/// Why an event cannot be recorded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Rejection(pub String);
+
+fn reject<T>(msg: impl Into<String>) -> Result<T, ApplyError> {
+    Err(ApplyError::Rejected(Rejection(msg.into())))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    #[error(transparent)]
+    Ledger(#[from] super::LedgerError),
+}
+
+/// Check `event` against the current state and return what it changes.
+pub fn apply(view: &dyn View, event: &Event) -> Result<Change, ApplyError> {
+    let time = &event.time;
+    match &event.data {
+        EventData::CabinetAdded {
+            cabinet,
+            room,
+            lockable,
+        } => {
+            if cabinet.trim().is_empty() {
+                return reject("a cabinet needs an id");
+            }
+            if view.cabinet(cabinet)?.is_some() {
+                return reject(format!("cabinet {cabinet} exists already"));
+            }
+            Ok(Change::Cabinet(Cabinet {
+                id: cabinet.clone(),
+                room: room.clone(),
+                lockable: *lockable,
+                last_inventory: None,
+            }))
+        }
+        EventData::InventoryChecked { cabinet, .. } => {
+            let Some(mut c) = view.cabinet(cabinet)? else {
+                return reject(format!(
+                    "no cabinet {cabinet} in the ledger; add it with `massho cabinet add`"
+                ));
+            };
+            c.last_inventory = Some(time.clone());
+            Ok(Change::Cabinet(c))
+        }
+        EventData::Sealed { .. } => Ok(Change::Nothing),
+        EventData::Registered(r) => {
+            let Some(tag) = event.medium.as_deref() else {
+                return reject("a registration needs an asset tag");
+            };
+            if tag.trim().is_empty() || tag.trim() != tag {
+                return reject(format!(
+                    "asset tag {tag:?} is empty or has spaces around it"
+                ));
+            }
+            if view.medium(tag)?.is_some() {
+                return reject(format!(
+                    "asset tag {tag} is registered already; choose another tag, or see `massho media show {tag}`"
+                ));
+            }
+            if let Some(serial) = &r.serial {
+                if let Some(other) = view.serial_owner(serial)? {
+                    return reject(format!(
+                        "serial number {serial} is registered already as {other}; one medium, one record"
+                    ));
+                }
+            }
+            let (leased, lessor, contract, return_due) = match &r.ownership {
+                Ownership::Owned => (false, None, None, None),
+                Ownership::Leased {
+                    lessor,
+                    contract,
+                    return_due,
+                } => (
+                    true,
+                    Some(lessor.clone()),
+                    Some(contract.clone()),
+                    return_due.clone(),
+                ),
+            };
+            Ok(Change::Medium(Box::new(Medium {
+                asset_tag: tag.to_owned(),
+                kind: r.kind,
+                vendor: r.vendor.clone(),
+                model: r.model.clone(),
+                serial: r.serial.clone(),
+                capacity_bytes: r.capacity_bytes,
+                department: r.department.clone(),
+                personal_info: r.personal_info,
+                leased,
+                lessor,
+                contract,
+                return_due,
+                status: MediumStatus::InUse,
+                status_since: time.clone(),
+                cabinet: None,
+                slot: None,
+                holder: None,
+                due_back: None,
+                backup_set: None,
+                retention_until: None,
+                last_wipe_status: None,
+                last_wipe_certificate: None,
+                sanitized: false,
+                registered_at: time.clone(),
+                last_seq: event.seq,
+            })))
+        }
+        data => {
+            let Some(tag) = event.medium.as_deref() else {
+                return reject(format!("a {} event needs a medium", data.kind()));
+            };
+            let Some(mut m) = view.medium(tag)? else {
+                return reject(format!(
+                    "no medium {tag} in the ledger; register it first with `massho media register {tag} ...`"
+                ));
+            };
+            if m.status.closed() {
+                return reject(format!(
+                    "medium {tag} is {} since {}: its record is closed",
+                    m.status.name(),
+                    m.status_since
+                ));
+            }
+            let status = status_after(&m, data);
+            medium_event(view, &mut m, data)?;
+            set_status(&mut m, status, time);
+            m.last_seq = event.seq;
+            Ok(Change::Medium(Box::new(m)))
+        }
+    }
+}
+
+fn set_status(m: &mut Medium, status: MediumStatus, time: &str) {
+    if m.status != status {
+        m.status = status;
+        m.status_since = time.to_owned();
+    }
+}
+
+fn need_cabinet(view: &dyn View, cabinet: &str) -> Result<(), ApplyError> {
+    if view.cabinet(cabinet)?.is_none() {
+        return reject(format!(
+            "no cabinet {cabinet} in the ledger; add it with `massho cabinet add {cabinet} --room ROOM`"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a medium may leave the organisation (disposal, return to lessor).
+fn may_leave(m: &Medium, forced: &Option<String>, what: &str) -> Result<(), ApplyError> {
+    let problem = match (&m.last_wipe_status, m.sanitized) {
+        (Some(s), false) if s != "passed" => Some(format!(
+            "its latest wipe {} ({})",
+            s,
+            m.last_wipe_certificate.as_deref().unwrap_or("-")
+        )),
+        (_, false) => Some("it has no passing wipe or destruction on record".to_owned()),
+        _ => None,
+    };
+    match (problem, forced) {
+        (None, _) => Ok(()),
+        (Some(_), Some(reason)) if !reason.trim().is_empty() => Ok(()),
+        (Some(p), _) => reject(format!(
+            "medium {} cannot be {what}: {p}. Wipe it (massho wipe --ledger) or record its destruction first; to override, pass --force --reason TEXT",
+            m.asset_tag
+        )),
+    }
+}
+
+fn medium_event(view: &dyn View, m: &mut Medium, data: &EventData) -> Result<(), ApplyError> {
+    Ok(match data {
+        EventData::Stored { cabinet, slot } => {
+            if m.status == MediumStatus::CheckedOut {
+                return reject(format!(
+                    "medium {} is checked out by {}; record its return with `massho media check-in`",
+                    m.asset_tag,
+                    m.holder.as_deref().unwrap_or("someone")
+                ));
+            }
+            need_cabinet(view, cabinet)?;
+            m.cabinet = Some(cabinet.clone());
+            m.slot = slot.clone();
+            m.holder = None;
+            m.due_back = None;
+        }
+        EventData::CheckedOut { by, due, .. } => {
+            if m.status != MediumStatus::InCabinet {
+                return reject(format!(
+                    "medium {} is {}, not in a cabinet: only a medium in its cabinet can be checked out",
+                    m.asset_tag,
+                    m.status.name()
+                ));
+            }
+            m.holder = Some(by.clone());
+            m.due_back = due.clone();
+        }
+        EventData::CheckedIn { cabinet, slot, .. } => {
+            if m.status != MediumStatus::CheckedOut {
+                return reject(format!(
+                    "medium {} is {}, not checked out: there is nothing to check in",
+                    m.asset_tag,
+                    m.status.name()
+                ));
+            }
+            need_cabinet(view, cabinet)?;
+            m.cabinet = Some(cabinet.clone());
+            m.slot = slot.clone();
+            m.holder = None;
+            m.due_back = None;
+        }
+        EventData::HandedOver { from, to, .. } => {
+            if let Some(holder) = &m.holder {
+                if holder != from {
+                    return reject(format!(
+                        "medium {} is held by {holder}, not {from}: a handover starts from the current holder",
+                        m.asset_tag
+                    ));
+                }
+            }
+            if from == to {
+                return reject("a handover needs two different parties");
+            }
+            m.holder = Some(to.clone());
+        }
+        EventData::BackupWritten {
+            backup_set,
+            retention_until,
+            ..
+        } => {
+            m.backup_set = Some(backup_set.clone());
+            if m.retention_until
+                .as_deref()
+                .is_none_or(|r| r < retention_until.as_str())
+            {
+                m.retention_until = Some(retention_until.clone());
+            }
+            // Data was written to it again.
+            m.sanitized = false;
+        }
+        EventData::Wiped {
+            certificate_id,
+            status,
+            ..
+        } => {
+            m.last_wipe_status = Some(status.clone());
+            m.last_wipe_certificate = Some(certificate_id.clone());
+            m.sanitized = status == "passed";
+            if m.sanitized {
+                // Nothing on it any more needs keeping.
+                m.retention_until = None;
+                m.backup_set = None;
+            }
+        }
+        EventData::Destroyed { .. } => {
+            m.sanitized = true;
+            m.retention_until = None;
+            m.backup_set = None;
+        }
+        EventData::Returned { forced, .. } => {
+            if !m.leased {
+                return reject(format!(
+                    "medium {} is owned, not leased: record its disposal instead",
+                    m.asset_tag
+                ));
+            }
+            may_leave(m, forced, "returned to its lessor")?;
+            m.holder = None;
+        }
+        EventData::Disposed { forced, .. } => {
+            may_leave(m, forced, "disposed of")?;
+            m.holder = None;
+        }
+        EventData::Lost { .. } => {}
+        EventData::Found { cabinet, slot } => {
+            if m.status != MediumStatus::Lost {
+                return reject(format!("medium {} is not lost", m.asset_tag));
+            }
+            need_cabinet(view, cabinet)?;
+            m.cabinet = Some(cabinet.clone());
+            m.slot = slot.clone();
+            m.holder = None;
+        }
+        EventData::CabinetAdded { .. }
+        | EventData::InventoryChecked { .. }
+        | EventData::Sealed { .. }
+        | EventData::Registered(_) => {}
+    })
+}
+
+/// The status a medium has after `data` (given that [`medium_event`] accepted it).
+fn status_after(m: &Medium, data: &EventData) -> MediumStatus {
+    match data {
+        EventData::Stored { .. } | EventData::CheckedIn { .. } | EventData::Found { .. } => {
+            MediumStatus::InCabinet
+        }
+        EventData::CheckedOut { .. } => MediumStatus::CheckedOut,
+        EventData::HandedOver { .. } => {
+            if m.status == MediumStatus::CheckedOut {
+                MediumStatus::CheckedOut
+            } else {
+                MediumStatus::HandedOver
+            }
+        }
+        EventData::Wiped { status, .. } if status == "passed" => MediumStatus::Wiped,
+        EventData::Destroyed { .. } => MediumStatus::Destroyed,
+        EventData::Returned { .. } => MediumStatus::ReturnedToLessor,
+        EventData::Disposed { .. } => MediumStatus::Disposed,
+        EventData::Lost { .. } => MediumStatus::Lost,
+        _ => m.status,
+    }
+}

@@ -1,0 +1,547 @@
+//! The ledger's SQLite database.
+//!
+//! - `events`: the append-only log; each row holds the event's body (the exact hashed bytes),
+//!   the previous event's hash and its own, plus copies of kind, medium, cabinet and time for
+//!   queries (verification checks that the copies match the body);
+//! - `media`, `cabinets`: the current state derived from the log, one JSON document per row
+//!   with indexed columns for reports;
+//! - `meta`: the ledger's id (a UUID, hashed into every event) and creation time.
+//!
+//! Schema changes are numbered migrations recorded in `PRAGMA user_version`. The database runs
+//! in WAL mode with a busy timeout, and every append is one `BEGIN IMMEDIATE` transaction that
+//! reads the head, checks the rules and writes event and state together: several massho
+//! processes can append at once and each event lands whole, in order, or not at all.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+
+use super::event::{chain_hash, Event, EventData, BODY_VERSION, GENESIS};
+use super::state::{self, ApplyError, Cabinet, Change, Medium, View};
+use super::LedgerError;
+
+/// The migrations, in order; `PRAGMA user_version` counts how many have run.
+const MIGRATIONS: &[&str] = &[
+    // 1: events, derived state, meta.
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+     CREATE TABLE events (
+         seq INTEGER PRIMARY KEY,
+         time TEXT NOT NULL,
+         kind TEXT NOT NULL,
+         medium TEXT,
+         cabinet TEXT,
+         body TEXT NOT NULL,
+         prev TEXT NOT NULL,
+         hash TEXT NOT NULL
+     );
+     CREATE INDEX events_medium ON events (medium, seq);
+     CREATE INDEX events_kind_time ON events (kind, time);
+     CREATE TABLE media (
+         asset_tag TEXT PRIMARY KEY,
+         serial TEXT,
+         status TEXT NOT NULL,
+         status_since TEXT NOT NULL,
+         cabinet TEXT,
+         leased INTEGER NOT NULL,
+         return_due TEXT,
+         retention_until TEXT,
+         state TEXT NOT NULL
+     );
+     CREATE INDEX media_serial ON media (serial);
+     CREATE INDEX media_status ON media (status, status_since);
+     CREATE INDEX media_cabinet ON media (cabinet);
+     CREATE INDEX media_retention ON media (retention_until) WHERE retention_until IS NOT NULL;
+     CREATE INDEX media_return_due ON media (return_due) WHERE leased = 1;
+     CREATE TABLE cabinets (id TEXT PRIMARY KEY, state TEXT NOT NULL);",
+];
+
+/// How long a writer waits for another to finish before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An event to append: the ledger fills in its position, hashes and recording time.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub medium: Option<String>,
+    pub actor: String,
+    /// When it happened; `None` means now. A time in the past records something after the fact.
+    pub time: Option<time::OffsetDateTime>,
+    pub note: Option<String>,
+    pub data: EventData,
+}
+
+/// An appended event and its chain hash.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub event: Event,
+    pub hash: String,
+}
+
+/// An open ledger.
+pub struct Ledger {
+    conn: Connection,
+    path: PathBuf,
+    id: String,
+    offset: String,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger")
+            .field("path", &self.path)
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ledger {
+    /// Open the ledger at `path`, creating it (and its directory) when it does not exist.
+    pub fn create_or_open(path: &Path) -> Result<Ledger, LedgerError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| LedgerError::CreateDir {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        }
+        Ledger::open_inner(path, true)
+    }
+
+    /// Open an existing ledger; a missing file is an error (a typo must not start a new ledger).
+    pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
+        if !path.exists() {
+            return Err(LedgerError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        Ledger::open_inner(path, false)
+    }
+
+    fn open_inner(path: &Path, create: bool) -> Result<Ledger, LedgerError> {
+        let sql = |source| LedgerError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(sql)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
+        // WAL: readers never block the writer, and a crash mid-append leaves the last
+        // committed state. synchronous=FULL: a committed event survives a power cut.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(sql)?;
+        migrate(&mut conn, path, create)?;
+        let id: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'ledger_id'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(sql)?;
+        let Some(id) = id else {
+            return Err(LedgerError::Damaged {
+                path: path.to_path_buf(),
+                what: "it has no ledger id".into(),
+            });
+        };
+        let offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
+        Ok(Ledger {
+            conn,
+            path: path.to_path_buf(),
+            id,
+            offset: super::offset_string(offset),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The ledger's id, hashed into every event.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(crate) fn sql(&self, source: rusqlite::Error) -> LedgerError {
+        LedgerError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Append one event.
+    pub fn append(&mut self, event: NewEvent) -> Result<Recorded, LedgerError> {
+        let mut v = self.append_all(vec![event])?;
+        v.pop().ok_or_else(|| LedgerError::Damaged {
+            path: self.path.clone(),
+            what: "an append recorded nothing".into(),
+        })
+    }
+
+    /// Append events in order, in one transaction: all of them, or (on the first refusal or
+    /// error, whose position is in [`LedgerError::Rejected`]) none.
+    pub fn append_all(&mut self, events: Vec<NewEvent>) -> Result<Vec<Recorded>, LedgerError> {
+        let mut events = events.into_iter();
+        self.append_with(|_, _| Ok(events.next()))
+    }
+
+    /// Append events that `next` makes, one by one, from the number of events and the head
+    /// hash before each (a seal signs them), until it returns `None`; one transaction.
+    pub(crate) fn append_with(
+        &mut self,
+        mut next: impl FnMut(u64, &str) -> Result<Option<NewEvent>, LedgerError>,
+    ) -> Result<Vec<Recorded>, LedgerError> {
+        let path = self.path.clone();
+        let sql = |source| LedgerError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let (mut seq, mut prev): (u64, String) = tx
+            .query_row(
+                "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+            )
+            .optional()
+            .map_err(sql)?
+            .unwrap_or((0, GENESIS.to_owned()));
+        let recorded_at = super::now_utc();
+        let mut out = Vec::new();
+        {
+            let view = TxView {
+                tx: &tx,
+                path: &path,
+            };
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO events (seq, time, kind, medium, cabinet, body, prev, hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(sql)?;
+            let mut at = 0;
+            while let Some(new) = next(seq, &prev)? {
+                seq += 1;
+                let time = new
+                    .time
+                    .map(super::utc_string)
+                    .unwrap_or_else(|| recorded_at.clone());
+                let event = Event {
+                    v: BODY_VERSION,
+                    seq,
+                    recorded: (time != recorded_at).then(|| recorded_at.clone()),
+                    time,
+                    offset: self.offset.clone(),
+                    actor: new.actor,
+                    medium: new.medium,
+                    note: new.note,
+                    data: new.data,
+                };
+                let change = state::apply(&view, &event).map_err(|e| match e {
+                    ApplyError::Rejected(reason) => LedgerError::Rejected { at, reason },
+                    ApplyError::Ledger(e) => e,
+                })?;
+                view.write(&change)?;
+                let body = event.body();
+                let hash = chain_hash(&self.id, &prev, &body);
+                insert
+                    .execute(params![
+                        seq as i64,
+                        event.time,
+                        event.data.kind(),
+                        event.medium,
+                        event.data.cabinet(),
+                        body,
+                        prev,
+                        hash
+                    ])
+                    .map_err(sql)?;
+                prev = hash.clone();
+                out.push(Recorded { event, hash });
+                at += 1;
+            }
+        }
+        tx.commit().map_err(sql)?;
+        Ok(out)
+    }
+
+    /// The number of events and the hash of the last one.
+    pub fn head(&self) -> Result<(u64, String), LedgerError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?
+            .unwrap_or((0, GENESIS.to_owned())))
+    }
+
+    pub fn medium(&self, tag: &str) -> Result<Option<Medium>, LedgerError> {
+        read_medium(&self.conn, &self.path, tag)
+    }
+
+    pub fn cabinet(&self, id: &str) -> Result<Option<Cabinet>, LedgerError> {
+        read_cabinet(&self.conn, &self.path, id)
+    }
+
+    /// Media with this serial number, closed records included, newest registration first.
+    pub fn media_by_serial(&self, serial: &str) -> Result<Vec<Medium>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT state FROM media WHERE serial = ?1")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([serial], |r| r.get::<_, String>(0))
+            .map_err(|e| self.sql(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let text = row.map_err(|e| self.sql(e))?;
+            out.push(parse_state(&self.path, "media", &text)?);
+        }
+        out.sort_by(|a: &Medium, b| b.registered_at.cmp(&a.registered_at));
+        Ok(out)
+    }
+
+    /// Every event about one medium, oldest first.
+    pub fn history(&self, tag: &str) -> Result<Vec<Event>, LedgerError> {
+        self.events_where("medium = ?1", &[&tag])
+    }
+
+    /// Events matching an SQL condition on the events table's columns, in order.
+    pub(crate) fn events_where(
+        &self,
+        condition: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<Event>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT body FROM events WHERE {condition} ORDER BY seq"
+            ))
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(args, |r| r.get::<_, String>(0))
+            .map_err(|e| self.sql(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let body = row.map_err(|e| self.sql(e))?;
+            out.push(
+                serde_json::from_str(&body).map_err(|e| LedgerError::Damaged {
+                    path: self.path.clone(),
+                    what: format!("an event body is not valid: {e}"),
+                })?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Media matching an SQL condition on the media table's columns.
+    pub(crate) fn media_where(
+        &self,
+        condition: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<Medium>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT state FROM media WHERE {condition} ORDER BY asset_tag"
+            ))
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(args, |r| r.get::<_, String>(0))
+            .map_err(|e| self.sql(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let text = row.map_err(|e| self.sql(e))?;
+            out.push(parse_state(&self.path, "media", &text)?);
+        }
+        Ok(out)
+    }
+
+    /// Every cabinet.
+    pub fn cabinets(&self) -> Result<Vec<Cabinet>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT state FROM cabinets ORDER BY id")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.sql(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let text = row.map_err(|e| self.sql(e))?;
+            out.push(parse_state(&self.path, "cabinets", &text)?);
+        }
+        Ok(out)
+    }
+}
+
+fn migrate(conn: &mut Connection, path: &Path, create: bool) -> Result<(), LedgerError> {
+    let sql = |source| LedgerError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql)?;
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(sql)?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(LedgerError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            known,
+        });
+    }
+    if version == 0 && !create {
+        return Err(LedgerError::Damaged {
+            path: path.to_path_buf(),
+            what: "it is not a massho ledger (no schema)".into(),
+        });
+    }
+    for m in &MIGRATIONS[version as usize..] {
+        tx.execute_batch(m).map_err(sql)?;
+    }
+    if version == 0 {
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('ledger_id', ?1), ('created', ?2)",
+            params![uuid::Uuid::new_v4().to_string(), super::now_utc()],
+        )
+        .map_err(sql)?;
+    }
+    if version != known {
+        tx.pragma_update(None, "user_version", known).map_err(sql)?;
+    }
+    tx.commit().map_err(sql)
+}
+
+pub(crate) fn parse_state<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    table: &str,
+    text: &str,
+) -> Result<T, LedgerError> {
+    serde_json::from_str(text).map_err(|e| LedgerError::Damaged {
+        path: path.to_path_buf(),
+        what: format!("a row of {table} is not valid: {e}"),
+    })
+}
+
+fn read_medium(conn: &Connection, path: &Path, tag: &str) -> Result<Option<Medium>, LedgerError> {
+    let text: Option<String> = conn
+        .prepare_cached("SELECT state FROM media WHERE asset_tag = ?1")
+        .and_then(|mut s| s.query_row([tag], |r| r.get(0)).optional())
+        .map_err(|source| LedgerError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    text.map(|t| parse_state(path, "media", &t)).transpose()
+}
+
+fn read_cabinet(conn: &Connection, path: &Path, id: &str) -> Result<Option<Cabinet>, LedgerError> {
+    let text: Option<String> = conn
+        .prepare_cached("SELECT state FROM cabinets WHERE id = ?1")
+        .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
+        .map_err(|source| LedgerError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    text.map(|t| parse_state(path, "cabinets", &t)).transpose()
+}
+
+/// The rules' view of the state inside an append transaction.
+struct TxView<'a> {
+    tx: &'a Transaction<'a>,
+    path: &'a Path,
+}
+
+impl TxView<'_> {
+    fn write(&self, change: &Change) -> Result<(), LedgerError> {
+        let sql = |source| LedgerError::Sqlite {
+            path: self.path.to_path_buf(),
+            source,
+        };
+        match change {
+            Change::Nothing => Ok(()),
+            Change::Cabinet(c) => {
+                self.tx
+                    .prepare_cached("INSERT OR REPLACE INTO cabinets (id, state) VALUES (?1, ?2)")
+                    .and_then(|mut s| s.execute(params![c.id, to_json(c)]))
+                    .map_err(sql)?;
+                Ok(())
+            }
+            Change::Medium(m) => {
+                self.tx
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO media (asset_tag, serial, status, status_since,
+                             cabinet, leased, return_due, retention_until, state)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            m.asset_tag,
+                            m.serial,
+                            m.status.name(),
+                            m.status_since,
+                            m.cabinet,
+                            m.leased,
+                            m.return_due,
+                            m.retention_until,
+                            to_json(m.as_ref())
+                        ])
+                    })
+                    .map_err(sql)?;
+                Ok(())
+            }
+        }
+    }
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
+    // The state types serialize without fail (no maps, no floats).
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+impl View for TxView<'_> {
+    fn medium(&self, tag: &str) -> Result<Option<Medium>, LedgerError> {
+        read_medium(self.tx, self.path, tag)
+    }
+
+    fn cabinet(&self, id: &str) -> Result<Option<Cabinet>, LedgerError> {
+        read_cabinet(self.tx, self.path, id)
+    }
+
+    fn serial_owner(&self, serial: &str) -> Result<Option<String>, LedgerError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT asset_tag, status FROM media WHERE serial = ?1")
+            .map_err(|source| LedgerError::Sqlite {
+                path: self.path.to_path_buf(),
+                source,
+            })?;
+        let rows: Vec<(String, String)> = stmt
+            .query_map([serial], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|source| LedgerError::Sqlite {
+                path: self.path.to_path_buf(),
+                source,
+            })?;
+        Ok(rows
+            .into_iter()
+            .find(|(_, status)| {
+                !state::MediumStatus::parse(status).is_some_and(state::MediumStatus::closed)
+            })
+            .map(|(tag, _)| tag))
+    }
+}
