@@ -7,13 +7,14 @@
 #                                                   the faulty-device harness)
 #             minisign openssl python3-jsonschema   tests: the reference signature verifier, a real
 #                                                   RFC 3161 TSA, an independent JSON Schema validator
+#             sqlite3                               tests: tamper with a ledger the way an insider would
 #   optional  fio nwipe dd(coreutils) jq            packaging/bench.sh peers and JSON parsing
 #             dosfstools                            FAT fixtures (mkfs.vfat)
 #
 # Usage: sudo packaging/install-deps.sh
 set -euo pipefail
 
-required=(libblkid-dev libclang-dev pkg-config util-linux fdisk e2fsprogs fuse3 minisign openssl python3-jsonschema)
+required=(libblkid-dev libclang-dev pkg-config util-linux fdisk e2fsprogs fuse3 minisign openssl python3-jsonschema sqlite3)
 optional=(fio nwipe jq dosfstools)
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -172,6 +172,10 @@ pub struct CertIssueArgs {
     /// Witness or validator of the sanitization
     #[arg(long, value_name = "NAME")]
     pub witness: Option<String>,
+    /// Record each wipe in this media ledger (found by --asset, else by serial; registered if
+    /// unknown), linked to its certificate
+    #[arg(long, value_name = "PATH", requires = "cert_dir")]
+    pub ledger: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -217,3 +217,35 @@ pub enum DeviceError {
     #[error("libblkid could not probe {path}: {detail}")]
     Probe { path: PathBuf, detail: String },
 }
+
+/// A device for unit tests: /dev/sdz, model Stick, serial S123, 1 GiB.
+#[cfg(test)]
+pub(crate) fn sample(
+    kind: DeviceKind,
+    transport: Transport,
+    media_class: MediaClass,
+) -> DeviceInfo {
+    DeviceInfo {
+        path: "/dev/sdz".into(),
+        name: "sdz".into(),
+        kind,
+        by_id: None,
+        vendor: None,
+        model: Some("Stick".into()),
+        serial: Some("S123".into()),
+        wwn: None,
+        firmware: None,
+        size_bytes: 1 << 30,
+        logical_sector_size: 512,
+        physical_sector_size: 512,
+        transport,
+        rotational: false,
+        removable: true,
+        read_only: false,
+        media_class,
+        backing_file: None,
+        parent: None,
+        signatures: vec![],
+        refusals: vec![],
+    }
+}
