@@ -13,6 +13,7 @@ pub mod device;
 pub mod engine;
 pub mod method;
 pub mod pattern;
+pub mod pdf;
 pub mod result;
 pub mod sign;
 pub mod timestamp;
