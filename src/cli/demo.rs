@@ -9,7 +9,9 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::args::{CertCommand, CertRenderArgs, CertVerifyArgs, DemoArgs, RenderFormat, WipeArgs};
+use super::args::{
+    CertCommand, CertRenderArgs, CertVerifyArgs, DemoArgs, FontArgs, RenderFormat, WipeArgs,
+};
 use super::Exit;
 
 const IMAGE_SIZE: u64 = 64 << 20;
@@ -118,6 +120,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
             file: cert,
             format: RenderFormat::Text,
             output: None,
+            font: FontArgs { font: None },
         }))?;
     }
     if args.keep {
