@@ -44,6 +44,8 @@ fn help_texts() {
     snapshot("wipe-help", &["wipe", "--help"], 0);
     snapshot("verify-help", &["verify", "--help"], 0);
     snapshot("devices-help", &["devices", "--help"], 0);
+    snapshot("cert-render-help", &["cert", "render", "--help"], 0);
+    snapshot("cert-summary-help", &["cert", "summary", "--help"], 0);
 }
 
 #[test]

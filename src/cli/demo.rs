@@ -9,7 +9,9 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::args::{CertCommand, CertRenderArgs, CertVerifyArgs, DemoArgs, RenderFormat, WipeArgs};
+use super::args::{
+    CertCommand, CertRenderArgs, CertVerifyArgs, DemoArgs, FontArgs, RenderFormat, WipeArgs,
+};
 use super::Exit;
 
 const IMAGE_SIZE: u64 = 64 << 20;
@@ -125,6 +127,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
             file: cert,
             format: RenderFormat::Text,
             output: None,
+            font: FontArgs { font: None },
         }))?;
     }
     let ledger_ok = finish_ledger(&ledger_path, &key_path, &public_path)?;

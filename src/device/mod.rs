@@ -249,3 +249,35 @@ pub(crate) fn sample(
         refusals: vec![],
     }
 }
+
+/// Decimal units, as drive makers label capacity ("500.1 GB").
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["kB", "MB", "GB", "TB", "PB", "EB"];
+    if bytes < 1000 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64;
+    let mut unit = "B";
+    for u in UNITS {
+        if value < 1000.0 {
+            break;
+        }
+        value /= 1000.0;
+        unit = u;
+    }
+    format!("{value:.1} {unit}")
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::human_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(999), "999 B");
+        assert_eq!(human_size(1_000), "1.0 kB");
+        assert_eq!(human_size(500_107_862_016), "500.1 GB");
+        assert_eq!(human_size(4_000_787_030_016), "4.0 TB");
+    }
+}
