@@ -317,6 +317,12 @@ fn medium_event(view: &dyn View, m: &mut Medium, data: &EventData) -> Result<(),
                     m.holder.as_deref().unwrap_or("someone")
                 ));
             }
+            if m.status == MediumStatus::Lost {
+                return reject(format!(
+                    "medium {} is lost; record where it turned up with `massho media found`",
+                    m.asset_tag
+                ));
+            }
             need_cabinet(view, cabinet)?;
             m.cabinet = Some(cabinet.clone());
             m.slot = slot.clone();
@@ -349,6 +355,13 @@ fn medium_event(view: &dyn View, m: &mut Medium, data: &EventData) -> Result<(),
             m.due_back = None;
         }
         EventData::HandedOver { from, to, .. } => {
+            if matches!(m.status, MediumStatus::InCabinet | MediumStatus::Lost) {
+                return reject(format!(
+                    "medium {} is {}: check it out of its cabinet (or record it found) before handing it over",
+                    m.asset_tag,
+                    m.status.name()
+                ));
+            }
             if let Some(holder) = &m.holder {
                 if holder != from {
                     return reject(format!(
