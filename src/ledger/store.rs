@@ -558,3 +558,83 @@ impl View for TxView<'_> {
             .map(|(tag, _)| tag))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{MediumKind, Ownership, Registration};
+
+    fn event(tag: &str, data: EventData) -> NewEvent {
+        NewEvent {
+            medium: Some(tag.into()),
+            actor: "t".into(),
+            time: None,
+            note: None,
+            data,
+        }
+    }
+
+    fn registration() -> EventData {
+        EventData::Registered(Registration {
+            kind: MediumKind::Tape,
+            vendor: None,
+            model: None,
+            serial: None,
+            capacity_bytes: None,
+            department: None,
+            personal_info: false,
+            ownership: Ownership::Owned,
+        })
+    }
+
+    #[test]
+    fn a_new_ledger_has_the_latest_schema_and_a_newer_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/l.sqlite");
+        let id = Ledger::create_or_open(&path).unwrap().id().to_owned();
+        let conn = Connection::open(&path).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+        // Reopening keeps the id and runs nothing again.
+        assert_eq!(Ledger::open(&path).unwrap().id(), id);
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let e = Ledger::open(&path).unwrap_err();
+        assert!(matches!(e, LedgerError::TooNew { found: 99, .. }), "{e}");
+    }
+
+    #[test]
+    fn another_sqlite_file_is_not_taken_for_a_ledger() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.sqlite");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x)")
+            .unwrap();
+        let e = Ledger::open(&path).unwrap_err();
+        assert!(e.to_string().contains("not a massho ledger"), "{e}");
+        let e = Ledger::open(&dir.path().join("none.sqlite")).unwrap_err();
+        assert!(matches!(e, LedgerError::Missing { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_batch_is_all_or_nothing_and_names_the_refused_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::create_or_open(&dir.path().join("l.sqlite")).unwrap();
+        let e = l
+            .append_all(vec![
+                event("A", registration()),
+                event("B", registration()),
+                event("A", registration()),
+            ])
+            .unwrap_err();
+        assert!(matches!(e, LedgerError::Rejected { at: 2, .. }), "{e}");
+        assert_eq!(l.head().unwrap(), (0, GENESIS.to_owned()));
+        assert!(l.medium("A").unwrap().is_none());
+        let r = l.append_all(vec![event("A", registration())]).unwrap();
+        assert_eq!(r[0].event.seq, 1);
+        assert_eq!(l.head().unwrap(), (1, r[0].hash.clone()));
+    }
+}
