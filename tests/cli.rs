@@ -101,6 +101,13 @@ fn demo_runs_without_root() {
         "1 certificate(s): 1 ok, 0 not",
         "データ消去証明書",
         "消去後の内容 / Found after: なし none",
+        "資産番号 / Asset tag: DEMO-001",
+        "medium DEMO-001, wipe recorded as event 5",
+        "status disposed since",
+        "disposed     DEMO-001",
+        "6 events, key",
+        "signature good",
+        "OK: the chain, the derived state and the seals check out",
         "Scratch directory removed",
     ] {
         assert!(
