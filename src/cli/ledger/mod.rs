@@ -82,11 +82,19 @@ pub fn new_event(
 ) -> anyhow::Result<NewEvent> {
     let time = match &rec.at {
         None => None,
-        Some(s) => Some(ledger::parse_time(s).ok_or_else(|| {
-            ExitError::usage(format!(
-                "--at {s:?} is not a time; write it as 2026-11-25T10:30:00+09:00 or 2026-11-25"
-            ))
-        })?),
+        Some(s) => {
+            let t = ledger::parse_time(s).ok_or_else(|| {
+                ExitError::usage(format!(
+                    "--at {s:?} is not a time; write it as 2026-11-25T10:30:00+09:00 or 2026-11-25"
+                ))
+            })?;
+            if t > time::OffsetDateTime::now_utc() + time::Duration::minutes(5) {
+                return Err(ExitError::usage(format!(
+                    "--at {s} is in the future: the ledger records what has happened"
+                )));
+            }
+            Some(t)
+        }
     };
     Ok(NewEvent {
         medium: medium.map(str::to_owned),
