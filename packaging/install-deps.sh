@@ -7,13 +7,20 @@
 #                                                   the faulty-device harness)
 #             minisign openssl python3-jsonschema   tests: the reference signature verifier, a real
 #                                                   RFC 3161 TSA, an independent JSON Schema validator
+#             sqlite3                               tests: tamper with a ledger the way an insider would
+#             fonts-ipaexfont-gothic                the Japanese font PDF certificates embed (run time)
+#             fonts-noto-cjk fonts-dejavu-core      tests: the fallback CJK font (CFF outlines) and a
+#                                                   font without Japanese, which PDF output refuses
+#             poppler-utils zbar-tools              tests: pdfinfo/pdffonts/pdftotext/pdftoppm judge the
+#                                                   PDFs, zbarimg reads their QR codes back
 #   optional  fio nwipe dd(coreutils) jq            packaging/bench.sh peers and JSON parsing
 #             dosfstools                            FAT fixtures (mkfs.vfat)
 #
 # Usage: sudo packaging/install-deps.sh
 set -euo pipefail
 
-required=(libblkid-dev libclang-dev pkg-config util-linux fdisk e2fsprogs fuse3 minisign openssl python3-jsonschema)
+required=(libblkid-dev libclang-dev pkg-config util-linux fdisk e2fsprogs fuse3 minisign openssl python3-jsonschema sqlite3
+          fonts-ipaexfont-gothic fonts-noto-cjk fonts-dejavu-core poppler-utils zbar-tools)
 optional=(fio nwipe jq dosfstools)
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod ledger;
 pub mod method;
 pub mod pattern;
+pub mod pdf;
 pub mod result;
 pub mod sign;
 pub mod timestamp;

@@ -44,6 +44,13 @@ fn help_texts() {
     snapshot("wipe-help", &["wipe", "--help"], 0);
     snapshot("verify-help", &["verify", "--help"], 0);
     snapshot("devices-help", &["devices", "--help"], 0);
+    snapshot("cert-render-help", &["cert", "render", "--help"], 0);
+    snapshot("cert-summary-help", &["cert", "summary", "--help"], 0);
+    snapshot("ledger-help", &["ledger", "--help"], 0);
+    snapshot("media-help", &["media", "--help"], 0);
+    snapshot("media-register-help", &["media", "register", "--help"], 0);
+    snapshot("cabinet-help", &["cabinet", "--help"], 0);
+    snapshot("report-help", &["report", "--help"], 0);
 }
 
 #[test]

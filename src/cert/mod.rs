@@ -8,7 +8,9 @@
 
 pub mod check;
 pub mod document;
+pub mod pdf;
 pub mod render;
+pub mod summary;
 
 use std::path::{Path, PathBuf};
 

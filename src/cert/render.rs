@@ -19,11 +19,7 @@ pub struct Facts {
 pub fn facts(cert: &Certificate, json: &[u8], key_id: Option<&str>) -> Facts {
     let w = &cert.wipe;
     let m = &w.media;
-    let result = match cert.status {
-        Status::Passed => "合格 PASSED".to_owned(),
-        Status::Failed => "不合格 FAILED".to_owned(),
-        Status::Aborted => "中断 ABORTED".to_owned(),
-    };
+    let result = status_label(cert.status).to_owned();
     let identity = [m.vendor.as_deref(), m.model.as_deref()]
         .into_iter()
         .flatten()
@@ -155,6 +151,22 @@ pub fn facts(cert: &Certificate, json: &[u8], key_id: Option<&str>) -> Facts {
         rows,
         json_sha256: hex::encode(Sha256::digest(json)),
     }
+}
+
+/// A wipe's outcome as printed: Japanese and English.
+pub fn status_label(status: Status) -> &'static str {
+    match status {
+        Status::Passed => "合格 PASSED",
+        Status::Failed => "不合格 FAILED",
+        Status::Aborted => "中断 ABORTED",
+    }
+}
+
+/// What the printed certificate's QR code holds: `massho-cert:<certificate id>:sha256:<hex
+/// SHA-256 of the certificate's JSON file>`, enough to find the signed file and check that it is
+/// the one that was printed.
+pub fn qr_payload(certificate_id: &str, json_sha256: &str) -> String {
+    format!("massho-cert:{certificate_id}:sha256:{json_sha256}")
 }
 
 /// Plain text, for a terminal or a plain-text archive.

@@ -172,15 +172,19 @@ pub struct CertIssueArgs {
     /// Witness or validator of the sanitization
     #[arg(long, value_name = "NAME")]
     pub witness: Option<String>,
+    /// Record each wipe in this media ledger (found by --asset, else by serial; registered if
+    /// unknown), linked to its certificate
+    #[arg(long, value_name = "PATH", requires = "cert_dir")]
+    pub ledger: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum CertCommand {
     /// Check certificates: signature, trusted signer, format, status (and timestamp)
     Verify(CertVerifyArgs),
-    /// Print a certificate for people: text or HTML
+    /// Print a certificate for people: text, HTML or a printable A4 PDF
     Render(CertRenderArgs),
-    /// One table for a batch of certificates: CSV or JSON
+    /// One table for a batch of certificates: CSV, JSON or a printable A4 PDF
     Summary(CertSummaryArgs),
     /// Write an RFC 3161 timestamp request (.tsq) over a certificate and its signature
     TimestampRequest(TimestampRequestArgs),
@@ -228,34 +232,71 @@ pub struct CertVerifyArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RenderFormat {
+    /// Plain text with Japanese and English labels
     Text,
+    /// A self-contained A4 HTML page
     Html,
+    /// A4 PDF with a witness signature line and a QR code of the id and SHA-256
+    Pdf,
+}
+
+const PDF_HELP: &str = "\
+PDF embeds a subset of a Japanese font: --font FILE, else $MASSHO_FONT, else IPAex Gothic
+(apt-get install fonts-ipaexfont-gothic), else Noto Sans CJK (fonts-noto-cjk), looked for in
+their Debian directories or in the :-separated directories of $MASSHO_FONT_DIRS. A PDF is
+binary: it is written with -o FILE or to a redirected standard output, never to a terminal.
+
+Exit codes:
+  0  written
+  2  usage error: no certificate found, a file that is not a certificate, PDF to a terminal
+  5  no usable font, cannot read or write a file";
+
+/// The font of PDF output.
+#[derive(Debug, Args)]
+pub struct FontArgs {
+    /// Japanese TrueType/OpenType font to embed in PDF output [default: IPAex Gothic, else Noto
+    /// Sans CJK]
+    #[arg(long, value_name = "FILE", env = "MASSHO_FONT", hide_env_values = true)]
+    pub font: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = PDF_HELP)]
 pub struct CertRenderArgs {
     /// Certificate file (<id>.json)
     pub file: PathBuf,
     #[arg(long, value_enum, default_value = "text")]
     pub format: RenderFormat,
-    /// Write to FILE instead of standard output
+    /// Write to FILE (atomically) instead of standard output
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub font: FontArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SummaryFormat {
+    /// One line per certificate, with a header line; Excel reads it
     Csv,
+    /// An array of objects with the same fields as the CSV columns
     Json,
+    /// A4 landscape table with counts, as many pages as needed
+    Pdf,
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = PDF_HELP)]
 pub struct CertSummaryArgs {
     /// Certificate files or directories holding them
     #[arg(required = true, value_name = "FILE|DIR")]
     pub paths: Vec<PathBuf>,
     #[arg(long, value_enum, default_value = "csv")]
     pub format: SummaryFormat,
+    /// Write to FILE (atomically) instead of standard output
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub font: FontArgs,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,16 +1,19 @@
 //! `massho cert verify | render | summary`.
 
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Serialize;
 
 use super::args::{
-    CertCommand, CertRenderArgs, CertSummaryArgs, CertVerifyArgs, RenderFormat, SummaryFormat,
-    TimestampAttachArgs, TimestampRequestArgs,
+    CertCommand, CertRenderArgs, CertSummaryArgs, CertVerifyArgs, FontArgs, RenderFormat,
+    SummaryFormat, TimestampAttachArgs, TimestampRequestArgs,
 };
 use super::{Exit, ExitError};
+use crate::cert::summary::SummaryRow;
 use crate::cert::{self, check, render, Certificate};
+use crate::pdf::font::{self, FontFile};
 use crate::sign::{self, PublicKey};
 use crate::timestamp;
 
@@ -132,85 +135,98 @@ fn read_certificate(path: &Path) -> anyhow::Result<(Vec<u8>, Certificate, Option
     Ok((bytes, cert, key_id))
 }
 
+/// A PDF goes to `-o FILE` or a redirected stdout, never to a terminal: refuse before any work.
+fn refuse_pdf_on_terminal(output: Option<&Path>) -> anyhow::Result<()> {
+    if output.is_none() && std::io::stdout().is_terminal() {
+        return Err(ExitError::usage(
+            "a PDF is binary and standard output is a terminal: write it to a file with \
+             -o FILE.pdf, or redirect standard output (> FILE.pdf)",
+        ));
+    }
+    Ok(())
+}
+
+/// The font for PDF output: --font / MASSHO_FONT, else the first known one installed.
+fn pdf_font(args: &FontArgs) -> anyhow::Result<FontFile> {
+    let dirs = std::env::var(font::FONT_DIRS_ENV).ok();
+    Ok(font::locate(
+        args.font.as_deref(),
+        &font::candidates(dirs.as_deref()),
+    )?)
+}
+
+/// Write `bytes` to `output` atomically, or to standard output.
+fn emit(output: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
+    match output {
+        Some(out) => crate::atomic::replace(out, bytes)
+            .with_context(|| format!("cannot write {}", out.display())),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(bytes)
+                .and_then(|()| stdout.flush())
+                .context("cannot write to standard output")
+        }
+    }
+}
+
 fn render_one(args: &CertRenderArgs) -> anyhow::Result<Exit> {
+    if args.format == RenderFormat::Pdf {
+        refuse_pdf_on_terminal(args.output.as_deref())?;
+    }
     let (bytes, cert, key_id) = read_certificate(&args.file)?;
     let facts = render::facts(&cert, &bytes, key_id.as_deref());
     let page = match args.format {
-        RenderFormat::Text => render::text(&facts),
-        RenderFormat::Html => render::html(&facts),
+        RenderFormat::Text => render::text(&facts).into_bytes(),
+        RenderFormat::Html => render::html(&facts).into_bytes(),
+        RenderFormat::Pdf => {
+            let font = pdf_font(&args.font)?;
+            cert::pdf::certificate(&cert, &facts, &font)
+                .with_context(|| format!("cannot make a PDF of {}", args.file.display()))?
+        }
     };
     match &args.output {
-        Some(out) => crate::atomic::replace(out, page.as_bytes())
-            .with_context(|| format!("cannot write {}", out.display()))?,
-        None => outln!("{page}"),
+        Some(out) => emit(Some(out), &page)?,
+        None if args.format == RenderFormat::Pdf => emit(None, &page)?,
+        None => outln!("{}", String::from_utf8_lossy(&page)),
     }
     Ok(Exit::Passed)
 }
 
-/// One row of a batch summary.
-#[derive(Serialize)]
-struct SummaryRow {
-    certificate_id: String,
-    issued_at: String,
-    status: String,
-    device: String,
-    vendor: String,
-    model: String,
-    serial: String,
-    size_bytes: u64,
-    method: String,
-    nist_category: String,
-    verify_mode: String,
-    bytes_verified: u64,
-    mismatched_bytes: u64,
-    error_ranges: u64,
-    operator: String,
-    organization: String,
-    asset_tag: String,
-    purpose: String,
-    signer: String,
-    file: String,
-}
-
 fn summary(args: &CertSummaryArgs) -> anyhow::Result<Exit> {
+    if args.format == SummaryFormat::Pdf {
+        refuse_pdf_on_terminal(args.output.as_deref())?;
+    }
     let files = certificate_files(&args.paths)?;
     let mut rows = Vec::with_capacity(files.len());
     for f in &files {
         let (_, c, key_id) = read_certificate(f)?;
-        let w = &c.wipe;
-        rows.push(SummaryRow {
-            certificate_id: c.certificate_id.clone(),
-            issued_at: c.issued_at.clone(),
-            status: c.status.name().into(),
-            device: w.device.display().to_string(),
-            vendor: w.media.vendor.clone().unwrap_or_default(),
-            model: w.media.model.clone().unwrap_or_default(),
-            serial: w.serial.clone().unwrap_or_default(),
-            size_bytes: w.size_bytes,
-            method: w.method.clone(),
-            nist_category: w.sanitization.nist_category.clone(),
-            verify_mode: w.verify_mode.name().into(),
-            bytes_verified: w.verification.bytes_verified,
-            mismatched_bytes: w.verification.mismatched_bytes,
-            error_ranges: w.errors.len() as u64 + w.errors_truncated,
-            operator: c.operator.clone(),
-            organization: c.organization.clone().unwrap_or_default(),
-            asset_tag: c.asset_tag.clone().unwrap_or_default(),
-            purpose: c.disposition.name().into(),
-            signer: key_id.unwrap_or_default(),
-            file: f.display().to_string(),
-        });
+        rows.push(SummaryRow::new(&c, key_id.as_deref(), f));
     }
-    match args.format {
-        SummaryFormat::Json => outln!("{}", serde_json::to_string_pretty(&rows)?),
+    let out = match args.format {
+        SummaryFormat::Json => {
+            let mut json = serde_json::to_vec_pretty(&rows)?;
+            json.push(b'\n');
+            json
+        }
         SummaryFormat::Csv => {
-            let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+            let mut w = csv::Writer::from_writer(Vec::new());
             for r in &rows {
                 w.serialize(r).context("cannot write the CSV summary")?;
             }
-            w.flush().context("cannot write the CSV summary")?;
+            w.into_inner().context("cannot write the CSV summary")?
         }
-    }
+        SummaryFormat::Pdf => {
+            let font = pdf_font(&args.font)?;
+            let offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
+            let now = time::OffsetDateTime::now_utc()
+                .to_offset(offset)
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            cert::pdf::summary(&rows, &now, &font).context("cannot make the PDF summary")?
+        }
+    };
+    emit(args.output.as_deref(), &out)?;
     Ok(Exit::Passed)
 }
 

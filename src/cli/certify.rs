@@ -90,6 +90,15 @@ pub fn prepare(args: &CertIssueArgs, devices: usize) -> anyhow::Result<Option<Ce
 }
 
 impl Certifier {
+    /// Use these asset tags (one per device, in order), e.g. as the ledger knows them.
+    pub fn set_assets(&mut self, assets: Vec<String>) {
+        self.assets = assets;
+    }
+
+    pub fn operator(&self) -> &str {
+        &self.context.operator
+    }
+
     /// Issue the certificate for the `index`-th device's result.
     pub fn issue(
         &self,

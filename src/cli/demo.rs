@@ -9,7 +9,9 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::args::{CertCommand, CertRenderArgs, CertVerifyArgs, DemoArgs, RenderFormat, WipeArgs};
+use super::args::{
+    CertCommand, CertRenderArgs, CertVerifyArgs, DemoArgs, FontArgs, RenderFormat, WipeArgs,
+};
 use super::Exit;
 
 const IMAGE_SIZE: u64 = 64 << 20;
@@ -41,11 +43,17 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         keys.display()
     );
     outln!("   {} key id {}", public_path.display(), public.key_id());
+    let ledger_path = dir.path().join("ledger.sqlite");
     outln!(
-        "\n== 3. massho wipe --method nist-clear --yes --result-dir {} --cert-dir {} --key {} --operator \"Demo Operator\"",
+        "\n== 3. A media ledger: the image is registered as medium {ASSET}, kept in cabinet {CABINET}, and checked out for disposal"
+    );
+    setup_ledger(&ledger_path)?;
+    outln!(
+        "\n== 4. massho wipe --method nist-clear --yes --result-dir {} --cert-dir {} --key {} --operator \"Demo Operator\" --asset {ASSET} --ledger {}",
         results.display(),
         certs.display(),
-        key_path.display()
+        key_path.display(),
+        ledger_path.display()
     );
     let exit = super::wipe::run(&WipeArgs {
         devices: vec![image.clone()],
@@ -60,17 +68,18 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         dry_run: false,
         cert: super::args::CertIssueArgs {
             cert_dir: Some(certs.clone()),
-            key: Some(key_path),
+            key: Some(key_path.clone()),
             operator: Some("Demo Operator".into()),
             org: Some("Demo Health Insurance Society".into()),
-            asset: vec![],
+            asset: vec![ASSET.into()],
             purpose: super::args::PurposeArg::Disposal,
             lessor: None,
             contract: None,
             witness: None,
+            ledger: Some(ledger_path.clone()),
         },
     })?;
-    outln!("\n== 4. The result object (what the certificate is issued over)");
+    outln!("\n== 5. The result object (what the certificate is issued over)");
     for entry in std::fs::read_dir(&results).context("cannot list the results")? {
         let path = entry?.path();
         let value: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)
@@ -93,11 +102,11 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         );
         outln!("   sanitization: {}", value["sanitization"]["note"]);
     }
-    outln!("\n== 5. Independent check: every byte of the image is zero");
+    outln!("\n== 6. Independent check: every byte of the image is zero");
     let nonzero = count_nonzero(&image)?;
     outln!("   {nonzero} non-zero bytes");
     outln!(
-        "\n== 6. The auditor checks the certificate: massho cert verify {} --pubkey {}",
+        "\n== 7. The auditor checks the certificate: massho cert verify {} --pubkey {}",
         certs.display(),
         public_path.display()
     );
@@ -112,19 +121,24 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         "   (or with stock minisign: minisign -Vm CERTIFICATE.json -p {})",
         public_path.display()
     );
-    outln!("\n== 7. The printed certificate: massho cert render CERTIFICATE.json");
+    outln!("\n== 8. The printed certificate: massho cert render CERTIFICATE.json");
     for cert in crate::cert::check::expand(std::slice::from_ref(&certs))? {
         super::cert::run(&CertCommand::Render(CertRenderArgs {
             file: cert,
             format: RenderFormat::Text,
             output: None,
+            font: FontArgs { font: None },
         }))?;
     }
+    let ledger_ok = finish_ledger(&ledger_path, &key_path, &public_path)?;
     if args.keep {
         let kept = dir.keep();
         outln!("\nscratch directory kept: {}", kept.display());
     } else {
-        outln!("\n== 8. Scratch directory removed");
+        outln!("\n== 10. Scratch directory removed");
+    }
+    if ledger_ok != Exit::Passed {
+        anyhow::bail!("the demo ledger did not verify");
     }
     if verified != Exit::Passed {
         anyhow::bail!("the demo certificate did not verify");
@@ -133,6 +147,111 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         anyhow::bail!("the demo image still holds {nonzero} non-zero bytes after the wipe");
     }
     Ok(exit)
+}
+
+const ASSET: &str = "DEMO-001";
+const CABINET: &str = "CAB-1";
+
+/// A scratch ledger with a cabinet and the demo medium, checked out for disposal.
+fn setup_ledger(path: &Path) -> anyhow::Result<()> {
+    let mut ledger =
+        crate::ledger::Ledger::create_or_open(path).context("cannot create the demo ledger")?;
+    let event = |medium: Option<&str>, data| crate::ledger::NewEvent {
+        medium: medium.map(str::to_owned),
+        actor: "Demo Operator".into(),
+        time: None,
+        note: None,
+        data,
+    };
+    use crate::ledger::{EventData, MediumKind, Ownership, Registration};
+    ledger
+        .append_all(vec![
+            event(
+                None,
+                EventData::CabinetAdded {
+                    cabinet: CABINET.into(),
+                    room: "サーバ室 Server room 3F".into(),
+                    lockable: true,
+                },
+            ),
+            event(
+                Some(ASSET),
+                EventData::Registered(Registration {
+                    kind: MediumKind::Other,
+                    vendor: None,
+                    model: Some("member-records.img".into()),
+                    serial: None,
+                    capacity_bytes: Some(IMAGE_SIZE),
+                    department: Some("総務課 General affairs".into()),
+                    personal_info: true,
+                    ownership: Ownership::Owned,
+                }),
+            ),
+            event(
+                Some(ASSET),
+                EventData::Stored {
+                    cabinet: CABINET.into(),
+                    slot: Some("A-1".into()),
+                },
+            ),
+            event(
+                Some(ASSET),
+                EventData::CheckedOut {
+                    by: "Demo Operator".into(),
+                    purpose: "erasure before disposal".into(),
+                    approver: "Information Security Officer".into(),
+                    due: None,
+                },
+            ),
+        ])
+        .context("cannot record the demo medium")?;
+    Ok(())
+}
+
+/// Dispose of the wiped medium, seal the ledger, show the history, verify the chain.
+fn finish_ledger(path: &Path, key: &Path, public: &Path) -> anyhow::Result<Exit> {
+    use super::ledger::args::{
+        LedgerCommand, LedgerPath, LedgerVerifyArgs, MediaCommand, ShowArgs,
+    };
+    let mut ledger = crate::ledger::Ledger::open(path).context("cannot open the demo ledger")?;
+    ledger
+        .append(crate::ledger::NewEvent {
+            medium: Some(ASSET.into()),
+            actor: "Demo Operator".into(),
+            time: None,
+            note: None,
+            data: crate::ledger::EventData::Disposed {
+                method: "recycling contractor".into(),
+                contractor: Some("Demo Recycling K.K.".into()),
+                receipt: None,
+                forced: None,
+            },
+        })
+        .context("cannot record the demo disposal")?;
+    let key = crate::sign::SecretKey::from_file(key, &|| Ok(String::new()))?;
+    crate::ledger::chain::seal(&mut ledger, &key, "Demo Operator")?;
+    let at = LedgerPath {
+        ledger: Some(path.to_path_buf()),
+    };
+    outln!("\n== 9. The medium's history in the ledger (massho media show {ASSET}), then the auditor verifies the chain and its seal");
+    super::ledger::media(&MediaCommand::Show(ShowArgs {
+        path: at.clone(),
+        asset: ASSET.into(),
+        json: false,
+    }))?;
+    outln!(
+        "\n   massho ledger verify --ledger {} --pubkey {}",
+        path.display(),
+        public.display()
+    );
+    super::ledger::run(&LedgerCommand::Verify(LedgerVerifyArgs {
+        path: at,
+        pubkey: vec![public.to_path_buf()],
+        trusted: None,
+        export: None,
+        seal: vec![],
+        json: false,
+    }))
 }
 
 fn count_nonzero(path: &Path) -> anyhow::Result<u64> {

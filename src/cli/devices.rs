@@ -66,7 +66,7 @@ fn row(d: &DeviceInfo) -> [String; 9] {
     };
     [
         d.path.display().to_string(),
-        human_size(d.size_bytes),
+        device::human_size(d.size_bytes),
         transport_name(d.transport).to_owned(),
         flag(d.rotational),
         flag(d.removable),
@@ -133,24 +133,6 @@ fn transport_name(t: Transport) -> &'static str {
     }
 }
 
-/// Decimal units, as drive makers label capacity ("500.1 GB").
-fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["kB", "MB", "GB", "TB", "PB", "EB"];
-    if bytes < 1000 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64;
-    let mut unit = "B";
-    for u in UNITS {
-        if value < 1000.0 {
-            break;
-        }
-        value /= 1000.0;
-        unit = u;
-    }
-    format!("{value:.1} {unit}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,15 +163,6 @@ mod tests {
             signatures: vec![],
             refusals: vec![],
         }
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(human_size(0), "0 B");
-        assert_eq!(human_size(999), "999 B");
-        assert_eq!(human_size(1_000), "1.0 kB");
-        assert_eq!(human_size(500_107_862_016), "500.1 GB");
-        assert_eq!(human_size(4_000_787_030_016), "4.0 TB");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use anyhow::Context;
 use indicatif::HumanBytes;
 
 use super::args::{PrngArg, VerifyArg, WipeArgs};
+use super::ledger::wipe::WipeLedger;
 use super::render::{interrupt_flag, Console, Style};
 use super::{certify, Exit, ExitError};
 use crate::device::io::{Access, DeviceTarget, IoError};
@@ -53,7 +54,23 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
         eprintln!("dry run: nothing was written");
         return Ok(Exit::Passed);
     }
-    let certifier = certify::prepare(&args.cert, jobs.len())?;
+    let mut certifier = certify::prepare(&args.cert, jobs.len())?;
+    let mut ledger = match (&args.cert.ledger, &mut certifier) {
+        (Some(path), Some(c)) => {
+            let devices: Vec<&DeviceInfo> = jobs.iter().map(|j| &j.device).collect();
+            let l = WipeLedger::prepare(path, &devices, &args.cert.asset, c.operator())?;
+            c.set_assets(l.assets());
+            Some(l)
+        }
+        (Some(path), None) => {
+            eprintln!(
+                "massho: warning: THE LEDGER {} WILL NOT BE UPDATED: it records wipes with their signed certificates, and there is no signing key",
+                path.display()
+            );
+            None
+        }
+        (None, _) => None,
+    };
     if !args.yes {
         confirm(&jobs)?;
     }
@@ -114,7 +131,9 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
     }
     let exit = exit_for(results.iter().map(|r| r.status));
     match &certifier {
-        Some(c) => issue_certificates(c, &results, &console, local_offset).map(|()| exit),
+        Some(c) => {
+            issue_certificates(c, ledger.as_mut(), &results, &console, local_offset).map(|()| exit)
+        }
         None if args.cert.cert_dir.is_some() => {
             console.say(&format!("massho: warning: {}", certify::NO_KEY_WARNING));
             Ok(exit)
@@ -126,6 +145,7 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
 /// One signed certificate per device, failed and aborted wipes included (they say so).
 fn issue_certificates(
     certifier: &certify::Certifier,
+    mut ledger: Option<&mut WipeLedger>,
     results: &[WipeResult],
     console: &Console,
     local_offset: time::UtcOffset,
@@ -150,6 +170,21 @@ fn issue_certificates(
                 cert.certificate_id,
                 cert.status.name(),
                 files.json.display()
+            ));
+        }
+        if let Some(l) = ledger.as_deref_mut() {
+            let (tag, seq) = l.record(i, &cert, &files).with_context(|| {
+                format!(
+                    "certificate {} was written, but the ledger {} was not updated; record it with `massho media wiped TAG --certificate {}`",
+                    cert.certificate_id,
+                    l.path().display(),
+                    files.json.display()
+                )
+            })?;
+            console.say(&format!(
+                "{}: ledger {}: medium {tag}, wipe recorded as event {seq}",
+                result.device.display(),
+                l.path().display()
             ));
         }
     }
@@ -438,29 +473,7 @@ mod tests {
     use crate::device::Transport;
 
     fn device(kind: DeviceKind, transport: Transport, media_class: MediaClass) -> DeviceInfo {
-        DeviceInfo {
-            path: "/dev/sdz".into(),
-            name: "sdz".into(),
-            kind,
-            by_id: None,
-            vendor: None,
-            model: Some("Stick".into()),
-            serial: Some("S123".into()),
-            wwn: None,
-            firmware: None,
-            size_bytes: 1 << 30,
-            logical_sector_size: 512,
-            physical_sector_size: 512,
-            transport,
-            rotational: false,
-            removable: true,
-            read_only: false,
-            media_class,
-            backing_file: None,
-            parent: None,
-            signatures: vec![],
-            refusals: vec![],
-        }
+        crate::device::sample(kind, transport, media_class)
     }
 
     #[test]

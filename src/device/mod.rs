@@ -217,3 +217,67 @@ pub enum DeviceError {
     #[error("libblkid could not probe {path}: {detail}")]
     Probe { path: PathBuf, detail: String },
 }
+
+/// A device for unit tests: /dev/sdz, model Stick, serial S123, 1 GiB.
+#[cfg(test)]
+pub(crate) fn sample(
+    kind: DeviceKind,
+    transport: Transport,
+    media_class: MediaClass,
+) -> DeviceInfo {
+    DeviceInfo {
+        path: "/dev/sdz".into(),
+        name: "sdz".into(),
+        kind,
+        by_id: None,
+        vendor: None,
+        model: Some("Stick".into()),
+        serial: Some("S123".into()),
+        wwn: None,
+        firmware: None,
+        size_bytes: 1 << 30,
+        logical_sector_size: 512,
+        physical_sector_size: 512,
+        transport,
+        rotational: false,
+        removable: true,
+        read_only: false,
+        media_class,
+        backing_file: None,
+        parent: None,
+        signatures: vec![],
+        refusals: vec![],
+    }
+}
+
+/// Decimal units, as drive makers label capacity ("500.1 GB").
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["kB", "MB", "GB", "TB", "PB", "EB"];
+    if bytes < 1000 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64;
+    let mut unit = "B";
+    for u in UNITS {
+        if value < 1000.0 {
+            break;
+        }
+        value /= 1000.0;
+        unit = u;
+    }
+    format!("{value:.1} {unit}")
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::human_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(999), "999 B");
+        assert_eq!(human_size(1_000), "1.0 kB");
+        assert_eq!(human_size(500_107_862_016), "500.1 GB");
+        assert_eq!(human_size(4_000_787_030_016), "4.0 TB");
+    }
+}

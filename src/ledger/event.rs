@@ -76,6 +76,8 @@ pub enum Ownership {
 /// A medium's description at registration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registration {
+    /// Serialized as `medium_kind`: `kind` names the event.
+    #[serde(rename = "medium_kind")]
     pub kind: MediumKind,
     pub vendor: Option<String>,
     pub model: Option<String>,

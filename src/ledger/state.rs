@@ -299,8 +299,16 @@ fn may_leave(m: &Medium, forced: &Option<String>, what: &str) -> Result<(), Appl
     }
 }
 
+/// It has left the organisation: no cabinet, no holder.
+fn leave(m: &mut Medium) {
+    m.cabinet = None;
+    m.slot = None;
+    m.holder = None;
+    m.due_back = None;
+}
+
 fn medium_event(view: &dyn View, m: &mut Medium, data: &EventData) -> Result<(), ApplyError> {
-    Ok(match data {
+    match data {
         EventData::Stored { cabinet, slot } => {
             if m.status == MediumStatus::CheckedOut {
                 return reject(format!(
@@ -396,11 +404,11 @@ fn medium_event(view: &dyn View, m: &mut Medium, data: &EventData) -> Result<(),
                 ));
             }
             may_leave(m, forced, "returned to its lessor")?;
-            m.holder = None;
+            leave(m);
         }
         EventData::Disposed { forced, .. } => {
             may_leave(m, forced, "disposed of")?;
-            m.holder = None;
+            leave(m);
         }
         EventData::Lost { .. } => {}
         EventData::Found { cabinet, slot } => {
@@ -416,7 +424,8 @@ fn medium_event(view: &dyn View, m: &mut Medium, data: &EventData) -> Result<(),
         | EventData::InventoryChecked { .. }
         | EventData::Sealed { .. }
         | EventData::Registered(_) => {}
-    })
+    }
+    Ok(())
 }
 
 /// The status a medium has after `data` (given that [`medium_event`] accepted it).

@@ -387,6 +387,19 @@ impl Ledger {
         Ok(out)
     }
 
+    /// Media, optionally only those with `status` and/or in `cabinet`, by asset tag.
+    pub fn list(
+        &self,
+        status: Option<state::MediumStatus>,
+        cabinet: Option<&str>,
+    ) -> Result<Vec<Medium>, LedgerError> {
+        let status = status.map(state::MediumStatus::name);
+        self.media_where(
+            "(?1 IS NULL OR status = ?1) AND (?2 IS NULL OR cabinet = ?2)",
+            &[&status, &cabinet],
+        )
+    }
+
     /// Every cabinet.
     pub fn cabinets(&self) -> Result<Vec<Cabinet>, LedgerError> {
         let mut stmt = self

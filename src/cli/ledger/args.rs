@@ -203,12 +203,16 @@ pub struct RegisterArgs {
     pub path: LedgerPath,
     /// Asset tag (管理番号), unique in the ledger
     pub asset: String,
+    /// What kind of medium it is
     #[arg(long, value_enum)]
     pub kind: MediumKind,
+    /// Maker (メーカー)
     #[arg(long)]
     pub vendor: Option<String>,
+    /// Model (型番)
     #[arg(long)]
     pub model: Option<String>,
+    /// Serial number (製造番号); one open record per serial
     #[arg(long)]
     pub serial: Option<String>,
     /// Capacity: bytes, or with a unit (500G, 2T, 32GiB)
@@ -232,6 +236,7 @@ pub struct RegisterArgs {
     /// Store it in this cabinet right away
     #[arg(long)]
     pub cabinet: Option<String>,
+    /// Shelf or slot in the cabinet
     #[arg(long, requires = "cabinet")]
     pub slot: Option<String>,
     #[command(flatten)]

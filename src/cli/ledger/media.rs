@@ -1,5 +1,402 @@
-use super::args::MediaCommand;
-use crate::cli::Exit;
-pub fn run(_c: &MediaCommand) -> anyhow::Result<Exit> {
+//! `massho media ...`: record what happens to one medium.
+
+use std::path::Path;
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+
+use super::args::{MediaCommand, Override, Recorder};
+use super::{date_arg, emit, from_ledger, new_event, open, record};
+use crate::cli::{Exit, ExitError};
+use crate::ledger::{report, EventData, Ledger, Ownership, Registration};
+
+pub fn run(cmd: &MediaCommand) -> anyhow::Result<Exit> {
+    match cmd {
+        MediaCommand::Register(a) => {
+            let ownership = match (&a.lessor, &a.contract) {
+                (Some(lessor), Some(contract)) => Ownership::Leased {
+                    lessor: lessor.clone(),
+                    contract: contract.clone(),
+                    return_due: a
+                        .return_due
+                        .as_deref()
+                        .map(|d| date_arg(d, "--return-due"))
+                        .transpose()?,
+                },
+                _ => Ownership::Owned,
+            };
+            let capacity_bytes = a
+                .capacity
+                .as_deref()
+                .map(|c| {
+                    crate::ledger::exchange::parse_capacity(c).ok_or_else(|| {
+                        ExitError::usage(format!(
+                            "--capacity {c:?} is not a size; write bytes or a size with a unit, e.g. 500G, 2T, 32GiB"
+                        ))
+                    })
+                })
+                .transpose()?;
+            let registration = Registration {
+                kind: a.kind,
+                vendor: a.vendor.clone(),
+                model: a.model.clone(),
+                serial: a.serial.clone(),
+                capacity_bytes,
+                department: a.department.clone(),
+                personal_info: a.personal_info,
+                ownership,
+            };
+            let mut events = vec![new_event(
+                &a.recorder,
+                Some(&a.asset),
+                EventData::Registered(registration),
+            )?];
+            if let Some(cabinet) = &a.cabinet {
+                events.push(new_event(
+                    &a.recorder,
+                    Some(&a.asset),
+                    EventData::Stored {
+                        cabinet: cabinet.clone(),
+                        slot: a.slot.clone(),
+                    },
+                )?);
+            }
+            record(&mut open(&a.path)?, events)
+        }
+        MediaCommand::Store(a) => one(
+            &a.path,
+            &a.recorder,
+            &a.asset,
+            EventData::Stored {
+                cabinet: a.cabinet.clone(),
+                slot: a.slot.clone(),
+            },
+        ),
+        MediaCommand::CheckOut(a) => one(
+            &a.path,
+            &a.recorder,
+            &a.asset,
+            EventData::CheckedOut {
+                by: a.by.clone(),
+                purpose: a.purpose.clone(),
+                approver: a.approver.clone(),
+                due: a.due.as_deref().map(|d| date_arg(d, "--due")).transpose()?,
+            },
+        ),
+        MediaCommand::CheckIn(a) => {
+            let mut ledger = open(&a.path)?;
+            let cabinet = match &a.cabinet {
+                Some(c) => c.clone(),
+                None => ledger
+                    .medium(&a.asset)
+                    .map_err(from_ledger)?
+                    .and_then(|m| m.cabinet)
+                    .ok_or_else(|| {
+                        ExitError::usage(format!(
+                            "medium {} has no cabinet on record; say where it goes with --cabinet",
+                            a.asset
+                        ))
+                    })?,
+            };
+            let e = new_event(
+                &a.recorder,
+                Some(&a.asset),
+                EventData::CheckedIn {
+                    by: a.by.clone(),
+                    cabinet,
+                    slot: a.slot.clone(),
+                },
+            )?;
+            record(&mut ledger, vec![e])
+        }
+        MediaCommand::Handover(a) => one(
+            &a.path,
+            &a.recorder,
+            &a.asset,
+            EventData::HandedOver {
+                from: a.from.clone(),
+                to: a.to.clone(),
+                purpose: a.purpose.clone(),
+                method: a.method.clone(),
+                receipt: a.receipt.clone(),
+            },
+        ),
+        MediaCommand::Backup(a) => one(
+            &a.path,
+            &a.recorder,
+            &a.asset,
+            EventData::BackupWritten {
+                backup_set: a.backup_set.clone(),
+                system: a.system.clone(),
+                generation: a.generation.clone(),
+                retention_until: date_arg(&a.retain_until, "--retain-until")?,
+            },
+        ),
+        MediaCommand::Wiped(a) => {
+            let keys = super::trusted_keys(&a.pubkey, None)?;
+            let data = wiped_from_certificate(&a.certificate, &keys)?;
+            one(&a.path, &a.recorder, &a.asset, data)
+        }
+        MediaCommand::Destroy(a) => {
+            let (file, sha) = match &a.certificate {
+                Some(p) => (Some(p.display().to_string()), Some(file_sha256(p)?)),
+                None => (None, None),
+            };
+            one(
+                &a.path,
+                &a.recorder,
+                &a.asset,
+                EventData::Destroyed {
+                    method: a.method.clone(),
+                    contractor: a.contractor.clone(),
+                    certificate_file: file,
+                    certificate_sha256: sha,
+                    witness: a.witness.clone(),
+                },
+            )
+        }
+        MediaCommand::Return(a) => {
+            let mut ledger = open(&a.path)?;
+            let m = ledger.medium(&a.asset).map_err(from_ledger)?;
+            let (lessor, contract) = match m {
+                Some(m) => (m.lessor.unwrap_or_default(), m.contract.unwrap_or_default()),
+                None => (String::new(), String::new()),
+            };
+            let e = new_event(
+                &a.recorder,
+                Some(&a.asset),
+                EventData::Returned {
+                    lessor,
+                    contract,
+                    receipt: a.receipt.clone(),
+                    forced: forced(&a.force),
+                },
+            )?;
+            record(&mut ledger, vec![e])
+        }
+        MediaCommand::Dispose(a) => one(
+            &a.path,
+            &a.recorder,
+            &a.asset,
+            EventData::Disposed {
+                method: a.method.clone(),
+                contractor: a.contractor.clone(),
+                receipt: a.receipt.clone(),
+                forced: forced(&a.force),
+            },
+        ),
+        MediaCommand::Lost(a) => one(
+            &a.path,
+            &a.recorder,
+            &a.asset,
+            EventData::Lost {
+                description: a.description.clone(),
+            },
+        ),
+        MediaCommand::Found(a) => one(
+            &a.path,
+            &a.recorder,
+            &a.asset,
+            EventData::Found {
+                cabinet: a.cabinet.clone(),
+                slot: a.slot.clone(),
+            },
+        ),
+        MediaCommand::Show(a) => show(&open(&a.path)?, &a.asset, a.json),
+        MediaCommand::List(a) => {
+            let ledger = open(&a.path)?;
+            let status = match &a.status {
+                None => None,
+                Some(s) => Some(crate::ledger::MediumStatus::parse(s).ok_or_else(|| {
+                    ExitError::usage(format!(
+                        "--status {s:?} is not a status; use one of in_use, in_cabinet, checked_out, handed_over, wiped, destroyed, returned_to_lessor, disposed, lost"
+                    ))
+                })?),
+            };
+            let mut media = ledger
+                .list(status, a.cabinet.as_deref())
+                .map_err(from_ledger)?;
+            media.sort_by(|a, b| a.asset_tag.cmp(&b.asset_tag));
+            let rows: Vec<Vec<String>> = media.iter().map(medium_row).collect();
+            emit(&a.output, &MEDIUM_HEADERS, &rows, &media)?;
+            Ok(Exit::Passed)
+        }
+    }
+}
+
+/// Append one event about one medium.
+fn one(
+    path: &super::args::LedgerPath,
+    rec: &Recorder,
+    asset: &str,
+    data: EventData,
+) -> anyhow::Result<Exit> {
+    let e = new_event(rec, Some(asset), data)?;
+    record(&mut open(path)?, vec![e])
+}
+
+fn forced(o: &Override) -> Option<String> {
+    if o.force {
+        o.reason.clone()
+    } else {
+        None
+    }
+}
+
+pub const MEDIUM_HEADERS: [&str; 10] = [
+    "ASSET",
+    "KIND",
+    "MODEL",
+    "SERIAL",
+    "DEPARTMENT",
+    "PI",
+    "STATUS",
+    "SINCE",
+    "WHERE",
+    "LAST WIPE",
+];
+
+pub fn medium_row(m: &crate::ledger::Medium) -> Vec<String> {
+    let dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".to_owned());
+    let place = match (&m.holder, &m.cabinet) {
+        (Some(h), _) => format!("with {h}"),
+        (None, Some(c)) => match &m.slot {
+            Some(s) => format!("{c}/{s}"),
+            None => c.clone(),
+        },
+        (None, None) => "-".to_owned(),
+    };
+    vec![
+        m.asset_tag.clone(),
+        m.kind.name().to_owned(),
+        dash(&m.model),
+        dash(&m.serial),
+        dash(&m.department),
+        if m.personal_info { "yes" } else { "no" }.to_owned(),
+        m.status.name().to_owned(),
+        m.status_since.clone(),
+        place,
+        dash(&m.last_wipe_status),
+    ]
+}
+
+fn show(ledger: &Ledger, asset: &str, json: bool) -> anyhow::Result<Exit> {
+    let Some(m) = ledger.medium(asset).map_err(from_ledger)? else {
+        return Err(ExitError::refused(format!(
+            "no medium {asset} in ledger {}; `massho media list` shows what is there",
+            ledger.path().display()
+        )));
+    };
+    let events = report::history(ledger, asset).map_err(from_ledger)?;
+    if json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"medium": m, "events": events}))?
+        );
+        return Ok(Exit::Passed);
+    }
+    let dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".to_owned());
+    outln!("medium {}  ({})", m.asset_tag, m.kind.name());
+    outln!(
+        "  {} {}, serial {}, {}",
+        dash(&m.vendor),
+        dash(&m.model),
+        dash(&m.serial),
+        m.capacity_bytes
+            .map(|c| format!("{c} bytes"))
+            .unwrap_or_else(|| "capacity -".into())
+    );
+    outln!(
+        "  department {}, personal information: {}",
+        dash(&m.department),
+        if m.personal_info { "yes" } else { "no" }
+    );
+    if m.leased {
+        outln!(
+            "  leased from {}, contract {}, return due {}",
+            dash(&m.lessor),
+            dash(&m.contract),
+            dash(&m.return_due)
+        );
+    }
+    outln!(
+        "  status {} since {}; {}",
+        m.status.name(),
+        m.status_since,
+        medium_row(&m)[8]
+    );
+    if let Some(w) = &m.last_wipe_status {
+        outln!(
+            "  last wipe {w}, certificate {}",
+            dash(&m.last_wipe_certificate)
+        );
+    }
+    if let Some(r) = &m.retention_until {
+        outln!("  backups kept until {r} (set {})", dash(&m.backup_set));
+    }
+    outln!();
+    super::report::print_events(
+        &super::args::Output {
+            json: false,
+            csv: false,
+        },
+        &events,
+    )?;
     Ok(Exit::Passed)
+}
+
+pub const EVENT_HEADERS: [&str; 6] = ["SEQ", "TIME", "EVENT", "MEDIUM", "BY", "DETAILS"];
+
+pub fn event_row(e: &crate::ledger::Event) -> Vec<String> {
+    let mut details = report::describe(e);
+    if let Some(n) = &e.note {
+        details.push_str(&format!(" [{n}]"));
+    }
+    vec![
+        e.seq.to_string(),
+        e.time.clone(),
+        e.data.kind().to_owned(),
+        e.medium.clone().unwrap_or_else(|| "-".into()),
+        e.actor.clone(),
+        details,
+    ]
+}
+
+fn file_sha256(path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read certificate file {}", path.display()))?;
+    Ok(hex::encode(Sha256::digest(&bytes)))
+}
+
+/// The `wiped` event for a massho certificate, after checking its signature with `keys` (when
+/// given) and its format.
+pub fn wiped_from_certificate(
+    path: &Path,
+    keys: &[crate::sign::PublicKey],
+) -> anyhow::Result<EventData> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read certificate {}", path.display()))?;
+    if !keys.is_empty() {
+        let c = crate::cert::check::check(path, keys, None);
+        if let Some(p) = &c.problem {
+            if c.certificate.is_none() || !matches!(p, crate::cert::check::Problem::NotPassed(_)) {
+                return Err(ExitError::refused(format!(
+                    "certificate {}: {p}; not recorded",
+                    path.display()
+                )));
+            }
+        }
+    }
+    let cert: crate::cert::Certificate = serde_json::from_slice(&bytes).map_err(|e| {
+        ExitError::usage(format!(
+            "{} is not a massho certificate: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(EventData::Wiped {
+        certificate_id: cert.certificate_id.clone(),
+        certificate_sha256: hex::encode(Sha256::digest(&bytes)),
+        status: cert.status.name().to_owned(),
+        method: Some(cert.wipe.method.clone()),
+    })
 }

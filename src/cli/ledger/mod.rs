@@ -6,6 +6,7 @@ mod cabinet;
 pub mod exchange;
 mod media;
 mod report;
+pub mod wipe;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,243 @@
+//! `massho wipe --ledger`: find each wiped medium in the ledger (by `--asset`, else by serial),
+//! register it if it is unknown, and append a `wiped` event linked to its certificate.
+//!
+//! Everything that can refuse (a closed record, an asset tag that belongs to another serial, a
+//! device without a serial and no tag) is checked before the first byte is written.
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::from_ledger;
+use crate::cert::{Certificate, Issued};
+use crate::cli::ExitError;
+use crate::device::{DeviceInfo, Transport};
+use crate::ledger::{EventData, Ledger, MediumKind, NewEvent, Ownership, Registration};
+
+/// The ledger and, per device, its asset tag and whether it must be registered first.
+pub struct WipeLedger {
+    ledger: Ledger,
+    operator: String,
+    media: Vec<Planned>,
+}
+
+struct Planned {
+    tag: String,
+    register: Option<Registration>,
+}
+
+/// The medium kind a device's identity suggests.
+pub fn kind_of(d: &DeviceInfo) -> MediumKind {
+    match d.transport {
+        Transport::Nvme => MediumKind::Nvme,
+        Transport::Mmc => MediumKind::Sd,
+        Transport::Usb if !d.rotational => MediumKind::UsbFlash,
+        Transport::Loop | Transport::File | Transport::Virtio => MediumKind::Other,
+        _ if d.rotational => MediumKind::Hdd,
+        _ => MediumKind::Ssd,
+    }
+}
+
+impl WipeLedger {
+    /// Open the ledger and decide every device's record; `assets` are the --asset tags (none,
+    /// or one per device).
+    pub fn prepare(
+        path: &Path,
+        devices: &[&DeviceInfo],
+        assets: &[String],
+        operator: &str,
+    ) -> anyhow::Result<WipeLedger> {
+        let ledger = Ledger::open(path).map_err(from_ledger)?;
+        let mut media = Vec::new();
+        for (i, d) in devices.iter().enumerate() {
+            let serial = d.serial.as_deref().filter(|s| !s.trim().is_empty());
+            let tag = match (assets.get(i), serial) {
+                (Some(tag), _) => tag.clone(),
+                (None, Some(serial)) => {
+                    let found = ledger.media_by_serial(serial).map_err(from_ledger)?;
+                    match found.iter().find(|m| !m.status.closed()) {
+                        Some(m) => m.asset_tag.clone(),
+                        None => serial.to_owned(),
+                    }
+                }
+                (None, None) => {
+                    return Err(ExitError::usage(format!(
+                        "{} has no serial number to find it in the ledger by; give its asset tag with --asset TAG",
+                        d.path.display()
+                    )))
+                }
+            };
+            let register = match ledger.medium(&tag).map_err(from_ledger)? {
+                Some(m) if m.status.closed() => {
+                    return Err(ExitError::refused(format!(
+                        "{}: medium {tag} is {} in the ledger: its record is closed; if this is another medium, give it a new tag with --asset",
+                        d.path.display(),
+                        m.status.name()
+                    )))
+                }
+                Some(m) => {
+                    if let (Some(a), Some(b)) = (m.serial.as_deref(), serial) {
+                        if a != b {
+                            return Err(ExitError::refused(format!(
+                                "{}: asset {tag} has serial {a} in the ledger, but this device's serial is {b}: is it the right device and the right tag?",
+                                d.path.display()
+                            )));
+                        }
+                    }
+                    None
+                }
+                None => Some(Registration {
+                    kind: kind_of(d),
+                    vendor: d.vendor.clone(),
+                    model: d.model.clone(),
+                    serial: serial.map(str::to_owned),
+                    capacity_bytes: Some(d.size_bytes),
+                    department: None,
+                    personal_info: false,
+                    ownership: Ownership::Owned,
+                }),
+            };
+            media.push(Planned { tag, register });
+        }
+        Ok(WipeLedger {
+            ledger,
+            operator: operator.to_owned(),
+            media,
+        })
+    }
+
+    /// The asset tag of each device, in order (for the certificates).
+    pub fn assets(&self) -> Vec<String> {
+        self.media.iter().map(|m| m.tag.clone()).collect()
+    }
+
+    /// Record the `index`-th device's certificate: register the medium if it is new, then the
+    /// `wiped` event, in one transaction. Returns the asset tag and the event's position.
+    pub fn record(
+        &mut self,
+        index: usize,
+        cert: &Certificate,
+        files: &Issued,
+    ) -> anyhow::Result<(String, u64)> {
+        let planned = self
+            .media
+            .get_mut(index)
+            .ok_or_else(|| anyhow::anyhow!("no ledger plan for device {index}"))?;
+        let bytes = std::fs::read(&files.json).map_err(|e| {
+            anyhow::anyhow!("cannot read back certificate {}: {e}", files.json.display())
+        })?;
+        let mut events = Vec::new();
+        if let Some(r) = planned.register.take() {
+            events.push(NewEvent {
+                medium: Some(planned.tag.clone()),
+                actor: self.operator.clone(),
+                time: None,
+                note: Some("registered by massho wipe".into()),
+                data: EventData::Registered(r),
+            });
+        }
+        events.push(NewEvent {
+            medium: Some(planned.tag.clone()),
+            actor: self.operator.clone(),
+            time: None,
+            note: None,
+            data: EventData::Wiped {
+                certificate_id: cert.certificate_id.clone(),
+                certificate_sha256: hex::encode(Sha256::digest(&bytes)),
+                status: cert.status.name().to_owned(),
+                method: Some(cert.wipe.method.clone()),
+            },
+        });
+        let recorded = self.ledger.append_all(events).map_err(from_ledger)?;
+        let seq = recorded.last().map_or(0, |r| r.event.seq);
+        Ok((planned.tag.clone(), seq))
+    }
+
+    pub fn path(&self) -> &Path {
+        self.ledger.path()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::{sample, DeviceKind, MediaClass};
+    use crate::ledger::{EventData, NewEvent, Registration};
+
+    fn ledger() -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite");
+        Ledger::create_or_open(&path).unwrap();
+        (dir, path)
+    }
+
+    fn register(path: &Path, tag: &str, serial: &str) {
+        let mut l = Ledger::open(path).unwrap();
+        l.append(NewEvent {
+            medium: Some(tag.into()),
+            actor: "t".into(),
+            time: None,
+            note: None,
+            data: EventData::Registered(Registration {
+                kind: MediumKind::UsbFlash,
+                vendor: None,
+                model: None,
+                serial: Some(serial.into()),
+                capacity_bytes: None,
+                department: None,
+                personal_info: false,
+                ownership: Ownership::Owned,
+            }),
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn a_known_serial_finds_its_asset_tag_and_an_unknown_one_is_registered_under_it() {
+        let (_d, path) = ledger();
+        let usb = sample(DeviceKind::Disk, Transport::Usb, MediaClass::Flash);
+        let plan = WipeLedger::prepare(&path, &[&usb], &[], "op").unwrap();
+        assert_eq!(plan.assets(), ["S123"]);
+        assert_eq!(
+            plan.media[0].register.as_ref().map(|r| r.kind),
+            Some(MediumKind::UsbFlash)
+        );
+        register(&path, "USB-7", "S123");
+        let plan = WipeLedger::prepare(&path, &[&usb], &[], "op").unwrap();
+        assert_eq!(plan.assets(), ["USB-7"]);
+        assert!(plan.media[0].register.is_none());
+    }
+
+    #[test]
+    fn a_tag_with_another_serial_or_no_way_to_find_the_medium_is_refused() {
+        let (_d, path) = ledger();
+        register(&path, "USB-7", "OTHER");
+        let usb = sample(DeviceKind::Disk, Transport::Usb, MediaClass::Flash);
+        let e = WipeLedger::prepare(&path, &[&usb], &["USB-7".into()], "op")
+            .err()
+            .unwrap();
+        assert!(
+            e.to_string().contains("has serial OTHER in the ledger"),
+            "{e}"
+        );
+        let mut anonymous = usb.clone();
+        anonymous.serial = None;
+        let e = WipeLedger::prepare(&path, &[&anonymous], &[], "op")
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("--asset TAG"), "{e}");
+    }
+
+    #[test]
+    fn kinds_follow_the_transport() {
+        let mut d = sample(DeviceKind::Disk, Transport::Sata, MediaClass::Magnetic);
+        d.rotational = true;
+        assert_eq!(kind_of(&d), MediumKind::Hdd);
+        d.rotational = false;
+        assert_eq!(kind_of(&d), MediumKind::Ssd);
+        d.transport = Transport::Nvme;
+        assert_eq!(kind_of(&d), MediumKind::Nvme);
+        d.transport = Transport::Mmc;
+        assert_eq!(kind_of(&d), MediumKind::Sd);
+    }
+}

@@ -1,0 +1,940 @@
+//! The media ledger end to end, through the `massho` binary: the rules refuse what must not be
+//! recorded (and record nothing), `ledger verify` catches every kind of tampering made with the
+//! stock `sqlite3` tool, seals catch a rewritten history, concurrent writers lose nothing,
+//! `wipe --ledger` links a real wipe of a loop device to its certificate, and the reports and
+//! the cabinet check say what an auditor needs.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{describe_output, massho, run, LoopDevice};
+use serde_json::Value;
+
+const MIB: u64 = 1 << 20;
+
+fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(out.status.code(), Some(code), "{}", describe_output(out));
+}
+
+/// A scratch ledger in its own directory.
+struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        let s = Scratch {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        assert_exit(&s.m(&["ledger", "init"]), 0);
+        s
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.path().join("ledger.sqlite")
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = massho();
+        c.args(args)
+            .arg("--ledger")
+            .arg(self.path())
+            .env("USER", "tester")
+            .env_remove("SUDO_USER")
+            .env_remove("MASSHO_LEDGER");
+        c
+    }
+
+    /// Run massho with `--ledger` on this ledger.
+    fn m(&self, args: &[&str]) -> Output {
+        run(&mut self.cmd(args))
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.m(args);
+        assert_exit(&out, 0);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.push("--json");
+        serde_json::from_str(&self.ok(&a)).unwrap()
+    }
+
+    fn sqlite(&self, sql: &str) {
+        let out = run(Command::new("sqlite3").arg(self.path()).arg(sql));
+        assert!(
+            out.status.success(),
+            "sqlite3 {sql}: {}",
+            describe_output(&out)
+        );
+    }
+
+    fn events(&self) -> u64 {
+        let conn = rusqlite::Connection::open(self.path()).unwrap();
+        conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get::<_, i64>(0))
+            .unwrap() as u64
+    }
+
+    /// `ledger verify` output (stdout), asserting the exit code.
+    fn verify(&self, code: i32, extra: &[&str]) -> String {
+        let mut a = vec!["ledger", "verify"];
+        a.extend_from_slice(extra);
+        let out = self.m(&a);
+        assert_exit(&out, code);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A copy of the ledger file to restore after a tampering experiment.
+    fn snapshot(&self) -> Vec<u8> {
+        // Fold the WAL into the main file first, so one file is the whole ledger.
+        self.sqlite("PRAGMA wal_checkpoint(TRUNCATE);");
+        std::fs::read(self.path()).unwrap()
+    }
+
+    fn restore(&self, bytes: &[u8]) {
+        let _ = std::fs::remove_file(self.dir.path().join("ledger.sqlite-wal"));
+        let _ = std::fs::remove_file(self.dir.path().join("ledger.sqlite-shm"));
+        std::fs::write(self.path(), bytes).unwrap();
+    }
+}
+
+/// A cabinet and two media, one checked out and handed over.
+fn populated() -> Scratch {
+    let s = Scratch::new();
+    s.ok(&["cabinet", "add", "C1", "--room", "サーバ室"]);
+    s.ok(&["cabinet", "add", "C2", "--room", "書庫"]);
+    s.ok(&[
+        "media",
+        "register",
+        "USB-001",
+        "--kind",
+        "usb-flash",
+        "--serial",
+        "SN-A",
+        "--department",
+        "総務課",
+        "--personal-info",
+        "--cabinet",
+        "C1",
+        "--slot",
+        "1",
+    ]);
+    s.ok(&[
+        "media",
+        "register",
+        "HDD-002",
+        "--kind",
+        "hdd",
+        "--serial",
+        "SN-B",
+        "--capacity",
+        "2T",
+        "--lessor",
+        "Tokyo Lease",
+        "--contract",
+        "L-77",
+        "--return-due",
+        "2026-12-31",
+        "--cabinet",
+        "C2",
+    ]);
+    s.ok(&[
+        "media",
+        "check-out",
+        "USB-001",
+        "--by",
+        "tanaka",
+        "--purpose",
+        "restore test",
+        "--approver",
+        "suzuki",
+        "--at",
+        "2026-11-01T09:00:00+09:00",
+        "--due",
+        "2026-11-10",
+    ]);
+    s.ok(&[
+        "media",
+        "handover",
+        "USB-001",
+        "--from",
+        "tanaka",
+        "--to",
+        "sato",
+        "--purpose",
+        "audit",
+        "--method",
+        "in person",
+        "--receipt",
+        "R-9",
+    ]);
+    s
+}
+
+#[test]
+fn the_rules_refuse_bad_events_and_record_nothing() {
+    let s = populated();
+    let before = s.events();
+    let refused = |args: &[&str], needle: &str| {
+        let out = s.m(args);
+        assert_exit(&out, 3);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(err.contains("nothing was recorded"), "{err}");
+    };
+    refused(
+        &["media", "check-in", "HDD-002", "--by", "x"],
+        "not checked out",
+    );
+    refused(
+        &["media", "register", "USB-001", "--kind", "ssd"],
+        "asset tag USB-001 is registered already",
+    );
+    refused(
+        &[
+            "media", "register", "USB-009", "--kind", "ssd", "--serial", "SN-A",
+        ],
+        "serial number SN-A is registered already as USB-001",
+    );
+    refused(
+        &["media", "store", "NOPE-1", "--cabinet", "C1"],
+        "no medium NOPE-1",
+    );
+    refused(
+        &["media", "store", "HDD-002", "--cabinet", "C9"],
+        "no cabinet C9",
+    );
+    refused(
+        &[
+            "media",
+            "handover",
+            "USB-001",
+            "--from",
+            "tanaka",
+            "--to",
+            "kato",
+            "--purpose",
+            "x",
+            "--method",
+            "mail",
+        ],
+        "held by sato, not tanaka",
+    );
+    refused(
+        &["media", "dispose", "HDD-002", "--method", "recycling"],
+        "no passing wipe or destruction",
+    );
+    refused(&["media", "return", "USB-001"], "owned, not leased");
+    // A register that also stores into a missing cabinet: the registration is not kept either.
+    refused(
+        &[
+            "media",
+            "register",
+            "SD-003",
+            "--kind",
+            "sd",
+            "--cabinet",
+            "C9",
+        ],
+        "no cabinet C9",
+    );
+    assert_eq!(s.events(), before, "a refused command recorded something");
+    // Bad arguments are usage errors.
+    let out = s.m(&[
+        "media",
+        "check-out",
+        "HDD-002",
+        "--by",
+        "a",
+        "--purpose",
+        "b",
+        "--approver",
+        "c",
+        "--due",
+        "31/12/2026",
+    ]);
+    assert_exit(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("YYYY-MM-DD"));
+    s.verify(0, &[]);
+}
+
+#[test]
+fn state_follows_the_events() {
+    let s = populated();
+    let usb = s.json(&["media", "show", "USB-001"]);
+    assert_eq!(usb["medium"]["status"], "checked_out");
+    assert_eq!(usb["medium"]["holder"], "sato");
+    assert_eq!(usb["medium"]["cabinet"], "C1");
+    assert_eq!(usb["medium"]["department"], "総務課");
+    let kinds: Vec<&str> = usb["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["registered", "stored", "checked_out", "handed_over"]
+    );
+    assert_eq!(usb["events"][2]["time"], "2026-11-01T00:00:00Z");
+    assert_eq!(usb["events"][2]["actor"], "tester");
+    let hdd = s.json(&["media", "show", "HDD-002"]);
+    assert_eq!(hdd["medium"]["capacity_bytes"], 2_000_000_000_000u64);
+    assert_eq!(hdd["medium"]["leased"], true);
+    s.ok(&["media", "check-in", "USB-001", "--by", "sato"]);
+    let usb = s.json(&["media", "show", "USB-001"]);
+    assert_eq!(usb["medium"]["status"], "in_cabinet");
+    assert_eq!(usb["medium"]["holder"], Value::Null);
+    let listed = s.json(&["media", "list", "--cabinet", "C1"]);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let csv = s.ok(&["media", "list", "--csv"]);
+    assert!(csv.starts_with("ASSET,KIND,"), "{csv}");
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+}
+
+/// Each tampering, made with stock sqlite3 on a copy of a good ledger, and what verify says.
+#[test]
+fn verify_names_the_first_tampered_event_or_row() {
+    let s = populated();
+    s.verify(0, &[]);
+    let good = s.snapshot();
+    let cases: &[(&str, &str)] = &[
+        (
+            "UPDATE events SET body = replace(body, 'tanaka', 'tanaku') WHERE seq = 7",
+            "event 7: its content does not match its hash",
+        ),
+        (
+            "DELETE FROM events WHERE seq = 4",
+            "event 4 is missing",
+        ),
+        (
+            "UPDATE events SET seq = 100 WHERE seq = 3",
+            "event 3 is missing",
+        ),
+        (
+            "UPDATE events SET kind = 'lost' WHERE seq = 6",
+            "event 6: its stored columns",
+        ),
+        (
+            "UPDATE events SET time = '2020-01-01T00:00:00Z' WHERE seq = 2",
+            "event 2: its stored columns",
+        ),
+        (
+            "UPDATE events SET prev = (SELECT prev FROM events WHERE seq = 2) WHERE seq = 3",
+            "event 3: its link to the previous event does not match",
+        ),
+        (
+            "UPDATE media SET state = replace(state, 'checked_out', 'in_cabinet') WHERE asset_tag = 'USB-001'",
+            "medium USB-001: its current state in the media table differs",
+        ),
+        (
+            "UPDATE media SET status = 'in_cabinet' WHERE asset_tag = 'USB-001'",
+            "medium USB-001: the media table's columns differ",
+        ),
+        (
+            "DELETE FROM media WHERE asset_tag = 'HDD-002'",
+            "missing from the media table",
+        ),
+        (
+            "DELETE FROM cabinets WHERE id = 'C2'",
+            "cabinets added by events are missing",
+        ),
+    ];
+    for (sql, expected) in cases {
+        s.restore(&good);
+        s.sqlite(sql);
+        let out = s.verify(1, &[]);
+        assert!(out.contains(expected), "after {sql}:\n{out}");
+        assert!(out.contains("FAILED"), "{out}");
+    }
+    s.restore(&good);
+    s.verify(0, &[]);
+}
+
+fn keypair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let out = run(massho()
+        .args([
+            "key",
+            "generate",
+            "--no-passphrase",
+            "--name",
+            name,
+            "--out",
+        ])
+        .arg(dir));
+    assert_exit(&out, 0);
+    (
+        dir.join(format!("{name}.key")),
+        dir.join(format!("{name}.pub")),
+    )
+}
+
+/// Recompute every hash from `from_seq` on, as a forger with write access but no key would,
+/// after changing an event.
+fn rechain(path: &Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let id: String = conn
+        .query_row("SELECT value FROM meta WHERE key = 'ledger_id'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let rows: Vec<(i64, String)> = conn
+        .prepare("SELECT seq, body FROM events ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut prev = massho::ledger::event::GENESIS.to_owned();
+    for (seq, body) in rows {
+        let hash = massho::ledger::event::chain_hash(&id, &prev, &body);
+        conn.execute(
+            "UPDATE events SET prev = ?1, hash = ?2 WHERE seq = ?3",
+            rusqlite::params![prev, hash, seq],
+        )
+        .unwrap();
+        prev = hash;
+    }
+}
+
+#[test]
+fn seals_catch_a_rewritten_history_and_a_removed_tail() {
+    let s = populated();
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public) = keypair(keys.path(), "auditor");
+    let (_, other_public) = keypair(keys.path(), "other");
+    let seal_file = s.dir.path().join("seal-1.json");
+    let out = s.ok(&[
+        "ledger",
+        "seal",
+        "--key",
+        key.to_str().unwrap(),
+        "--out",
+        seal_file.to_str().unwrap(),
+    ]);
+    assert!(out.contains("sealed ledger"), "{out}");
+    s.ok(&["media", "check-in", "USB-001", "--by", "sato"]);
+    let pubkey = public.to_str().unwrap();
+    let ok = s.verify(0, &["--pubkey", pubkey]);
+    assert!(ok.contains("signature good"), "{ok}");
+    assert!(ok.contains("1 event(s) after the last seal"), "{ok}");
+    // Someone else's key does not vouch for the seal.
+    let bad = s.verify(1, &["--pubkey", other_public.to_str().unwrap()]);
+    assert!(bad.contains("not among the trusted keys"), "{bad}");
+    // The seal file kept apart matches.
+    s.verify(
+        0,
+        &["--pubkey", pubkey, "--seal", seal_file.to_str().unwrap()],
+    );
+
+    // A forger edits an old event and recomputes every hash: the chain is whole again, but the
+    // seal's signed head no longer matches.
+    let good = s.snapshot();
+    s.sqlite("UPDATE events SET body = replace(body, 'restore test', 'routine') WHERE seq = 7");
+    rechain(&s.path());
+    let out = s.verify(1, &["--pubkey", pubkey]);
+    assert!(
+        out.contains("seal at event 9 says it covers 8 events ending in"),
+        "{out}"
+    );
+    assert!(out.contains("but the chain there is 8 events"), "{out}");
+    // Without the seal the forgery would pass: the chain itself is whole.
+    assert!(!out.contains("does not match its hash"), "{out}");
+
+    // The newest sealed event removed together with the seal and what followed: the chain
+    // alone cannot tell, the seal file kept apart can.
+    s.restore(&good);
+    s.sqlite("DELETE FROM events WHERE seq >= 8");
+    let out = s.m(&[
+        "ledger",
+        "verify",
+        "--pubkey",
+        pubkey,
+        "--seal",
+        seal_file.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 1);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("the ledger has fewer: events were removed"),
+        "{text}"
+    );
+}
+
+#[test]
+fn concurrent_writers_lose_nothing() {
+    let s = Scratch::new();
+    s.ok(&["cabinet", "add", "C1", "--room", "R"]);
+    let writers = 6;
+    let per_writer = 15;
+    let children: Vec<_> = (0..writers)
+        .map(|w| {
+            let script = (0..per_writer)
+                .map(|i| {
+                    format!(
+                        "\"$M\" media register W{w}-{i} --kind usb-flash --cabinet C1 --ledger \"$L\" >/dev/null || exit 1"
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            Command::new("bash")
+                .arg("-c")
+                .arg(script)
+                .env("M", env!("CARGO_BIN_EXE_massho"))
+                .env("L", s.path())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success(), "a writer failed");
+    }
+    assert_eq!(s.events(), 1 + (writers * per_writer * 2) as u64);
+    let inventory = s.json(&["cabinet", "inventory", "C1"]);
+    assert_eq!(inventory.as_array().unwrap().len(), writers * per_writer);
+    s.verify(0, &[]);
+}
+
+#[test]
+fn cabinet_check_reports_missing_unexpected_and_misplaced() {
+    let s = populated();
+    s.ok(&[
+        "media",
+        "register",
+        "T-1",
+        "--kind",
+        "tape",
+        "--cabinet",
+        "C1",
+    ]);
+    s.ok(&[
+        "media",
+        "register",
+        "T-2",
+        "--kind",
+        "tape",
+        "--cabinet",
+        "C1",
+    ]);
+    s.ok(&[
+        "media",
+        "register",
+        "T-3",
+        "--kind",
+        "tape",
+        "--cabinet",
+        "C2",
+    ]);
+    let inv = s.json(&["cabinet", "inventory", "C1"]);
+    let tags: Vec<&str> = inv
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["asset_tag"].as_str().unwrap())
+        .collect();
+    assert_eq!(tags, ["T-1", "T-2"], "USB-001 is checked out, not in C1");
+    let found = s.dir.path().join("found.txt");
+    std::fs::write(&found, "asset_tag\nT-1\nT-3\nX-404\nUSB-001\n\n").unwrap();
+    let before = s.events();
+    let out = s.m(&[
+        "cabinet",
+        "check",
+        "C1",
+        "--found",
+        found.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_exit(&out, 1);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["missing"], serde_json::json!(["T-2"]));
+    assert_eq!(r["unexpected"], serde_json::json!(["X-404"]));
+    assert_eq!(r["misplaced"][0][0], "T-3");
+    assert_eq!(r["misplaced"][0][1], "in cabinet C2");
+    assert_eq!(r["misplaced"][1][0], "USB-001");
+    assert!(r["misplaced"][1][1].as_str().unwrap().contains("sato"));
+    assert_eq!(s.events(), before + 1, "the check is recorded");
+    let log = s.json(&["ledger", "log", "--kind", "inventory_checked"]);
+    assert_eq!(log[0]["missing"], serde_json::json!(["T-2"]));
+    // A clean check exits 0.
+    std::fs::write(&found, "T-1\nT-2\n").unwrap();
+    s.ok(&[
+        "cabinet",
+        "check",
+        "C1",
+        "--found",
+        found.to_str().unwrap(),
+        "--dry-run",
+    ]);
+    assert_eq!(s.events(), before + 1, "--dry-run records nothing");
+}
+
+/// A certificate document like massho writes, with the given id and status (unsigned: `media
+/// wiped` without --pubkey records it without checking a signature).
+fn fake_certificate(dir: &Path, id: &str, status: &str) -> PathBuf {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/examples");
+    let example = std::fs::read_dir(examples)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .unwrap();
+    let mut v: Value = serde_json::from_slice(&std::fs::read(example).unwrap()).unwrap();
+    v["certificate_id"] = id.into();
+    v["status"] = status.into();
+    v["wipe"]["status"] = status.into();
+    let p = dir.join(format!("{id}.json"));
+    std::fs::write(&p, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    p
+}
+
+#[test]
+fn a_failed_wipe_blocks_disposal_and_return_unless_forced_with_a_reason() {
+    let s = populated();
+    let failed = fake_certificate(
+        s.dir.path(),
+        "11111111-2222-3333-4444-555555555555",
+        "failed",
+    );
+    s.ok(&[
+        "media",
+        "wiped",
+        "HDD-002",
+        "--certificate",
+        failed.to_str().unwrap(),
+    ]);
+    let out = s.m(&["media", "return", "HDD-002"]);
+    assert_exit(&out, 3);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("its latest wipe failed"),
+        "{}",
+        describe_output(&out)
+    );
+    // --force needs --reason (clap), and the reason is kept.
+    assert_exit(&s.m(&["media", "return", "HDD-002", "--force"]), 2);
+    s.ok(&[
+        "media",
+        "return",
+        "HDD-002",
+        "--force",
+        "--reason",
+        "lessor erases under contract clause 12",
+        "--receipt",
+        "TL-555",
+    ]);
+    let hdd = s.json(&["media", "show", "HDD-002"]);
+    assert_eq!(hdd["medium"]["status"], "returned_to_lessor");
+    let last = hdd["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["forced"], "lessor erases under contract clause 12");
+    assert_eq!(last["lessor"], "Tokyo Lease");
+    // The record is closed.
+    let out = s.m(&["media", "store", "HDD-002", "--cabinet", "C1"]);
+    assert_exit(&out, 3);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("its record is closed"));
+
+    // A passing wipe after a failed one allows disposal without force.
+    s.ok(&["media", "check-in", "USB-001", "--by", "sato"]);
+    let failed2 = fake_certificate(
+        s.dir.path(),
+        "aaaaaaaa-2222-3333-4444-555555555555",
+        "failed",
+    );
+    let passed = fake_certificate(
+        s.dir.path(),
+        "bbbbbbbb-2222-3333-4444-555555555555",
+        "passed",
+    );
+    s.ok(&[
+        "media",
+        "wiped",
+        "USB-001",
+        "--certificate",
+        failed2.to_str().unwrap(),
+    ]);
+    assert_exit(
+        &s.m(&["media", "dispose", "USB-001", "--method", "shredder"]),
+        3,
+    );
+    s.ok(&[
+        "media",
+        "wiped",
+        "USB-001",
+        "--certificate",
+        passed.to_str().unwrap(),
+    ]);
+    s.ok(&[
+        "media",
+        "dispose",
+        "USB-001",
+        "--method",
+        "shredder",
+        "--contractor",
+        "ACME",
+    ]);
+
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let register = s.json(&[
+        "report",
+        "disposals",
+        "--from",
+        "2026-01-01",
+        "--to",
+        &today,
+    ]);
+    let rows = register.as_array().unwrap();
+    let events: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["asset_tag"].as_str().unwrap(),
+                r["event"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("HDD-002", "wiped"),
+            ("HDD-002", "returned"),
+            ("USB-001", "wiped"),
+            ("USB-001", "wiped"),
+            ("USB-001", "disposed")
+        ]
+    );
+    assert_eq!(
+        rows[0]["certificate"],
+        "11111111-2222-3333-4444-555555555555"
+    );
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(std::fs::read(&failed).unwrap()))
+    };
+    assert_eq!(rows[0]["certificate_sha256"], sha);
+    assert_eq!(rows[1]["forced"], "lessor erases under contract clause 12");
+    // A period before all of it is empty.
+    let none = s.json(&[
+        "report",
+        "disposals",
+        "--from",
+        "2020-01-01",
+        "--to",
+        "2020-12-31",
+    ]);
+    assert_eq!(none.as_array().unwrap().len(), 0);
+    s.verify(0, &[]);
+}
+
+#[test]
+fn reports_answer_what_an_auditor_asks() {
+    let s = populated();
+    s.ok(&[
+        "media",
+        "register",
+        "LTO-1",
+        "--kind",
+        "tape",
+        "--cabinet",
+        "C2",
+    ]);
+    s.ok(&[
+        "media",
+        "backup",
+        "LTO-1",
+        "--set",
+        "weekly",
+        "--system",
+        "レセプト",
+        "--generation",
+        "2024-W01",
+        "--retain-until",
+        "2025-12-31",
+    ]);
+    s.ok(&[
+        "media",
+        "register",
+        "LTO-2",
+        "--kind",
+        "tape",
+        "--cabinet",
+        "C2",
+    ]);
+    s.ok(&[
+        "media",
+        "backup",
+        "LTO-2",
+        "--set",
+        "weekly",
+        "--system",
+        "レセプト",
+        "--generation",
+        "2026-W40",
+        "--retain-until",
+        "2031-12-31",
+    ]);
+    let out = s.json(&["report", "out", "--as-of", "2026-11-15"]);
+    assert_eq!(out.as_array().unwrap().len(), 1);
+    assert_eq!(out[0]["asset_tag"], "USB-001");
+    assert_eq!(out[0]["holder"], "sato");
+    assert_eq!(out[0]["days_out"], 14);
+    assert_eq!(out[0]["overdue"], true);
+    let expired = s.json(&["report", "retention", "--as-of", "2026-11-15"]);
+    let tags: Vec<&str> = expired
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["asset_tag"].as_str().unwrap())
+        .collect();
+    assert_eq!(tags, ["LTO-1"]);
+    assert_eq!(expired[0]["days_past"], 319);
+    // A passing wipe clears what had to be kept.
+    let passed = fake_certificate(
+        s.dir.path(),
+        "cccccccc-2222-3333-4444-555555555555",
+        "passed",
+    );
+    s.ok(&[
+        "media",
+        "wiped",
+        "LTO-1",
+        "--certificate",
+        passed.to_str().unwrap(),
+    ]);
+    let expired = s.json(&["report", "retention", "--as-of", "2026-11-15"]);
+    assert_eq!(expired.as_array().unwrap().len(), 0);
+    // Leases: due within 60 days of 2026-11-15, not wiped yet; not due within 30 days.
+    let leases = s.json(&[
+        "report",
+        "leases",
+        "--as-of",
+        "2026-11-15",
+        "--within",
+        "60",
+    ]);
+    assert_eq!(leases[0]["asset_tag"], "HDD-002");
+    assert_eq!(leases[0]["days_left"], 46);
+    assert_eq!(leases[0]["sanitized"], false);
+    let leases = s.json(&[
+        "report",
+        "leases",
+        "--as-of",
+        "2026-11-15",
+        "--within",
+        "30",
+    ]);
+    assert_eq!(leases.as_array().unwrap().len(), 0);
+    let text = s.ok(&["report", "leases", "--as-of", "2027-01-05"]);
+    assert!(
+        text.contains("5 OVERDUE") && text.contains("NOT WIPED"),
+        "{text}"
+    );
+    let history = s.ok(&["report", "history", "USB-001"]);
+    assert!(history.contains("tanaka → sato for audit"), "{history}");
+    let csv = s.ok(&["report", "history", "USB-001", "--csv"]);
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    assert_exit(&s.m(&["report", "history", "NOPE"]), 3);
+}
+
+#[test]
+fn a_missing_ledger_is_not_created_by_a_typo() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("typo.sqlite");
+    let out = run(massho().args(["media", "list", "--ledger"]).arg(&path));
+    assert_exit(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("massho ledger init"));
+    assert!(!path.exists());
+    // MASSHO_LEDGER names the ledger when --ledger is not given.
+    run(massho()
+        .args(["ledger", "init"])
+        .env("MASSHO_LEDGER", &path));
+    let out = run(massho()
+        .args(["cabinet", "list"])
+        .env("MASSHO_LEDGER", &path));
+    assert_exit(&out, 0);
+}
+
+/// `massho wipe --ledger` on a real loop device: the medium is found by asset tag, the wipe is
+/// recorded with the certificate's id and SHA-256, and an unknown medium is registered.
+#[test]
+fn wipe_records_its_certificate_in_the_ledger() {
+    let s = Scratch::new();
+    s.ok(&["cabinet", "add", "C1", "--room", "R"]);
+    s.ok(&[
+        "media",
+        "register",
+        "DISK-1",
+        "--kind",
+        "hdd",
+        "--cabinet",
+        "C1",
+    ]);
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public) = keypair(keys.path(), "station");
+    let certs = s.dir.path().join("certs");
+    let a = LoopDevice::new(8 * MIB, 512);
+    let b = LoopDevice::new(8 * MIB, 4096);
+    let out = run(massho()
+        .args(["wipe", "--yes", "--method", "zero", "--operator", "Yamada"])
+        .arg("--key")
+        .arg(&key)
+        .arg("--cert-dir")
+        .arg(&certs)
+        .arg("--ledger")
+        .arg(s.path())
+        .args(["--asset", "DISK-1", "--asset", "DISK-NEW"])
+        .arg(a.path())
+        .arg(b.path()));
+    assert_exit(&out, 0);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("medium DISK-1, wipe recorded"), "{stdout}");
+    let d1 = s.json(&["media", "show", "DISK-1"]);
+    assert_eq!(d1["medium"]["status"], "wiped");
+    assert_eq!(d1["medium"]["last_wipe_status"], "passed");
+    let wiped = d1["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(wiped["kind"], "wiped");
+    let cert_id = wiped["certificate_id"].as_str().unwrap();
+    let cert_file = certs.join(format!("{cert_id}.json"));
+    let bytes = std::fs::read(&cert_file).unwrap();
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&bytes))
+    };
+    assert_eq!(wiped["certificate_sha256"], sha);
+    let cert: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(cert["asset_tag"], "DISK-1");
+    // The second device was unknown: registered from its identity, then wiped.
+    let d2 = s.json(&["media", "show", "DISK-NEW"]);
+    assert_eq!(d2["medium"]["capacity_bytes"], 8 * MIB);
+    assert_eq!(d2["medium"]["kind"], "other");
+    assert_eq!(d2["events"][0]["kind"], "registered");
+    // The certificate verifies, and the medium can now be disposed of.
+    let out = run(massho()
+        .args(["cert", "verify"])
+        .arg(&cert_file)
+        .arg("--pubkey")
+        .arg(&public));
+    assert_exit(&out, 0);
+    s.ok(&["media", "dispose", "DISK-1", "--method", "shredder"]);
+
+    // A disposed medium cannot be wiped into the ledger again under its old tag: refused before
+    // anything is written.
+    b.fill_backing(0xAB);
+    let out = run(massho()
+        .args(["wipe", "--yes", "--method", "zero", "--operator", "Yamada"])
+        .arg("--key")
+        .arg(&key)
+        .arg("--cert-dir")
+        .arg(&certs)
+        .arg("--ledger")
+        .arg(s.path())
+        .args(["--asset", "DISK-1"])
+        .arg(b.path()));
+    assert_exit(&out, 3);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("its record is closed"));
+    assert!(
+        b.backing_bytes().iter().all(|&x| x == 0xAB),
+        "refused, yet written"
+    );
+    s.verify(0, &[]);
+}
