@@ -64,7 +64,7 @@ pub enum ExchangeError {
     Csv { line: u64, problem: String },
     #[error("{}", RowProblems(.0))]
     Rows(Vec<RowProblem>),
-    #[error("there are no media rows under the header: nothing to import")]
+    #[error("there are no media rows under the header")]
     Empty,
     /// A row the ledger's rules refuse.
     #[error("line {line} (asset {asset_tag}): {reason}")]
