@@ -189,11 +189,26 @@ impl Ledger {
         self.append_with(|_, _| Ok(events.next()))
     }
 
+    /// Run `events` through the rules exactly as [`Ledger::append_all`] would, in a transaction
+    /// that is then rolled back: a dry run. Nothing is recorded.
+    pub fn check_all(&mut self, events: Vec<NewEvent>) -> Result<Vec<Recorded>, LedgerError> {
+        let mut events = events.into_iter();
+        self.append_inner(|_, _| Ok(events.next()), false)
+    }
+
     /// Append events that `next` makes, one by one, from the number of events and the head
     /// hash before each (a seal signs them), until it returns `None`; one transaction.
     pub(crate) fn append_with(
         &mut self,
+        next: impl FnMut(u64, &str) -> Result<Option<NewEvent>, LedgerError>,
+    ) -> Result<Vec<Recorded>, LedgerError> {
+        self.append_inner(next, true)
+    }
+
+    fn append_inner(
+        &mut self,
         mut next: impl FnMut(u64, &str) -> Result<Option<NewEvent>, LedgerError>,
+        commit: bool,
     ) -> Result<Vec<Recorded>, LedgerError> {
         let path = self.path.clone();
         let sql = |source| LedgerError::Sqlite {
@@ -268,7 +283,11 @@ impl Ledger {
                 at += 1;
             }
         }
-        tx.commit().map_err(sql)?;
+        if commit {
+            tx.commit().map_err(sql)?;
+        } else {
+            tx.rollback().map_err(sql)?;
+        }
         Ok(out)
     }
 

@@ -1,0 +1,460 @@
+//! The ledger's import and export through the `massho` binary: media lists from Excel (UTF-8 or
+//! Shift_JIS, English or Japanese headers) go in all or nothing, every refusal names the line of
+//! the file; exports (JSON lines and CSV) verify on their own, and a changed byte, a removed line
+//! or a cut tail is caught. No root and no device needed.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{describe_output, massho, run};
+use serde_json::Value;
+
+fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(out.status.code(), Some(code), "{}", describe_output(out));
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A scratch ledger with two cabinets, in its own directory.
+struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        let s = Scratch {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        s.ok(&["ledger", "init"]);
+        s.ok(&["cabinet", "add", "CAB-1", "--room", "サーバ室"]);
+        s.ok(&["cabinet", "add", "CAB-2", "--room", "書庫"]);
+        s
+    }
+
+    fn ledger(&self) -> PathBuf {
+        self.dir.path().join("ledger.sqlite")
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.file(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    fn m(&self, args: &[&str]) -> Output {
+        let mut c = massho();
+        c.args(args)
+            .arg("--ledger")
+            .arg(self.ledger())
+            .env("USER", "tester")
+            .env_remove("SUDO_USER")
+            .env_remove("MASSHO_LEDGER");
+        run(&mut c)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.m(args);
+        assert_exit(&out, 0);
+        stdout(&out)
+    }
+
+    fn import(&self, file: &Path, extra: &[&str]) -> Output {
+        let mut a = vec!["ledger", "import", file.to_str().unwrap()];
+        a.extend_from_slice(extra);
+        self.m(&a)
+    }
+
+    fn events(&self) -> u64 {
+        let conn = rusqlite::Connection::open(self.ledger()).unwrap();
+        conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get::<_, i64>(0))
+            .unwrap() as u64
+    }
+
+    fn media(&self) -> Vec<Value> {
+        let v: Value = serde_json::from_str(&self.ok(&["media", "list", "--json"])).unwrap();
+        v.as_array().unwrap().clone()
+    }
+
+    fn medium(&self, tag: &str) -> Value {
+        self.media()
+            .into_iter()
+            .find(|m| m["asset_tag"] == tag)
+            .unwrap_or_else(|| panic!("no medium {tag}"))
+    }
+
+    /// `ledger verify --export FILE`: exit code and stdout.
+    fn verify_export(&self, file: &Path) -> (i32, String) {
+        let out = run(massho()
+            .args(["ledger", "verify", "--export"])
+            .arg(file)
+            .env_remove("MASSHO_LEDGER"));
+        (out.status.code().unwrap_or(-1), stdout(&out))
+    }
+}
+
+const ENGLISH: &str = "\u{FEFF}Asset Tag,Kind,Vendor,Model,Serial,Capacity,Department,Personal Info,Lessor,Contract,Return Due,Cabinet,Slot,Note\r\n\
+USB-001,usb-flash,Kioxia,U301,SN-U1,32GiB,総務課,yes,,,,CAB-1,A-1,\r\n\
+HDD-002,hdd,Seagate,ST2000,SN-H2,2T,経理課,no,Tokyo Lease,L-77,2027-03-31,CAB-2,,\"leased, 3 years\"\r\n\
+SSD-003,SSD,Samsung,870 EVO,SN-S3,500G,,0,,,,,,\r\n";
+
+#[test]
+fn a_utf8_csv_with_english_headers_registers_and_stores_every_medium() {
+    let s = Scratch::new();
+    let file = s.write("media.csv", ENGLISH.as_bytes());
+    let before = s.events();
+    let out = s.import(&file, &[]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("registered 3 media from")
+            && stdout(&out).contains("(UTF-8), 2 of them stored in cabinets"),
+        "{}",
+        stdout(&out)
+    );
+    // Three registrations and two storages, in one go.
+    assert_eq!(s.events(), before + 5);
+    let usb = s.medium("USB-001");
+    assert_eq!(usb["kind"], "usb-flash");
+    assert_eq!(usb["capacity_bytes"], 32u64 << 30);
+    assert_eq!(usb["department"], "総務課");
+    assert_eq!(usb["personal_info"], true);
+    assert_eq!(usb["status"], "in_cabinet");
+    assert_eq!(usb["cabinet"], "CAB-1");
+    assert_eq!(usb["slot"], "A-1");
+    let hdd = s.medium("HDD-002");
+    assert_eq!(hdd["leased"], true);
+    assert_eq!(hdd["lessor"], "Tokyo Lease");
+    assert_eq!(hdd["return_due"], "2027-03-31");
+    assert_eq!(hdd["capacity_bytes"], 2_000_000_000_000u64);
+    let ssd = s.medium("SSD-003");
+    assert_eq!(ssd["kind"], "ssd");
+    assert_eq!(ssd["status"], "in_use");
+    assert_eq!(ssd["personal_info"], false);
+    // The note and the recorder are in the registration event.
+    let show: Value = serde_json::from_str(&s.ok(&["media", "show", "HDD-002", "--json"])).unwrap();
+    assert_eq!(show["events"][0]["note"], "leased, 3 years");
+    assert_eq!(show["events"][0]["actor"], "tester");
+    s.ok(&["ledger", "verify"]);
+}
+
+#[test]
+fn a_shift_jis_csv_with_japanese_headers_is_read_as_excel_writes_it() {
+    let s = Scratch::new();
+    let text = "管理番号,媒体種別,メーカー,型番,製造番号,容量,所管部署,個人情報,リース会社,契約番号,返却予定日,保管庫,棚,備考\r\n\
+                T-001,テープ,HPE,LTO-8,SN-T1,12T,総務課,○,東京リース,契約-9,2027/3/1,CAB-1,2段目,㈱セキュア運用\r\n\
+                T-002,テープ,HPE,LTO-8,SN-T2,12T,総務課,×,,,,,,\r\n";
+    let (sjis, _, unmappable) = encoding_rs::SHIFT_JIS.encode(text);
+    assert!(!unmappable);
+    assert!(std::str::from_utf8(&sjis).is_err(), "not UTF-8 any more");
+    let file = s.write("台帳.csv", &sjis);
+    let out = s.import(&file, &[]);
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("(Shift_JIS)"), "{}", stdout(&out));
+    let t1 = s.medium("T-001");
+    assert_eq!(t1["kind"], "tape");
+    assert_eq!(t1["department"], "総務課");
+    assert_eq!(t1["personal_info"], true);
+    assert_eq!(t1["lessor"], "東京リース");
+    assert_eq!(t1["contract"], "契約-9");
+    assert_eq!(t1["return_due"], "2027-03-01");
+    assert_eq!(t1["cabinet"], "CAB-1");
+    assert_eq!(t1["slot"], "2段目");
+    let t2 = s.medium("T-002");
+    assert_eq!(t2["personal_info"], false);
+    assert_eq!(t2["status"], "in_use");
+    let show: Value = serde_json::from_str(&s.ok(&["media", "show", "T-001", "--json"])).unwrap();
+    assert_eq!(show["events"][0]["note"], "㈱セキュア運用");
+
+    // Forcing UTF-8 on Shift_JIS bytes is refused, naming the line.
+    let s2 = Scratch::new();
+    let out = s2.import(&file, &["--encoding", "utf-8"]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("line 1 is not valid UTF-8"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_malformed_row_names_its_line_column_and_value_and_nothing_is_written() {
+    let s = Scratch::new();
+    let before = s.events();
+    let csv = "asset_tag,kind,capacity,return_due,lessor,contract\n\
+               A-1,hdd,1T,,,\n\
+               A-2,ssd,500G,,,\n\
+               A-3,floppy,1T,,,\n\
+               A-4,hdd,1T,2027/02/30,Lease Co,C-1\n";
+    let file = s.write("bad.csv", csv.as_bytes());
+    let out = s.import(&file, &[]);
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("line 4, column kind: \"floppy\": not a kind of medium"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 5, column return_due: \"2027/02/30\": not a date"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was recorded"), "{err}");
+    assert_eq!(s.events(), before);
+    assert!(s.media().is_empty());
+
+    // An unknown column is refused by name; a #-column is skipped on purpose.
+    let file = s.write(
+        "extra.csv",
+        "asset_tag,kind,colour\nA-1,hdd,red\n".as_bytes(),
+    );
+    let out = s.import(&file, &[]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("unknown column(s) \"colour\""),
+        "{}",
+        stderr(&out)
+    );
+    let file = s.write(
+        "skip.csv",
+        "asset_tag,kind,#colour\nA-1,hdd,red\n".as_bytes(),
+    );
+    assert_exit(&s.import(&file, &[]), 0);
+    assert_eq!(s.events(), before + 1);
+}
+
+#[test]
+fn a_row_the_rules_refuse_is_named_by_its_line_and_nothing_is_written() {
+    let s = Scratch::new();
+    s.ok(&["media", "register", "DUP-1", "--kind", "hdd"]);
+    let before = s.events();
+    // A tag already in the ledger, at line 3.
+    let csv = "asset_tag,kind,cabinet\nNEW-1,hdd,CAB-1\nDUP-1,ssd,\nNEW-2,sd,\n";
+    let file = s.write("dup.csv", csv.as_bytes());
+    let out = s.import(&file, &[]);
+    assert_exit(&out, 3);
+    let err = stderr(&out);
+    assert!(err.contains("line 3 (asset DUP-1)"), "{err}");
+    assert!(err.contains("registered already"), "{err}");
+    assert!(err.contains("nothing was recorded"), "{err}");
+    assert_eq!(s.events(), before);
+    // A dry run finds it too, and records nothing either way.
+    let out = s.import(&file, &["--dry-run"]);
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("line 3 (asset DUP-1)"));
+    assert_eq!(s.events(), before);
+
+    // A cabinet that does not exist: its line, and how to add it.
+    let csv = "asset_tag,kind,cabinet\nNEW-1,hdd,CAB-1\nNEW-2,hdd,CAB-9\n";
+    let file = s.write("cab.csv", csv.as_bytes());
+    let out = s.import(&file, &[]);
+    assert_exit(&out, 3);
+    let err = stderr(&out);
+    assert!(
+        err.contains("line 3 (asset NEW-2): no cabinet CAB-9"),
+        "{err}"
+    );
+    assert!(err.contains("massho cabinet add CAB-9"), "{err}");
+    assert_eq!(s.events(), before);
+
+    // A duplicate serial within the file: the rules see the rows before it.
+    let csv = "asset_tag,kind,serial\nNEW-1,hdd,SN-9\nNEW-2,hdd,SN-9\n";
+    let file = s.write("serial.csv", csv.as_bytes());
+    let out = s.import(&file, &["--dry-run"]);
+    assert_exit(&out, 3);
+    assert!(
+        stderr(&out).contains("line 3 (asset NEW-2): serial number SN-9"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A good file, dry run: every check passes, nothing recorded.
+    let csv = "asset_tag,kind,cabinet\nNEW-1,hdd,CAB-1\nNEW-2,sd,\n";
+    let file = s.write("good.csv", csv.as_bytes());
+    let out = s.import(&file, &["--dry-run"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("dry run: 2 media"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(s.events(), before);
+    assert_exit(&s.import(&file, &[]), 0);
+    assert_eq!(s.events(), before + 3);
+}
+
+/// A ledger with a little history: imported media, a checkout, a handover, a backup.
+fn with_history() -> Scratch {
+    let s = Scratch::new();
+    let file = s.write("media.csv", ENGLISH.as_bytes());
+    assert_exit(&s.import(&file, &[]), 0);
+    s.ok(&[
+        "media",
+        "check-out",
+        "USB-001",
+        "--by",
+        "佐藤",
+        "--purpose",
+        "監査",
+        "--approver",
+        "部長",
+    ]);
+    s.ok(&[
+        "media",
+        "backup",
+        "HDD-002",
+        "--set",
+        "nightly",
+        "--system",
+        "会計",
+        "--generation",
+        "1",
+        "--retain-until",
+        "2030-03-31",
+    ]);
+    s
+}
+
+/// Change one byte inside the body of event `seq` in an export (JSON lines or CSV).
+fn tamper_body(text: &str, seq: u64, csv: bool) -> String {
+    let needle = if csv {
+        format!("\"\"seq\"\":{seq},")
+    } else {
+        format!("\\\"seq\\\":{seq},")
+    };
+    let at = text.find(&needle).expect("event in export") + needle.len();
+    let actor = text[at..].find("tester").expect("actor in body") + at;
+    let mut bytes = text.as_bytes().to_vec();
+    bytes[actor] = b'j';
+    String::from_utf8(bytes).unwrap()
+}
+
+#[test]
+fn exports_verify_on_their_own_and_any_change_is_caught() {
+    let s = with_history();
+    let events = s.events();
+    for format in ["jsonl", "csv"] {
+        let file = s.file(&format!("export.{format}"));
+        let out = s.ok(&[
+            "ledger",
+            "export",
+            "--format",
+            format,
+            "-o",
+            file.to_str().unwrap(),
+        ]);
+        assert!(out.contains(&format!("exported {events} events")), "{out}");
+        // Never replaces a file.
+        assert_exit(
+            &s.m(&[
+                "ledger",
+                "export",
+                "--format",
+                format,
+                "-o",
+                file.to_str().unwrap(),
+            ]),
+            2,
+        );
+        let (code, text) = s.verify_export(&file);
+        assert_eq!(code, 0, "{format}: {text}");
+        assert!(text.contains(&format!("events: {events}")), "{text}");
+        assert!(text.contains("media: 3, cabinets: 2"), "{text}");
+
+        let original = std::fs::read_to_string(&file).unwrap();
+        // One byte of one body.
+        let changed = s.write(
+            &format!("changed.{format}"),
+            tamper_body(&original, 4, format == "csv").as_bytes(),
+        );
+        let (code, text) = s.verify_export(&changed);
+        assert_eq!(code, 1, "{format}: {text}");
+        assert!(
+            text.contains("event 4: its content does not match its hash"),
+            "{format}: {text}"
+        );
+        // One line removed from the middle (event 5 is on line 6 after the header).
+        let lines: Vec<&str> = original.split_inclusive('\n').collect();
+        let without: String = lines
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 5)
+            .map(|(_, l)| *l)
+            .collect();
+        let gap = s.write(&format!("gap.{format}"), without.as_bytes());
+        let (code, text) = s.verify_export(&gap);
+        assert_eq!(code, 1, "{format}: {text}");
+        assert!(text.contains("event 5 is missing"), "{format}: {text}");
+        // A malformed line is named by its number.
+        let mut broken = lines.clone();
+        broken[3] = "{\"seq\": 3, oops\n";
+        let broken = s.write(&format!("broken.{format}"), broken.concat().as_bytes());
+        let (code, text) = s.verify_export(&broken);
+        assert_eq!(code, 1, "{format}: {text}");
+        assert!(text.contains("line 4"), "{format}: {text}");
+    }
+
+    // The last line of a JSON-lines export removed: the header's count says so.
+    let original = std::fs::read_to_string(s.file("export.jsonl")).unwrap();
+    let lines: Vec<&str> = original.split_inclusive('\n').collect();
+    let cut = s.write("cut.jsonl", lines[..lines.len() - 1].concat().as_bytes());
+    let (code, text) = s.verify_export(&cut);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains(&format!(
+            "header says {events} events ending in {}",
+            &lines[0].split("\"head\":\"").nth(1).unwrap()[..12]
+        )) && text.contains(&format!("holds only {}", events - 1))
+            && text.contains("truncated"),
+        "{text}"
+    );
+
+    // Standard output carries the same events.
+    let out = s.m(&["ledger", "export"]);
+    assert_exit(&out, 0);
+    let piped = stdout(&out);
+    assert_eq!(piped.lines().count(), lines.len());
+    assert_eq!(piped.lines().nth(3), original.lines().nth(3));
+}
+
+#[test]
+fn an_export_of_another_ledger_spliced_in_is_caught() {
+    let a = with_history();
+    let b = with_history();
+    let fa = a.file("a.csv");
+    let fb = b.file("b.csv");
+    a.ok(&[
+        "ledger",
+        "export",
+        "--format",
+        "csv",
+        "-o",
+        fa.to_str().unwrap(),
+    ]);
+    b.ok(&[
+        "ledger",
+        "export",
+        "--format",
+        "csv",
+        "-o",
+        fb.to_str().unwrap(),
+    ]);
+    let ta = std::fs::read_to_string(&fa).unwrap();
+    let tb = std::fs::read_to_string(&fb).unwrap();
+    // The first three events of A, then the rest of B: B's rows name another ledger.
+    let mut rows: Vec<&str> = ta.split_inclusive('\n').take(4).collect();
+    rows.extend(tb.split_inclusive('\n').skip(4));
+    let spliced = a.write("spliced.csv", rows.concat().as_bytes());
+    let (code, text) = a.verify_export(&spliced);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("line 5: ledger_id"), "{text}");
+}
