@@ -259,7 +259,15 @@ fn the_rules_refuse_bad_events_and_record_nothing() {
     ]);
     assert_exit(&out, 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("YYYY-MM-DD"));
-    let out = s.m(&["media", "lost", "HDD-002", "--description", "x", "--at", "2099-01-01"]);
+    let out = s.m(&[
+        "media",
+        "lost",
+        "HDD-002",
+        "--description",
+        "x",
+        "--at",
+        "2099-01-01",
+    ]);
     assert_exit(&out, 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("in the future"));
     assert_eq!(s.events(), before);
