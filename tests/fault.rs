@@ -360,3 +360,67 @@ fn one_bad_device_does_not_fail_its_neighbour() {
 
     check_failed_result(result_for(&results, faulty.loopdev()), &faulty, &bad, 512);
 }
+
+/// A wipe that fails on real bad sectors still gets its certificate (saying `failed`), the
+/// ledger records it, and the ledger then refuses the medium's disposal.
+#[test]
+fn a_failed_wipe_is_certified_recorded_and_blocks_disposal() {
+    require_root();
+    let size = 16 * MIB;
+    let bad = wipe_bad_range();
+    let disk = FaultyDisk::new(size, bad.clone(), 512);
+    let dir = tempfile::tempdir().expect("scratch dir");
+    let ledger = dir.path().join("ledger.sqlite");
+    let certs = dir.path().join("certs");
+    let m = |args: &[&str]| {
+        run(common::massho()
+            .args(args)
+            .arg("--ledger")
+            .arg(&ledger)
+            .env("USER", "tester"))
+    };
+    assert!(m(&["ledger", "init"]).status.success());
+    assert!(m(&["media", "register", "HDD-BAD", "--kind", "hdd"])
+        .status
+        .success());
+    let keys = dir.path().join("keys");
+    let out = run(common::massho()
+        .args(["key", "generate", "--no-passphrase", "--out"])
+        .arg(&keys));
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = run(common::massho()
+        .args(["wipe", "--yes", "--method", "zero", "--operator", "Yamada"])
+        .arg("--key")
+        .arg(keys.join("massho.key"))
+        .arg("--cert-dir")
+        .arg(&certs)
+        .arg("--ledger")
+        .arg(&ledger)
+        .args(["--asset", "HDD-BAD"])
+        .arg(disk.loopdev().path()));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let show = m(&["media", "show", "HDD-BAD", "--json"]);
+    let v: Value = serde_json::from_slice(&show.stdout).expect("media show JSON");
+    assert_eq!(v["medium"]["last_wipe_status"], "failed");
+    let id = v["medium"]["last_wipe_certificate"]
+        .as_str()
+        .expect("certificate id");
+    let cert: Value = serde_json::from_slice(
+        &std::fs::read(certs.join(format!("{id}.json"))).expect("certificate file"),
+    )
+    .expect("certificate JSON");
+    assert_eq!(cert["status"], "failed");
+    let (first, last) = bad_lbas(&bad, 512);
+    let write = cert["wipe"]["errors"]
+        .as_array()
+        .expect("errors in the certificate")
+        .iter()
+        .find(|e| e["kind"] == "write")
+        .expect("a write error range in the certificate")
+        .clone();
+    assert_eq!(write["first_lba"], first, "{write:#}");
+    assert_eq!(write["last_lba"], last, "{write:#}");
+    let out = m(&["media", "dispose", "HDD-BAD", "--method", "recycling"]);
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("its latest wipe failed"));
+}
