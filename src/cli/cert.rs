@@ -209,12 +209,10 @@ fn summary(args: &CertSummaryArgs) -> anyhow::Result<Exit> {
             json.push(b'\n');
             json
         }
+        // A drive reports its own model and serial: a hostile USB stick must not plant a
+        // formula in the auditor's spreadsheet.
         SummaryFormat::Csv => {
-            let mut w = csv::Writer::from_writer(Vec::new());
-            for r in &rows {
-                w.serialize(r).context("cannot write the CSV summary")?;
-            }
-            w.into_inner().context("cannot write the CSV summary")?
+            super::table::csv_for_spreadsheets(&rows).context("cannot write the CSV summary")?
         }
         SummaryFormat::Pdf => {
             let font = pdf_font(&args.font)?;

@@ -1,5 +1,6 @@
-//! Plain-text tables for the terminal: columns padded to their widest cell, measured in
-//! terminal columns (a Japanese character takes two), the last column unpadded.
+//! Tables: plain text for the terminal (columns padded to their widest cell, measured in
+//! terminal columns: a Japanese character takes two; the last column unpadded), and CSV for
+//! spreadsheets, where no cell may run as a formula.
 
 use unicode_width::UnicodeWidthStr;
 
@@ -36,6 +37,44 @@ pub fn render<S: AsRef<str>>(headers: &[&str], rows: &[Vec<S>]) -> String {
     out
 }
 
+/// A cell a spreadsheet will not run as a formula: text starting with `=`, `+`, `@`, a tab, a
+/// carriage return, or `-` followed by something other than a digit, gets a leading `'` (how
+/// Excel marks text). Numbers, dates and a lone `-` are left alone. Report CSVs only: the
+/// ledger export keeps every byte, since its hashes cover them.
+pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    let mut chars = cell.chars();
+    let risky = match chars.next() {
+        Some('=' | '+' | '@' | '\t' | '\r') => true,
+        Some('-') => chars.next().is_some_and(|c| !c.is_ascii_digit()),
+        _ => false,
+    };
+    if risky {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
+}
+
+/// Rows serialized as CSV (header row from the field names), every cell [`spreadsheet_safe`].
+pub fn csv_for_spreadsheets<T: serde::Serialize>(rows: &[T]) -> Result<Vec<u8>, csv::Error> {
+    let mut raw = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        raw.serialize(r)?;
+    }
+    let bytes = raw
+        .into_inner()
+        .map_err(|e| csv::Error::from(std::io::Error::other(e.to_string())))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(&bytes[..]);
+    let mut out = csv::Writer::from_writer(Vec::new());
+    for record in reader.records() {
+        out.write_record(record?.iter().map(|c| spreadsheet_safe(c).into_owned()))?;
+    }
+    out.into_inner()
+        .map_err(|e| csv::Error::from(std::io::Error::other(e.to_string())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,5 +83,35 @@ mod tests {
     fn wide_characters_take_two_columns() {
         let t = render(&["A", "B"], &[vec!["総務課", "x"], vec!["ab", "y"]]);
         assert_eq!(t, "A       B\n総務課  x\nab      y\n");
+    }
+
+    #[test]
+    fn formulas_are_defused_and_numbers_left_alone() {
+        assert_eq!(spreadsheet_safe("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(spreadsheet_safe("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(spreadsheet_safe("+81 3"), "'+81 3");
+        assert_eq!(spreadsheet_safe("-cmd"), "'-cmd");
+        assert_eq!(spreadsheet_safe("-5"), "-5");
+        assert_eq!(spreadsheet_safe("-"), "-");
+        assert_eq!(spreadsheet_safe("USB-001"), "USB-001");
+        assert_eq!(spreadsheet_safe("2026-11-25"), "2026-11-25");
+    }
+
+    #[test]
+    fn serialized_rows_get_defused_cells_and_keep_their_header() {
+        #[derive(serde::Serialize)]
+        struct Row {
+            serial: String,
+            size: u64,
+        }
+        let csv = csv_for_spreadsheets(&[Row {
+            serial: "=cmd|' /C calc'!A0".into(),
+            size: 512,
+        }])
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(csv).unwrap(),
+            "serial,size\n'=cmd|' /C calc'!A0,512\n"
+        );
     }
 }

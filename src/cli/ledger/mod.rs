@@ -137,7 +137,10 @@ pub fn emit<T: Serialize>(
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(headers)?;
         for r in rows {
-            w.write_record(r)?;
+            w.write_record(
+                r.iter()
+                    .map(|c| crate::cli::table::spreadsheet_safe(c).into_owned()),
+            )?;
         }
         let bytes = w.into_inner().context("cannot write CSV")?;
         use std::io::Write as _;
