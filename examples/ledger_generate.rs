@@ -241,6 +241,9 @@ impl Generator {
                 certificate_sha256,
                 status: if passed { "passed" } else { "failed" }.into(),
                 method,
+                issued_at: None,
+                serial: None,
+                verification: Some("last".into()),
             },
         )
     }

@@ -21,13 +21,15 @@ fn assert_exit(out: &Output, code: i32) {
 /// A scratch ledger in its own directory.
 struct Scratch {
     dir: tempfile::TempDir,
+    /// The station's key pair (secret, public), which signs the test certificates.
+    key: (PathBuf, PathBuf),
 }
 
 impl Scratch {
     fn new() -> Scratch {
-        let s = Scratch {
-            dir: tempfile::tempdir().unwrap(),
-        };
+        let dir = tempfile::tempdir().unwrap();
+        let key = keypair(dir.path(), "station");
+        let s = Scratch { dir, key };
         assert_exit(&s.m(&["ledger", "init"]), 0);
         s
     }
@@ -62,6 +64,46 @@ impl Scratch {
         let mut a = args.to_vec();
         a.push("--json");
         serde_json::from_str(&self.ok(&a)).unwrap()
+    }
+
+    /// A certificate document like massho writes (from the shipped example), with this id and
+    /// status, issued now and signed with the station key.
+    fn certificate(&self, id: &str, status: &str) -> PathBuf {
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/examples");
+        let example = std::fs::read_dir(examples)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "json"))
+            .unwrap();
+        let mut v: Value = serde_json::from_slice(&std::fs::read(example).unwrap()).unwrap();
+        v["certificate_id"] = id.into();
+        v["status"] = status.into();
+        v["wipe"]["status"] = status.into();
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        v["issued_at"] = now.into();
+        let bytes = serde_json::to_vec_pretty(&v).unwrap();
+        let cert: massho::cert::Certificate = serde_json::from_slice(&bytes).unwrap();
+        let key = massho::sign::SecretKey::from_file(&self.key.0, &|| Ok(String::new())).unwrap();
+        let sig = key.sign(&bytes, "test", &cert.trusted_comment()).unwrap();
+        let p = self.dir.path().join(format!("{id}.json"));
+        std::fs::write(&p, &bytes).unwrap();
+        std::fs::write(massho::cert::signature_path(&p), sig).unwrap();
+        p
+    }
+
+    /// `massho media wiped TAG --certificate FILE --pubkey STATION`.
+    fn wiped(&self, tag: &str, certificate: &Path) {
+        self.ok(&[
+            "media",
+            "wiped",
+            tag,
+            "--certificate",
+            certificate.to_str().unwrap(),
+            "--pubkey",
+            self.key.1.to_str().unwrap(),
+        ]);
     }
 
     fn sqlite(&self, sql: &str) {
@@ -122,6 +164,8 @@ fn populated() -> Scratch {
         "C1",
         "--slot",
         "1",
+        "--at",
+        "2026-10-01",
     ]);
     s.ok(&[
         "media",
@@ -355,6 +399,27 @@ fn verify_names_the_first_tampered_event_or_row() {
             "DELETE FROM cabinets WHERE id = 'C2'",
             "cabinets added by events are missing",
         ),
+        (
+            "UPDATE cabinets SET id = 'C9' WHERE id = 'C2'",
+            "cabinet C9: the cabinets table differs",
+        ),
+        (
+            "INSERT INTO media SELECT 'T9', serial, status, status_since, cabinet, leased, return_due, retention_until, state FROM media WHERE asset_tag = 'USB-001'",
+            "row T9 holds the state of medium USB-001",
+        ),
+        (
+            "UPDATE media SET state = '{}' WHERE asset_tag = 'HDD-002'",
+            "does not hold a valid state",
+        ),
+        (
+            "UPDATE events SET body = CAST(body AS BLOB) WHERE seq = 2",
+            "event row 2 cannot be read",
+        ),
+        (
+            "DELETE FROM meta WHERE key = 'ledger_id'",
+            "it has no ledger id",
+        ),
+        ("PRAGMA user_version = 0", "not a massho ledger"),
     ];
     for (sql, expected) in cases {
         s.restore(&good);
@@ -584,39 +649,11 @@ fn cabinet_check_reports_missing_unexpected_and_misplaced() {
     assert_eq!(s.events(), before + 1, "--dry-run records nothing");
 }
 
-/// A certificate document like massho writes, with the given id and status (unsigned: `media
-/// wiped` without --pubkey records it without checking a signature).
-fn fake_certificate(dir: &Path, id: &str, status: &str) -> PathBuf {
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/examples");
-    let example = std::fs::read_dir(examples)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "json"))
-        .unwrap();
-    let mut v: Value = serde_json::from_slice(&std::fs::read(example).unwrap()).unwrap();
-    v["certificate_id"] = id.into();
-    v["status"] = status.into();
-    v["wipe"]["status"] = status.into();
-    let p = dir.join(format!("{id}.json"));
-    std::fs::write(&p, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
-    p
-}
-
 #[test]
 fn a_failed_wipe_blocks_disposal_and_return_unless_forced_with_a_reason() {
     let s = populated();
-    let failed = fake_certificate(
-        s.dir.path(),
-        "11111111-2222-3333-4444-555555555555",
-        "failed",
-    );
-    s.ok(&[
-        "media",
-        "wiped",
-        "HDD-002",
-        "--certificate",
-        failed.to_str().unwrap(),
-    ]);
+    let failed = s.certificate("11111111-2222-3333-4444-555555555555", "failed");
+    s.wiped("HDD-002", &failed);
     let out = s.m(&["media", "return", "HDD-002"]);
     assert_exit(&out, 3);
     assert!(
@@ -648,34 +685,14 @@ fn a_failed_wipe_blocks_disposal_and_return_unless_forced_with_a_reason() {
 
     // A passing wipe after a failed one allows disposal without force.
     s.ok(&["media", "check-in", "USB-001", "--by", "sato"]);
-    let failed2 = fake_certificate(
-        s.dir.path(),
-        "aaaaaaaa-2222-3333-4444-555555555555",
-        "failed",
-    );
-    let passed = fake_certificate(
-        s.dir.path(),
-        "bbbbbbbb-2222-3333-4444-555555555555",
-        "passed",
-    );
-    s.ok(&[
-        "media",
-        "wiped",
-        "USB-001",
-        "--certificate",
-        failed2.to_str().unwrap(),
-    ]);
+    let failed2 = s.certificate("aaaaaaaa-2222-3333-4444-555555555555", "failed");
+    let passed = s.certificate("bbbbbbbb-2222-3333-4444-555555555555", "passed");
+    s.wiped("USB-001", &failed2);
     assert_exit(
         &s.m(&["media", "dispose", "USB-001", "--method", "shredder"]),
         3,
     );
-    s.ok(&[
-        "media",
-        "wiped",
-        "USB-001",
-        "--certificate",
-        passed.to_str().unwrap(),
-    ]);
+    s.wiped("USB-001", &passed);
     s.ok(&[
         "media",
         "dispose",
@@ -801,18 +818,8 @@ fn reports_answer_what_an_auditor_asks() {
     assert_eq!(tags, ["LTO-1"]);
     assert_eq!(expired[0]["days_past"], 319);
     // A passing wipe clears what had to be kept.
-    let passed = fake_certificate(
-        s.dir.path(),
-        "cccccccc-2222-3333-4444-555555555555",
-        "passed",
-    );
-    s.ok(&[
-        "media",
-        "wiped",
-        "LTO-1",
-        "--certificate",
-        passed.to_str().unwrap(),
-    ]);
+    let passed = s.certificate("cccccccc-2222-3333-4444-555555555555", "passed");
+    s.wiped("LTO-1", &passed);
     let expired = s.json(&["report", "retention", "--as-of", "2026-11-15"]);
     assert_eq!(expired.as_array().unwrap().len(), 0);
     // Leases: due within 60 days of 2026-11-15, not wiped yet; not due within 30 days.
@@ -949,4 +956,255 @@ fn wipe_records_its_certificate_in_the_ledger() {
         "refused, yet written"
     );
     s.verify(0, &[]);
+}
+
+/// What the review of the first version found, each pinned: a certificate belongs to one
+/// medium, a lost medium is found before anything else, a wipe of a held medium leaves it held,
+/// events of a medium keep their order.
+#[test]
+fn certificates_belong_to_one_medium_and_lost_media_stay_lost() {
+    let s = populated();
+    let before = s.events();
+    let refused = |args: &[&str], needle: &str| {
+        let out = s.m(args);
+        assert_exit(&out, 3);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    };
+    let pubkey = s.key.1.to_str().unwrap().to_owned();
+    let cert = s.certificate("dddddddd-2222-3333-4444-555555555555", "passed");
+    let cert_arg = cert.to_str().unwrap().to_owned();
+    // Without the signer's key there is nothing to check the certificate against.
+    let out = s.m(&["media", "wiped", "HDD-002", "--certificate", &cert_arg]);
+    assert_exit(&out, 2);
+    // Someone else's key: refused.
+    let keys = tempfile::tempdir().unwrap();
+    let (_, other) = keypair(keys.path(), "other");
+    refused(
+        &[
+            "media",
+            "wiped",
+            "HDD-002",
+            "--certificate",
+            &cert_arg,
+            "--pubkey",
+            other.to_str().unwrap(),
+        ],
+        "unknown signer",
+    );
+    // A certificate naming another asset.
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&cert).unwrap()).unwrap();
+    v["asset_tag"] = "PC-77".into();
+    let other_asset = s.dir.path().join("other-asset.json");
+    std::fs::write(&other_asset, serde_json::to_vec(&v).unwrap()).unwrap();
+    std::fs::copy(
+        massho::cert::signature_path(&cert),
+        massho::cert::signature_path(&other_asset),
+    )
+    .unwrap();
+    refused(
+        &[
+            "media",
+            "wiped",
+            "HDD-002",
+            "--certificate",
+            other_asset.to_str().unwrap(),
+            "--pubkey",
+            &pubkey,
+        ],
+        "TAMPERED",
+    );
+    // One certificate, one medium.
+    s.wiped("HDD-002", &cert);
+    refused(
+        &[
+            "media",
+            "wiped",
+            "USB-001",
+            "--certificate",
+            &cert_arg,
+            "--pubkey",
+            &pubkey,
+        ],
+        "already recorded for medium HDD-002",
+    );
+    // A certificate older than the last backup cannot vouch for it.
+    let old = s.certificate("eeeeeeee-2222-3333-4444-555555555555", "passed");
+    // Event times have whole seconds: let the backup come a second later.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    s.ok(&[
+        "media",
+        "backup",
+        "HDD-002",
+        "--set",
+        "s",
+        "--system",
+        "x",
+        "--generation",
+        "1",
+        "--retain-until",
+        "2030-01-01",
+    ]);
+    let hdd = s.json(&["media", "show", "HDD-002"]);
+    assert_eq!(hdd["medium"]["status"], "in_use", "written to again");
+    assert_eq!(hdd["medium"]["sanitized"], false);
+    refused(
+        &[
+            "media",
+            "wiped",
+            "HDD-002",
+            "--certificate",
+            old.to_str().unwrap(),
+            "--pubkey",
+            &pubkey,
+        ],
+        "before the backup written",
+    );
+
+    // A checked-out medium wiped stays with its holder, and comes back by check-in.
+    let held = s.certificate("ffffffff-2222-3333-4444-555555555555", "passed");
+    s.wiped("USB-001", &held);
+    let usb = s.json(&["media", "show", "USB-001"]);
+    assert_eq!(usb["medium"]["status"], "checked_out");
+    assert_eq!(usb["medium"]["sanitized"], true);
+    s.ok(&["media", "check-in", "USB-001", "--by", "sato"]);
+
+    // Lost: nothing but found (or a forced write-off) can follow.
+    s.ok(&[
+        "media",
+        "lost",
+        "USB-001",
+        "--description",
+        "left on a train",
+    ]);
+    refused(
+        &["media", "lost", "USB-001", "--description", "again"],
+        "is lost since",
+    );
+    refused(
+        &["media", "dispose", "USB-001", "--method", "x"],
+        "is lost since",
+    );
+    refused(
+        &["media", "store", "USB-001", "--cabinet", "C1"],
+        "is lost since",
+    );
+    s.ok(&["media", "found", "USB-001", "--cabinet", "C2"]);
+    let usb = s.json(&["media", "show", "USB-001"]);
+    assert_eq!(usb["medium"]["status"], "in_cabinet");
+    assert_eq!(usb["medium"]["cabinet"], "C2");
+
+    // A medium's events keep their order.
+    refused(
+        &[
+            "media",
+            "check-out",
+            "USB-001",
+            "--by",
+            "a",
+            "--purpose",
+            "b",
+            "--approver",
+            "c",
+            "--at",
+            "2026-10-15",
+        ],
+        "would come before it",
+    );
+    assert!(s.events() > before);
+    s.verify(0, &["--pubkey", &pubkey]);
+}
+
+#[test]
+fn the_ledger_refuses_foreign_files_and_bad_arguments_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let foreign = dir.path().join("app.sqlite");
+    run(Command::new("sqlite3")
+        .arg(&foreign)
+        .arg("CREATE TABLE users (name TEXT); INSERT INTO users VALUES ('x');"));
+    let before = std::fs::read(&foreign).unwrap();
+    let out = run(massho().args(["ledger", "init", "--ledger"]).arg(&foreign));
+    assert_exit(&out, 5);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a massho ledger"));
+    assert_eq!(
+        std::fs::read(&foreign).unwrap(),
+        before,
+        "init changed a foreign file"
+    );
+    let out = run(massho()
+        .args(["ledger", "verify", "--ledger"])
+        .arg(&foreign));
+    assert_exit(&out, 1);
+
+    let s = populated();
+    assert_exit(&s.m(&["ledger", "log", "--kind", "bogus"]), 2);
+    s.ok(&[
+        "media", "register", "U-9", "--kind", "usb", "--serial", " SN-Z ",
+    ]);
+    let u = s.json(&["media", "show", "U-9"]);
+    assert_eq!(u["medium"]["kind"], "usb-flash");
+    assert_eq!(u["medium"]["serial"], "SN-Z");
+    let out = s.m(&[
+        "media", "register", "U-10", "--kind", "usb", "--serial", "SN-Z",
+    ]);
+    assert_exit(&out, 3);
+    // A seal file is never overwritten, and then no seal is recorded either.
+    let seal = s.dir.path().join("seal.json");
+    std::fs::write(&seal, "keep me").unwrap();
+    let before = s.events();
+    let out = s.m(&[
+        "ledger",
+        "seal",
+        "--key",
+        s.key.0.to_str().unwrap(),
+        "--out",
+        seal.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 2);
+    assert_eq!(s.events(), before);
+    assert_eq!(std::fs::read_to_string(&seal).unwrap(), "keep me");
+    // Seals present but no key given: said plainly.
+    s.ok(&["ledger", "seal", "--key", s.key.0.to_str().unwrap()]);
+    let out = s.verify(0, &[]);
+    assert!(out.contains("SEALS WERE NOT CHECKED"), "{out}");
+}
+
+/// An auditor's copy in a read-only directory, read by an unprivileged user: reports and
+/// verification work and change nothing.
+#[test]
+fn a_read_only_copy_can_be_verified_and_reported_on() {
+    let s = populated();
+    let copy_dir = tempfile::tempdir().unwrap();
+    let copy = copy_dir.path().join("audit.sqlite");
+    s.sqlite(&format!("VACUUM INTO '{}'", copy.display()));
+    let bytes = std::fs::read(&copy).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::set_permissions(copy_dir.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
+    let as_nobody = |args: &[&str]| {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_massho"))
+            .args(args)
+            .arg("--ledger")
+            .arg(&copy)
+            .env("HOME", "/tmp");
+        run(&mut c)
+    };
+    for args in [
+        &["ledger", "verify"][..],
+        &["report", "out", "--as-of", "2026-11-15"],
+        &["media", "show", "USB-001"],
+        &["cabinet", "inventory", "C1"],
+        &["ledger", "log", "--last", "3"],
+    ] {
+        let out = as_nobody(args);
+        assert_exit(&out, 0);
+    }
+    assert_eq!(
+        std::fs::read(&copy).unwrap(),
+        bytes,
+        "a read changed the file"
+    );
+    std::fs::set_permissions(copy_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
 }

@@ -145,48 +145,70 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
 /// One signed certificate per device, failed and aborted wipes included (they say so).
 fn issue_certificates(
     certifier: &certify::Certifier,
-    mut ledger: Option<&mut WipeLedger>,
+    ledger: Option<&mut WipeLedger>,
     results: &[WipeResult],
     console: &Console,
     local_offset: time::UtcOffset,
 ) -> anyhow::Result<()> {
+    // Every device gets its certificate first; one that cannot be written, or a ledger that
+    // refuses one record, never costs the other devices theirs.
+    let mut issued = Vec::new();
+    let mut failures = 0;
     for (i, result) in results.iter().enumerate() {
-        let (cert, files) = certifier
-            .issue(i, result, local_offset)
-            .with_context(|| format!("certificate for {}", result.device.display()))?;
-        if console.style() == Style::Json {
-            console.json(&serde_json::json!({
-                "event": "certificate",
-                "device": result.device,
-                "certificate_id": cert.certificate_id,
-                "status": cert.status,
-                "file": files.json,
-                "signature": files.signature,
-            }));
-        } else {
-            console.say(&format!(
-                "{}: certificate {} ({}) written to {}",
-                result.device.display(),
-                cert.certificate_id,
-                cert.status.name(),
-                files.json.display()
-            ));
+        match certifier.issue(i, result, local_offset) {
+            Ok((cert, files)) => {
+                if console.style() == Style::Json {
+                    console.json(&serde_json::json!({
+                        "event": "certificate",
+                        "device": result.device,
+                        "certificate_id": cert.certificate_id,
+                        "status": cert.status,
+                        "file": files.json,
+                        "signature": files.signature,
+                    }));
+                } else {
+                    console.say(&format!(
+                        "{}: certificate {} ({}) written to {}",
+                        result.device.display(),
+                        cert.certificate_id,
+                        cert.status.name(),
+                        files.json.display()
+                    ));
+                }
+                issued.push((i, cert, files));
+            }
+            Err(e) => {
+                failures += 1;
+                console.say(&format!(
+                    "massho: error: {}: NO CERTIFICATE: {e:#}",
+                    result.device.display()
+                ));
+            }
         }
-        if let Some(l) = ledger.as_deref_mut() {
-            let (tag, seq) = l.record(i, &cert, &files).with_context(|| {
-                format!(
-                    "certificate {} was written, but the ledger {} was not updated; record it with `massho media wiped TAG --certificate {}`",
-                    cert.certificate_id,
-                    l.path().display(),
-                    files.json.display()
-                )
-            })?;
-            console.say(&format!(
-                "{}: ledger {}: medium {tag}, wipe recorded as event {seq}",
-                result.device.display(),
-                l.path().display()
-            ));
+    }
+    if let Some(l) = ledger {
+        for (i, cert, files) in &issued {
+            let device = results[*i].device.display();
+            match l.record(*i, cert, files) {
+                Ok((tag, seq)) => console.say(&format!(
+                    "{device}: ledger {}: medium {tag}, wipe recorded as event {seq}",
+                    l.path().display()
+                )),
+                Err(e) => {
+                    failures += 1;
+                    console.say(&format!(
+                        "massho: error: {device}: certificate {} was written, but the ledger {} was not updated: {e:#}; record it with `massho media wiped {} --certificate {}`",
+                        cert.certificate_id,
+                        l.path().display(),
+                        l.asset(*i),
+                        files.json.display()
+                    ));
+                }
+            }
         }
+    }
+    if failures > 0 {
+        anyhow::bail!("{failures} certificate(s) or ledger record(s) could not be written (see above); the wipes themselves are reported above");
     }
     Ok(())
 }

@@ -19,7 +19,6 @@ use std::path::Path;
 
 use super::event::{chain_hash, seal_message, Event, EventData, GENESIS};
 use super::state::{self, ApplyError, Cabinet, Change, Medium, View};
-use super::store::parse_state;
 use super::{Ledger, LedgerError};
 use crate::sign::{self, PublicKey};
 
@@ -78,9 +77,15 @@ struct Replay {
     media: HashMap<String, Medium>,
     cabinets: HashMap<String, Cabinet>,
     serials: HashMap<String, Vec<String>>,
+    /// Certificate id → the medium it is recorded for.
+    certificates: HashMap<String, String>,
 }
 
 impl View for Replay {
+    fn certificate_owner(&self, id: &str) -> Result<Option<String>, LedgerError> {
+        Ok(self.certificates.get(id).cloned())
+    }
+
     fn medium(&self, tag: &str) -> Result<Option<Medium>, LedgerError> {
         Ok(self.media.get(tag).cloned())
     }
@@ -117,6 +122,9 @@ impl Replay {
         }
     }
 }
+
+/// The stored derived state: (key column, document) per row of `media` and of `cabinets`.
+pub type StoredState = (Vec<(String, Medium)>, Vec<(String, Cabinet)>);
 
 /// Walks the chain one row at a time.
 pub struct Checker<'k> {
@@ -214,7 +222,16 @@ impl<'k> Checker<'k> {
             self.out.seals.push(check);
         }
         match state::apply(&self.replay, &event) {
-            Ok(change) => self.replay.take(change),
+            Ok(change) => {
+                if let (EventData::Wiped { certificate_id, .. }, Some(m)) =
+                    (&event.data, &event.medium)
+                {
+                    self.replay
+                        .certificates
+                        .insert(certificate_id.clone(), m.clone());
+                }
+                self.replay.take(change)
+            }
             Err(ApplyError::Rejected(r)) => {
                 self.fail(format!(
                     "event {} ({}): the rules refuse it: {r}; it was inserted or the events before it were changed",
@@ -249,7 +266,7 @@ impl<'k> Checker<'k> {
             signature_ok: None,
             problem: None,
         };
-        if events + 1 != event.seq || head != self.prev {
+        if event.seq.checked_sub(1) != Some(events) || head != self.prev {
             check.problem = Some(format!(
                 "seal at event {} says it covers {events} events ending in {}, but the chain there is {} events ending in {}",
                 event.seq,
@@ -289,7 +306,12 @@ impl<'k> Checker<'k> {
 
     /// The outcome, once every row was given. `state`: the stored derived state to compare
     /// with the replay (none for an export).
-    pub fn finish(mut self, state: Option<(Vec<Medium>, Vec<Cabinet>)>) -> Verification {
+    /// Record a problem that stops the walk (a row that cannot even be read).
+    pub fn broken(&mut self, what: String) {
+        self.fail(what);
+    }
+
+    pub fn finish(mut self, state: Option<StoredState>) -> Verification {
         let last_good_seal = self
             .out
             .seals
@@ -313,56 +335,65 @@ impl<'k> Checker<'k> {
     }
 }
 
+/// Compare the stored derived state (key column and document per row) with the replay.
 fn compare_state(
     out: &mut Verification,
     replay: &Replay,
-    media: Vec<Medium>,
-    cabinets: Vec<Cabinet>,
+    media: Vec<(String, Medium)>,
+    cabinets: Vec<(String, Cabinet)>,
 ) {
-    let mut seen = 0;
-    for m in media {
-        match replay.media.get(&m.asset_tag) {
-            Some(r) if *r == m => seen += 1,
+    let mut seen = std::collections::HashSet::new();
+    for (key, m) in media {
+        if key != m.asset_tag {
+            out.problems.push(format!(
+                "the media table's row {key} holds the state of medium {}: the table was edited",
+                m.asset_tag
+            ));
+            return;
+        }
+        match replay.media.get(&key) {
+            Some(r) if *r == m => {
+                seen.insert(key);
+            }
             Some(_) => {
                 out.problems.push(format!(
-                    "medium {}: its current state in the media table differs from what its events say: the table was edited",
-                    m.asset_tag
+                    "medium {key}: its current state in the media table differs from what its events say: the table was edited"
                 ));
                 return;
             }
             None => {
                 out.problems.push(format!(
-                    "medium {} is in the media table but no event registers it: the table was edited",
-                    m.asset_tag
+                    "medium {key} is in the media table but no event registers it: the table was edited"
                 ));
                 return;
             }
         }
     }
-    if seen != replay.media.len() {
-        let mut missing: Vec<_> = replay.media.keys().collect();
+    let mut missing: Vec<&String> = replay.media.keys().filter(|k| !seen.contains(*k)).collect();
+    if !missing.is_empty() {
         missing.sort();
         out.problems.push(format!(
             "{} medium/media registered by events are missing from the media table (e.g. {}): rows were deleted",
-            replay.media.len() - seen,
-            missing.first().map_or("?", |s| s.as_str())
+            missing.len(),
+            missing[0]
         ));
         return;
     }
-    let mut cab = 0;
-    for c in cabinets {
-        if replay.cabinets.get(&c.id) != Some(&c) {
+    let mut seen = std::collections::HashSet::new();
+    for (key, c) in cabinets {
+        if key != c.id || replay.cabinets.get(&key) != Some(&c) {
             out.problems.push(format!(
-                "cabinet {}: the cabinets table differs from what the events say: the table was edited",
-                c.id
+                "cabinet {key}: the cabinets table differs from what the events say: the table was edited"
             ));
             return;
         }
-        cab += 1;
+        seen.insert(key);
     }
-    if cab != replay.cabinets.len() {
-        out.problems
-            .push("cabinets added by events are missing from the cabinets table".into());
+    if seen.len() != replay.cabinets.len() {
+        out.problems.push(
+            "cabinets added by events are missing from the cabinets table: rows were deleted"
+                .into(),
+        );
     }
 }
 
@@ -370,8 +401,25 @@ fn short(hash: &str) -> &str {
     hash.get(..12).unwrap_or(hash)
 }
 
-/// Verify a ledger database: chain, rules, derived state, seals.
-pub fn verify(ledger: &Ledger, keys: &[PublicKey]) -> Result<Verification, LedgerError> {
+/// Verify a ledger database: chain, rules, derived state, seals, and the kept `seal_files`,
+/// all from one snapshot (writers may go on appending meanwhile).
+pub fn verify(
+    ledger: &Ledger,
+    keys: &[PublicKey],
+    seal_files: &[(String, SealFile)],
+) -> Result<Verification, LedgerError> {
+    let conn = ledger.conn();
+    let _snapshot = conn.unchecked_transaction().map_err(|e| ledger.sql(e))?;
+    let mut v = verify_in_snapshot(ledger, keys)?;
+    for (name, seal) in seal_files {
+        if let Err(p) = check_seal_file(ledger, seal, keys)? {
+            v.problems.push(format!("seal file {name}: {p}"));
+        }
+    }
+    Ok(v)
+}
+
+fn verify_in_snapshot(ledger: &Ledger, keys: &[PublicKey]) -> Result<Verification, LedgerError> {
     let mut checker = Checker::new(ledger.id(), keys);
     let conn = ledger.conn();
     let mut stmt = conn
@@ -380,24 +428,40 @@ pub fn verify(ledger: &Ledger, keys: &[PublicKey]) -> Result<Verification, Ledge
         )
         .map_err(|e| ledger.sql(e))?;
     let mut rows = stmt.query([]).map_err(|e| ledger.sql(e))?;
+    let mut position = 0u64;
     while let Some(r) = rows.next().map_err(|e| ledger.sql(e))? {
-        let row = Row {
-            seq: r.get::<_, i64>(0).map_err(|e| ledger.sql(e))? as u64,
-            time: r.get(1).map_err(|e| ledger.sql(e))?,
-            kind: r.get(2).map_err(|e| ledger.sql(e))?,
-            medium: r.get(3).map_err(|e| ledger.sql(e))?,
-            cabinet: r.get(4).map_err(|e| ledger.sql(e))?,
-            body: r.get(5).map_err(|e| ledger.sql(e))?,
-            prev: r.get(6).map_err(|e| ledger.sql(e))?,
-            hash: r.get(7).map_err(|e| ledger.sql(e))?,
-        };
-        if !checker.row(&row) {
-            break;
+        position += 1;
+        let row = (|| {
+            Ok::<_, rusqlite::Error>(Row {
+                seq: r.get::<_, i64>(0)?.try_into().unwrap_or(u64::MAX),
+                time: r.get(1)?,
+                kind: r.get(2)?,
+                medium: r.get(3)?,
+                cabinet: r.get(4)?,
+                body: r.get(5)?,
+                prev: r.get(6)?,
+                hash: r.get(7)?,
+            })
+        })();
+        match row {
+            Ok(row) => {
+                if !checker.row(&row) {
+                    break;
+                }
+            }
+            Err(e) => {
+                checker.broken(format!(
+                    "event row {position} cannot be read ({e}): the events table was edited"
+                ));
+                break;
+            }
         }
     }
-    let media = read_all(ledger, "media")?;
-    let cabinets = read_all(ledger, "cabinets")?;
+    let mut problems = Vec::new();
+    let media = read_state(ledger, "media", "asset_tag", &mut problems)?;
+    let cabinets = read_state(ledger, "cabinets", "id", &mut problems)?;
     let mut v = checker.finish(Some((media, cabinets)));
+    v.problems.extend(problems);
     // The state's indexed columns feed the reports: they must agree with the state documents.
     if v.ok() {
         check_media_columns(ledger, &mut v)?;
@@ -405,26 +469,54 @@ pub fn verify(ledger: &Ledger, keys: &[PublicKey]) -> Result<Verification, Ledge
     Ok(v)
 }
 
-fn read_all<T: serde::de::DeserializeOwned>(
+/// Every row of a state table as (key column, document); rows that cannot be read become
+/// problems.
+fn read_state<T: serde::de::DeserializeOwned>(
     ledger: &Ledger,
     table: &str,
-) -> Result<Vec<T>, LedgerError> {
+    key: &str,
+    problems: &mut Vec<String>,
+) -> Result<Vec<(String, T)>, LedgerError> {
     let mut stmt = ledger
         .conn()
-        .prepare(&format!("SELECT state FROM {table}"))
+        .prepare(&format!(
+            "SELECT CAST({key} AS TEXT), CAST(state AS TEXT) FROM {table}"
+        ))
         .map_err(|e| ledger.sql(e))?;
     let rows = stmt
-        .query_map([], |r| r.get::<_, String>(0))
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, Option<String>>(0)?,
+                r.get::<_, Option<String>>(1)?,
+            ))
+        })
         .map_err(|e| ledger.sql(e))?;
     let mut out = Vec::new();
     for row in rows {
-        let text = row.map_err(|e| ledger.sql(e))?;
-        out.push(parse_state(ledger.path(), table, &text)?);
+        let (k, text) = row.map_err(|e| ledger.sql(e))?;
+        let k = k.unwrap_or_default();
+        match text.as_deref().map(serde_json::from_str::<T>) {
+            Some(Ok(doc)) => out.push((k, doc)),
+            _ => problems.push(format!(
+                "the {table} table's row {k:?} does not hold a valid state: the table was edited"
+            )),
+        }
     }
     Ok(out)
 }
 
 fn check_media_columns(ledger: &Ledger, v: &mut Verification) -> Result<(), LedgerError> {
+    type Columns = (
+        String,
+        Option<String>,
+        String,
+        String,
+        Option<String>,
+        bool,
+        Option<String>,
+        Option<String>,
+        String,
+    );
     let mut stmt = ledger
         .conn()
         .prepare(
@@ -434,29 +526,39 @@ fn check_media_columns(ledger: &Ledger, v: &mut Verification) -> Result<(), Ledg
         .map_err(|e| ledger.sql(e))?;
     let mut rows = stmt.query([]).map_err(|e| ledger.sql(e))?;
     while let Some(r) = rows.next().map_err(|e| ledger.sql(e))? {
-        let state: String = r.get(8).map_err(|e| ledger.sql(e))?;
-        let m: Medium = parse_state(ledger.path(), "media", &state)?;
-        let cols: (String, Option<String>, String, String, Option<String>, bool) = (
-            r.get(0).map_err(|e| ledger.sql(e))?,
-            r.get(1).map_err(|e| ledger.sql(e))?,
-            r.get(2).map_err(|e| ledger.sql(e))?,
-            r.get(3).map_err(|e| ledger.sql(e))?,
-            r.get(4).map_err(|e| ledger.sql(e))?,
-            r.get(5).map_err(|e| ledger.sql(e))?,
-        );
-        let dates: (Option<String>, Option<String>) = (
-            r.get(6).map_err(|e| ledger.sql(e))?,
-            r.get(7).map_err(|e| ledger.sql(e))?,
-        );
-        let expected = (
+        let read = (|| {
+            Ok::<Columns, rusqlite::Error>((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+            ))
+        })();
+        let parsed = read
+            .ok()
+            .and_then(|c| serde_json::from_str::<Medium>(&c.8).ok().map(|m| (c, m)));
+        let Some((c, m)) = parsed else {
+            v.problems
+                .push("a row of the media table cannot be read: the table was edited".to_owned());
+            return Ok(());
+        };
+        let expected: Columns = (
             m.asset_tag.clone(),
             m.serial.clone(),
             m.status.name().to_owned(),
             m.status_since.clone(),
             m.cabinet.clone(),
             m.leased,
+            m.return_due.clone(),
+            m.retention_until.clone(),
+            c.8.clone(),
         );
-        if cols != expected || dates != (m.return_due.clone(), m.retention_until.clone()) {
+        if c != expected {
             v.problems.push(format!(
                 "medium {}: the media table's columns differ from its state: the table was edited",
                 m.asset_tag

@@ -23,6 +23,7 @@ pub enum MediumKind {
     Hdd,
     Ssd,
     Nvme,
+    #[value(alias = "usb")]
     UsbFlash,
     Sd,
     Optical,
@@ -143,6 +144,15 @@ pub enum EventData {
         certificate_sha256: String,
         status: String,
         method: Option<String>,
+        /// When the certificate was issued (UTC): it cannot vouch for data written later.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        issued_at: Option<String>,
+        /// The serial number the certificate names: it must be this medium's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        serial: Option<String>,
+        /// How the wipe was read back (none, last, all, sample).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        verification: Option<String>,
     },
     /// Physically destroyed (shredded, degaussed, ...), usually by a contractor.
     Destroyed {
@@ -193,7 +203,39 @@ pub enum EventData {
     },
 }
 
+/// Every event kind, as [`EventData::kind`] names them.
+pub const KINDS: &[&str] = &[
+    "cabinet_added",
+    "registered",
+    "stored",
+    "checked_out",
+    "checked_in",
+    "handed_over",
+    "backup_written",
+    "wiped",
+    "destroyed",
+    "returned",
+    "disposed",
+    "lost",
+    "found",
+    "inventory_checked",
+    "sealed",
+];
+
 impl EventData {
+    /// The `wiped` event for a massho certificate whose file holds `bytes`.
+    pub fn wiped(cert: &crate::cert::Certificate, bytes: &[u8]) -> EventData {
+        EventData::Wiped {
+            certificate_id: cert.certificate_id.clone(),
+            certificate_sha256: hex::encode(Sha256::digest(bytes)),
+            status: cert.status.name().to_owned(),
+            method: Some(cert.wipe.method.clone()),
+            issued_at: super::parse_time(&cert.issued_at).map(super::utc_string),
+            serial: cert.wipe.serial.clone(),
+            verification: Some(cert.wipe.verify_mode.name().to_owned()),
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             EventData::CabinetAdded { .. } => "cabinet_added",

@@ -28,10 +28,12 @@ pub const LEDGER_ENV: &str = "MASSHO_LEDGER";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
-    #[error("ledger {}: {source}", path.display())]
+    // `cause`, not `source`: the message already holds it, and an error chain would print it
+    // twice.
+    #[error("ledger {}: {cause}", path.display())]
     Sqlite {
         path: PathBuf,
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     },
     #[error("no ledger at {}: create it with `massho ledger init --ledger {}` (or check --ledger / MASSHO_LEDGER)", path.display(), path.display())]
     Missing { path: PathBuf },

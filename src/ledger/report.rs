@@ -226,6 +226,7 @@ pub fn disposals(
                 certificate_sha256,
                 status,
                 method,
+                ..
             } => {
                 row.detail = match method {
                     Some(m) => format!("{status} ({m})"),

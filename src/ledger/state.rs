@@ -99,6 +99,12 @@ pub struct Medium {
     pub registered_at: String,
     /// The last event about this medium.
     pub last_seq: u64,
+    /// When that event happened (UTC): a medium's events are recorded in the order they happened.
+    #[serde(default)]
+    pub last_time: String,
+    /// When the latest backup was written to it (UTC): an older certificate cannot vouch for it.
+    #[serde(default)]
+    pub last_backup_at: Option<String>,
 }
 
 /// A cabinet's current state.
@@ -116,6 +122,34 @@ pub trait View {
     fn cabinet(&self, id: &str) -> Result<Option<Cabinet>, super::LedgerError>;
     /// The asset tag of a medium (not closed) with this serial number, if any.
     fn serial_owner(&self, serial: &str) -> Result<Option<String>, super::LedgerError>;
+    /// The medium a certificate is already recorded for, if any.
+    fn certificate_owner(&self, id: &str) -> Result<Option<String>, super::LedgerError>;
+}
+
+/// How far ahead of its recording an event may be dated (clock skew between stations).
+const FUTURE_SLACK: time::Duration = time::Duration::minutes(5);
+
+/// An event's time: a real time, not before 1970, not after it was recorded.
+fn check_time(event: &Event) -> Result<(), ApplyError> {
+    let Some(t) = super::parse_time(&event.time) else {
+        return reject(format!("event time {:?} is not a time", event.time));
+    };
+    if t.year() < 1970 {
+        return reject(format!(
+            "event time {} is before 1970; give the real date",
+            event.time
+        ));
+    }
+    let recorded = event.recorded.as_deref().unwrap_or(&event.time);
+    if let Some(r) = super::parse_time(recorded) {
+        if t > r + FUTURE_SLACK {
+            return reject(format!(
+                "event time {} is after it was recorded ({recorded}): the ledger records what has happened",
+                event.time
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The state an event changes.
@@ -146,6 +180,7 @@ pub enum ApplyError {
 /// Check `event` against the current state and return what it changes.
 pub fn apply(view: &dyn View, event: &Event) -> Result<Change, ApplyError> {
     let time = &event.time;
+    check_time(event)?;
     match &event.data {
         EventData::CabinetAdded {
             cabinet,
@@ -190,6 +225,11 @@ pub fn apply(view: &dyn View, event: &Event) -> Result<Change, ApplyError> {
                 ));
             }
             if let Some(serial) = &r.serial {
+                if serial.trim().is_empty() || serial.trim() != serial {
+                    return reject(format!(
+                        "serial number {serial:?} is empty or has spaces around it"
+                    ));
+                }
                 if let Some(other) = view.serial_owner(serial)? {
                     return reject(format!(
                         "serial number {serial} is registered already as {other}; one medium, one record"
@@ -235,6 +275,8 @@ pub fn apply(view: &dyn View, event: &Event) -> Result<Change, ApplyError> {
                 sanitized: false,
                 registered_at: time.clone(),
                 last_seq: event.seq,
+                last_time: time.clone(),
+                last_backup_at: None,
             })))
         }
         data => {
@@ -253,12 +295,56 @@ pub fn apply(view: &dyn View, event: &Event) -> Result<Change, ApplyError> {
                     m.status_since
                 ));
             }
+            if time.as_str() < m.last_time.as_str() {
+                return reject(format!(
+                    "medium {tag}'s last event is dated {}; a {} dated {time} would come before it. Record a medium's events in the order they happened",
+                    m.last_time,
+                    data.kind()
+                ));
+            }
+            only_what_can_follow(&m, data)?;
             let status = status_after(&m, data);
-            medium_event(view, &mut m, data)?;
+            medium_event(view, &mut m, data, time)?;
             set_status(&mut m, status, time);
             m.last_seq = event.seq;
+            m.last_time = time.clone();
             Ok(Change::Medium(Box::new(m)))
         }
+    }
+}
+
+/// A lost medium is found before anything else happens to it (or written off: disposed of or
+/// returned with --force); a destroyed one can only be handed over, stored, lost, disposed of
+/// or returned.
+fn only_what_can_follow(m: &Medium, data: &EventData) -> Result<(), ApplyError> {
+    let forced = |f: &Option<String>| f.as_deref().is_some_and(|r| !r.trim().is_empty());
+    match m.status {
+        MediumStatus::Lost => match data {
+            EventData::Found { .. } => Ok(()),
+            EventData::Disposed { forced: f, .. } | EventData::Returned { forced: f, .. }
+                if forced(f) =>
+            {
+                Ok(())
+            }
+            _ => reject(format!(
+                "medium {} is lost since {}: record where it turned up with `massho media found` first (or write it off: dispose --force --reason)",
+                m.asset_tag, m.status_since
+            )),
+        },
+        MediumStatus::Destroyed => match data {
+            EventData::HandedOver { .. }
+            | EventData::Stored { .. }
+            | EventData::Lost { .. }
+            | EventData::Disposed { .. }
+            | EventData::Returned { .. } => Ok(()),
+            other => reject(format!(
+                "medium {} was destroyed on {}: a {} cannot follow; only its handover, storage, loss, disposal or return",
+                m.asset_tag,
+                m.status_since,
+                other.kind()
+            )),
+        },
+        _ => Ok(()),
     }
 }
 
@@ -307,7 +393,12 @@ fn leave(m: &mut Medium) {
     m.due_back = None;
 }
 
-fn medium_event(view: &dyn View, m: &mut Medium, data: &EventData) -> Result<(), ApplyError> {
+fn medium_event(
+    view: &dyn View,
+    m: &mut Medium,
+    data: &EventData,
+    time: &str,
+) -> Result<(), ApplyError> {
     match data {
         EventData::Stored { cabinet, slot } => {
             if m.status == MediumStatus::CheckedOut {
@@ -381,6 +472,7 @@ fn medium_event(view: &dyn View, m: &mut Medium, data: &EventData) -> Result<(),
             ..
         } => {
             m.backup_set = Some(backup_set.clone());
+            m.last_backup_at = Some(time.to_owned());
             if m.retention_until
                 .as_deref()
                 .is_none_or(|r| r < retention_until.as_str())
@@ -393,8 +485,31 @@ fn medium_event(view: &dyn View, m: &mut Medium, data: &EventData) -> Result<(),
         EventData::Wiped {
             certificate_id,
             status,
+            issued_at,
+            serial,
             ..
         } => {
+            if let Some(other) = view.certificate_owner(certificate_id)? {
+                return reject(format!(
+                    "certificate {certificate_id} is already recorded for medium {other}: one certificate, one medium"
+                ));
+            }
+            if let (Some(ours), Some(theirs)) = (&m.serial, serial) {
+                if ours != theirs {
+                    return reject(format!(
+                        "certificate {certificate_id} is for serial number {theirs}, but medium {} has serial {ours}",
+                        m.asset_tag
+                    ));
+                }
+            }
+            if let (Some(issued), Some(backup)) = (issued_at, &m.last_backup_at) {
+                if issued < backup {
+                    return reject(format!(
+                        "certificate {certificate_id} was issued at {issued}, before the backup written to medium {} at {backup}: it cannot vouch for that data",
+                        m.asset_tag
+                    ));
+                }
+            }
             m.last_wipe_status = Some(status.clone());
             m.last_wipe_certificate = Some(certificate_id.clone());
             m.sanitized = status == "passed";
@@ -432,6 +547,7 @@ fn medium_event(view: &dyn View, m: &mut Medium, data: &EventData) -> Result<(),
             m.cabinet = Some(cabinet.clone());
             m.slot = slot.clone();
             m.holder = None;
+            m.due_back = None;
         }
         EventData::CabinetAdded { .. }
         | EventData::InventoryChecked { .. }
@@ -455,7 +571,19 @@ fn status_after(m: &Medium, data: &EventData) -> MediumStatus {
                 MediumStatus::HandedOver
             }
         }
-        EventData::Wiped { status, .. } if status == "passed" => MediumStatus::Wiped,
+        // A passing wipe of a medium someone holds leaves it with them (sanitized is its own
+        // field); otherwise its status says it was wiped.
+        EventData::Wiped { status, .. }
+            if status == "passed"
+                && !matches!(
+                    m.status,
+                    MediumStatus::CheckedOut | MediumStatus::HandedOver
+                ) =>
+        {
+            MediumStatus::Wiped
+        }
+        // Written to again: in use.
+        EventData::BackupWritten { .. } if m.status == MediumStatus::Wiped => MediumStatus::InUse,
         EventData::Destroyed { .. } => MediumStatus::Destroyed,
         EventData::Returned { .. } => MediumStatus::ReturnedToLessor,
         EventData::Disposed { .. } => MediumStatus::Disposed,

@@ -54,6 +54,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX media_retention ON media (retention_until) WHERE retention_until IS NOT NULL;
      CREATE INDEX media_return_due ON media (return_due) WHERE leased = 1;
      CREATE TABLE cabinets (id TEXT PRIMARY KEY, state TEXT NOT NULL);",
+    // 2: find the medium a wipe certificate is recorded for (one certificate, one medium).
+    "CREATE INDEX events_certificate ON events (json_extract(body, '$.certificate_id'))
+         WHERE kind = 'wiped';",
 ];
 
 /// How long a writer waits for another to finish before giving up.
@@ -103,35 +106,48 @@ impl Ledger {
                 source,
             })?;
         }
-        Ledger::open_inner(path, true)
+        Ledger::open_inner(path, Mode::Create)
     }
 
-    /// Open an existing ledger; a missing file is an error (a typo must not start a new ledger).
+    /// Open an existing ledger to append to; a missing file is an error (a typo must not start
+    /// a new ledger). Pending schema migrations run.
     pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
+        Ledger::open_existing(path, Mode::Write)
+    }
+
+    /// Open an existing ledger read-only (reports, verification, export): takes no write lock,
+    /// never changes the file, and works on a copy in a read-only directory (an auditor's).
+    pub fn open_read_only(path: &Path) -> Result<Ledger, LedgerError> {
+        Ledger::open_existing(path, Mode::ReadOnly)
+    }
+
+    fn open_existing(path: &Path, mode: Mode) -> Result<Ledger, LedgerError> {
         if !path.exists() {
             return Err(LedgerError::Missing {
                 path: path.to_path_buf(),
             });
         }
-        Ledger::open_inner(path, false)
+        Ledger::open_inner(path, mode)
     }
 
-    fn open_inner(path: &Path, create: bool) -> Result<Ledger, LedgerError> {
+    fn open_inner(path: &Path, mode: Mode) -> Result<Ledger, LedgerError> {
         let sql = |source| LedgerError::Sqlite {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         };
-        let mut conn = Connection::open(path).map_err(sql)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
-        // WAL: readers never block the writer, and a crash mid-append leaves the last
-        // committed state. synchronous=FULL: a committed event survives a power cut.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(sql)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(sql)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(sql)?;
-        migrate(&mut conn, path, create)?;
+        let conn = match mode {
+            Mode::ReadOnly => open_read_only(path)?,
+            Mode::Create | Mode::Write => {
+                let mut conn = Connection::open(path).map_err(sql)?;
+                conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
+                // synchronous=FULL: a committed event survives a power cut.
+                conn.pragma_update(None, "synchronous", "FULL")
+                    .map_err(sql)?;
+                migrate(&mut conn, path, mode == Mode::Create)?;
+                conn
+            }
+        };
+        check_version(&conn, path)?;
         let id: Option<String> = conn
             .query_row("SELECT value FROM meta WHERE key = 'ledger_id'", [], |r| {
                 r.get(0)
@@ -166,10 +182,10 @@ impl Ledger {
         &self.conn
     }
 
-    pub(crate) fn sql(&self, source: rusqlite::Error) -> LedgerError {
+    pub(crate) fn sql(&self, cause: rusqlite::Error) -> LedgerError {
         LedgerError::Sqlite {
             path: self.path.clone(),
-            source,
+            cause,
         }
     }
 
@@ -213,7 +229,7 @@ impl Ledger {
         let path = self.path.clone();
         let sql = |source| LedgerError::Sqlite {
             path: path.clone(),
-            source,
+            cause: source,
         };
         let tx = self
             .conn
@@ -418,17 +434,26 @@ impl Ledger {
     }
 }
 
-fn migrate(conn: &mut Connection, path: &Path, create: bool) -> Result<(), LedgerError> {
-    let sql = |source| LedgerError::Sqlite {
-        path: path.to_path_buf(),
-        source,
-    };
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(sql)?;
-    let version: i64 = tx
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(sql)?;
+/// How a ledger is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Create,
+    Write,
+    ReadOnly,
+}
+
+fn user_version(conn: &Connection, path: &Path) -> Result<i64, LedgerError> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|cause| LedgerError::Sqlite {
+            path: path.to_path_buf(),
+            cause,
+        })
+}
+
+/// The schema must be this massho's: a newer one is refused, an older one must be migrated by
+/// a write (`massho ledger init`), a file without one is not a ledger.
+fn check_version(conn: &Connection, path: &Path) -> Result<(), LedgerError> {
+    let version = user_version(conn, path)?;
     let known = MIGRATIONS.len() as i64;
     if version > known {
         return Err(LedgerError::TooNew {
@@ -437,11 +462,85 @@ fn migrate(conn: &mut Connection, path: &Path, create: bool) -> Result<(), Ledge
             known,
         });
     }
-    if version == 0 && !create {
+    if version == 0 {
         return Err(LedgerError::Damaged {
             path: path.to_path_buf(),
             what: "it is not a massho ledger (no schema)".into(),
         });
+    }
+    if version < known {
+        return Err(LedgerError::Damaged {
+            path: path.to_path_buf(),
+            what: format!(
+                "its schema (version {version}) is older than this massho's ({known}); run `massho ledger init --ledger {}` once, as its owner, to upgrade it",
+                path.display()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// A read-only connection. A ledger in WAL mode needs its -shm file; where that cannot be made
+/// (a copy in a read-only directory), the file is opened as immutable.
+fn open_read_only(path: &Path) -> Result<Connection, LedgerError> {
+    use rusqlite::OpenFlags;
+    let sql = |cause| LedgerError::Sqlite {
+        path: path.to_path_buf(),
+        cause,
+    };
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags).map_err(sql)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
+    if user_version(&conn, path).is_ok() {
+        return Ok(conn);
+    }
+    let mut uri = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str("?immutable=1");
+    let conn = Connection::open_with_flags(&uri, flags).map_err(sql)?;
+    user_version(&conn, path)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection, path: &Path, create: bool) -> Result<(), LedgerError> {
+    let sql = |cause| LedgerError::Sqlite {
+        path: path.to_path_buf(),
+        cause,
+    };
+    let known = MIGRATIONS.len() as i64;
+    // The common case, a ledger at this massho's version, takes no lock.
+    if user_version(conn, path)? == known {
+        return Ok(());
+    }
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql)?;
+    let version = user_version(&tx, path)?;
+    if version > known {
+        return Err(LedgerError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            known,
+        });
+    }
+    if version == 0 {
+        let tables: i64 = tx
+            .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(sql)?;
+        if !create || tables > 0 {
+            return Err(LedgerError::Damaged {
+                path: path.to_path_buf(),
+                what: "it is not a massho ledger (no ledger schema, or another program's tables)"
+                    .into(),
+            });
+        }
     }
     for m in &MIGRATIONS[version as usize..] {
         tx.execute_batch(m).map_err(sql)?;
@@ -453,10 +552,11 @@ fn migrate(conn: &mut Connection, path: &Path, create: bool) -> Result<(), Ledge
         )
         .map_err(sql)?;
     }
-    if version != known {
-        tx.pragma_update(None, "user_version", known).map_err(sql)?;
-    }
-    tx.commit().map_err(sql)
+    tx.pragma_update(None, "user_version", known).map_err(sql)?;
+    tx.commit().map_err(sql)?;
+    // WAL (persistent in the file): readers never block the writer, and a crash mid-append
+    // leaves the last committed state.
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)
 }
 
 pub(crate) fn parse_state<T: serde::de::DeserializeOwned>(
@@ -476,7 +576,7 @@ fn read_medium(conn: &Connection, path: &Path, tag: &str) -> Result<Option<Mediu
         .and_then(|mut s| s.query_row([tag], |r| r.get(0)).optional())
         .map_err(|source| LedgerError::Sqlite {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         })?;
     text.map(|t| parse_state(path, "media", &t)).transpose()
 }
@@ -487,7 +587,7 @@ fn read_cabinet(conn: &Connection, path: &Path, id: &str) -> Result<Option<Cabin
         .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
         .map_err(|source| LedgerError::Sqlite {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         })?;
     text.map(|t| parse_state(path, "cabinets", &t)).transpose()
 }
@@ -502,7 +602,7 @@ impl TxView<'_> {
     fn write(&self, change: &Change) -> Result<(), LedgerError> {
         let sql = |source| LedgerError::Sqlite {
             path: self.path.to_path_buf(),
-            source,
+            cause: source,
         };
         match change {
             Change::Nothing => Ok(()),
@@ -546,6 +646,19 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
 }
 
 impl View for TxView<'_> {
+    fn certificate_owner(&self, id: &str) -> Result<Option<String>, LedgerError> {
+        self.tx
+            .prepare_cached(
+                "SELECT medium FROM events
+                 WHERE kind = 'wiped' AND json_extract(body, '$.certificate_id') = ?1 LIMIT 1",
+            )
+            .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
+            .map_err(|source| LedgerError::Sqlite {
+                path: self.path.to_path_buf(),
+                cause: source,
+            })
+    }
+
     fn medium(&self, tag: &str) -> Result<Option<Medium>, LedgerError> {
         read_medium(self.tx, self.path, tag)
     }
@@ -560,14 +673,14 @@ impl View for TxView<'_> {
             .prepare_cached("SELECT asset_tag, status FROM media WHERE serial = ?1")
             .map_err(|source| LedgerError::Sqlite {
                 path: self.path.to_path_buf(),
-                source,
+                cause: source,
             })?;
         let rows: Vec<(String, String)> = stmt
             .query_map([serial], |r| Ok((r.get(0)?, r.get(1)?)))
             .and_then(|rows| rows.collect())
             .map_err(|source| LedgerError::Sqlite {
                 path: self.path.to_path_buf(),
-                source,
+                cause: source,
             })?;
         Ok(rows
             .into_iter()

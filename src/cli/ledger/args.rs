@@ -11,7 +11,8 @@ Exit codes:
   0  done (verify: the chain, the derived state and every seal check out)
   1  verify or check found a problem: a tampered or incomplete ledger, a bad seal,
      missing or unexpected media in a cabinet
-  2  usage error: bad arguments, a malformed CSV row, an unknown date format
+  2  usage error: bad arguments, a malformed CSV row, an unknown date format,
+     a ledger file that does not exist
   3  refused by the ledger's rules (unknown medium, duplicate asset tag, a check-in
      without a check-out, disposal without a passing wipe...); nothing was written
   5  environment error: the ledger cannot be opened or written
@@ -343,9 +344,12 @@ pub struct WipedArgs {
     /// The signed certificate (<id>.json); its signature is checked
     #[arg(long, value_name = "FILE")]
     pub certificate: PathBuf,
-    /// Public key of the certificate's signer
+    /// Public key of the certificate's signer [default: this station's massho.pub]
     #[arg(long, value_name = "KEY")]
     pub pubkey: Vec<PathBuf>,
+    /// A directory of trusted signers' public keys (*.pub)
+    #[arg(long, value_name = "DIR")]
+    pub trusted: Option<PathBuf>,
     #[command(flatten)]
     pub recorder: Recorder,
 }

@@ -4,7 +4,7 @@ use anyhow::Context;
 
 use super::args::CabinetCommand;
 use super::media::{medium_row, MEDIUM_HEADERS};
-use super::{emit, from_ledger, new_event, open, record};
+use super::{emit, from_ledger, new_event, open, open_read_only, record};
 use crate::cli::{Exit, ExitError};
 use crate::ledger::{report, EventData};
 
@@ -23,7 +23,7 @@ pub fn run(cmd: &CabinetCommand) -> anyhow::Result<Exit> {
             record(&mut open(&a.path)?, vec![e])
         }
         CabinetCommand::List(a) => {
-            let ledger = open(&a.path)?;
+            let ledger = open_read_only(&a.path)?;
             let cabinets = ledger.cabinets().map_err(from_ledger)?;
             let mut rows = Vec::new();
             for c in &cabinets {
@@ -47,7 +47,7 @@ pub fn run(cmd: &CabinetCommand) -> anyhow::Result<Exit> {
             Ok(Exit::Passed)
         }
         CabinetCommand::Inventory(a) => {
-            let ledger = open(&a.path)?;
+            let ledger = open_read_only(&a.path)?;
             need_cabinet(&ledger, &a.cabinet)?;
             let media = report::inventory(&ledger, &a.cabinet).map_err(from_ledger)?;
             let rows: Vec<Vec<String>> = media.iter().map(medium_row).collect();
@@ -55,7 +55,11 @@ pub fn run(cmd: &CabinetCommand) -> anyhow::Result<Exit> {
             Ok(Exit::Passed)
         }
         CabinetCommand::Check(a) => {
-            let mut ledger = open(&a.path)?;
+            let mut ledger = if a.dry_run {
+                open_read_only(&a.path)?
+            } else {
+                open(&a.path)?
+            };
             need_cabinet(&ledger, &a.cabinet)?;
             let found = read_tags(&a.found)?;
             let r = report::reconcile(&ledger, &a.cabinet, &found).map_err(from_ledger)?;
@@ -125,30 +129,30 @@ fn need_cabinet(ledger: &crate::ledger::Ledger, id: &str) -> anyhow::Result<()> 
 /// Asset tags, one per line (or the first column of a CSV); blank lines and `#` comments are
 /// skipped, a header named asset/asset_tag/資産番号/管理番号 too.
 fn read_tags(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
-    let text = std::fs::read(path)
+    let bytes = std::fs::read(path)
         .with_context(|| format!("cannot read the list of found tags {}", path.display()))?;
-    let text =
-        String::from_utf8_lossy(text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&text)).into_owned();
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .comment(Some(b'#'))
+        .from_reader(bytes);
     let mut tags = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let first = line
-            .split([',', '\t'])
-            .next()
-            .unwrap_or("")
-            .trim()
-            .trim_matches('"');
-        if first.is_empty() || first.starts_with('#') {
+    for (i, record) in reader.records().enumerate() {
+        let record = record
+            .map_err(|e| ExitError::usage(format!("{}: line {}: {e}", path.display(), i + 1)))?;
+        let Some(tag) = record.get(0).map(str::trim).filter(|t| !t.is_empty()) else {
             continue;
-        }
-        if i == 0
+        };
+        // A header line (the first line with a value) names the column.
+        let header = tags.is_empty()
             && matches!(
-                first.to_ascii_lowercase().as_str(),
+                tag.to_ascii_lowercase().as_str(),
                 "asset" | "asset_tag" | "資産番号" | "管理番号"
-            )
-        {
-            continue;
+            );
+        if !header {
+            tags.push(tag.to_owned());
         }
-        tags.push(first.to_owned());
     }
     Ok(tags)
 }

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use super::args::{EncodingArg, ExportFormat, LedgerExportArgs, LedgerImportArgs, Recorder};
-use super::{actor, from_ledger, open};
+use super::{actor, from_ledger, open, open_read_only};
 use crate::cli::{Exit, ExitError};
 use crate::ledger::chain::Verification;
 use crate::ledger::exchange::{self, Encoding, ExchangeError, Stamp};
@@ -91,7 +91,7 @@ fn import_error(file: &Path, e: ExchangeError) -> anyhow::Error {
 
 /// `massho ledger export`: every event with its hashes, to a new file or standard output.
 pub fn export(a: &LedgerExportArgs) -> anyhow::Result<Exit> {
-    let ledger = open(&a.path)?;
+    let ledger = open_read_only(&a.path)?;
     let format = match a.format {
         ExportFormat::Csv => exchange::ExportFormat::Csv,
         ExportFormat::Jsonl => exchange::ExportFormat::Jsonl,

@@ -6,7 +6,7 @@ use anyhow::Context;
 use sha2::{Digest, Sha256};
 
 use super::args::{MediaCommand, Override, Recorder};
-use super::{date_arg, emit, from_ledger, new_event, open, record};
+use super::{date_arg, emit, from_ledger, new_event, open, open_read_only, record};
 use crate::cli::{Exit, ExitError};
 use crate::ledger::{report, EventData, Ledger, Ownership, Registration};
 
@@ -40,7 +40,13 @@ pub fn run(cmd: &MediaCommand) -> anyhow::Result<Exit> {
                 kind: a.kind,
                 vendor: a.vendor.clone(),
                 model: a.model.clone(),
-                serial: a.serial.clone(),
+                // As devices report it, without the spaces some firmware pads it with.
+                serial: a
+                    .serial
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
                 capacity_bytes,
                 department: a.department.clone(),
                 personal_info: a.personal_info,
@@ -133,8 +139,22 @@ pub fn run(cmd: &MediaCommand) -> anyhow::Result<Exit> {
             },
         ),
         MediaCommand::Wiped(a) => {
-            let keys = super::trusted_keys(&a.pubkey, None)?;
-            let data = wiped_from_certificate(&a.certificate, &keys)?;
+            let mut keys = super::trusted_keys(&a.pubkey, a.trusted.as_deref())?;
+            if keys.is_empty() {
+                // The station's own key, which signs what `massho wipe` certifies here.
+                if let Some(p) = crate::sign::default_key_dir()
+                    .map(|d| d.join("massho.pub"))
+                    .filter(|p| p.exists())
+                {
+                    keys = super::trusted_keys(&[p], None)?;
+                }
+            }
+            if keys.is_empty() {
+                return Err(ExitError::usage(
+                    "a certificate is recorded only after its signature checks out: give the signer's public key with --pubkey KEY or --trusted DIR",
+                ));
+            }
+            let data = wiped_from_certificate(&a.certificate, &keys, &a.asset)?;
             one(&a.path, &a.recorder, &a.asset, data)
         }
         MediaCommand::Destroy(a) => {
@@ -202,9 +222,9 @@ pub fn run(cmd: &MediaCommand) -> anyhow::Result<Exit> {
                 slot: a.slot.clone(),
             },
         ),
-        MediaCommand::Show(a) => show(&open(&a.path)?, &a.asset, a.json),
+        MediaCommand::Show(a) => show(&open_read_only(&a.path)?, &a.asset, a.json),
         MediaCommand::List(a) => {
-            let ledger = open(&a.path)?;
+            let ledger = open_read_only(&a.path)?;
             let status = match &a.status {
                 None => None,
                 Some(s) => Some(crate::ledger::MediumStatus::parse(s).ok_or_else(|| {
@@ -368,23 +388,23 @@ fn file_sha256(path: &Path) -> anyhow::Result<String> {
     Ok(hex::encode(Sha256::digest(&bytes)))
 }
 
-/// The `wiped` event for a massho certificate, after checking its signature with `keys` (when
-/// given) and its format.
+/// The `wiped` event for a massho certificate for medium `asset`, after checking its signature
+/// with `keys` and that it is not another medium's certificate. A genuine certificate of a
+/// failed or aborted wipe is recorded as such.
 pub fn wiped_from_certificate(
     path: &Path,
     keys: &[crate::sign::PublicKey],
+    asset: &str,
 ) -> anyhow::Result<EventData> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("cannot read certificate {}", path.display()))?;
-    if !keys.is_empty() {
-        let c = crate::cert::check::check(path, keys, None);
-        if let Some(p) = &c.problem {
-            if c.certificate.is_none() || !matches!(p, crate::cert::check::Problem::NotPassed(_)) {
-                return Err(ExitError::refused(format!(
-                    "certificate {}: {p}; not recorded",
-                    path.display()
-                )));
-            }
+    let c = crate::cert::check::check(path, keys, None);
+    if let Some(p) = &c.problem {
+        if c.certificate.is_none() || !matches!(p, crate::cert::check::Problem::NotPassed(_)) {
+            return Err(ExitError::refused(format!(
+                "certificate {}: {p}; not recorded",
+                path.display()
+            )));
         }
     }
     let cert: crate::cert::Certificate = serde_json::from_slice(&bytes).map_err(|e| {
@@ -393,10 +413,11 @@ pub fn wiped_from_certificate(
             path.display()
         ))
     })?;
-    Ok(EventData::Wiped {
-        certificate_id: cert.certificate_id.clone(),
-        certificate_sha256: hex::encode(Sha256::digest(&bytes)),
-        status: cert.status.name().to_owned(),
-        method: Some(cert.wipe.method.clone()),
-    })
+    if let Some(tag) = cert.asset_tag.as_deref().filter(|t| *t != asset) {
+        return Err(ExitError::refused(format!(
+            "certificate {} is for asset {tag}, not {asset}; not recorded",
+            cert.certificate_id
+        )));
+    }
+    Ok(EventData::wiped(&cert, &bytes))
 }

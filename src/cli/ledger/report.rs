@@ -2,14 +2,14 @@
 
 use super::args::{LedgerLogArgs, Output, ReportCommand};
 use super::media::{event_row, EVENT_HEADERS};
-use super::{date_arg, emit, from_ledger, open};
+use super::{date_arg, emit, from_ledger, open_read_only};
 use crate::cli::{Exit, ExitError};
 use crate::ledger::{self, report};
 
 pub fn run(cmd: &ReportCommand) -> anyhow::Result<Exit> {
     match cmd {
         ReportCommand::Out(a) => {
-            let ledger = open(&a.path)?;
+            let ledger = open_read_only(&a.path)?;
             let rows =
                 report::out_of_cabinet(&ledger, as_of(a.as_of.as_deref())?).map_err(from_ledger)?;
             let table: Vec<Vec<String>> = rows
@@ -42,7 +42,7 @@ pub fn run(cmd: &ReportCommand) -> anyhow::Result<Exit> {
             )?;
         }
         ReportCommand::Retention(a) => {
-            let ledger = open(&a.path)?;
+            let ledger = open_read_only(&a.path)?;
             let rows =
                 report::past_retention(&ledger, as_of(a.as_of.as_deref())?).map_err(from_ledger)?;
             let table: Vec<Vec<String>> = rows
@@ -77,7 +77,7 @@ pub fn run(cmd: &ReportCommand) -> anyhow::Result<Exit> {
             )?;
         }
         ReportCommand::Leases(a) => {
-            let ledger = open(&a.report.path)?;
+            let ledger = open_read_only(&a.report.path)?;
             let rows = report::leases_due(&ledger, as_of(a.report.as_of.as_deref())?, a.within)
                 .map_err(from_ledger)?;
             let table: Vec<Vec<String>> = rows
@@ -118,7 +118,7 @@ pub fn run(cmd: &ReportCommand) -> anyhow::Result<Exit> {
             )?;
         }
         ReportCommand::Disposals(a) => {
-            let ledger = open(&a.path)?;
+            let ledger = open_read_only(&a.path)?;
             let from = parse_day(&a.from, "--from")?;
             let to = parse_day(&a.to, "--to")?;
             if to < from {
@@ -167,7 +167,7 @@ pub fn run(cmd: &ReportCommand) -> anyhow::Result<Exit> {
             )?;
         }
         ReportCommand::History(a) => {
-            let ledger = open(&a.path)?;
+            let ledger = open_read_only(&a.path)?;
             if ledger.medium(&a.asset).map_err(from_ledger)?.is_none() {
                 return Err(ExitError::refused(format!(
                     "no medium {} in ledger {}",
@@ -183,7 +183,7 @@ pub fn run(cmd: &ReportCommand) -> anyhow::Result<Exit> {
 }
 
 pub fn log(a: &LedgerLogArgs) -> anyhow::Result<Exit> {
-    let ledger = open(&a.path)?;
+    let ledger = open_read_only(&a.path)?;
     let since = a
         .since
         .as_deref()
@@ -197,6 +197,14 @@ pub fn log(a: &LedgerLogArgs) -> anyhow::Result<Exit> {
                 })
         })
         .transpose()?;
+    if let Some(k) = a.kind.as_deref() {
+        if !ledger::event::KINDS.contains(&k) {
+            return Err(ExitError::usage(format!(
+                "--kind {k:?} is not an event kind; use one of {}",
+                ledger::event::KINDS.join(", ")
+            )));
+        }
+    }
     let (events, _) = ledger.head().map_err(from_ledger)?;
     let first = a.last.map_or(0, |n| events.saturating_sub(n));
     let events = ledger

@@ -6,8 +6,6 @@
 
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
-
 use super::from_ledger;
 use crate::cert::{Certificate, Issued};
 use crate::cli::ExitError;
@@ -86,7 +84,21 @@ impl WipeLedger {
                     }
                     None
                 }
-                None => Some(Registration {
+                None => {
+                    if let Some(owner) = serial
+                        .map(|sn| ledger.media_by_serial(sn))
+                        .transpose()
+                        .map_err(from_ledger)?
+                        .and_then(|found| found.into_iter().find(|m| !m.status.closed()))
+                    {
+                        return Err(ExitError::refused(format!(
+                            "{}: its serial number is registered as medium {}, not {tag}: give --asset {} (or no --asset)",
+                            d.path.display(),
+                            owner.asset_tag,
+                            owner.asset_tag
+                        )));
+                    }
+                    Some(Registration {
                     kind: kind_of(d),
                     vendor: d.vendor.clone(),
                     model: d.model.clone(),
@@ -95,7 +107,8 @@ impl WipeLedger {
                     department: None,
                     personal_info: false,
                     ownership: Ownership::Owned,
-                }),
+                })
+                }
             };
             media.push(Planned { tag, register });
         }
@@ -104,6 +117,11 @@ impl WipeLedger {
             operator: operator.to_owned(),
             media,
         })
+    }
+
+    /// The asset tag of the `index`-th device.
+    pub fn asset(&self, index: usize) -> &str {
+        self.media.get(index).map_or("TAG", |m| m.tag.as_str())
     }
 
     /// The asset tag of each device, in order (for the certificates).
@@ -127,6 +145,16 @@ impl WipeLedger {
             anyhow::anyhow!("cannot read back certificate {}: {e}", files.json.display())
         })?;
         let mut events = Vec::new();
+        // Registered by someone else while the wipe ran: record against that registration.
+        if planned.register.is_some()
+            && self
+                .ledger
+                .medium(&planned.tag)
+                .map_err(from_ledger)?
+                .is_some()
+        {
+            planned.register = None;
+        }
         if let Some(r) = planned.register.take() {
             events.push(NewEvent {
                 medium: Some(planned.tag.clone()),
@@ -141,12 +169,7 @@ impl WipeLedger {
             actor: self.operator.clone(),
             time: None,
             note: None,
-            data: EventData::Wiped {
-                certificate_id: cert.certificate_id.clone(),
-                certificate_sha256: hex::encode(Sha256::digest(&bytes)),
-                status: cert.status.name().to_owned(),
-                method: Some(cert.wipe.method.clone()),
-            },
+            data: EventData::wiped(cert, &bytes),
         });
         let recorded = self.ledger.append_all(events).map_err(from_ledger)?;
         let seq = recorded.last().map_or(0, |r| r.event.seq);
@@ -226,6 +249,16 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.to_string().contains("--asset TAG"), "{e}");
+        // A new tag for a drive whose serial another open record holds.
+        register(&path, "USB-8", "S123");
+        let e = WipeLedger::prepare(&path, &[&usb], &["NEW-1".into()], "op")
+            .err()
+            .unwrap();
+        assert!(
+            e.to_string()
+                .contains("registered as medium USB-8, not NEW-1"),
+            "{e}"
+        );
     }
 
     #[test]
