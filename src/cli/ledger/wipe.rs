@@ -74,6 +74,13 @@ impl WipeLedger {
                     )))
                 }
                 Some(m) => {
+                    let today = time::OffsetDateTime::now_utc().date().to_string();
+                    if let Some(until) = m.retention_until.as_deref().filter(|u| *u >= today.as_str()) {
+                        eprintln!(
+                            "massho: WARNING: medium {tag} holds backup set {} that is to be kept until {until}; wiping it destroys data the retention rule says to keep",
+                            m.backup_set.as_deref().unwrap_or("-")
+                        );
+                    }
                     if let (Some(a), Some(b)) = (m.serial.as_deref(), serial) {
                         if a != b {
                             return Err(ExitError::refused(format!(
