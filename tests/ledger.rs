@@ -1208,3 +1208,79 @@ fn a_read_only_copy_can_be_verified_and_reported_on() {
     );
     std::fs::set_permissions(copy_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// Two devices wiped together; the ledger refuses the second one's record (its last event is
+/// dated a few minutes ahead, within the clock-skew allowance, so the wipe's event would come
+/// before it). The first is recorded, both get their certificates, and the error names the
+/// command that records the second later.
+#[test]
+fn one_refused_record_does_not_cost_the_other_devices_their_certificates() {
+    let s = Scratch::new();
+    let soon = (time::OffsetDateTime::now_utc() + time::Duration::minutes(4))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    s.ok(&["media", "register", "D-1", "--kind", "hdd"]);
+    s.ok(&["media", "register", "D-2", "--kind", "hdd", "--at", &soon]);
+    s.ok(&["media", "register", "D-3", "--kind", "hdd"]);
+    s.ok(&["media", "lost", "D-3", "--description", "gone"]);
+    let certs = s.dir.path().join("certs");
+    let a = LoopDevice::new(4 * MIB, 512);
+    let b = LoopDevice::new(4 * MIB, 512);
+    let wipe = |assets: &[&str], devices: &[&LoopDevice]| {
+        let mut c = massho();
+        c.args(["wipe", "--yes", "--method", "zero", "--operator", "Yamada"])
+            .arg("--key")
+            .arg(&s.key.0)
+            .arg("--cert-dir")
+            .arg(&certs)
+            .arg("--ledger")
+            .arg(s.path());
+        for t in assets {
+            c.args(["--asset", t]);
+        }
+        for d in devices {
+            c.arg(d.path());
+        }
+        run(&mut c)
+    };
+    // A lost medium is refused before anything is written.
+    a.fill_backing(0x5A);
+    let out = wipe(&["D-3"], &[&a]);
+    assert_exit(&out, 3);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("massho media found"));
+    assert!(a.backing_bytes().iter().all(|&x| x == 0x5A));
+
+    let out = wipe(&["D-1", "D-2"], &[&a, &b]);
+    assert_exit(&out, 5);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("medium D-1, wipe recorded"), "{text}");
+    assert!(text.contains("would come before it"), "{text}");
+    assert!(
+        text.contains("massho media wiped D-2 --certificate"),
+        "{text}"
+    );
+    let files: Vec<_> = std::fs::read_dir(&certs)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "json")
+        })
+        .collect();
+    assert_eq!(files.len(), 2, "both devices have their certificates");
+    assert_eq!(
+        s.json(&["media", "show", "D-1"])["medium"]["status"],
+        "wiped"
+    );
+    assert_eq!(
+        s.json(&["media", "show", "D-2"])["medium"]["status"],
+        "in_use"
+    );
+    s.verify(0, &[]);
+}

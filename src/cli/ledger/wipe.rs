@@ -73,6 +73,23 @@ impl WipeLedger {
                         m.status.name()
                     )))
                 }
+                Some(m)
+                    if matches!(
+                        m.status,
+                        crate::ledger::MediumStatus::Lost | crate::ledger::MediumStatus::Destroyed
+                    ) =>
+                {
+                    return Err(ExitError::refused(format!(
+                        "{}: medium {tag} is {} in the ledger; {}",
+                        d.path.display(),
+                        m.status.name(),
+                        if m.status == crate::ledger::MediumStatus::Lost {
+                            "record where it turned up with `massho media found` first"
+                        } else {
+                            "a destroyed medium is not wiped; if this is another medium, give it its own tag with --asset"
+                        }
+                    )))
+                }
                 Some(m) => {
                     let today = time::OffsetDateTime::now_utc().date().to_string();
                     if let Some(until) = m.retention_until.as_deref().filter(|u| *u >= today.as_str()) {
