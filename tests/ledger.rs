@@ -1061,6 +1061,25 @@ fn certificates_belong_to_one_medium_and_lost_media_stay_lost() {
         "before the backup written",
     );
 
+    // A wipe nobody read back does not make a medium disposable.
+    let unverified = s.certificate("99999999-2222-3333-4444-555555555555", "passed");
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&unverified).unwrap()).unwrap();
+    v["wipe"]["verify_mode"] = "none".into();
+    std::fs::write(&unverified, serde_json::to_vec(&v).unwrap()).unwrap();
+    let key = massho::sign::SecretKey::from_file(&s.key.0, &|| Ok(String::new())).unwrap();
+    let cert: massho::cert::Certificate = serde_json::from_value(v).unwrap();
+    let bytes = std::fs::read(&unverified).unwrap();
+    std::fs::write(
+        massho::cert::signature_path(&unverified),
+        key.sign(&bytes, "test", &cert.trusted_comment()).unwrap(),
+    )
+    .unwrap();
+    s.wiped("HDD-002", &unverified);
+    refused(
+        &["media", "return", "HDD-002"],
+        "was not read back (--verify none)",
+    );
+
     // A checked-out medium wiped stays with its holder, and comes back by check-in.
     let held = s.certificate("ffffffff-2222-3333-4444-555555555555", "passed");
     s.wiped("USB-001", &held);

@@ -376,7 +376,11 @@ fn may_leave(m: &Medium, forced: &Option<String>, what: &str) -> Result<(), Appl
             s,
             m.last_wipe_certificate.as_deref().unwrap_or("-")
         )),
-        (_, false) => Some("it has no passing wipe or destruction on record".to_owned()),
+        (Some(_), false) => Some(format!(
+            "nothing on record shows it sanitized since its last use: its latest wipe ({}) was not read back (--verify none), or data was written to it afterwards",
+            m.last_wipe_certificate.as_deref().unwrap_or("-")
+        )),
+        (None, false) => Some("it has no passing wipe or destruction on record".to_owned()),
         _ => None,
     };
     match (problem, forced) {
@@ -491,6 +495,7 @@ fn medium_event(
             status,
             issued_at,
             serial,
+            verification,
             ..
         } => {
             if let Some(other) = view.certificate_owner(certificate_id)? {
@@ -516,7 +521,8 @@ fn medium_event(
             }
             m.last_wipe_status = Some(status.clone());
             m.last_wipe_certificate = Some(certificate_id.clone());
-            m.sanitized = status == "passed";
+            // NIST SP 800-88: sanitization is verified. A wipe nobody read back does not count.
+            m.sanitized = status == "passed" && verification.as_deref() != Some("none");
             if m.sanitized {
                 // Nothing on it any more needs keeping.
                 m.retention_until = None;
