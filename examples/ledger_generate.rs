@@ -244,6 +244,8 @@ impl Generator {
                 issued_at: None,
                 serial: None,
                 verification: Some("last".into()),
+                asset_tag: None,
+                device_kind: None,
             },
         )
     }

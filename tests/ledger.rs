@@ -66,9 +66,12 @@ impl Scratch {
         serde_json::from_str(&self.ok(&a)).unwrap()
     }
 
-    /// A certificate document like massho writes (from the shipped example), with this id and
-    /// status, issued now and signed with the station key.
-    fn certificate(&self, id: &str, status: &str) -> PathBuf {
+    /// A certificate document like massho writes (from the shipped example) for medium `tag`
+    /// (a whole disk with the medium's serial number), with this id and status, issued now and
+    /// signed with the station key.
+    fn certificate(&self, tag: &str, id: &str, status: &str) -> PathBuf {
+        let medium = self.json(&["media", "show", tag]);
+        let serial = medium["medium"]["serial"].clone();
         let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/examples");
         let example = std::fs::read_dir(examples)
             .unwrap()
@@ -79,6 +82,10 @@ impl Scratch {
         v["certificate_id"] = id.into();
         v["status"] = status.into();
         v["wipe"]["status"] = status.into();
+        v["asset_tag"] = tag.into();
+        v["wipe"]["serial"] = serial.clone();
+        v["wipe"]["media"]["serial"] = serial;
+        v["wipe"]["media"]["kind"] = "disk".into();
         let now = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap();
@@ -652,7 +659,7 @@ fn cabinet_check_reports_missing_unexpected_and_misplaced() {
 #[test]
 fn a_failed_wipe_blocks_disposal_and_return_unless_forced_with_a_reason() {
     let s = populated();
-    let failed = s.certificate("11111111-2222-3333-4444-555555555555", "failed");
+    let failed = s.certificate("HDD-002", "11111111-2222-3333-4444-555555555555", "failed");
     s.wiped("HDD-002", &failed);
     let out = s.m(&["media", "return", "HDD-002"]);
     assert_exit(&out, 3);
@@ -685,8 +692,8 @@ fn a_failed_wipe_blocks_disposal_and_return_unless_forced_with_a_reason() {
 
     // A passing wipe after a failed one allows disposal without force.
     s.ok(&["media", "check-in", "USB-001", "--by", "sato"]);
-    let failed2 = s.certificate("aaaaaaaa-2222-3333-4444-555555555555", "failed");
-    let passed = s.certificate("bbbbbbbb-2222-3333-4444-555555555555", "passed");
+    let failed2 = s.certificate("USB-001", "aaaaaaaa-2222-3333-4444-555555555555", "failed");
+    let passed = s.certificate("USB-001", "bbbbbbbb-2222-3333-4444-555555555555", "passed");
     s.wiped("USB-001", &failed2);
     assert_exit(
         &s.m(&["media", "dispose", "USB-001", "--method", "shredder"]),
@@ -818,7 +825,7 @@ fn reports_answer_what_an_auditor_asks() {
     assert_eq!(tags, ["LTO-1"]);
     assert_eq!(expired[0]["days_past"], 319);
     // A passing wipe clears what had to be kept.
-    let passed = s.certificate("cccccccc-2222-3333-4444-555555555555", "passed");
+    let passed = s.certificate("LTO-1", "cccccccc-2222-3333-4444-555555555555", "passed");
     s.wiped("LTO-1", &passed);
     let expired = s.json(&["report", "retention", "--as-of", "2026-11-15"]);
     assert_eq!(expired.as_array().unwrap().len(), 0);
@@ -884,7 +891,7 @@ fn wipe_records_its_certificate_in_the_ledger() {
         "register",
         "DISK-1",
         "--kind",
-        "hdd",
+        "other",
         "--cabinet",
         "C1",
     ]);
@@ -908,7 +915,11 @@ fn wipe_records_its_certificate_in_the_ledger() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("medium DISK-1, wipe recorded"), "{stdout}");
     let d1 = s.json(&["media", "show", "DISK-1"]);
-    assert_eq!(d1["medium"]["status"], "wiped");
+    assert_eq!(
+        d1["medium"]["status"], "in_cabinet",
+        "a wipe does not move it"
+    );
+    assert_eq!(d1["medium"]["sanitized"], true);
     assert_eq!(d1["medium"]["last_wipe_status"], "passed");
     let wiped = d1["events"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(wiped["kind"], "wiped");
@@ -935,6 +946,30 @@ fn wipe_records_its_certificate_in_the_ledger() {
         .arg(&public));
     assert_exit(&out, 0);
     s.ok(&["media", "dispose", "DISK-1", "--method", "shredder"]);
+
+    // A loop device cannot stand in for a registered hard disk: refused before writing.
+    s.ok(&["media", "register", "DISK-HDD", "--kind", "hdd"]);
+    b.fill_backing(0xAB);
+    let out = run(massho()
+        .args(["wipe", "--yes", "--method", "zero", "--operator", "Yamada"])
+        .arg("--key")
+        .arg(&key)
+        .arg("--cert-dir")
+        .arg(&certs)
+        .arg("--ledger")
+        .arg(s.path())
+        .args(["--asset", "DISK-HDD"])
+        .arg(b.path()));
+    assert_exit(&out, 3);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is a hdd"),
+        "{}",
+        describe_output(&out)
+    );
+    assert!(
+        b.backing_bytes().iter().all(|&x| x == 0xAB),
+        "refused, yet written"
+    );
 
     // A disposed medium cannot be wiped into the ledger again under its old tag: refused before
     // anything is written.
@@ -972,7 +1007,7 @@ fn certificates_belong_to_one_medium_and_lost_media_stay_lost() {
         assert!(err.contains(needle), "{args:?}: {err}");
     };
     let pubkey = s.key.1.to_str().unwrap().to_owned();
-    let cert = s.certificate("dddddddd-2222-3333-4444-555555555555", "passed");
+    let cert = s.certificate("HDD-002", "dddddddd-2222-3333-4444-555555555555", "passed");
     let cert_arg = cert.to_str().unwrap().to_owned();
     // Without the signer's key there is nothing to check the certificate against.
     let out = s.m(&["media", "wiped", "HDD-002", "--certificate", &cert_arg]);
@@ -1020,7 +1055,7 @@ fn certificates_belong_to_one_medium_and_lost_media_stay_lost() {
         &[
             "media",
             "wiped",
-            "USB-001",
+            "HDD-002",
             "--certificate",
             &cert_arg,
             "--pubkey",
@@ -1028,8 +1063,21 @@ fn certificates_belong_to_one_medium_and_lost_media_stay_lost() {
         ],
         "already recorded for medium HDD-002",
     );
+    // Another medium's certificate, genuine and signed, is not this one's.
+    refused(
+        &[
+            "media",
+            "wiped",
+            "USB-001",
+            "--certificate",
+            &cert_arg,
+            "--pubkey",
+            &pubkey,
+        ],
+        "is for asset HDD-002, not USB-001",
+    );
     // A certificate older than the last backup cannot vouch for it.
-    let old = s.certificate("eeeeeeee-2222-3333-4444-555555555555", "passed");
+    let old = s.certificate("HDD-002", "eeeeeeee-2222-3333-4444-555555555555", "passed");
     // Event times have whole seconds: let the backup come a second later.
     std::thread::sleep(std::time::Duration::from_millis(1100));
     s.ok(&[
@@ -1046,7 +1094,7 @@ fn certificates_belong_to_one_medium_and_lost_media_stay_lost() {
         "2030-01-01",
     ]);
     let hdd = s.json(&["media", "show", "HDD-002"]);
-    assert_eq!(hdd["medium"]["status"], "in_use", "written to again");
+    assert_eq!(hdd["medium"]["status"], "in_cabinet", "a wipe does not move it");
     assert_eq!(hdd["medium"]["sanitized"], false);
     refused(
         &[
@@ -1062,7 +1110,7 @@ fn certificates_belong_to_one_medium_and_lost_media_stay_lost() {
     );
 
     // A wipe nobody read back does not make a medium disposable.
-    let unverified = s.certificate("99999999-2222-3333-4444-555555555555", "passed");
+    let unverified = s.certificate("HDD-002", "99999999-2222-3333-4444-555555555555", "passed");
     let mut v: Value = serde_json::from_slice(&std::fs::read(&unverified).unwrap()).unwrap();
     v["wipe"]["verify_mode"] = "none".into();
     std::fs::write(&unverified, serde_json::to_vec(&v).unwrap()).unwrap();
@@ -1081,7 +1129,7 @@ fn certificates_belong_to_one_medium_and_lost_media_stay_lost() {
     );
 
     // A checked-out medium wiped stays with its holder, and comes back by check-in.
-    let held = s.certificate("ffffffff-2222-3333-4444-555555555555", "passed");
+    let held = s.certificate("USB-001", "ffffffff-2222-3333-4444-555555555555", "passed");
     s.wiped("USB-001", &held);
     let usb = s.json(&["media", "show", "USB-001"]);
     assert_eq!(usb["medium"]["status"], "checked_out");
@@ -1228,19 +1276,15 @@ fn a_read_only_copy_can_be_verified_and_reported_on() {
     std::fs::set_permissions(copy_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-/// Two devices wiped together; the ledger refuses the second one's record (its last event is
-/// dated a few minutes ahead, within the clock-skew allowance, so the wipe's event would come
-/// before it). The first is recorded, both get their certificates, and the error names the
-/// command that records the second later.
+/// Two devices wiped together; the ledger refuses the second one's record. The first is
+/// recorded, both get their certificates, and the error names the command that records the
+/// second later.
 #[test]
 fn one_refused_record_does_not_cost_the_other_devices_their_certificates() {
     let s = Scratch::new();
-    let soon = (time::OffsetDateTime::now_utc() + time::Duration::minutes(4))
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
-    s.ok(&["media", "register", "D-1", "--kind", "hdd"]);
-    s.ok(&["media", "register", "D-2", "--kind", "hdd", "--at", &soon]);
-    s.ok(&["media", "register", "D-3", "--kind", "hdd"]);
+    s.ok(&["media", "register", "D-1", "--kind", "other"]);
+    s.ok(&["media", "register", "D-2", "--kind", "other"]);
+    s.ok(&["media", "register", "D-3", "--kind", "other"]);
     s.ok(&["media", "lost", "D-3", "--description", "gone"]);
     let certs = s.dir.path().join("certs");
     let a = LoopDevice::new(4 * MIB, 512);
@@ -1269,7 +1313,14 @@ fn one_refused_record_does_not_cost_the_other_devices_their_certificates() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("massho media found"));
     assert!(a.backing_bytes().iter().all(|&x| x == 0x5A));
 
+    // The database refuses D-2's record (a trigger stands for a write that fails: a full disk,
+    // a lock held too long).
+    s.sqlite(
+        "CREATE TRIGGER refuse_d2 BEFORE INSERT ON events WHEN NEW.medium = 'D-2' \
+         BEGIN SELECT RAISE(ABORT, 'test refuses D-2'); END;",
+    );
     let out = wipe(&["D-1", "D-2"], &[&a, &b]);
+    s.sqlite("DROP TRIGGER refuse_d2;");
     assert_exit(&out, 5);
     let text = format!(
         "{}{}",
@@ -1277,7 +1328,7 @@ fn one_refused_record_does_not_cost_the_other_devices_their_certificates() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("medium D-1, wipe recorded"), "{text}");
-    assert!(text.contains("would come before it"), "{text}");
+    assert!(text.contains("test refuses D-2"), "{text}");
     assert!(
         text.contains("massho media wiped D-2 --certificate"),
         "{text}"
@@ -1293,10 +1344,9 @@ fn one_refused_record_does_not_cost_the_other_devices_their_certificates() {
         })
         .collect();
     assert_eq!(files.len(), 2, "both devices have their certificates");
-    assert_eq!(
-        s.json(&["media", "show", "D-1"])["medium"]["status"],
-        "wiped"
-    );
+    let d1 = s.json(&["media", "show", "D-1"]);
+    assert_eq!(d1["medium"]["status"], "wiped");
+    assert_eq!(d1["medium"]["sanitized"], true);
     assert_eq!(
         s.json(&["media", "show", "D-2"])["medium"]["status"],
         "in_use"

@@ -153,6 +153,12 @@ pub enum EventData {
         /// How the wipe was read back (none, last, all, sample).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         verification: Option<String>,
+        /// The asset tag the certificate names.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        asset_tag: Option<String>,
+        /// What was wiped: disk, partition, loop or file.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device_kind: Option<String>,
     },
     /// Physically destroyed (shredded, degaussed, ...), usually by a contractor.
     Destroyed {
@@ -233,6 +239,10 @@ impl EventData {
             issued_at: super::parse_time(&cert.issued_at).map(super::utc_string),
             serial: cert.wipe.serial.clone(),
             verification: Some(cert.wipe.verify_mode.name().to_owned()),
+            asset_tag: cert.asset_tag.clone(),
+            device_kind: serde_json::to_value(cert.wipe.media.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned)),
         }
     }
 

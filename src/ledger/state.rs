@@ -218,9 +218,9 @@ pub fn apply(view: &dyn View, event: &Event) -> Result<Change, ApplyError> {
             let Some(tag) = event.medium.as_deref() else {
                 return reject("a registration needs an asset tag");
             };
-            if tag.trim().is_empty() || tag.trim() != tag {
+            if tag.trim().is_empty() || tag.trim() != tag || tag.chars().any(char::is_control) {
                 return reject(format!(
-                    "asset tag {tag:?} is empty or has spaces around it"
+                    "asset tag {tag:?} is empty, has spaces around it or control characters in it"
                 ));
             }
             if view.medium(tag)?.is_some() {
@@ -229,9 +229,12 @@ pub fn apply(view: &dyn View, event: &Event) -> Result<Change, ApplyError> {
                 ));
             }
             if let Some(serial) = &r.serial {
-                if serial.trim().is_empty() || serial.trim() != serial {
+                if serial.trim().is_empty()
+                    || serial.trim() != serial
+                    || serial.chars().any(char::is_control)
+                {
                     return reject(format!(
-                        "serial number {serial:?} is empty or has spaces around it"
+                        "serial number {serial:?} is empty, has spaces around it or control characters in it"
                     ));
                 }
                 if let Some(other) = view.serial_owner(serial)? {
@@ -318,8 +321,8 @@ pub fn apply(view: &dyn View, event: &Event) -> Result<Change, ApplyError> {
 }
 
 /// A lost medium is found before anything else happens to it (or written off: disposed of or
-/// returned with --force); a destroyed one can only be handed over, stored, lost, disposed of
-/// or returned.
+/// returned with --force); a destroyed one can only be handed over, lost, disposed of or
+/// returned.
 fn only_what_can_follow(m: &Medium, data: &EventData) -> Result<(), ApplyError> {
     let forced = |f: &Option<String>| f.as_deref().is_some_and(|r| !r.trim().is_empty());
     match m.status {
@@ -337,12 +340,11 @@ fn only_what_can_follow(m: &Medium, data: &EventData) -> Result<(), ApplyError> 
         },
         MediumStatus::Destroyed => match data {
             EventData::HandedOver { .. }
-            | EventData::Stored { .. }
             | EventData::Lost { .. }
             | EventData::Disposed { .. }
             | EventData::Returned { .. } => Ok(()),
             other => reject(format!(
-                "medium {} was destroyed on {}: a {} cannot follow; only its handover, storage, loss, disposal or return",
+                "medium {} was destroyed on {}: a {} cannot follow; only its handover (to the disposal contractor), loss, disposal or return",
                 m.asset_tag,
                 m.status_since,
                 other.kind()
@@ -496,20 +498,69 @@ fn medium_event(
             issued_at,
             serial,
             verification,
+            asset_tag,
+            device_kind,
             ..
         } => {
+            // The certificate must name this medium: its serial number, or, for a medium
+            // without one, its asset tag. An image file's certificate vouches for no drive.
+            match (&m.serial, serial, asset_tag) {
+                (Some(ours), Some(theirs), _) if ours != theirs => {
+                    return reject(format!(
+                        "certificate {certificate_id} is for serial number {theirs}, but medium {} has serial {ours}",
+                        m.asset_tag
+                    ))
+                }
+                (Some(ours), None, _) => {
+                    return reject(format!(
+                        "certificate {certificate_id} names no serial number, and medium {} has serial {ours}: it was not issued for this medium",
+                        m.asset_tag
+                    ))
+                }
+                (None, _, Some(tag)) if *tag != m.asset_tag => {
+                    return reject(format!(
+                        "certificate {certificate_id} is for asset {tag}, not {}",
+                        m.asset_tag
+                    ))
+                }
+                (None, _, None) => {
+                    return reject(format!(
+                        "certificate {certificate_id} names neither a serial number nor asset {}: it cannot be tied to this medium",
+                        m.asset_tag
+                    ))
+                }
+                _ => {}
+            }
+            if device_kind.as_deref() == Some("partition") {
+                return reject(format!(
+                    "certificate {certificate_id} is for a partition: it does not sanitize the whole medium {}",
+                    m.asset_tag
+                ));
+            }
+            if matches!(device_kind.as_deref(), Some("file" | "loop"))
+                && m.kind != super::event::MediumKind::Other
+            {
+                return reject(format!(
+                    "certificate {certificate_id} is for an image file or loop device, but medium {} is a {}: wipe the drive itself",
+                    m.asset_tag,
+                    m.kind.name()
+                ));
+            }
+            if let (Some(issued), Some(when)) = (
+                issued_at.as_deref().and_then(super::parse_time),
+                super::parse_time(time),
+            ) {
+                if when + FUTURE_SLACK < issued {
+                    return reject(format!(
+                        "the wipe is dated {time}, before its certificate {certificate_id} was issued ({})",
+                        issued_at.as_deref().unwrap_or("-")
+                    ));
+                }
+            }
             if let Some(other) = view.certificate_owner(certificate_id)? {
                 return reject(format!(
                     "certificate {certificate_id} is already recorded for medium {other}: one certificate, one medium"
                 ));
-            }
-            if let (Some(ours), Some(theirs)) = (&m.serial, serial) {
-                if ours != theirs {
-                    return reject(format!(
-                        "certificate {certificate_id} is for serial number {theirs}, but medium {} has serial {ours}",
-                        m.asset_tag
-                    ));
-                }
             }
             if let (Some(issued), Some(backup)) = (issued_at, &m.last_backup_at) {
                 if issued < backup {
@@ -530,6 +581,11 @@ fn medium_event(
             }
         }
         EventData::Destroyed { .. } => {
+            // What is left of it is no longer in a cabinet, nor lent to anyone.
+            m.cabinet = None;
+            m.slot = None;
+            m.holder = None;
+            m.due_back = None;
             m.sanitized = true;
             m.retention_until = None;
             m.backup_set = None;
@@ -574,23 +630,24 @@ fn status_after(m: &Medium, data: &EventData) -> MediumStatus {
             MediumStatus::InCabinet
         }
         EventData::CheckedOut { .. } => MediumStatus::CheckedOut,
-        EventData::HandedOver { .. } => {
-            if m.status == MediumStatus::CheckedOut {
-                MediumStatus::CheckedOut
+        EventData::HandedOver { .. } => match m.status {
+            MediumStatus::CheckedOut | MediumStatus::Destroyed => m.status,
+            _ => MediumStatus::HandedOver,
+        },
+        // Status says where a medium is; `sanitized` whether it is. A wipe leaves a medium in
+        // its cabinet or with its holder as it was; one that is neither (a drive pulled from a
+        // machine) becomes `wiped` when the wipe sanitized it, and `in_use` again when a later
+        // wipe did not.
+        EventData::Wiped {
+            status,
+            verification,
+            ..
+        } if m.status == MediumStatus::InUse || m.status == MediumStatus::Wiped => {
+            if status == "passed" && verification.as_deref() != Some("none") {
+                MediumStatus::Wiped
             } else {
-                MediumStatus::HandedOver
+                MediumStatus::InUse
             }
-        }
-        // A passing wipe of a medium someone holds leaves it with them (sanitized is its own
-        // field); otherwise its status says it was wiped.
-        EventData::Wiped { status, .. }
-            if status == "passed"
-                && !matches!(
-                    m.status,
-                    MediumStatus::CheckedOut | MediumStatus::HandedOver
-                ) =>
-        {
-            MediumStatus::Wiped
         }
         // Written to again: in use.
         EventData::BackupWritten { .. } if m.status == MediumStatus::Wiped => MediumStatus::InUse,

@@ -98,13 +98,42 @@ impl WipeLedger {
                             m.backup_set.as_deref().unwrap_or("-")
                         );
                     }
-                    if let (Some(a), Some(b)) = (m.serial.as_deref(), serial) {
-                        if a != b {
+                    match (m.serial.as_deref(), serial) {
+                        (Some(a), Some(b)) if a != b => {
                             return Err(ExitError::refused(format!(
                                 "{}: asset {tag} has serial {a} in the ledger, but this device's serial is {b}: is it the right device and the right tag?",
                                 d.path.display()
                             )));
                         }
+                        (Some(a), None) => {
+                            return Err(ExitError::refused(format!(
+                                "{}: asset {tag} has serial {a} in the ledger, but this device reports no serial number: its certificate could not be tied to that drive",
+                                d.path.display()
+                            )));
+                        }
+                        _ => {}
+                    }
+                    if matches!(d.kind, crate::device::DeviceKind::Loop | crate::device::DeviceKind::File)
+                        && m.kind != MediumKind::Other
+                    {
+                        return Err(ExitError::refused(format!(
+                            "{}: medium {tag} is a {} in the ledger; a loop device or image file cannot stand for it (its certificate would vouch for a file, not the drive)",
+                            d.path.display(),
+                            m.kind.name()
+                        )));
+                    }
+                    if d.kind == crate::device::DeviceKind::Partition {
+                        return Err(ExitError::refused(format!(
+                            "{}: a partition's wipe does not sanitize medium {tag}; wipe the whole disk to record it",
+                            d.path.display()
+                        )));
+                    }
+                    if m.last_time > crate::ledger::now_utc() {
+                        return Err(ExitError::refused(format!(
+                            "{}: medium {tag}'s last event is dated {}, after now: the wipe could not be recorded after it; correct the clock or wait",
+                            d.path.display(),
+                            m.last_time
+                        )));
                     }
                     None
                 }
