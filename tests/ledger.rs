@@ -1094,7 +1094,10 @@ fn certificates_belong_to_one_medium_and_lost_media_stay_lost() {
         "2030-01-01",
     ]);
     let hdd = s.json(&["media", "show", "HDD-002"]);
-    assert_eq!(hdd["medium"]["status"], "in_cabinet", "a wipe does not move it");
+    assert_eq!(
+        hdd["medium"]["status"], "in_cabinet",
+        "a wipe does not move it"
+    );
     assert_eq!(hdd["medium"]["sanitized"], false);
     refused(
         &[
@@ -1191,7 +1194,7 @@ fn the_ledger_refuses_foreign_files_and_bad_arguments_clearly() {
         .arg("CREATE TABLE users (name TEXT); INSERT INTO users VALUES ('x');"));
     let before = std::fs::read(&foreign).unwrap();
     let out = run(massho().args(["ledger", "init", "--ledger"]).arg(&foreign));
-    assert_exit(&out, 5);
+    assert_exit(&out, 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a massho ledger"));
     assert_eq!(
         std::fs::read(&foreign).unwrap(),
@@ -1205,6 +1208,33 @@ fn the_ledger_refuses_foreign_files_and_bad_arguments_clearly() {
 
     let s = populated();
     assert_exit(&s.m(&["ledger", "log", "--kind", "bogus"]), 2);
+    // Dates at the end of the calendar do not crash a report.
+    s.ok(&["report", "leases", "--within", "4294967295"]);
+    s.ok(&["report", "leases", "--as-of", "9999-12-31"]);
+    s.ok(&[
+        "report",
+        "disposals",
+        "--from",
+        "2020-01-01",
+        "--to",
+        "9999-12-31",
+    ]);
+    // A time in the future is refused, even a minute ahead.
+    let soon = (time::OffsetDateTime::now_utc() + time::Duration::minutes(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    assert_exit(
+        &s.m(&[
+            "media",
+            "lost",
+            "USB-001",
+            "--description",
+            "x",
+            "--at",
+            &soon,
+        ]),
+        2,
+    );
     s.ok(&[
         "media", "register", "U-9", "--kind", "usb", "--serial", " SN-Z ",
     ]);
@@ -1274,6 +1304,39 @@ fn a_read_only_copy_can_be_verified_and_reported_on() {
         "a read changed the file"
     );
     std::fs::set_permissions(copy_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    // A copy taken with its write-ahead log (newest events not yet in the main file) cannot be
+    // read in a read-only directory without the log: refused, not read as an older ledger.
+    // A second connection keeps the log from being folded in when massho closes.
+    let holder = rusqlite::Connection::open(s.path()).unwrap();
+    let _: i64 = holder
+        .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+        .unwrap();
+    s.ok(&["media", "register", "LATE-1", "--kind", "tape"]);
+    let wal_dir = tempfile::tempdir().unwrap();
+    let wal_copy = wal_dir.path().join("audit.sqlite");
+    std::fs::copy(s.path(), &wal_copy).unwrap();
+    let mut wal = s.path().into_os_string();
+    wal.push("-wal");
+    assert!(
+        std::fs::metadata(&wal).unwrap().len() > 0,
+        "no write-ahead log to copy"
+    );
+    std::fs::copy(&wal, wal_dir.path().join("audit.sqlite-wal")).unwrap();
+    drop(holder);
+    std::fs::set_permissions(wal_dir.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
+    let out = run(Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_massho"))
+        .args(["ledger", "verify", "--ledger"])
+        .arg(&wal_copy));
+    std::fs::set_permissions(wal_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_exit(&out, 5);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("write-ahead log"),
+        "{}",
+        describe_output(&out)
+    );
 }
 
 /// Two devices wiped together; the ledger refuses the second one's record. The first is

@@ -42,6 +42,16 @@ pub enum LedgerError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("ledger {} has schema version {found}, older than this massho's ({known}): run `massho ledger init --ledger {}` once, as its owner, to upgrade it", path.display(), path.display())]
+    Outdated {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("ledger {} cannot be read here: {why}", path.display())]
+    Unreadable { path: PathBuf, why: String },
+    #[error("{} is not a massho ledger: {why}; check --ledger / MASSHO_LEDGER, or create a ledger with `massho ledger init --ledger PATH`", path.display())]
+    NotALedger { path: PathBuf, why: String },
     #[error("ledger {} was written by a newer massho (schema version {found}, this massho knows {known}); upgrade massho", path.display())]
     TooNew {
         path: PathBuf,

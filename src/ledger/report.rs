@@ -127,7 +127,10 @@ pub fn leases_due(
     as_of: time::Date,
     within: u32,
 ) -> Result<Vec<LeaseDue>, LedgerError> {
-    let limit = (as_of + time::Duration::days(i64::from(within))).to_string();
+    let limit = as_of
+        .checked_add(time::Duration::days(i64::from(within)))
+        .unwrap_or(time::Date::MAX)
+        .to_string();
     let mut rows: Vec<LeaseDue> = ledger
         .media_where(
             "leased = 1 AND return_due IS NOT NULL AND return_due <= ?1
@@ -190,7 +193,10 @@ pub fn disposals(
     to: time::Date,
 ) -> Result<Vec<Disposal>, LedgerError> {
     let start = format!("{from}T00:00:00Z");
-    let end = format!("{}T00:00:00Z", to + time::Duration::days(1));
+    let end = match to.next_day() {
+        Some(d) => format!("{d}T00:00:00Z"),
+        None => "9999-12-31T23:59:60Z".to_owned(),
+    };
     let events = ledger.events_where(
         "kind IN ('wiped', 'destroyed', 'returned', 'disposed') AND time >= ?1 AND time < ?2",
         &[&start, &end],

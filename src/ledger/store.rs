@@ -53,9 +53,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX media_cabinet ON media (cabinet);
      CREATE INDEX media_retention ON media (retention_until) WHERE retention_until IS NOT NULL;
      CREATE INDEX media_return_due ON media (return_due) WHERE leased = 1;
-     CREATE TABLE cabinets (id TEXT PRIMARY KEY, state TEXT NOT NULL);",
-    // 2: find the medium a wipe certificate is recorded for (one certificate, one medium).
-    "CREATE INDEX events_certificate ON events (json_extract(body, '$.certificate_id'))
+     CREATE TABLE cabinets (id TEXT PRIMARY KEY, state TEXT NOT NULL);
+     -- The medium a wipe certificate is recorded for (one certificate, one medium).
+     CREATE INDEX events_certificate ON events (json_extract(body, '$.certificate_id'))
          WHERE kind = 'wiped';",
 ];
 
@@ -125,6 +125,12 @@ impl Ledger {
         if !path.exists() {
             return Err(LedgerError::Missing {
                 path: path.to_path_buf(),
+            });
+        }
+        if path.is_dir() {
+            return Err(LedgerError::NotALedger {
+                path: path.to_path_buf(),
+                why: "it is a directory".into(),
             });
         }
         Ledger::open_inner(path, mode)
@@ -463,18 +469,16 @@ fn check_version(conn: &Connection, path: &Path) -> Result<(), LedgerError> {
         });
     }
     if version == 0 {
-        return Err(LedgerError::Damaged {
+        return Err(LedgerError::NotALedger {
             path: path.to_path_buf(),
-            what: "it is not a massho ledger (no schema)".into(),
+            why: "it has no ledger schema".into(),
         });
     }
     if version < known {
-        return Err(LedgerError::Damaged {
+        return Err(LedgerError::Outdated {
             path: path.to_path_buf(),
-            what: format!(
-                "its schema (version {version}) is older than this massho's ({known}); run `massho ledger init --ledger {}` once, as its owner, to upgrade it",
-                path.display()
-            ),
+            found: version,
+            known,
         });
     }
     Ok(())
@@ -493,6 +497,19 @@ fn open_read_only(path: &Path) -> Result<Connection, LedgerError> {
     conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
     if user_version(&conn, path).is_ok() {
         return Ok(conn);
+    }
+    // Immutable mode ignores the write-ahead log: a copy that carries one would read as it was
+    // before its newest events.
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+        return Err(LedgerError::Unreadable {
+            path: path.to_path_buf(),
+            why: format!(
+                "its write-ahead log {} holds events not yet in the file, and the directory is read-only. Make a one-file copy where the ledger lives (`sqlite3 LEDGER \".backup copy.sqlite\"`), or copy both files to a writable directory",
+                std::path::Path::new(&wal).display()
+            ),
+        });
     }
     let mut uri = String::from("file:");
     for c in path.to_string_lossy().chars() {
@@ -535,10 +552,13 @@ fn migrate(conn: &mut Connection, path: &Path, create: bool) -> Result<(), Ledge
             .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))
             .map_err(sql)?;
         if !create || tables > 0 {
-            return Err(LedgerError::Damaged {
+            return Err(LedgerError::NotALedger {
                 path: path.to_path_buf(),
-                what: "it is not a massho ledger (no ledger schema, or another program's tables)"
-                    .into(),
+                why: if tables > 0 {
+                    "it holds another program's tables".into()
+                } else {
+                    "it has no ledger schema".into()
+                },
             });
         }
     }

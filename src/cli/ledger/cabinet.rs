@@ -1,7 +1,5 @@
 //! `massho cabinet ...`: cabinets, what they should hold, and the yearly check (棚卸し).
 
-use anyhow::Context;
-
 use super::args::CabinetCommand;
 use super::media::{medium_row, MEDIUM_HEADERS};
 use super::{emit, from_ledger, new_event, open, open_read_only, record};
@@ -129,8 +127,12 @@ fn need_cabinet(ledger: &crate::ledger::Ledger, id: &str) -> anyhow::Result<()> 
 /// Asset tags, one per line (or the first column of a CSV); blank lines and `#` comments are
 /// skipped, a header named asset/asset_tag/資産番号/管理番号 too.
 fn read_tags(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("cannot read the list of found tags {}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        ExitError::usage(format!(
+            "cannot read the list of found tags {}: {e}",
+            path.display()
+        ))
+    })?;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)

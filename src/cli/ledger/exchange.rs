@@ -56,17 +56,7 @@ pub fn import(a: &LedgerImportArgs) -> anyhow::Result<Exit> {
 
 /// Who records the import, when, and the note for rows without one: the recorder options.
 fn stamp(rec: &Recorder) -> anyhow::Result<Stamp> {
-    let time = rec
-        .at
-        .as_deref()
-        .map(|s| {
-            crate::ledger::parse_time(s).ok_or_else(|| {
-                ExitError::usage(format!(
-                    "--at {s:?} is not a time; write it as 2026-11-25T10:30:00+09:00 or 2026-11-25"
-                ))
-            })
-        })
-        .transpose()?;
+    let time = super::at_arg(rec)?;
     Ok(Stamp {
         actor: actor(rec.operator.as_deref()),
         time,

@@ -263,7 +263,7 @@ fn forced(o: &Override) -> Option<String> {
     }
 }
 
-pub const MEDIUM_HEADERS: [&str; 10] = [
+pub const MEDIUM_HEADERS: [&str; 11] = [
     "ASSET",
     "KIND",
     "MODEL",
@@ -274,6 +274,7 @@ pub const MEDIUM_HEADERS: [&str; 10] = [
     "SINCE",
     "WHERE",
     "LAST WIPE",
+    "SANITIZED",
 ];
 
 pub fn medium_row(m: &crate::ledger::Medium) -> Vec<String> {
@@ -297,6 +298,7 @@ pub fn medium_row(m: &crate::ledger::Medium) -> Vec<String> {
         m.status_since.clone(),
         place,
         dash(&m.last_wipe_status),
+        if m.sanitized { "yes" } else { "no" }.to_owned(),
     ]
 }
 
@@ -351,6 +353,14 @@ fn show(ledger: &Ledger, asset: &str, json: bool) -> anyhow::Result<Exit> {
             dash(&m.last_wipe_certificate)
         );
     }
+    outln!(
+        "  sanitized: {}",
+        if m.sanitized {
+            "yes (a passing, verified wipe or a destruction, and nothing written since)"
+        } else {
+            "NO"
+        }
+    );
     if let Some(r) = &m.retention_until {
         outln!("  backups kept until {r} (set {})", dash(&m.backup_set));
     }

@@ -52,7 +52,9 @@ pub fn open_read_only(p: &LedgerPath) -> anyhow::Result<Ledger> {
 pub fn from_ledger(e: LedgerError) -> anyhow::Error {
     match e {
         LedgerError::Rejected { .. } => ExitError::refused(format!("{e}; nothing was recorded")),
-        LedgerError::Missing { .. } => ExitError::usage(e.to_string()),
+        LedgerError::Missing { .. } | LedgerError::NotALedger { .. } => {
+            ExitError::usage(e.to_string())
+        }
         other => other.into(),
     }
 }
@@ -79,28 +81,32 @@ pub fn date_arg(value: &str, option: &str) -> anyhow::Result<String> {
         })
 }
 
+/// `--at`: when it happened, if not now. Never in the future: the ledger records what has
+/// happened.
+pub fn at_arg(rec: &Recorder) -> anyhow::Result<Option<time::OffsetDateTime>> {
+    let Some(s) = rec.at.as_deref() else {
+        return Ok(None);
+    };
+    let t = ledger::parse_time(s).ok_or_else(|| {
+        ExitError::usage(format!(
+            "--at {s:?} is not a time; write it as 2026-11-25T10:30:00+09:00 or 2026-11-25"
+        ))
+    })?;
+    if t > time::OffsetDateTime::now_utc() {
+        return Err(ExitError::usage(format!(
+            "--at {s} is in the future: the ledger records what has happened"
+        )));
+    }
+    Ok(Some(t))
+}
+
 /// Build an event from the recorder options.
 pub fn new_event(
     rec: &Recorder,
     medium: Option<&str>,
     data: ledger::EventData,
 ) -> anyhow::Result<NewEvent> {
-    let time = match &rec.at {
-        None => None,
-        Some(s) => {
-            let t = ledger::parse_time(s).ok_or_else(|| {
-                ExitError::usage(format!(
-                    "--at {s:?} is not a time; write it as 2026-11-25T10:30:00+09:00 or 2026-11-25"
-                ))
-            })?;
-            if t > time::OffsetDateTime::now_utc() + time::Duration::minutes(5) {
-                return Err(ExitError::usage(format!(
-                    "--at {s} is in the future: the ledger records what has happened"
-                )));
-            }
-            Some(t)
-        }
-    };
+    let time = at_arg(rec)?;
     Ok(NewEvent {
         medium: medium.map(str::to_owned),
         actor: actor(rec.operator.as_deref()),
@@ -203,7 +209,7 @@ fn verify(a: &args::LedgerVerifyArgs) -> anyhow::Result<Exit> {
             let ledger = match Ledger::open_read_only(&path_of(&a.path)) {
                 Ok(l) => l,
                 // A ledger too damaged to open (no id, no schema) is a verification failure.
-                Err(e @ LedgerError::Damaged { .. }) => {
+                Err(e @ (LedgerError::Damaged { .. } | LedgerError::NotALedger { .. })) => {
                     outln!("PROBLEM: {e}");
                     outln!("FAILED: this is not a ledger massho can vouch for");
                     return Ok(Exit::Failed);
