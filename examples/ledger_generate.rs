@@ -217,11 +217,11 @@ impl Generator {
     fn wiped(&mut self, i: u32) -> NewEvent {
         let passed = self.chance(95.0);
         let m = &mut self.media[i as usize];
-        if passed {
-            m.status = Status::Wiped;
-            m.sanitized = true;
-        } else {
-            m.sanitized = false;
+        // As the ledger's rules have it: a wipe leaves a medium in its cabinet or with its
+        // holder; only a loose one becomes `wiped` (and `in use` again after a failed wipe).
+        m.sanitized = passed;
+        if matches!(m.status, Status::InUse | Status::Wiped) {
+            m.status = if passed { Status::Wiped } else { Status::InUse };
         }
         let id = self.hex(16);
         let certificate_id = format!(
@@ -242,7 +242,8 @@ impl Generator {
                 status: if passed { "passed" } else { "failed" }.into(),
                 method,
                 issued_at: None,
-                serial: None,
+                // The certificate names the drive it was issued for.
+                serial: Some(format!("SN{:08X}", i + 1)),
                 verification: Some("last".into()),
                 asset_tag: None,
                 device_kind: None,
@@ -251,7 +252,11 @@ impl Generator {
     }
 
     fn backup(&mut self, i: u32) -> NewEvent {
-        self.media[i as usize].sanitized = false;
+        let m = &mut self.media[i as usize];
+        m.sanitized = false;
+        if m.status == Status::Wiped {
+            m.status = Status::InUse;
+        }
         // Kept from a month to four years after it was written: past and future retention.
         let keep = Duration::days(30 + self.below(1430) as i64);
         let retention_until = (self.now() + keep).date().to_string();
@@ -360,6 +365,7 @@ impl Generator {
                     let c = self.below(CABINETS as u64) as u32;
                     self.stored(i, c)
                 }
+                940..=984 if self.media[i as usize].sanitized => self.leave(i),
                 940..=984 => self.wiped(i),
                 985..=994 => {
                     let m = &mut self.media[i as usize];
