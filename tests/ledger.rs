@@ -514,6 +514,19 @@ fn seals_catch_a_rewritten_history_and_a_removed_tail() {
         0,
         &["--pubkey", pubkey, "--seal", seal_file.to_str().unwrap()],
     );
+    // The seal's time is signed too: a seal file re-dated does not check out.
+    let mut redated: Value = serde_json::from_slice(&std::fs::read(&seal_file).unwrap()).unwrap();
+    redated["time"] = "2020-01-01T00:00:00Z".into();
+    let redated_file = s.dir.path().join("seal-redated.json");
+    std::fs::write(&redated_file, serde_json::to_vec(&redated).unwrap()).unwrap();
+    let out = s.verify(
+        1,
+        &["--pubkey", pubkey, "--seal", redated_file.to_str().unwrap()],
+    );
+    assert!(
+        out.contains("does not verify with the trusted keys"),
+        "{out}"
+    );
 
     // A forger edits an old event and recomputes every hash: the chain is whole again, but the
     // seal's signed head no longer matches.

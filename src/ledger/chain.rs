@@ -280,7 +280,7 @@ impl<'k> Checker<'k> {
         if self.keys.is_empty() {
             return check;
         }
-        let message = seal_message(&self.ledger_id, events, head);
+        let message = seal_message(&self.ledger_id, events, head, &event.time);
         let verdicts: Vec<_> = self
             .keys
             .iter()
@@ -598,7 +598,7 @@ pub fn check_seal_file(
         )));
     }
     if !keys.is_empty() {
-        let message = seal_message(&seal.ledger_id, seal.events, &seal.head);
+        let message = seal_message(&seal.ledger_id, seal.events, &seal.head, &seal.time);
         if !keys
             .iter()
             .any(|k| sign::verify(k, message.as_bytes(), &seal.signature).is_ok())
@@ -666,9 +666,9 @@ pub fn seal(
         if sealed.is_some() {
             return Ok(None);
         }
-        let message = seal_message(&ledger_id, events, head);
-        let key_id = key.public_key().key_id();
         let time = super::now_utc();
+        let message = seal_message(&ledger_id, events, head, &time);
+        let key_id = key.public_key().key_id();
         let signature = key.sign(
             message.as_bytes(),
             "massho ledger seal",
@@ -681,14 +681,15 @@ pub fn seal(
             ledger_id: ledger_id.clone(),
             events,
             head: head.to_owned(),
-            time,
+            time: time.clone(),
             key_id: key_id.clone(),
             signature: signature.clone(),
         });
         Ok(Some(super::NewEvent {
             medium: None,
             actor: actor.to_owned(),
-            time: None,
+            // The time the signature covers is the seal event's time.
+            time: super::parse_time(&time),
             note: None,
             data: EventData::Sealed {
                 events,

@@ -323,9 +323,12 @@ pub fn chain_hash(ledger_id: &str, prev: &str, body: &str) -> String {
     hex::encode(h.finalize())
 }
 
-/// The text a seal signs: which ledger, how many events, the head hash, when.
-pub fn seal_message(ledger_id: &str, events: u64, head: &str) -> String {
-    format!("massho ledger seal v1\nledger {ledger_id}\nevents {events}\nhead {head}\n")
+/// The text a seal signs: which ledger, how many events, the head hash, when (the seal event's
+/// time, UTC).
+pub fn seal_message(ledger_id: &str, events: u64, head: &str, time: &str) -> String {
+    format!(
+        "massho ledger seal v1\nledger {ledger_id}\nevents {events}\nhead {head}\ntime {time}\n"
+    )
 }
 
 #[cfg(test)]
