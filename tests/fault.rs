@@ -380,7 +380,7 @@ fn a_failed_wipe_is_certified_recorded_and_blocks_disposal() {
             .env("USER", "tester"))
     };
     assert!(m(&["ledger", "init"]).status.success());
-    assert!(m(&["media", "register", "HDD-BAD", "--kind", "hdd"])
+    assert!(m(&["media", "register", "HDD-BAD", "--kind", "other"])
         .status
         .success());
     let keys = dir.path().join("keys");
