@@ -323,7 +323,7 @@ fn an_error_list_longer_than_a_page_runs_on_to_more_pages_without_overflowing() 
     let text = pdftotext(&pdf);
     assert!(text.contains("不合格 FAILED"), "{text}");
     assert!(
-        text.contains("LBA 1499000-1499007"),
+        text.contains("LBA 1499000–1499007"),
         "the last range is missing"
     );
     assert!(text.contains("立会人署名 / Witness signature"));
@@ -576,4 +576,38 @@ fn a_summary_of_many_certificates_spans_pages_and_lists_every_serial() {
         .filter(|e| e.file_name().to_string_lossy().starts_with(".massho-tmp-"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// What a review found, pinned: control and invisible characters in a value do not stop the
+/// PDF; characters the font lacks are printed as 〓 with a warning, not refused; the text
+/// rendering never passes a terminal escape through; truncated error lists say so.
+#[test]
+fn odd_characters_and_truncated_error_lists_print_honestly() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = signing_key(dir.path());
+    let mut cert = example_certificate();
+    cert.witness = Some("山田 太郎\n総務部\t\u{200B}".into());
+    cert.wipe.media.model = Some("USB\u{2122} Flash \u{1F4BE}\u{1b}]0;pwned\u{7}".into());
+    cert.wipe.serial = Some("S1\r結果 / Result: 合格 PASSED".into());
+    cert.wipe.errors_truncated = 99_997;
+    let json = issue(cert, &key, dir.path());
+    let pdf = dir.path().join("odd.pdf");
+    let out = render_pdf(&json, &pdf, &[]);
+    assert_exit(&out, 0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("U+1F4BE") && stderr.contains("〓"),
+        "{stderr}"
+    );
+    let text = pdftotext(&pdf);
+    assert!(text.contains("〓"), "{text}");
+    assert!(text.contains("99997 more range(s) not listed"), "{text}");
+    assert_nothing_overflows(&pdf, 20.0);
+
+    let out = common::run(common::massho().args(["cert", "render"]).arg(&json));
+    assert_exit(&out, 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text:?}");
+    assert!(text.contains("\\u{1b}]0;pwned"), "{text}");
+    assert!(text.contains("Signing key (as claimed"), "{text}");
 }

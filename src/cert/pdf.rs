@@ -111,13 +111,21 @@ fn lay_out_facts(
         .collect()
 }
 
+/// A PDF, and the characters of its content the font lacks (drawn as 〓; the signed JSON holds
+/// them exactly).
+pub type Printed = (Vec<u8>, Vec<char>);
+
 /// The printable certificate of `cert`, with the facts `facts` (from [`super::render::facts`]).
 pub fn certificate(
     cert: &Certificate,
     facts: &Facts,
     font: &FontFile,
-) -> Result<Vec<u8>, PdfError> {
+) -> Result<Printed, PdfError> {
     let mut doc = Document::new(font, A4_PORTRAIT, facts.title)?;
+    let labels: String = std::iter::once(facts.title)
+        .chain(facts.rows.iter().flat_map(|r| [r.0, r.1]))
+        .collect();
+    doc.require(&labels)?;
     let right = doc.width() - MARGIN_X;
     let value_x = MARGIN_X + LABEL_W + GAP;
     let value_w = right - value_x;
@@ -231,7 +239,8 @@ pub fn certificate(
         id = cert.certificate_id
     );
     footers(&mut doc, &verify, MARGIN_X);
-    doc.finish()
+    let substituted = doc.substituted();
+    Ok((doc.finish()?, substituted))
 }
 
 /// A new page for the rest of the table, headed `continued`; returns where the table goes on.
@@ -394,10 +403,11 @@ pub fn summary(
     rows: &[SummaryRow],
     generated_at: &str,
     font: &FontFile,
-) -> Result<Vec<u8>, PdfError> {
+) -> Result<Printed, PdfError> {
     let generated_at = display_time(generated_at);
     let title = "データ消去証明書 一覧 / Summary of certificates of data sanitization";
     let mut doc = Document::new(font, A4_LANDSCAPE, title)?;
+    doc.require(title)?;
     let right = doc.width() - S_MARGIN;
     let bottom = doc.height() - S_BOTTOM;
     let (ja_title, en_title) = split_title(title);
@@ -477,7 +487,8 @@ pub fn summary(
         env!("CARGO_PKG_VERSION")
     );
     footers(&mut doc, &footer, S_MARGIN);
-    doc.finish()
+    let substituted = doc.substituted();
+    Ok((doc.finish()?, substituted))
 }
 
 /// The shaded row of column headings at `top`; returns where the first row starts.

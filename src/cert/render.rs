@@ -52,15 +52,25 @@ pub fn facts(cert: &Certificate, json: &[u8], key_id: Option<&str>) -> Facts {
         Some(s) => sig_names(s),
         None => "未確認 not probed".to_owned(),
     };
-    let errors = if w.errors.is_empty() {
+    let mut errors = if w.errors.is_empty() && w.errors_truncated == 0 {
         "なし none".to_owned()
     } else {
         w.errors
             .iter()
-            .map(|e| format!("{:?} LBA {}-{}", e.kind, e.first_lba, e.last_lba))
+            .map(|e| format!("{:?} LBA {}–{}", e.kind, e.first_lba, e.last_lba))
             .collect::<Vec<_>>()
             .join("; ")
     };
+    if w.errors_truncated > 0 {
+        if !errors.is_empty() {
+            errors.push_str("; ");
+        }
+        errors.push_str(&format!(
+            "… and {} more range(s) not listed ({} in all)",
+            w.errors_truncated,
+            w.errors.len() as u64 + w.errors_truncated
+        ));
+    }
     let rows = vec![
         ("結果", "Result", result),
         (
@@ -141,8 +151,8 @@ pub fn facts(cert: &Certificate, json: &[u8], key_id: Option<&str>) -> Facts {
         ("証明書ID", "Certificate ID", cert.certificate_id.clone()),
         ("発行日時", "Issued", cert.issued_at_local.clone()),
         (
-            "署名鍵",
-            "Signing key",
+            "署名鍵（未検証）",
+            "Signing key (as claimed; check with massho cert verify)",
             key_id.unwrap_or("(no signature file)").to_owned(),
         ),
     ];
@@ -174,6 +184,18 @@ pub fn text(f: &Facts) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{}\n", f.title);
     for (ja, en, value) in &f.rows {
+        // Values come from the certificate: a control character (an escape sequence, a
+        // carriage return) must not repaint the terminal with a fake result.
+        let value: String = value
+            .chars()
+            .flat_map(|c| {
+                if c.is_control() {
+                    c.escape_default().collect::<Vec<_>>()
+                } else {
+                    vec![c]
+                }
+            })
+            .collect();
         let _ = writeln!(s, "{ja} / {en}: {value}");
     }
     let _ = writeln!(s, "SHA-256 (JSON): {}", f.json_sha256);

@@ -181,8 +181,10 @@ fn render_one(args: &CertRenderArgs) -> anyhow::Result<Exit> {
         RenderFormat::Html => render::html(&facts).into_bytes(),
         RenderFormat::Pdf => {
             let font = pdf_font(&args.font)?;
-            cert::pdf::certificate(&cert, &facts, &font)
-                .with_context(|| format!("cannot make a PDF of {}", args.file.display()))?
+            let (pdf, substituted) = cert::pdf::certificate(&cert, &facts, &font)
+                .with_context(|| format!("cannot make a PDF of {}", args.file.display()))?;
+            warn_substituted(&args.file.display().to_string(), &substituted);
+            pdf
         }
     };
     match &args.output {
@@ -221,11 +223,25 @@ fn summary(args: &CertSummaryArgs) -> anyhow::Result<Exit> {
                 .to_offset(offset)
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default();
-            cert::pdf::summary(&rows, &now, &font).context("cannot make the PDF summary")?
+            let (pdf, substituted) =
+                cert::pdf::summary(&rows, &now, &font).context("cannot make the PDF summary")?;
+            warn_substituted("the summary", &substituted);
+            pdf
         }
     };
     emit(args.output.as_deref(), &out)?;
     Ok(Exit::Passed)
+}
+
+/// Say which characters of `what` the font could not draw.
+fn warn_substituted(what: &str, chars: &[char]) {
+    if !chars.is_empty() {
+        let set = chars.iter().copied().collect();
+        eprintln!(
+            "massho: warning: {what}: the font has no glyph for {}; they are printed as 〓 (the signed JSON holds them exactly). A font that covers them can be given with --font",
+            crate::pdf::describe_chars(&set)
+        );
+    }
 }
 
 /// The certificate's bytes and its signature's, which a timestamp covers together.

@@ -109,8 +109,11 @@ pub struct Font<'a> {
     pub(super) text_of: HashMap<u16, char>,
     /// Per character: subset glyph id and advance in 1/1000 em.
     cache: HashMap<char, (u16, f32)>,
-    /// Characters the font lacks; a document using any is refused at the end.
+    /// Characters the font lacks: drawn as [`Font::substitute`] and reported.
     pub(super) missing: std::collections::BTreeSet<char>,
+    /// What a missing character is drawn as: the geta mark 〓 (the Japanese typesetter's sign
+    /// for a character the type case lacks), else `?`, else the font's `.notdef`.
+    substitute: Option<char>,
 }
 
 impl<'a> Font<'a> {
@@ -134,7 +137,11 @@ impl<'a> Font<'a> {
                 path: file.path.clone(),
             });
         }
+        let substitute = ['\u{3013}', '?']
+            .into_iter()
+            .find(|&c| face.glyph_index(c).is_some());
         Ok(Font {
+            substitute,
             file,
             face,
             outlines,
@@ -149,8 +156,13 @@ impl<'a> Font<'a> {
         v * 1000.0 / f32::from(self.face.units_per_em())
     }
 
+    /// Whether the font has a glyph for `c`.
+    pub fn covers(&self, c: char) -> bool {
+        self.face.glyph_index(c).is_some()
+    }
+
     /// The subset glyph id of `c` and its advance in 1/1000 em. A character the font lacks is
-    /// noted (see [`Font::missing`]) and drawn as `.notdef`.
+    /// noted (see [`Font::missing`]) and drawn as the substitute mark.
     pub fn glyph(&mut self, c: char) -> (u16, f32) {
         if let Some(&g) = self.cache.get(&c) {
             return g;
@@ -158,6 +170,11 @@ impl<'a> Font<'a> {
         let found = self.face.glyph_index(c);
         if found.is_none() {
             self.missing.insert(c);
+            if let Some(sub) = self.substitute.filter(|&s| s != c) {
+                let g = self.glyph(sub);
+                self.cache.insert(c, g);
+                return g;
+            }
         }
         let old = found.unwrap_or(GlyphId(0));
         let advance = self.face.glyph_hor_advance(old).unwrap_or(0);
@@ -172,7 +189,12 @@ impl<'a> Font<'a> {
 
     /// Width of `s` at `size` points.
     pub fn width(&mut self, s: &str, size: f32) -> f32 {
-        s.chars().map(|c| self.glyph(c).1).sum::<f32>() * size / 1000.0
+        s.chars()
+            .filter_map(super::as_drawn)
+            .map(|c| self.glyph(c).1)
+            .sum::<f32>()
+            * size
+            / 1000.0
     }
 
     /// Ascender, descender (negative) and cap height in 1/1000 em.

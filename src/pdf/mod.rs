@@ -51,8 +51,8 @@ pub enum PdfError {
     )]
     NotEmbeddable { path: std::path::PathBuf },
     #[error(
-        "font {path} has no glyph for {chars}; use a font that covers them \
-         (IPAex Gothic, Noto Sans CJK) with --font"
+        "font {path} has no glyph for {chars}, which the document's own labels need; use a \
+         font that covers Japanese (IPAex Gothic, Noto Sans CJK) with --font"
     )]
     MissingGlyphs {
         path: std::path::PathBuf,
@@ -65,6 +65,49 @@ pub enum PdfError {
     },
     #[error("cannot encode the QR code: {0}")]
     Qr(String),
+}
+
+/// Whether `c` is drawn at all: control characters and invisible formatting characters
+/// (zero-width spaces and joiners, bidirectional overrides, byte-order marks) are not.
+pub fn drawable(c: char) -> bool {
+    !c.is_control()
+        && !matches!(
+            c,
+            '\u{00AD}'
+                | '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206F}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+        )
+}
+
+/// What `c` is drawn as on one line: line breaks and tabs as a space, other characters that
+/// are not [`drawable`] not at all.
+pub fn as_drawn(c: char) -> Option<char> {
+    match c {
+        '\n' | '\r' | '\t' => Some(' '),
+        c if drawable(c) => Some(c),
+        _ => None,
+    }
+}
+
+/// Up to eight characters as `'x' (U+0078)`, and how many more.
+pub fn describe_chars(chars: &std::collections::BTreeSet<char>) -> String {
+    const SHOWN: usize = 8;
+    let mut text = chars
+        .iter()
+        .take(SHOWN)
+        .map(|c| format!("{c:?} (U+{:04X})", u32::from(*c)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if chars.len() > SHOWN {
+        text.push_str(&format!(" and {} more", chars.len() - SHOWN));
+    }
+    text
 }
 
 /// A fill or stroke colour.
@@ -142,7 +185,7 @@ impl<'a> Document<'a> {
     /// Draw `s` on one line with its baseline at (`x`, `baseline`).
     pub fn text(&mut self, x: f32, baseline: f32, size: f32, color: Color, s: &str) {
         let mut bytes = Vec::with_capacity(s.len() * 2);
-        for c in s.chars().filter(|c| !c.is_control()) {
+        for c in s.chars().filter_map(as_drawn) {
             let (gid, _) = self.font.glyph(c);
             bytes.extend_from_slice(&gid.to_be_bytes());
         }
@@ -274,29 +317,33 @@ impl<'a> Document<'a> {
         Ok(module)
     }
 
+    /// Refuse a font that cannot draw `s` (the document's own labels): a certificate whose
+    /// headings are marks is no certificate.
+    pub fn require(&self, s: &str) -> Result<(), PdfError> {
+        let missing: std::collections::BTreeSet<char> = s
+            .chars()
+            .filter(|&c| drawable(c) && !c.is_whitespace() && !self.font.covers(c))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(PdfError::MissingGlyphs {
+            path: self.font.file.path.clone(),
+            chars: describe_chars(&missing),
+        })
+    }
+
+    /// Characters drawn so far that the font lacks (drawn as 〓 or `?`).
+    pub fn substituted(&self) -> Vec<char> {
+        self.font.missing.iter().copied().collect()
+    }
+
     /// The finished PDF file.
     pub fn finish(mut self) -> Result<Vec<u8>, PdfError> {
         if self.pages.is_empty() {
             self.new_page();
         }
         let font = &self.font;
-        if !font.missing.is_empty() {
-            const SHOWN: usize = 8;
-            let mut chars = font
-                .missing
-                .iter()
-                .take(SHOWN)
-                .map(|c| format!("{c:?} (U+{:04X})", u32::from(*c)))
-                .collect::<Vec<_>>()
-                .join(", ");
-            if font.missing.len() > SHOWN {
-                chars.push_str(&format!(" and {} more", font.missing.len() - SHOWN));
-            }
-            return Err(PdfError::MissingGlyphs {
-                path: font.file.path.clone(),
-                chars,
-            });
-        }
         let program = font.subset()?;
 
         let mut next = 0;
@@ -533,12 +580,24 @@ mod tests {
     }
 
     #[test]
-    fn a_character_the_font_lacks_refuses_the_document() {
+    fn a_character_the_font_lacks_is_drawn_as_a_mark_and_reported() {
         let file = ipaex();
         let mut doc = Document::new(&file, A4_PORTRAIT, "t").unwrap();
         doc.text(10.0, 10.0, 9.0, BLACK, "ok \u{1F600}");
-        let err = doc.finish().err().unwrap().to_string();
-        assert!(err.contains("U+1F600"), "{err}");
+        assert_eq!(doc.substituted(), ['\u{1F600}']);
+        assert_eq!(
+            doc.text_width("\u{1F600}", 10.0),
+            doc.text_width("\u{3013}", 10.0)
+        );
+        let err = doc.require("証明書 \u{1F600}").unwrap_err().to_string();
+        assert!(err.contains("U+1F600") && !err.contains("U+8A3C"), "{err}");
+        // Controls and invisible formatting take no room and need no glyph.
+        assert_eq!(
+            doc.text_width("a\n\u{1b}\u{200B}\u{202E}b", 10.0),
+            doc.text_width("a b", 10.0)
+        );
+        assert!(doc.substituted().len() == 1);
+        doc.finish().unwrap();
     }
 
     #[test]
