@@ -610,4 +610,22 @@ fn odd_characters_and_truncated_error_lists_print_honestly() {
     assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text:?}");
     assert!(text.contains("\\u{1b}]0;pwned"), "{text}");
     assert!(text.contains("Signing key (as claimed"), "{text}");
+
+    // A witness name longer than the signature line is cut there, not run off the page.
+    let mut cert = example_certificate();
+    cert.witness = Some("立会人".repeat(150));
+    let json = issue(cert, &key, dir.path());
+    let pdf = dir.path().join("witness.pdf");
+    assert_exit(&render_pdf(&json, &pdf, &[]), 0);
+    assert!(pdftotext(&pdf).contains('…'));
+    assert_nothing_overflows(&pdf, 20.0);
+
+    // A certificate id that is not a UUID is no massho certificate.
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    v["certificate_id"] = "x".repeat(3000).into();
+    let bad = dir.path().join("bad-id.json");
+    std::fs::write(&bad, serde_json::to_vec(&v).unwrap()).unwrap();
+    let out = render_pdf(&bad, &dir.path().join("bad.pdf"), &[]);
+    assert_exit(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a UUID"));
 }

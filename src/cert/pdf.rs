@@ -307,6 +307,8 @@ fn signature_block(doc: &mut Document, top: f32, scale: f32, witness: Option<&st
     if let Some(name) = witness {
         let text = format!("氏名 / Name: {name}");
         let size = doc.fit(&text, 8.0 * scale, 4.0, sign_w);
+        // Past the smallest size, cut: the certificate holds the whole name.
+        let text = doc.ellipsize(&text, size, sign_w);
         doc.text(MARGIN_X, line_y + 11.0 * scale, size, GREY, &text);
     }
 }

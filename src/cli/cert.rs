@@ -129,6 +129,13 @@ fn read_certificate(path: &Path) -> anyhow::Result<(Vec<u8>, Certificate, Option
             path.display()
         ))
     })?;
+    if uuid::Uuid::parse_str(&cert.certificate_id).is_err() {
+        return Err(ExitError::usage(format!(
+            "{} is not a massho certificate: its certificate_id {:?} is not a UUID",
+            path.display(),
+            cert.certificate_id.chars().take(80).collect::<String>()
+        )));
+    }
     let key_id = std::fs::read_to_string(cert::signature_path(path))
         .ok()
         .and_then(|s| sign::signature_key_id(&s).ok());

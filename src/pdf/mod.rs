@@ -200,6 +200,24 @@ impl<'a> Document<'a> {
             .end_text();
     }
 
+    /// `s`, cut with "…" so that it is at most `width` wide at `size`.
+    pub fn ellipsize(&mut self, s: &str, size: f32, width: f32) -> String {
+        if self.text_width(s, size) <= width {
+            return s.to_owned();
+        }
+        let room = width - self.text_width("…", size);
+        let mut out = String::new();
+        for c in s.chars() {
+            out.push(c);
+            if self.text_width(&out, size) > room {
+                out.pop();
+                break;
+            }
+        }
+        out.push('…');
+        out
+    }
+
     /// Draw `s` with its right end at `right`.
     pub fn text_right(&mut self, right: f32, baseline: f32, size: f32, color: Color, s: &str) {
         let w = self.text_width(s, size);
