@@ -8,33 +8,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{describe_output, massho, run, tsa::Tsa, LoopDevice, Mount};
+use common::{assert_exit, describe_output, keypair, massho, run, tsa::Tsa, LoopDevice, Mount};
 use serde_json::Value;
 
 const MIB: u64 = 1 << 20;
-
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(out.status.code(), Some(code), "{}", describe_output(out));
-}
-
-/// A key pair made by `massho key generate` (no passphrase) in `dir`; returns (secret, public).
-fn keypair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let out = run(massho()
-        .args([
-            "key",
-            "generate",
-            "--no-passphrase",
-            "--name",
-            name,
-            "--out",
-        ])
-        .arg(dir));
-    assert_exit(&out, 0);
-    (
-        dir.join(format!("{name}.key")),
-        dir.join(format!("{name}.pub")),
-    )
-}
 
 /// `massho wipe --yes --json --method zero` with certificate options; returns the output.
 fn wipe_certified(devices: &[&Path], key: &Path, certs: &Path, extra: &[&str]) -> Output {

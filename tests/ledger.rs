@@ -9,14 +9,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{describe_output, massho, run, LoopDevice};
+use common::{assert_exit, describe_output, keypair, massho, run, LoopDevice};
 use serde_json::Value;
 
 const MIB: u64 = 1 << 20;
-
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(out.status.code(), Some(code), "{}", describe_output(out));
-}
 
 /// A scratch ledger in its own directory.
 struct Scratch {
@@ -437,24 +433,6 @@ fn verify_names_the_first_tampered_event_or_row() {
     }
     s.restore(&good);
     s.verify(0, &[]);
-}
-
-fn keypair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let out = run(massho()
-        .args([
-            "key",
-            "generate",
-            "--no-passphrase",
-            "--name",
-            name,
-            "--out",
-        ])
-        .arg(dir));
-    assert_exit(&out, 0);
-    (
-        dir.join(format!("{name}.key")),
-        dir.join(format!("{name}.pub")),
-    )
 }
 
 /// Recompute every hash from `from_seq` on, as a forger with write access but no key would,

@@ -11,7 +11,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{describe_output, massho, run};
+use common::{assert_exit, describe_output, massho, run};
 use massho::cert::Certificate;
 use massho::engine::Status;
 use sha2::{Digest, Sha256};
@@ -19,10 +19,6 @@ use sha2::{Digest, Sha256};
 fn example() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("certs/examples/74b4cc29-289e-4bf3-8975-d1d920ef0aeb.json")
-}
-
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(out.status.code(), Some(code), "{}", describe_output(out));
 }
 
 /// stdout of a peer tool that must succeed.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{describe_output, massho, results, run, run_ok, wipe, LoopDevice, Mount};
+use common::{assert_exit, describe_output, massho, results, run, run_ok, wipe, LoopDevice, Mount};
 use massho::pattern::{Pattern, PatternSource, Prng, Seed};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -28,10 +28,6 @@ const CORRUPT: u8 = 0x5A;
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 // ---------------------------------------------------------------------------------------------
-
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(out.status.code(), Some(code), "{}", describe_output(out));
-}
 
 fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

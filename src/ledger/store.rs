@@ -337,19 +337,12 @@ impl Ledger {
 
     /// Media with this serial number, closed records included, newest registration first.
     pub fn media_by_serial(&self, serial: &str) -> Result<Vec<Medium>, LedgerError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT state FROM media WHERE serial = ?1")
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map([serial], |r| r.get::<_, String>(0))
-            .map_err(|e| self.sql(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let text = row.map_err(|e| self.sql(e))?;
-            out.push(parse_state(&self.path, "media", &text)?);
-        }
-        out.sort_by(|a: &Medium, b| b.registered_at.cmp(&a.registered_at));
+        let mut out: Vec<Medium> = self.json_rows(
+            "SELECT state FROM media WHERE serial = ?1",
+            &[&serial],
+            "media",
+        )?;
+        out.sort_by(|a, b| b.registered_at.cmp(&a.registered_at));
         Ok(out)
     }
 
@@ -364,26 +357,8 @@ impl Ledger {
         condition: &str,
         args: &[&dyn rusqlite::ToSql],
     ) -> Result<Vec<Event>, LedgerError> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT body FROM events WHERE {condition} ORDER BY seq"
-            ))
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map(args, |r| r.get::<_, String>(0))
-            .map_err(|e| self.sql(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let body = row.map_err(|e| self.sql(e))?;
-            out.push(
-                serde_json::from_str(&body).map_err(|e| LedgerError::Damaged {
-                    path: self.path.clone(),
-                    what: format!("an event body is not valid: {e}"),
-                })?,
-            );
-        }
-        Ok(out)
+        let sql = format!("SELECT body FROM events WHERE {condition} ORDER BY seq");
+        self.json_rows(&sql, args, "events")
     }
 
     /// Media matching an SQL condition on the media table's columns.
@@ -392,19 +367,26 @@ impl Ledger {
         condition: &str,
         args: &[&dyn rusqlite::ToSql],
     ) -> Result<Vec<Medium>, LedgerError> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT state FROM media WHERE {condition} ORDER BY asset_tag"
-            ))
-            .map_err(|e| self.sql(e))?;
+        let sql = format!("SELECT state FROM media WHERE {condition} ORDER BY asset_tag");
+        self.json_rows(&sql, args, "media")
+    }
+
+    /// The JSON documents (event bodies, state rows of `table`) that a one-column query
+    /// returns, parsed.
+    fn json_rows<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        args: &[&dyn rusqlite::ToSql],
+        table: &str,
+    ) -> Result<Vec<T>, LedgerError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.sql(e))?;
         let rows = stmt
             .query_map(args, |r| r.get::<_, String>(0))
             .map_err(|e| self.sql(e))?;
         let mut out = Vec::new();
         for row in rows {
             let text = row.map_err(|e| self.sql(e))?;
-            out.push(parse_state(&self.path, "media", &text)?);
+            out.push(parse_state(&self.path, table, &text)?);
         }
         Ok(out)
     }
@@ -424,19 +406,7 @@ impl Ledger {
 
     /// Every cabinet.
     pub fn cabinets(&self) -> Result<Vec<Cabinet>, LedgerError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT state FROM cabinets ORDER BY id")
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map([], |r| r.get::<_, String>(0))
-            .map_err(|e| self.sql(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let text = row.map_err(|e| self.sql(e))?;
-            out.push(parse_state(&self.path, "cabinets", &text)?);
-        }
-        Ok(out)
+        self.json_rows("SELECT state FROM cabinets ORDER BY id", &[], "cabinets")
     }
 }
 
@@ -591,25 +561,41 @@ pub(crate) fn parse_state<T: serde::de::DeserializeOwned>(
 }
 
 fn read_medium(conn: &Connection, path: &Path, tag: &str) -> Result<Option<Medium>, LedgerError> {
-    let text: Option<String> = conn
-        .prepare_cached("SELECT state FROM media WHERE asset_tag = ?1")
-        .and_then(|mut s| s.query_row([tag], |r| r.get(0)).optional())
-        .map_err(|source| LedgerError::Sqlite {
-            path: path.to_path_buf(),
-            cause: source,
-        })?;
-    text.map(|t| parse_state(path, "media", &t)).transpose()
+    read_state_row(
+        conn,
+        path,
+        "SELECT state FROM media WHERE asset_tag = ?1",
+        tag,
+        "media",
+    )
 }
 
 fn read_cabinet(conn: &Connection, path: &Path, id: &str) -> Result<Option<Cabinet>, LedgerError> {
+    read_state_row(
+        conn,
+        path,
+        "SELECT state FROM cabinets WHERE id = ?1",
+        id,
+        "cabinets",
+    )
+}
+
+/// The state document of one row of `table` that `sql` selects by `key`, if there is one.
+fn read_state_row<T: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    path: &Path,
+    sql: &str,
+    key: &str,
+    table: &str,
+) -> Result<Option<T>, LedgerError> {
     let text: Option<String> = conn
-        .prepare_cached("SELECT state FROM cabinets WHERE id = ?1")
-        .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
-        .map_err(|source| LedgerError::Sqlite {
+        .prepare_cached(sql)
+        .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
+        .map_err(|cause| LedgerError::Sqlite {
             path: path.to_path_buf(),
-            cause: source,
+            cause,
         })?;
-    text.map(|t| parse_state(path, "cabinets", &t)).transpose()
+    text.map(|t| parse_state(path, table, &t)).transpose()
 }
 
 /// The rules' view of the state inside an append transaction.

@@ -218,6 +218,30 @@ impl Drop for Mount {
     }
 }
 
+/// Panics, showing the output, unless the process exited with `code`.
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(out.status.code(), Some(code), "{}", describe_output(out));
+}
+
+/// A key pair made by `massho key generate --no-passphrase` in `dir`: (secret, public).
+pub fn keypair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let out = run(massho()
+        .args([
+            "key",
+            "generate",
+            "--no-passphrase",
+            "--name",
+            name,
+            "--out",
+        ])
+        .arg(dir));
+    assert_exit(&out, 0);
+    (
+        dir.join(format!("{name}.key")),
+        dir.join(format!("{name}.pub")),
+    )
+}
+
 /// The massho binary under test.
 pub fn massho() -> Command {
     Command::new(env!("CARGO_BIN_EXE_massho"))
