@@ -20,15 +20,13 @@ fn status_color(status: Option<Status>) -> Color {
     match status {
         Some(Status::Passed) => Color::Rgb(0.0, 0.42, 0.2),
         Some(Status::Failed) => Color::Rgb(0.75, 0.0, 0.0),
-        Some(Status::Aborted) => Color::Rgb(0.7, 0.35, 0.0),
+        Some(Status::Aborted | Status::Unverified) => Color::Rgb(0.7, 0.35, 0.0),
         None => BLACK,
     }
 }
 
 fn status_named(name: &str) -> Option<Status> {
-    [Status::Passed, Status::Failed, Status::Aborted]
-        .into_iter()
-        .find(|s| s.name() == name)
+    Status::ALL.into_iter().find(|s| s.name() == name)
 }
 
 /// "日本語 / English" as its two halves.
@@ -86,7 +84,7 @@ fn lay_out_facts(
         .map(|(i, (ja, en, value))| {
             // The first fact is the result: larger, in its colour.
             let (size, color) = if i == 0 {
-                let status = [Status::Passed, Status::Failed, Status::Aborted]
+                let status = Status::ALL
                     .into_iter()
                     .find(|s| status_label(*s) == value.as_str());
                 (11.0 * scale, status_color(status))
@@ -167,6 +165,11 @@ pub fn certificate(
             "下記の記憶媒体のデータを、記載の方式で消去し検証したことを証明します。\n\
              This certifies that the data on the storage medium below was sanitized and verified \
              as described."
+        }
+        Status::Unverified => {
+            "下記の記憶媒体に記載の方式で上書きしましたが、読み戻しによる検証は行っていません。\n\
+             The storage medium below was overwritten as described, but NOT verified by reading \
+             it back: this is not a verified sanitization."
         }
         Status::Failed | Status::Aborted => {
             "下記の記憶媒体のデータ消去は完了していません。結果を参照してください。\n\

@@ -167,6 +167,7 @@ pub fn facts(cert: &Certificate, json: &[u8], key_id: Option<&str>) -> Facts {
 pub fn status_label(status: Status) -> &'static str {
     match status {
         Status::Passed => "合格 PASSED",
+        Status::Unverified => "未検証 UNVERIFIED",
         Status::Failed => "不合格 FAILED",
         Status::Aborted => "中断 ABORTED",
     }

@@ -18,7 +18,10 @@ Exit codes:
      busy, or the confirmation did not match; nothing was written
   4  aborted: SIGINT/SIGTERM or operator stop; the device is partly overwritten
   5  environment or internal error: not root (permission denied), cannot open or
-     inspect a device, cannot write a result file";
+     inspect a device, cannot write a result file
+  6  unverified: every pass was written and flushed, but nothing was read back
+     (--verify none); not a verified sanitization (NIST SP 800-88)
+With several devices the worst outcome decides: aborted, failed, unverified, passed.";
 
 #[derive(Debug, Parser)]
 #[command(

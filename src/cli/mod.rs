@@ -34,6 +34,7 @@ pub enum Exit {
     Refused = 3,
     Aborted = 4,
     Internal = 5,
+    Unverified = 6,
 }
 
 /// An error that decides its own exit code; any other error exits with [`Exit::Internal`].

@@ -37,23 +37,7 @@ pub fn render<S: AsRef<str>>(headers: &[&str], rows: &[Vec<S>]) -> String {
     out
 }
 
-/// A cell a spreadsheet will not run as a formula: text starting with `=`, `+`, `@`, a tab, a
-/// carriage return, or `-` followed by something other than a digit, gets a leading `'` (how
-/// Excel marks text). Numbers, dates and a lone `-` are left alone. Report CSVs only: the
-/// ledger export keeps every byte, since its hashes cover them.
-pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
-    let mut chars = cell.chars();
-    let risky = match chars.next() {
-        Some('=' | '+' | '@' | '\t' | '\r') => true,
-        Some('-') => chars.next().is_some_and(|c| !c.is_ascii_digit()),
-        _ => false,
-    };
-    if risky {
-        format!("'{cell}").into()
-    } else {
-        cell.into()
-    }
-}
+pub use crate::text::spreadsheet_safe;
 
 /// Rows serialized as CSV (header row from the field names), every cell [`spreadsheet_safe`].
 pub fn csv_for_spreadsheets<T: serde::Serialize>(rows: &[T]) -> Result<Vec<u8>, csv::Error> {

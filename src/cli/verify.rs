@@ -115,6 +115,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
                 check.errors.len()
             ),
             Status::Aborted => outln!("{label}: verification interrupted"),
+            Status::Unverified => outln!("{label}: nothing was read"),
         }
     }
     Ok(super::wipe::exit_for([check.status]))

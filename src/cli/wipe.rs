@@ -472,21 +472,22 @@ fn print_summary(results: &[WipeResult]) {
     }
 }
 
-/// Aborted beats failed beats passed.
+/// Aborted beats failed beats unverified beats passed.
 pub fn exit_for(statuses: impl IntoIterator<Item = Status>) -> Exit {
     statuses
         .into_iter()
-        .map(|s| match s {
+        .max_by_key(|s| match s {
+            Status::Aborted => 3,
+            Status::Failed => 2,
+            Status::Unverified => 1,
+            Status::Passed => 0,
+        })
+        .map_or(Exit::Passed, |s| match s {
             Status::Passed => Exit::Passed,
+            Status::Unverified => Exit::Unverified,
             Status::Failed => Exit::Failed,
             Status::Aborted => Exit::Aborted,
         })
-        .max_by_key(|e| match e {
-            Exit::Aborted => 2,
-            Exit::Failed => 1,
-            _ => 0,
-        })
-        .unwrap_or(Exit::Passed)
 }
 
 #[cfg(test)]
@@ -519,6 +520,8 @@ mod tests {
         assert_eq!(exit_for([Passed, Passed]), Exit::Passed);
         assert_eq!(exit_for([Passed, Failed]), Exit::Failed);
         assert_eq!(exit_for([Failed, Aborted, Passed]), Exit::Aborted);
+        assert_eq!(exit_for([Passed, Unverified]), Exit::Unverified);
+        assert_eq!(exit_for([Unverified, Failed]), Exit::Failed);
     }
 
     #[test]

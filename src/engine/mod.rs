@@ -418,6 +418,8 @@ impl Accumulator {
             || self.verifications.iter().any(|v| !v.completed)
         {
             Status::Failed
+        } else if self.verifications.is_empty() {
+            Status::Unverified
         } else {
             Status::Passed
         };

@@ -5,20 +5,32 @@ use time::OffsetDateTime;
 
 use crate::method::{VerifyKind, VerifyMode};
 
-/// Outcome of a wipe. Never `Passed` unless every pass completed and was flushed, and every
-/// verification read found exactly the expected bytes.
+/// Outcome of a wipe. Never `Passed` unless every pass completed and was flushed, and the
+/// medium was read back (in full or NIST-sampled) and held exactly the expected bytes. A wipe
+/// that completed without errors but that nothing read back (`--verify none`) is `Unverified`:
+/// NIST SP 800-88 asks for verification, so it is not a pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Passed,
+    Unverified,
     Failed,
     Aborted,
 }
 
 impl Status {
+    /// Every status, best first.
+    pub const ALL: [Status; 4] = [
+        Status::Passed,
+        Status::Unverified,
+        Status::Failed,
+        Status::Aborted,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Status::Passed => "passed",
+            Status::Unverified => "unverified",
             Status::Failed => "failed",
             Status::Aborted => "aborted",
         }

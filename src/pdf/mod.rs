@@ -70,19 +70,7 @@ pub enum PdfError {
 /// Whether `c` is drawn at all: control characters and invisible formatting characters
 /// (zero-width spaces and joiners, bidirectional overrides, byte-order marks) are not.
 pub fn drawable(c: char) -> bool {
-    !c.is_control()
-        && !matches!(
-            c,
-            '\u{00AD}'
-                | '\u{061C}'
-                | '\u{180E}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{202A}'..='\u{202E}'
-                | '\u{2060}'..='\u{2064}'
-                | '\u{2066}'..='\u{206F}'
-                | '\u{FEFF}'
-                | '\u{FFF9}'..='\u{FFFB}'
-        )
+    !crate::text::is_hidden(c)
 }
 
 /// What `c` is drawn as on one line: line breaks and tabs as a space, other characters that
