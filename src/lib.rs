@@ -12,6 +12,7 @@ pub mod cli;
 pub mod device;
 pub mod engine;
 pub mod input;
+pub mod job;
 pub mod ledger;
 pub mod method;
 pub mod pattern;

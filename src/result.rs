@@ -35,6 +35,11 @@ pub struct WipeResult {
     /// The medium as discovery saw it before the wipe: identity, geometry, transport, and in
     /// `signatures` the partition tables and filesystems that were on it.
     pub media: DeviceInfo,
+    /// The medium as read from the open descriptor that was written through (device number,
+    /// the kernel's disk sequence number, size, serial): the identity checked after the
+    /// confirmation and before the first write. Absent in results of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<crate::device::binding::MediumIdentity>,
     pub sanitization: Sanitization,
     pub method: String,
     pub rounds: u32,
@@ -125,6 +130,7 @@ impl WipeResult {
             serial: device.serial.clone(),
             size_bytes: device.size_bytes,
             media: device.clone(),
+            identity: None,
             sanitization: sanitization_for(device.media_class),
             method: plan.method.clone(),
             rounds: plan.rounds,

@@ -67,6 +67,15 @@ pub fn signature_path(json: &Path) -> PathBuf {
 /// Sign `cert` with `key` and write both files into `dir`, never over an existing file. The
 /// signature file is written first: a `.json` without its `.minisig` never appears.
 pub fn issue(cert: &Certificate, key: &SecretKey, dir: &Path) -> Result<Issued, CertError> {
+    issue_bytes(cert, key, dir).map(|(files, _)| files)
+}
+
+/// [`issue`], also returning the exact JSON bytes that were signed and written.
+pub fn issue_bytes(
+    cert: &Certificate,
+    key: &SecretKey,
+    dir: &Path,
+) -> Result<(Issued, Vec<u8>), CertError> {
     let id = cert.certificate_id.clone();
     let mut json = serde_json::to_vec_pretty(cert).map_err(|source| CertError::Encode {
         id: id.clone(),
@@ -90,5 +99,5 @@ pub fn issue(cert: &Certificate, key: &SecretKey, dir: &Path) -> Result<Issued, 
             source,
         })?;
     }
-    Ok(files)
+    Ok((files, json))
 }

@@ -16,7 +16,7 @@ Exit codes:
      device, an empty (0-byte) device or file
   3  refused: a device is mounted, swap, held, the boot or root medium, read-only,
      busy, or the confirmation did not match; nothing was written
-  4  aborted: SIGINT/SIGTERM or operator stop; the device is partly overwritten
+  4  aborted: SIGINT/SIGTERM/SIGHUP or operator stop; the device is partly overwritten
   5  environment or internal error: not root (permission denied), cannot open or
      inspect a device, cannot write a result file
   6  unverified: every pass was written and flushed, but nothing was read back
@@ -49,6 +49,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// List the built-in wipe methods and their passes
     Methods(MethodsArgs),
+    /// Wipes in progress and wipes that were interrupted (killed, power cut) before they ended
+    Journal(JournalArgs),
     /// Show the whole flow on a scratch image file (no root needed)
     Demo(DemoArgs),
     /// Check, render and summarize signed certificates
@@ -76,6 +78,22 @@ pub struct DevicesArgs {
     /// Print a JSON array instead of a table
     #[arg(long)]
     pub json: bool,
+    /// Journal to check for interrupted wipes (see `massho journal`)
+    #[arg(long, value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct JournalArgs {
+    /// Also list wipes that ended (closed entries)
+    #[arg(long)]
+    pub all: bool,
+    /// Print a JSON array instead of a table
+    #[arg(long)]
+    pub json: bool,
+    /// The journal directory [default: as for `massho wipe`]
+    #[arg(long, value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -124,12 +142,17 @@ pub struct WipeArgs {
     /// NDJSON events and one result object per device on stdout
     #[arg(long)]
     pub json: bool,
-    /// Also write each device's result object to DIR/<name>_<serial>_<start time>.json
+    /// Also write each device's result object to DIR/<name>_<serial>_<start time>Z_<id>.json
     #[arg(long, value_name = "DIR")]
     pub result_dir: Option<PathBuf>,
     /// Show what would be done and write nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Journal of wipes in progress: an entry per device is written before its first byte and
+    /// closed with its result, so an interrupted wipe leaves a trace [default: $MASSHO_JOURNAL_DIR,
+    /// else /var/lib/massho/journal for root, ~/.local/state/massho/journal otherwise]
+    #[arg(long, value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
     #[command(flatten)]
     pub cert: CertIssueArgs,
 }
@@ -155,25 +178,25 @@ pub struct CertIssueArgs {
     #[arg(long, value_name = "KEY", requires = "cert_dir")]
     pub key: Option<PathBuf>,
     /// Person performing the sanitization
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", requires = "cert_dir")]
     pub operator: Option<String>,
     /// Organization the media belong to
-    #[arg(long, value_name = "ORG")]
+    #[arg(long, value_name = "ORG", requires = "cert_dir")]
     pub org: Option<String>,
     /// Asset tag of each device, in the order the devices are named (once per device)
-    #[arg(long, value_name = "TAG")]
+    #[arg(long, value_name = "TAG", requires = "cert_dir")]
     pub asset: Vec<String>,
     /// What happens to the media next
     #[arg(long, value_enum, default_value = "disposal")]
     pub purpose: PurposeArg,
     /// Lessor the media are returned to (with --purpose lease-return)
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", requires = "cert_dir")]
     pub lessor: Option<String>,
     /// Lease contract number (with --purpose lease-return)
-    #[arg(long, value_name = "NO")]
+    #[arg(long, value_name = "NO", requires = "cert_dir")]
     pub contract: Option<String>,
     /// Witness or validator of the sanitization
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", requires = "cert_dir")]
     pub witness: Option<String>,
     /// Record each wipe in this media ledger (found by --asset, else by serial; registered if
     /// unknown), linked to its certificate

@@ -66,6 +66,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         json: false,
         result_dir: Some(results.clone()),
         dry_run: false,
+        journal_dir: Some(dir.path().join("journal")),
         cert: super::args::CertIssueArgs {
             cert_dir: Some(certs.clone()),
             key: Some(key_path.clone()),

@@ -11,6 +11,9 @@ use crate::device::{self, DeviceInfo, Transport};
 
 pub fn run(args: &DevicesArgs) -> anyhow::Result<Exit> {
     let devices = device::discover().context("cannot list block devices")?;
+    super::wipe::report_interrupted(&crate::job::journal::Journal::locate(
+        args.journal_dir.as_deref(),
+    ));
     if args.json {
         let json = serde_json::to_string_pretty(&devices)
             .context("cannot encode the device list as JSON")?;

@@ -10,11 +10,21 @@ macro_rules! outln {
     }};
 }
 
+/// `eprintln!` that never panics: a terminal that went away (an SSH session dropped, SIGHUP)
+/// must not crash massho while it records a wipe.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 pub mod args;
 pub mod cert;
 pub mod certify;
 pub mod demo;
 pub mod devices;
+pub mod journal;
 pub mod key;
 pub mod ledger;
 pub mod methods;
@@ -81,6 +91,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Wipe(a) => wipe::run(&a),
         Command::Verify(a) => verify::run(&a),
         Command::Methods(a) => methods::run(&a),
+        Command::Journal(a) => journal::run(&a),
         Command::Demo(a) => demo::run(&a),
         Command::Cert(c) => cert::run(&c),
         Command::Key(a) => key::run(&a),

@@ -1,232 +1,316 @@
-//! `massho wipe`: inspect every device, refuse unsafe ones, confirm, wipe all in parallel,
-//! report one result per device.
+//! `massho wipe`: inspect every device, refuse unsafe ones, check every record can be kept,
+//! open and bind each device, confirm, then run the library's per-device pipeline
+//! ([`crate::job`]) on all of them at once and report one result per device.
 
 use std::collections::HashSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 
-use anyhow::Context;
 use indicatif::HumanBytes;
 
 use super::args::{PrngArg, VerifyArg, WipeArgs};
 use super::ledger::wipe::WipeLedger;
-use super::render::{interrupt_flag, Console, Style};
+use super::render::{Console, Style};
 use super::{certify, Exit, ExitError};
-use crate::device::io::{Access, DeviceTarget, IoError};
+use crate::cert::Certificate;
 use crate::device::{self, DeviceInfo, DeviceKind, MediaClass};
-use crate::engine::{self, EngineConfig, Status};
-use crate::method::{self, PlanOptions, VerifyMode, WipePlan};
+use crate::engine::{EngineConfig, Status};
+use crate::job::journal::Journal;
+use crate::job::{self, Bound, Confirm, Job, JobError, LedgerRecorder, Outcome, Recording};
+use crate::method::{self, PlanOptions, VerifyMode};
 use crate::pattern::{Prng, Seed};
 use crate::result::{sanitization_for, WipeResult};
+use crate::text::{path_safe, terminal_safe};
 
 pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
     let local_offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
+    let style = Style::choose(args.json);
+    let journal = Journal::locate(args.journal_dir.as_deref());
+    report_interrupted(&journal);
     // Every method error (unknown name, unreadable or invalid file) is the operator's to fix.
     let method = method::resolve(&args.method).map_err(|e| ExitError::usage(e.to_string()))?;
     let devices = inspect_all(&args.devices)?;
-    refuse_unsafe(&devices)?;
-    let style = Style::choose(args.json);
-    let jobs: Vec<Job> = devices
-        .into_iter()
-        .map(|device| {
-            let plan = method::plan(
-                &method,
-                &PlanOptions {
-                    verify: args.verify.map(verify_mode),
-                    rounds: args.rounds,
-                    blank: args.blank,
-                    prng: args.prng.map(prng),
-                    seed: Seed::generate(),
-                },
-            );
-            let warnings = warnings_for(&device);
-            Job {
-                device,
-                plan,
-                warnings,
-            }
-        })
-        .collect();
+    refuse_unsafe(&devices, style)?;
+    let mut jobs = Vec::with_capacity(devices.len());
+    for device in devices {
+        let plan = method::plan(
+            &method,
+            &PlanOptions {
+                verify: args.verify.map(verify_mode),
+                rounds: args.rounds,
+                blank: args.blank,
+                prng: args.prng.map(prng),
+                seed: Seed::generate(),
+            },
+        );
+        let warnings = warnings_for(&device);
+        jobs.push(Job::new(device, plan, warnings)?);
+    }
     for job in &jobs {
         describe(job, style, args.dry_run);
     }
     if args.dry_run {
+        if style == Style::Json {
+            let plans: Vec<serde_json::Value> = jobs.iter().map(plan_json).collect();
+            outln!(
+                "{}",
+                serde_json::json!({"event": "dry_run", "time": super::render::now(), "devices": plans})
+            );
+        }
         eprintln!("dry run: nothing was written");
         return Ok(Exit::Passed);
     }
-    let mut certifier = certify::prepare(&args.cert, jobs.len())?;
-    let mut ledger = match (&args.cert.ledger, &mut certifier) {
+    // Everything that must be kept is checked before anything is written: the signing key and
+    // the certificate, result and journal directories, and the ledger's rules.
+    let certifier = certify::prepare(&args.cert, jobs.len())?;
+    if let Some(dir) = &args.result_dir {
+        job::certify::ensure_writable_dir(dir).map_err(|e| {
+            ExitError::refused(format!(
+                "cannot write results into {}: {e}; choose a writable --result-dir; nothing was written",
+                dir.display()
+            ))
+        })?;
+    }
+    journal
+        .ensure_writable()
+        .map_err(|e| ExitError::refused(e.to_string()))?;
+    let ledger: Option<Box<dyn LedgerRecorder>> = match (&args.cert.ledger, &certifier) {
         (Some(path), Some(c)) => {
             let devices: Vec<&DeviceInfo> = jobs.iter().map(|j| &j.device).collect();
-            let l = WipeLedger::prepare(path, &devices, &args.cert.asset, c.operator())?;
-            c.set_assets(l.assets());
-            Some(l)
+            Some(Box::new(WipeLedger::prepare(
+                path,
+                &devices,
+                &args.cert.asset,
+                c.operator(),
+            )?))
         }
-        (Some(path), None) => {
-            eprintln!(
-                "massho: warning: THE LEDGER {} WILL NOT BE UPDATED: it records wipes with their signed certificates, and there is no signing key",
-                path.display()
-            );
-            None
-        }
-        (None, _) => None,
+        _ => None,
     };
+    // Open (and claim) every device before asking: what is confirmed is what is open.
+    let mut bound = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        bound.push(job::bind(job).map_err(job_error)?);
+    }
     if !args.yes {
-        confirm(&jobs)?;
+        SerialPrompt.confirm(&bound).map_err(job_error)?;
     }
-    // Open everything before writing anything: a busy device refuses the whole command.
-    let targets = jobs
-        .iter()
-        .map(|j| DeviceTarget::open(&j.device.path, Access::ReadWrite))
-        .collect::<Result<Vec<_>, IoError>>()
-        .map_err(ExitError::from_open)?;
-    if let Some(dir) = &args.result_dir {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create result directory {}", dir.display()))?;
+    for b in &bound {
+        job::recheck(b, "while waiting for confirmation").map_err(job_error)?;
     }
-    let interrupted = interrupt_flag()?;
-    let console = Console::new(style, interrupted);
-    let config = EngineConfig::from_env();
-    let results: Vec<WipeResult> = std::thread::scope(|scope| {
-        let handles: Vec<_> = jobs
-            .iter()
-            .zip(&targets)
-            .map(|(job, target)| {
-                let console = &console;
-                let config = &config;
-                scope.spawn(move || {
-                    let label = job.device.path.display().to_string();
-                    let report = engine::run(&job.plan, target, &label, config, console);
-                    WipeResult::new(
-                        &job.device,
-                        &job.plan,
-                        report,
-                        job.warnings.clone(),
-                        local_offset,
-                    )
-                })
-            })
-            .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    let (interrupted, force) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let console = Arc::new(Console::new(style, Arc::clone(&interrupted)));
+    super::render::watch_signals(
+        Arc::clone(&console),
+        Arc::clone(&interrupted),
+        Arc::clone(&force),
+    )?;
+    let recording = Arc::new(Recording {
+        journal,
+        result_dir: args.result_dir.clone(),
+        certifier,
+        assets: args.cert.asset.clone(),
+        ledger: ledger.map(Mutex::new),
+        local_offset,
     });
-    drop(targets);
-    if results.len() != jobs.len() {
-        anyhow::bail!("a wipe thread crashed; treat every device of this run as not wiped");
-    }
-    for result in &results {
-        if style == Style::Json {
-            console.json(&result_event(result)?);
+    let outcomes = job::run_batch(
+        bound,
+        recording,
+        Arc::new(EngineConfig::from_env()),
+        Arc::clone(&console) as Arc<dyn job::JobObserver>,
+        Arc::clone(&force),
+    );
+    finish(&outcomes, &console)
+}
+
+/// Print the results and decide the exit code from the worst outcome. A record that could
+/// not be written (result file, certificate, ledger) is an error (exit 5) only when every wipe
+/// passed: a failed or aborted wipe keeps its own exit code.
+fn finish(outcomes: &[Outcome], console: &Console) -> anyhow::Result<Exit> {
+    let mut results = Vec::new();
+    let mut not_started = Vec::new();
+    let mut failures = Vec::new();
+    for o in outcomes {
+        match o {
+            Ok(d) => {
+                if console.style() == Style::Json {
+                    console.json(&result_event(&d.result));
+                }
+                for f in &d.record_failures {
+                    failures.push(format!("{}: {f}", path_safe(&d.result.device)));
+                }
+                results.push(&d.result);
+            }
+            Err(e) => not_started.push(e),
         }
-        if let Some(dir) = &args.result_dir {
-            let path = write_result(dir, result)?;
-            console.say(&format!(
-                "{}: result written to {}",
-                result.device.display(),
-                path.display()
-            ));
-        }
     }
-    if style != Style::Json {
+    if console.style() != Style::Json {
         print_summary(&results);
+    } else {
+        for r in &results {
+            errln!(
+                "{}: {}",
+                path_safe(&r.device),
+                r.status.name().to_uppercase()
+            );
+        }
+    }
+    for e in &not_started {
+        errln!("massho: error: {e}");
     }
     let exit = exit_for(results.iter().map(|r| r.status));
-    match &certifier {
-        Some(c) => {
-            issue_certificates(c, ledger.as_mut(), &results, &console, local_offset).map(|()| exit)
-        }
-        None if args.cert.cert_dir.is_some() => {
-            console.say(&format!("massho: warning: {}", certify::NO_KEY_WARNING));
+    let exit = if not_started.is_empty() || exit > Exit::Passed && exit != Exit::Unverified {
+        exit
+    } else {
+        // A device that never started was refused (nothing written to it).
+        exit.max(Exit::Refused)
+    };
+    if failures.is_empty() {
+        return Ok(exit);
+    }
+    let written: Vec<String> = outcomes
+        .iter()
+        .flatten()
+        .map(|d| {
+            let mut kept = vec!["journal"];
+            if d.result_file.is_some() {
+                kept.push("result file");
+            }
+            if d.certificate.is_some() {
+                kept.push("certificate");
+            }
+            if d.ledger.is_some() {
+                kept.push("ledger record");
+            }
+            format!("{}: {}", path_safe(&d.result.device), kept.join(", "))
+        })
+        .collect();
+    let message = format!(
+        "{} record(s) could not be written:\n  {}\nwhat was kept:\n  {}",
+        failures.len(),
+        failures.join("\n  "),
+        written.join("\n  ")
+    );
+    match exit {
+        Exit::Failed | Exit::Aborted => {
+            errln!("massho: error: {message}");
             Ok(exit)
         }
-        None => Ok(exit),
+        _ => Err(anyhow::anyhow!(message)),
     }
 }
 
-/// One signed certificate per device, failed and aborted wipes included (they say so).
-fn issue_certificates(
-    certifier: &certify::Certifier,
-    ledger: Option<&mut WipeLedger>,
-    results: &[WipeResult],
-    console: &Console,
-    local_offset: time::UtcOffset,
-) -> anyhow::Result<()> {
-    // Every device gets its certificate first; one that cannot be written, or a ledger that
-    // refuses one record, never costs the other devices theirs.
-    let mut issued = Vec::new();
-    let mut failures = 0;
-    for (i, result) in results.iter().enumerate() {
-        match certifier.issue(i, result, local_offset) {
-            Ok((cert, files)) => {
-                if console.style() == Style::Json {
-                    console.json(&serde_json::json!({
-                        "event": "certificate",
-                        "device": result.device,
-                        "certificate_id": cert.certificate_id,
-                        "status": cert.status,
-                        "file": files.json,
-                        "signature": files.signature,
-                    }));
-                } else {
-                    console.say(&format!(
-                        "{}: certificate {} ({}) written to {}",
-                        result.device.display(),
-                        cert.certificate_id,
-                        cert.status.name(),
-                        files.json.display()
-                    ));
-                }
-                issued.push((i, cert, files));
-            }
-            Err(e) => {
-                failures += 1;
-                console.say(&format!(
-                    "massho: error: {}: NO CERTIFICATE: {e:#}",
-                    result.device.display()
-                ));
-            }
+/// A wipe that cannot start: the medium changed or is busy (refused), or is empty (usage).
+fn job_error(e: JobError) -> anyhow::Error {
+    match e {
+        JobError::Open(io) => ExitError::from_open(io),
+        JobError::Changed { .. } | JobError::NotConfirmed(_) | JobError::Identity { .. } => {
+            ExitError::refused(e.to_string())
         }
+        other => ExitError::refused(other.to_string()),
     }
-    if let Some(l) = ledger {
-        for (i, cert, files) in &issued {
-            let device = results[*i].device.display();
-            match l.record(*i, cert, files) {
-                Ok((tag, seq)) => console.say(&format!(
-                    "{device}: ledger {}: medium {tag}, wipe recorded as event {seq}",
-                    l.path().display()
-                )),
-                Err(e) => {
-                    failures += 1;
-                    console.say(&format!(
-                        "massho: error: {device}: certificate {} was written, but the ledger {} was not updated: {e:#}; record it with `massho media wiped {} --certificate {}`",
-                        cert.certificate_id,
-                        l.path().display(),
-                        l.asset(*i),
-                        files.json.display()
-                    ));
-                }
-            }
-        }
-    }
-    if failures > 0 {
-        anyhow::bail!("{failures} certificate(s) or ledger record(s) could not be written (see above); the wipes themselves are reported above");
-    }
-    Ok(())
 }
 
-/// The NDJSON line for a result: the result object with `"event": "result"` added.
-fn result_event(result: &WipeResult) -> anyhow::Result<serde_json::Value> {
-    let mut value = serde_json::to_value(result).context("cannot encode the result as JSON")?;
+/// Warn about wipes that an earlier massho started and never finished.
+pub fn report_interrupted(journal: &Journal) {
+    for e in journal.interrupted() {
+        errln!(
+            "massho: warning: an interrupted wipe: {} (serial {}) was being wiped with {} since {} and never finished: the medium is partly overwritten; see `massho journal` ({})",
+            path_safe(&e.device),
+            terminal_safe(e.serial.as_deref().unwrap_or("none")),
+            terminal_safe(&e.method),
+            e.started_at,
+            path_safe(&journal.dir().join(format!("{}.json", e.id)))
+        );
+    }
+}
+
+impl LedgerRecorder for WipeLedger {
+    fn path(&self) -> &Path {
+        WipeLedger::path(self)
+    }
+
+    fn asset(&self, index: usize) -> Option<String> {
+        self.assets().get(index).cloned()
+    }
+
+    fn record(
+        &mut self,
+        index: usize,
+        cert: &Certificate,
+        json: &[u8],
+    ) -> Result<(String, u64), Box<dyn std::error::Error + Send + Sync>> {
+        WipeLedger::record(self, index, cert, json).map_err(|e| format!("{e:#}").into())
+    }
+}
+
+/// Asks for each device's serial number on the terminal.
+struct SerialPrompt;
+
+impl Confirm for SerialPrompt {
+    fn confirm(&mut self, devices: &[Bound]) -> Result<(), JobError> {
+        let stdin = std::io::stdin();
+        let interactive = stdin.is_terminal();
+        let mut lines = stdin.lock().lines();
+        for b in devices {
+            let token = b.job.device.confirmation_token();
+            eprint!(
+                "All data on {} will be destroyed. Type its serial number ({}) to confirm: ",
+                path_safe(&b.job.device.path),
+                terminal_safe(token)
+            );
+            let _ = std::io::stderr().flush();
+            let answer = match lines.next() {
+                Some(Ok(l)) => l,
+                _ if !interactive => {
+                    return Err(JobError::NotConfirmed(
+                        "no confirmation on standard input; type the serial number, or pass --yes for automation; nothing was written".into(),
+                    ))
+                }
+                _ => String::new(),
+            };
+            if answer.trim() != token {
+                return Err(JobError::NotConfirmed(format!(
+                    "confirmation for {} did not match {:?}; nothing was written",
+                    path_safe(&b.job.device.path),
+                    terminal_safe(token)
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The NDJSON line for a result: the result object with `"event": "result"` and a time added.
+fn result_event(result: &WipeResult) -> serde_json::Value {
+    let mut value = serde_json::to_value(result).unwrap_or(serde_json::Value::Null);
     if let Some(obj) = value.as_object_mut() {
         obj.insert("event".into(), "result".into());
+        obj.insert("time".into(), super::render::now().into());
     }
-    Ok(value)
+    value
 }
 
-/// One device's wipe, decided before anything is written.
-struct Job {
-    device: DeviceInfo,
-    plan: WipePlan,
-    warnings: Vec<String>,
+fn plan_json(job: &Job) -> serde_json::Value {
+    serde_json::json!({
+        "device": job.device.path,
+        "serial": job.device.serial,
+        "model": job.device.model,
+        "size_bytes": job.device.size_bytes,
+        "identity": job.inspected,
+        "method": job.plan.method,
+        "passes": job.plan.passes.iter().map(|p| serde_json::json!({
+            "pattern": p.pattern.to_string(),
+            "verify": p.verify.is_some(),
+        })).collect::<Vec<_>>(),
+        "verify": job.plan.verify.name(),
+        "prng": job.plan.prng.name(),
+        "warnings": job.warnings,
+    })
 }
 
 fn verify_mode(v: VerifyArg) -> VerifyMode {
@@ -268,17 +352,49 @@ fn inspect_all(paths: &[PathBuf]) -> anyhow::Result<Vec<DeviceInfo>> {
         }
         out.push(info);
     }
+    for part in out.iter().filter(|d| d.kind == DeviceKind::Partition) {
+        let parent = part
+            .parent
+            .as_ref()
+            .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()));
+        if let Some(disk) = out.iter().find(|d| {
+            d.kind != DeviceKind::Partition
+                && Some(std::fs::canonicalize(&d.path).unwrap_or_else(|_| d.path.clone())) == parent
+        }) {
+            return Err(ExitError::usage(format!(
+                "{} is a partition of {}, which is named too: wiping the whole disk covers it; name either the disk or its partitions",
+                path_safe(&part.path),
+                path_safe(&disk.path)
+            )));
+        }
+    }
     Ok(out)
 }
 
 /// Every refusal of every device, or nothing: one unsafe device refuses the whole command.
-fn refuse_unsafe(devices: &[DeviceInfo]) -> anyhow::Result<()> {
+/// With `--json` the refusals are also one JSON object on stdout.
+fn refuse_unsafe(devices: &[DeviceInfo], style: Style) -> anyhow::Result<()> {
     let reasons: Vec<String> = devices
         .iter()
-        .flat_map(|d| d.refusals.iter().map(|r| format!("  {r}")))
+        .flat_map(|d| {
+            d.refusals
+                .iter()
+                .map(|r| format!("  {}", terminal_safe(&r.to_string())))
+        })
         .collect();
     if reasons.is_empty() {
         return Ok(());
+    }
+    if style == Style::Json {
+        let refused: Vec<serde_json::Value> = devices
+            .iter()
+            .filter(|d| !d.refusals.is_empty())
+            .map(|d| serde_json::json!({"device": d.path, "refusals": d.refusals}))
+            .collect();
+        outln!(
+            "{}",
+            serde_json::json!({"event": "refused", "time": super::render::now(), "devices": refused})
+        );
     }
     Err(ExitError::refused(format!(
         "refusing to wipe; nothing was written:\n{}\nunmount, swapoff or release the device, or leave it out of the command",
@@ -314,13 +430,13 @@ fn describe(job: &Job, style: Style, dry_run: bool) {
     let mut lines = vec![format!(
         "{}{}: {}, serial {} ({}, {} bytes, {}-byte sectors)",
         if dry_run { "would wipe " } else { "" },
-        d.path.display(),
+        path_safe(&d.path),
         if identity.is_empty() {
             "no model".to_owned()
         } else {
-            identity.join(" ")
+            terminal_safe(&identity.join(" ")).into_owned()
         },
-        d.serial.as_deref().unwrap_or("none"),
+        terminal_safe(d.serial.as_deref().unwrap_or("none")),
         HumanBytes(d.size_bytes),
         d.size_bytes,
         d.logical_sector_size
@@ -344,81 +460,23 @@ fn describe(job: &Job, style: Style, dry_run: bool) {
     ));
     if !d.signatures.is_empty() {
         let sigs: Vec<&str> = d.signatures.iter().map(|s| s.type_name.as_str()).collect();
-        lines.push(format!("  holds: {}", sigs.join(", ")));
+        lines.push(format!("  holds: {}", terminal_safe(&sigs.join(", "))));
     }
     for w in &job.warnings {
-        lines.push(format!("  warning: {w}"));
+        lines.push(format!("  warning: {}", terminal_safe(w)));
     }
     // In JSON mode stdout carries only NDJSON.
     for l in lines {
         if style == Style::Json {
-            eprintln!("{l}");
+            errln!("{l}");
         } else {
             outln!("{l}");
         }
     }
 }
 
-/// Ask the operator to type each device's serial number (its name when it has none).
-fn confirm(jobs: &[Job]) -> anyhow::Result<()> {
-    let stdin = std::io::stdin();
-    let interactive = stdin.is_terminal();
-    let mut lines = stdin.lock().lines();
-    for job in jobs {
-        let token = job.device.confirmation_token();
-        eprint!(
-            "All data on {} will be destroyed. Type its serial number ({token}) to confirm: ",
-            job.device.path.display()
-        );
-        let _ = std::io::stderr().flush();
-        let answer = match lines.next() {
-            Some(Ok(l)) => l,
-            _ if !interactive => {
-                return Err(ExitError::refused(
-                    "no confirmation on standard input; type the serial number, or pass --yes for automation",
-                ))
-            }
-            _ => String::new(),
-        };
-        if answer.trim() != token {
-            return Err(ExitError::refused(format!(
-                "confirmation for {} did not match {token:?}; nothing was written",
-                job.device.path.display()
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Write a result durably (see [`crate::atomic`]), never over an earlier record.
-fn write_result(dir: &Path, result: &WipeResult) -> anyhow::Result<PathBuf> {
-    // 2026-11-25T10:44:06.845Z -> 20261125T104406Z
-    let stamp: String = result
-        .started_at
-        .chars()
-        .take(19)
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect();
-    let serial = result.serial.as_deref().unwrap_or("noserial");
-    let name: String = format!("{}_{}_{}Z.json", result.media.name, serial, stamp)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let path = dir.join(name);
-    let json = serde_json::to_vec_pretty(result).context("cannot encode the result as JSON")?;
-    crate::atomic::create_new(&path, &json, None)
-        .with_context(|| format!("cannot write the result to {}", path.display()))?;
-    Ok(path)
-}
-
-fn print_summary(results: &[WipeResult]) {
-    let width = |f: fn(&WipeResult) -> String, title: &str| {
+fn print_summary(results: &[&WipeResult]) {
+    let width = |f: fn(&&WipeResult) -> String, title: &str| {
         results
             .iter()
             .map(|r| f(r).chars().count())
@@ -426,8 +484,8 @@ fn print_summary(results: &[WipeResult]) {
             .max()
             .unwrap_or(0)
     };
-    let device = |r: &WipeResult| r.device.display().to_string();
-    let serial = |r: &WipeResult| r.serial.clone().unwrap_or_else(|| "-".into());
+    let device = |r: &&WipeResult| path_safe(&r.device);
+    let serial = |r: &&WipeResult| terminal_safe(r.serial.as_deref().unwrap_or("-")).into_owned();
     let (dw, sw) = (width(device, "DEVICE"), width(serial, "SERIAL"));
     outln!();
     outln!(
@@ -457,17 +515,17 @@ fn print_summary(results: &[WipeResult]) {
                 e.last_lba,
                 e.length,
                 e.offset,
-                e.message
+                terminal_safe(&e.message)
             );
         }
         for m in r.verification.mismatches.iter().take(20) {
             outln!("    mismatch: {} bytes at offset {}", m.length, m.offset);
         }
         if let Some(reason) = &r.abandoned {
-            outln!("    gave up: {reason}");
+            outln!("    gave up: {}", terminal_safe(reason));
         }
         for w in &r.warnings {
-            outln!("    warning: {w}");
+            outln!("    warning: {}", terminal_safe(w));
         }
     }
 }
@@ -532,8 +590,8 @@ mod tests {
             device: "/dev/sdz1".into(),
             mountpoint: "/mnt/data".into(),
         });
-        assert!(refuse_unsafe(std::slice::from_ref(&ok)).is_ok());
-        let err = refuse_unsafe(&[ok, mounted]).unwrap_err();
+        assert!(refuse_unsafe(std::slice::from_ref(&ok), Style::Plain).is_ok());
+        let err = refuse_unsafe(&[ok, mounted], Style::Plain).unwrap_err();
         let exit = err.downcast_ref::<ExitError>().map(|e| e.exit);
         assert_eq!(exit, Some(Exit::Refused));
         assert!(

@@ -171,6 +171,11 @@ impl DeviceTarget {
         &self.path
     }
 
+    /// The identity of the medium this descriptor refers to (see [`super::binding`]).
+    pub fn identity(&self) -> io::Result<super::binding::MediumIdentity> {
+        super::binding::MediumIdentity::of_file(&self.aligned)
+    }
+
     /// The descriptor to use for an I/O at `offset` of `len` bytes.
     fn file_for(&self, offset: u64, len: usize) -> &File {
         let sector = u64::from(self.sector_size);

@@ -5,6 +5,7 @@
 //! `refusals` list every reason the device must not be wiped. `wipe` refuses on any of them, with
 //! or without `--yes`.
 
+pub mod binding;
 pub mod discover;
 pub mod identity;
 pub mod io;

@@ -36,16 +36,25 @@ pub enum WipeEvent {
         bytes_total: u64,
         /// Average bytes per second of this phase so far.
         rate_bps: f64,
+        /// Bytes submitted to the device and not yet completed: what a stop waits for.
+        in_flight_bytes: u64,
+        /// Bytes of all the wipe's sweeps (writes and read-backs) done so far, and in all.
+        overall_done: u64,
+        overall_total: u64,
     },
     PassDone {
         device: String,
         #[serde(flatten)]
         pass: PassRecord,
+        /// Sectors this pass could not write.
+        bad_sectors: u64,
     },
     VerifyDone {
         device: String,
         #[serde(flatten)]
         verification: PassVerification,
+        /// Sectors this read-back could not read.
+        read_error_sectors: u64,
     },
     Finished {
         device: String,

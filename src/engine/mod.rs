@@ -109,6 +109,23 @@ pub fn run(
         stop.store(true, Ordering::SeqCst);
     }
     let mut acc = Accumulator::new(target);
+    acc.overall_total = plan
+        .passes
+        .iter()
+        .map(|p| {
+            target.size()
+                + match p.verify {
+                    Some(VerifyKind::Full) => target.size(),
+                    Some(VerifyKind::Sampled) => {
+                        sample::layout(target.size(), target.sector_size(), &plan.seed)
+                            .iter()
+                            .map(|r| r.1)
+                            .sum()
+                    }
+                    None => 0,
+                }
+        })
+        .sum();
     for spec in &plan.passes {
         if stop.load(Ordering::SeqCst) {
             break;
@@ -128,8 +145,11 @@ pub fn run(
             config,
             observer,
             stop: &stop,
+            overall: (acc.overall_base, acc.overall_total),
         };
         let outcome = sweep.run();
+        acc.overall_base += target.size();
+        let bad_sectors = outcome.bad.iter().map(|r| r.sectors).sum();
         acc.add_bad(ErrorKind::Write, spec.number, &outcome.bad);
         acc.note_abandoned(&outcome);
         // Flush even when stopping: what was written should reach the medium.
@@ -155,6 +175,7 @@ pub fn run(
         observer.event(&WipeEvent::PassDone {
             device: label.to_owned(),
             pass: record.clone(),
+            bad_sectors,
         });
         acc.passes.push(record);
         if stop.load(Ordering::SeqCst) || acc.abandoned.is_some() {
@@ -177,6 +198,7 @@ pub fn run(
             observer.event(&WipeEvent::VerifyDone {
                 device: label.to_owned(),
                 verification: verification.clone(),
+                read_error_sectors: acc.last_read_error_sectors,
             });
             acc.verifications.push(verification);
             if acc.abandoned.is_some() {
@@ -267,7 +289,9 @@ fn verify_sweep(
         ),
         _ => (VerifyKind::Full, WorkList::Whole { size, chunk }, None),
     };
+    let sweep_bytes = work.total_bytes();
     let outcome = Sweep {
+        overall: (acc.overall_base, acc.overall_total),
         target,
         source,
         work,
@@ -280,6 +304,8 @@ fn verify_sweep(
         stop,
     }
     .run();
+    acc.overall_base += sweep_bytes;
+    acc.last_read_error_sectors = outcome.bad.iter().map(|r| r.sectors).sum();
     acc.add_bad(ErrorKind::Read, pass, &outcome.bad);
     acc.note_abandoned(&outcome);
     verification_record(pass, kind, sampled_ranges, outcome)
@@ -327,6 +353,12 @@ struct Accumulator {
     errors_truncated: u64,
     incomplete: bool,
     abandoned: Option<String>,
+    /// Bytes of the sweeps already run, and of all sweeps planned (0: just the current one),
+    /// for progress across passes.
+    overall_base: u64,
+    overall_total: u64,
+    /// Unreadable sectors found by the latest verification sweep.
+    last_read_error_sectors: u64,
 }
 
 impl Accumulator {
@@ -340,6 +372,9 @@ impl Accumulator {
             errors_truncated: 0,
             incomplete: false,
             abandoned: None,
+            overall_base: 0,
+            overall_total: 0,
+            last_read_error_sectors: 0,
         }
     }
 

@@ -49,7 +49,7 @@ impl WorkList {
         }
     }
 
-    fn total_bytes(&self) -> u64 {
+    pub(super) fn total_bytes(&self) -> u64 {
         match self {
             WorkList::Whole { size, .. } => *size,
             WorkList::Pieces(p) => p.iter().map(|r| r.1).sum(),
@@ -84,6 +84,9 @@ pub(super) struct SweepOutcome {
 /// sector of a dead drive one by one would take days and tell nothing more.
 pub(super) const MAX_BAD_SECTORS: u64 = 65_536;
 
+/// The smallest in-flight budget: enough to keep a slow device's queue non-empty.
+const IN_FLIGHT_FLOOR: u64 = 256 << 10;
+
 /// Errors that mean the device itself is gone (unplugged, reset, removed by the kernel).
 fn device_gone(e: &std::io::Error) -> bool {
     matches!(
@@ -104,6 +107,85 @@ struct SweepState {
     /// Set with the reason when the sweep gives up on the medium.
     abandoned: Mutex<Option<String>>,
     halted: AtomicBool,
+    in_flight: InFlight,
+}
+
+/// The bytes of I/O a sweep may have in flight at once.
+///
+/// A write that has been submitted cannot be taken back: when the operator stops a wipe, massho
+/// waits for what is in flight. With whole chunks in flight that is `workers × chunk` (16 MiB):
+/// a quarter of a minute on a 1 MB/s USB stick. So the budget follows the device's measured
+/// throughput — about one second of it — between a floor that keeps slow devices busy and the
+/// full `workers × chunk` that fast devices need; chunks are cut into pieces to fit.
+pub(super) struct InFlight {
+    limit: AtomicU64,
+    used: Mutex<u64>,
+    freed: Condvar,
+    floor: u64,
+    ceiling: u64,
+}
+
+impl InFlight {
+    /// One second's worth is the target.
+    const WINDOW_SECONDS: f64 = 1.0;
+
+    pub(super) fn new(floor: u64, ceiling: u64) -> InFlight {
+        let ceiling = ceiling.max(floor);
+        InFlight {
+            // Start low and let the first measurement open it up: a slow device stopped in
+            // its first seconds must not have the full budget queued.
+            limit: AtomicU64::new((4 * floor).min(ceiling)),
+            used: Mutex::new(0),
+            freed: Condvar::new(),
+            floor,
+            ceiling,
+        }
+    }
+
+    /// Set the budget from a measured rate in bytes per second.
+    pub(super) fn follow_rate(&self, rate_bps: f64) {
+        let target = (rate_bps * Self::WINDOW_SECONDS) as u64;
+        self.limit
+            .store(target.clamp(self.floor, self.ceiling), Ordering::Relaxed);
+        self.freed.notify_all();
+    }
+
+    pub(super) fn limit(&self) -> u64 {
+        self.limit.load(Ordering::Relaxed)
+    }
+
+    /// Bytes in flight now.
+    pub(super) fn used(&self) -> u64 {
+        *self.used.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The size of the next piece of a chunk with `left` bytes left: a share of the budget
+    /// per worker, whole sectors, at least one sector.
+    fn piece(&self, sector: usize, left: usize, workers: usize) -> usize {
+        let share = (self.limit() / workers.max(1) as u64) as usize;
+        let share = (share / sector).max(1) * sector;
+        share.min(left)
+    }
+
+    /// Wait until `n` more bytes fit the budget (one piece always fits when nothing else is in
+    /// flight), then count them as in flight.
+    fn acquire(&self, n: u64) {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        while *used > 0 && *used + n > self.limit() {
+            used = self
+                .freed
+                .wait_timeout(used, Duration::from_millis(50))
+                .map_or_else(|e| e.into_inner().0, |r| r.0);
+        }
+        *used += n;
+    }
+
+    fn release(&self, n: u64) {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        *used = used.saturating_sub(n);
+        drop(used);
+        self.freed.notify_all();
+    }
 }
 
 impl SweepState {
@@ -129,6 +211,8 @@ pub(super) struct Sweep<'a> {
     pub observer: &'a dyn Observer,
     /// Set when the observer asks to stop; shared across the passes of one wipe.
     pub stop: &'a AtomicBool,
+    /// Bytes of the wipe's earlier sweeps, and of all its sweeps (0: only this one).
+    pub overall: (u64, u64),
 }
 
 /// Limits how many workers generate pattern bytes at once.
@@ -188,6 +272,10 @@ impl Sweep<'_> {
             slots: Slots::new(self.config.generators),
             abandoned: Mutex::new(None),
             halted: AtomicBool::new(false),
+            in_flight: InFlight::new(
+                IN_FLIGHT_FLOOR,
+                (self.config.workers.max(1) * self.config.chunk_size) as u64,
+            ),
         };
         let done = &state.done;
         let finished_workers = AtomicUsize::new(0);
@@ -201,11 +289,20 @@ impl Sweep<'_> {
                 });
             }
             let mut last_emit = Instant::now();
+            let (mut last_done, mut rate_estimate) = (0u64, None::<f64>);
             while finished_workers.load(Ordering::Acquire) < workers {
                 std::thread::sleep(Duration::from_millis(10));
                 if last_emit.elapsed() >= self.config.progress_interval {
+                    let window = last_emit.elapsed().as_secs_f64();
                     last_emit = Instant::now();
                     let bytes_done = done.load(Ordering::Relaxed);
+                    // Smoothed throughput of the last windows steers the in-flight budget.
+                    let window_rate = bytes_done.saturating_sub(last_done) as f64 / window;
+                    last_done = bytes_done;
+                    let estimate =
+                        rate_estimate.map_or(window_rate, |r| 0.5 * r + 0.5 * window_rate);
+                    rate_estimate = Some(estimate);
+                    state.in_flight.follow_rate(estimate);
                     let secs = started.elapsed().as_secs_f64();
                     let event = WipeEvent::Progress {
                         device: self.label.to_owned(),
@@ -218,6 +315,13 @@ impl Sweep<'_> {
                             bytes_done as f64 / secs
                         } else {
                             0.0
+                        },
+                        in_flight_bytes: state.in_flight.used(),
+                        overall_done: self.overall.0 + bytes_done,
+                        overall_total: if self.overall.1 > 0 {
+                            self.overall.1
+                        } else {
+                            total
                         },
                     };
                     if self.observer.event(&event) == Control::Stop {
@@ -262,25 +366,48 @@ impl Sweep<'_> {
             };
             let mut bad = Vec::new();
             let mut found = Vec::new();
-            let good = match self.phase {
-                Phase::Write => {
-                    if !(filled_constant && self.source.is_offset_invariant()) {
-                        let n = if self.source.is_offset_invariant() {
-                            buf.len()
-                        } else {
-                            len
-                        };
-                        slots.run(self.source.is_generated(), || {
-                            self.source.fill(offset, &mut buf[..n])
-                        });
-                        filled_constant = true;
-                    }
-                    self.write_chunk(&buf[..len], offset, sector, state, &mut bad)
+            if self.phase == Phase::Write && !(filled_constant && self.source.is_offset_invariant())
+            {
+                let n = if self.source.is_offset_invariant() {
+                    buf.len()
+                } else {
+                    len
+                };
+                slots.run(self.source.is_generated(), || {
+                    self.source.fill(offset, &mut buf[..n])
+                });
+                filled_constant = true;
+            }
+            // The chunk goes out in pieces no larger than the in-flight budget allows, so a
+            // stop request waits for about a second of the device's I/O, not for whole chunks.
+            let (mut good, mut at) = (0, 0);
+            while at < len {
+                if at > 0 && !self.running(state) {
+                    break;
                 }
-                Phase::Verify => {
-                    self.verify_chunk(&mut buf[..len], offset, sector, state, &mut bad, &mut found)
-                }
-            };
+                let n = state.in_flight.piece(sector, len - at, self.config.workers);
+                state.in_flight.acquire(n as u64);
+                good += match self.phase {
+                    Phase::Write => self.write_chunk(
+                        &buf[at..at + n],
+                        offset + at as u64,
+                        sector,
+                        state,
+                        &mut bad,
+                    ),
+                    Phase::Verify => self.verify_chunk(
+                        &mut buf[at..at + n],
+                        offset + at as u64,
+                        sector,
+                        state,
+                        &mut bad,
+                        &mut found,
+                    ),
+                };
+                state.in_flight.release(n as u64);
+                at += n;
+            }
+            let len = at;
             state.ok.fetch_add(good, Ordering::Relaxed);
             if !bad.is_empty() || !found.is_empty() {
                 let sectors: u64 = bad.iter().map(|r| r.sectors).sum();

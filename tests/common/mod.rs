@@ -242,9 +242,27 @@ pub fn keypair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     )
 }
 
-/// The massho binary under test.
+/// The massho binary under test, hermetic: none of the developer's `MASSHO_*` or `XDG_*`
+/// settings reach it, and its journal of running wipes lives in this test process's own
+/// directory (never /var/lib/massho).
 pub fn massho() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_massho"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_massho"));
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        if k.starts_with("MASSHO_") || k.starts_with("XDG_") {
+            cmd.env_remove(&*k);
+        }
+    }
+    cmd.env("MASSHO_JOURNAL_DIR", journal_dir());
+    cmd
+}
+
+/// The journal directory every `massho` of this test process uses.
+pub fn journal_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("a temporary directory for the journal"))
+        .path()
+        .to_owned()
 }
 
 /// `massho wipe --yes ARGS... DEVICES...` on devices this harness created.

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use super::from_ledger;
-use crate::cert::{Certificate, Issued};
+use crate::cert::Certificate;
 use crate::cli::ExitError;
 use crate::device::{DeviceInfo, Transport};
 use crate::ledger::{EventData, Ledger, MediumKind, NewEvent, Ownership, Registration};
@@ -188,15 +188,12 @@ impl WipeLedger {
         &mut self,
         index: usize,
         cert: &Certificate,
-        files: &Issued,
+        bytes: &[u8],
     ) -> anyhow::Result<(String, u64)> {
         let planned = self
             .media
             .get_mut(index)
             .ok_or_else(|| anyhow::anyhow!("no ledger plan for device {index}"))?;
-        let bytes = std::fs::read(&files.json).map_err(|e| {
-            anyhow::anyhow!("cannot read back certificate {}: {e}", files.json.display())
-        })?;
         let mut events = Vec::new();
         // Registered by someone else while the wipe ran: record against that registration.
         if planned.register.is_some()
@@ -222,7 +219,7 @@ impl WipeLedger {
             actor: self.operator.clone(),
             time: None,
             note: None,
-            data: EventData::wiped(cert, &bytes),
+            data: EventData::wiped(cert, bytes),
         });
         let recorded = self.ledger.append_all(events).map_err(from_ledger)?;
         let seq = recorded.last().map_or(0, |r| r.event.seq);

@@ -1,0 +1,69 @@
+//! Issuing a device's certificate as soon as its wipe ends: the signing key, loaded and checked
+//! before anything is written, and who signs, why and for which asset.
+
+use std::path::{Path, PathBuf};
+
+use crate::cert::{self, Certificate, IssueContext};
+use crate::result::WipeResult;
+use crate::sign::SecretKey;
+
+/// Everything needed to issue certificates.
+pub struct Certifier {
+    dir: PathBuf,
+    key: SecretKey,
+    context: IssueContext,
+}
+
+/// A certificate as issued: the document, where its files are, and the exact JSON bytes that
+/// were signed and written (what a ledger records a hash of).
+pub struct IssuedCertificate {
+    pub certificate: Certificate,
+    pub files: cert::Issued,
+    pub json: Vec<u8>,
+}
+
+impl Certifier {
+    /// A certifier writing into `dir`, which must exist and be writable (see
+    /// [`ensure_writable_dir`]).
+    pub fn new(dir: PathBuf, key: SecretKey, context: IssueContext) -> Certifier {
+        Certifier { dir, key, context }
+    }
+
+    pub fn operator(&self) -> &str {
+        &self.context.operator
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Issue the certificate for `result`, naming `asset` as the medium's asset tag.
+    pub fn issue(
+        &self,
+        result: &WipeResult,
+        asset: Option<&str>,
+        local_offset: time::UtcOffset,
+    ) -> Result<IssuedCertificate, cert::CertError> {
+        let mut context = self.context.clone();
+        context.asset_tag = asset.map(str::to_owned);
+        // Read the medium again, now that the wipe has released it: what is left on it? A
+        // probe that fails is recorded as unknown (`None`), never as "no signatures".
+        let after = crate::device::signatures::probe(&result.device).ok();
+        let certificate = Certificate::new(result.clone(), &context, after, local_offset);
+        let (files, json) = cert::issue_bytes(&certificate, &self.key, &self.dir)?;
+        Ok(IssuedCertificate {
+            certificate,
+            files,
+            json,
+        })
+    }
+}
+
+/// Create `dir` if needed and prove that a file can be written, fsynced and removed there:
+/// a certificate or result directory that cannot be written is found before a wipe, not after.
+pub fn ensure_writable_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let probe = dir.join(format!(".massho-probe-{}", uuid::Uuid::new_v4().simple()));
+    crate::atomic::create_new(&probe, b"", None)?;
+    std::fs::remove_file(&probe)
+}

@@ -1,0 +1,626 @@
+//! One device through a whole wipe, as a library: bind → (confirm) → re-check → journal → run
+//! → result → certificate → ledger record → close the journal.
+//!
+//! Every front end (the `wipe` command today; the console, station mode and firmware purge
+//! next) composes these steps instead of re-implementing them:
+//!
+//! 1. [`bind`] opens the device for writing (`O_EXCL` for block devices) *before* anyone is
+//!    asked to confirm, and reads its [`MediumIdentity`] from the open descriptor; a medium
+//!    that is not the one inspected is refused.
+//! 2. The front end confirms through its own [`Confirm`] implementation (a typed serial number,
+//!    a dialog, a policy file).
+//! 3. [`recheck`] after the confirmation, and [`run_batch`] once more just before the first
+//!    write, compare the descriptor's and the path's identity with the bound one: a drive
+//!    swapped while the operator typed is refused, never overwritten.
+//! 4. Each device's wipe is journaled before its first byte is written ([`journal`]), and its
+//!    result file, certificate and ledger record are written as soon as *that* device ends.
+//!
+//! Progress reaches the front end as the engine's [`WipeEvent`]s, the recording steps as
+//! [`JobEvent`]s, both through one [`JobObserver`]. Nothing here prints.
+
+pub mod certify;
+pub mod journal;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::cert::Certificate;
+use crate::device::binding::MediumIdentity;
+use crate::device::io::{Access, DeviceTarget, IoError};
+use crate::device::DeviceInfo;
+use crate::engine::{
+    self, Control, EngineConfig, Observer, PassRecord, Status, VerificationSummary, WipeEvent,
+    WipeReport,
+};
+use crate::method::WipePlan;
+use crate::result::WipeResult;
+use certify::Certifier;
+use journal::{Closed, Entry, Journal, JOURNAL_SCHEMA};
+
+/// One device's wipe, decided before anything is written.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub device: DeviceInfo,
+    /// What the path named when it was inspected.
+    pub inspected: MediumIdentity,
+    pub plan: WipePlan,
+    pub warnings: Vec<String>,
+}
+
+impl Job {
+    /// A job for an inspected device; reads the path's identity now.
+    pub fn new(device: DeviceInfo, plan: WipePlan, warnings: Vec<String>) -> Result<Job, JobError> {
+        let inspected =
+            MediumIdentity::of_path(&device.path).map_err(|source| JobError::Identity {
+                path: device.path.clone(),
+                stage: "when it was inspected",
+                source,
+            })?;
+        Ok(Job {
+            device,
+            inspected,
+            plan,
+            warnings,
+        })
+    }
+}
+
+/// A job whose device is open for writing, with the identity read from that descriptor.
+pub struct Bound {
+    pub job: Job,
+    pub target: DeviceTarget,
+    pub identity: MediumIdentity,
+}
+
+/// Why a device's wipe could not start. Nothing was written to it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JobError {
+    #[error(transparent)]
+    Open(#[from] IoError),
+    #[error("{}: the medium changed {stage}: {}; nothing was written. Check which drive is attached and run massho again", crate::text::path_safe(path), changes.join(", "))]
+    Changed {
+        path: PathBuf,
+        stage: &'static str,
+        changes: Vec<String>,
+    },
+    #[error("{}: cannot read its identity {stage}: {source}; it may have been removed; nothing was written", crate::text::path_safe(path))]
+    Identity {
+        path: PathBuf,
+        stage: &'static str,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Journal(#[from] journal::JournalError),
+    /// The operator (or a policy) did not confirm.
+    #[error("{0}")]
+    NotConfirmed(String),
+}
+
+/// How the operator (or a policy) agrees to destroy what is on the bound devices.
+pub trait Confirm {
+    /// `Ok` to go ahead with every device; an error names why not.
+    fn confirm(&mut self, devices: &[Bound]) -> Result<(), JobError>;
+}
+
+/// Open `job`'s device for writing and read its identity from the descriptor; refuse when it
+/// is not the medium that was inspected.
+pub fn bind(job: Job) -> Result<Bound, JobError> {
+    let target = DeviceTarget::open(&job.device.path, Access::ReadWrite)?;
+    let identity = target.identity().map_err(|source| JobError::Identity {
+        path: job.device.path.clone(),
+        stage: "after opening it",
+        source,
+    })?;
+    let changes = job.inspected.changes(&identity);
+    if !changes.is_empty() {
+        return Err(JobError::Changed {
+            path: job.device.path.clone(),
+            stage: "between inspecting and opening it",
+            changes,
+        });
+    }
+    Ok(Bound {
+        job,
+        target,
+        identity,
+    })
+}
+
+/// Check that the open descriptor still refers to the bound medium, and that the path still
+/// names it. `stage` says when ("while waiting for confirmation").
+pub fn recheck(bound: &Bound, stage: &'static str) -> Result<(), JobError> {
+    let path = &bound.job.device.path;
+    let identity_error = |source| JobError::Identity {
+        path: path.clone(),
+        stage,
+        source,
+    };
+    let by_fd = bound.target.identity().map_err(identity_error)?;
+    let by_path = MediumIdentity::of_path(path).map_err(identity_error)?;
+    let mut changes = bound.identity.changes(&by_fd);
+    for c in bound.identity.changes(&by_path) {
+        if !changes.contains(&c) {
+            changes.push(c);
+        }
+    }
+    if changes.is_empty() {
+        Ok(())
+    } else {
+        Err(JobError::Changed {
+            path: path.clone(),
+            stage,
+            changes,
+        })
+    }
+}
+
+/// A step of recording, reported to the front end.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum JobEvent {
+    /// The journal entry was written: from now on the medium may be partly overwritten.
+    Journaled {
+        device: String,
+        file: PathBuf,
+    },
+    ResultWritten {
+        device: String,
+        file: PathBuf,
+    },
+    Certificate {
+        device: String,
+        certificate_id: String,
+        status: Status,
+        file: PathBuf,
+        signature: PathBuf,
+    },
+    LedgerRecorded {
+        device: String,
+        ledger: PathBuf,
+        medium: String,
+        seq: u64,
+    },
+    /// A record that should have been written was not; `what` names it.
+    RecordFailed {
+        device: String,
+        what: String,
+        error: String,
+    },
+}
+
+/// Receives engine progress and recording steps from every device's thread.
+pub trait JobObserver: Observer + Send + Sync {
+    fn job_event(&self, event: &JobEvent);
+}
+
+/// Records a wipe in a media ledger once its certificate exists.
+pub trait LedgerRecorder: Send {
+    /// The ledger file, for messages.
+    fn path(&self) -> &Path;
+    /// The asset tag the `index`-th device is recorded under.
+    fn asset(&self, index: usize) -> Option<String>;
+    /// Record the `index`-th device's certificate (`json` is its exact bytes); returns the
+    /// medium's asset tag and the event's position.
+    fn record(
+        &mut self,
+        index: usize,
+        cert: &Certificate,
+        json: &[u8],
+    ) -> Result<(String, u64), Box<dyn std::error::Error + Send + Sync>>;
+}
+
+/// Where and how a batch's records are kept.
+pub struct Recording {
+    pub journal: Journal,
+    pub result_dir: Option<PathBuf>,
+    pub certifier: Option<Certifier>,
+    /// Asset tags given on the command line, one per device (or none).
+    pub assets: Vec<String>,
+    pub ledger: Option<Mutex<Box<dyn LedgerRecorder>>>,
+    pub local_offset: time::UtcOffset,
+}
+
+/// Everything one device's wipe left behind.
+#[derive(Debug, Clone)]
+pub struct DeviceOutcome {
+    pub result: WipeResult,
+    pub result_file: Option<PathBuf>,
+    pub certificate: Option<(String, PathBuf)>,
+    pub ledger: Option<(String, u64)>,
+    /// Records that should exist and do not (result file, certificate, ledger record), each
+    /// naming what failed.
+    pub record_failures: Vec<String>,
+}
+
+/// The outcome of one device in a batch: its wipe, or why it never started.
+pub type Outcome = Result<DeviceOutcome, JobError>;
+
+/// Run every bound device, each on its own thread, and record each as soon as it ends.
+/// `force` set (a second Ctrl-C) stops waiting for devices whose writes are still in flight:
+/// they are recorded as aborted from what the journal knows, and their threads are left
+/// behind (the caller exits the process).
+pub fn run_batch(
+    bound: Vec<Bound>,
+    recording: Arc<Recording>,
+    config: Arc<EngineConfig>,
+    observer: Arc<dyn JobObserver>,
+    force: Arc<AtomicBool>,
+) -> Vec<Outcome> {
+    let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
+    let mut entries: Vec<Option<Arc<Mutex<Entry>>>> = Vec::new();
+    let mut outcomes: Vec<Option<Outcome>> = Vec::new();
+    let mut running = 0;
+    let mut meta = Vec::new();
+    for (index, b) in bound.into_iter().enumerate() {
+        outcomes.push(None);
+        // Checked once more right before the journal and the first write.
+        if let Err(e) = recheck(&b, "while waiting for confirmation") {
+            outcomes[index] = Some(Err(e));
+            entries.push(None);
+            meta.push(None);
+            continue;
+        }
+        let entry = match open_entry(&b, &recording.journal) {
+            Ok(e) => Arc::new(Mutex::new(e)),
+            Err(e) => {
+                outcomes[index] = Some(Err(e));
+                entries.push(None);
+                meta.push(None);
+                continue;
+            }
+        };
+        observer.job_event(&JobEvent::Journaled {
+            device: label(&b),
+            file: recording
+                .journal
+                .dir()
+                .join(format!("{}.json", lock(&entry).id)),
+        });
+        entries.push(Some(Arc::clone(&entry)));
+        meta.push(Some((b.job.clone(), b.identity.clone())));
+        running += 1;
+        let (tx, recording, config, observer) = (
+            tx.clone(),
+            Arc::clone(&recording),
+            Arc::clone(&config),
+            Arc::clone(&observer),
+        );
+        std::thread::spawn(move || {
+            let outcome = run_bound(index, b, &entry, &recording, &config, observer.as_ref());
+            let _ = tx.send((index, Ok(outcome)));
+        });
+    }
+    drop(tx);
+    while running > 0 {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok((i, o)) => {
+                outcomes[i] = Some(o);
+                running -= 1;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) if force.load(Ordering::SeqCst) => {
+                for i in 0..outcomes.len() {
+                    if outcomes[i].is_some() {
+                        continue;
+                    }
+                    let (Some(entry), Some((job, identity))) = (&entries[i], &meta[i]) else {
+                        continue;
+                    };
+                    let result = forced_result(job, identity, entry, &recording);
+                    outcomes[i] = Some(Ok(record(
+                        i,
+                        result,
+                        entry,
+                        &recording,
+                        observer.as_ref(),
+                        Some("stopped without waiting for the writes in flight: their outcome is unknown"),
+                    )));
+                }
+                break;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    outcomes
+        .into_iter()
+        .map(|o| {
+            o.unwrap_or_else(|| {
+                Err(JobError::NotConfirmed(
+                    "a wipe thread ended without a result; treat the device as partly overwritten"
+                        .into(),
+                ))
+            })
+        })
+        .collect()
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn label(b: &Bound) -> String {
+    b.job.device.path.display().to_string()
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn open_entry(b: &Bound, journal: &Journal) -> Result<Entry, JobError> {
+    let now = now_rfc3339();
+    let plan = &b.job.plan;
+    let entry = Entry {
+        schema: JOURNAL_SCHEMA.into(),
+        id: uuid::Uuid::new_v4().to_string(),
+        device: b.job.device.path.clone(),
+        serial: b.job.device.serial.clone(),
+        model: b.job.device.model.clone(),
+        identity: b.identity.clone(),
+        method: plan.method.clone(),
+        passes_planned: plan.passes.len() as u32,
+        verify_mode: plan.verify.name().into(),
+        prng: plan.prng.name().into(),
+        seed: plan.seed.to_hex(),
+        started_at: now.clone(),
+        updated_at: now,
+        host: crate::result::HostInfo::current().hostname,
+        pid: std::process::id(),
+        boot_id: journal::boot_id(),
+        passes_done: Vec::new(),
+        closed: None,
+    };
+    journal.write(&entry)?;
+    Ok(entry)
+}
+
+/// Forwards engine events to the front end and keeps the journal entry current.
+struct Journaling<'a> {
+    inner: &'a dyn JobObserver,
+    entry: &'a Mutex<Entry>,
+    journal: &'a Journal,
+    device: String,
+}
+
+impl Observer for Journaling<'_> {
+    fn event(&self, event: &WipeEvent) -> Control {
+        if let WipeEvent::PassDone { pass, .. } = event {
+            let mut e = lock(self.entry);
+            e.passes_done.push(pass.clone());
+            e.updated_at = now_rfc3339();
+            if let Err(err) = self.journal.write(&e) {
+                self.inner.job_event(&JobEvent::RecordFailed {
+                    device: self.device.clone(),
+                    what: "journal update".into(),
+                    error: err.to_string(),
+                });
+            }
+        }
+        self.inner.event(event)
+    }
+}
+
+fn run_bound(
+    index: usize,
+    b: Bound,
+    entry: &Mutex<Entry>,
+    recording: &Recording,
+    config: &EngineConfig,
+    observer: &dyn JobObserver,
+) -> DeviceOutcome {
+    let device = label(&b);
+    let journaling = Journaling {
+        inner: observer,
+        entry,
+        journal: &recording.journal,
+        device: device.clone(),
+    };
+    let report = engine::run(&b.job.plan, &b.target, &device, config, &journaling);
+    // Release the device before probing it for what is left on it.
+    drop(b.target);
+    let mut result = WipeResult::new(
+        &b.job.device,
+        &b.job.plan,
+        report,
+        b.job.warnings.clone(),
+        recording.local_offset,
+    );
+    result.identity = Some(b.identity);
+    record(index, result, entry, recording, observer, None)
+}
+
+/// The result of a device whose engine was not waited for.
+fn forced_result(
+    job: &Job,
+    identity: &MediumIdentity,
+    entry: &Mutex<Entry>,
+    recording: &Recording,
+) -> WipeResult {
+    let e = lock(entry).clone();
+    let started_at = time::OffsetDateTime::parse(
+        &e.started_at,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    let passes: Vec<PassRecord> = e.passes_done;
+    let report = WipeReport {
+        status: Status::Aborted,
+        started_at,
+        finished_at: time::OffsetDateTime::now_utc(),
+        passes,
+        verification: VerificationSummary {
+            mode: job.plan.verify,
+            bytes_verified: 0,
+            mismatched_bytes: 0,
+            mismatches: Vec::new(),
+            direct_io: true,
+            passes: Vec::new(),
+        },
+        errors: Vec::new(),
+        errors_truncated: 0,
+        abandoned: None,
+    };
+    let mut warnings = job.warnings.clone();
+    warnings.push(
+        "stopped by a second signal without waiting for the writes in flight: the pass that was running is partly written, and whether its last writes reached the medium is unknown"
+            .into(),
+    );
+    let mut result = WipeResult::new(
+        &job.device,
+        &job.plan,
+        report,
+        warnings,
+        recording.local_offset,
+    );
+    result.identity = Some(identity.clone());
+    result
+}
+
+/// Write the result file, the certificate and the ledger record of one finished device, then
+/// close its journal entry. A record that cannot be written is reported and listed in the
+/// outcome; it never stops the others.
+fn record(
+    index: usize,
+    result: WipeResult,
+    entry: &Mutex<Entry>,
+    recording: &Recording,
+    observer: &dyn JobObserver,
+    note: Option<&str>,
+) -> DeviceOutcome {
+    let device = result.device.display().to_string();
+    let mut failures = Vec::new();
+    let mut fail = |what: &str, error: String| {
+        observer.job_event(&JobEvent::RecordFailed {
+            device: device.clone(),
+            what: what.into(),
+            error: error.clone(),
+        });
+        failures.push(format!("{what}: {error}"));
+    };
+    let result_file =
+        recording
+            .result_dir
+            .as_deref()
+            .and_then(|dir| match write_result(dir, &result) {
+                Ok(p) => {
+                    observer.job_event(&JobEvent::ResultWritten {
+                        device: device.clone(),
+                        file: p.clone(),
+                    });
+                    Some(p)
+                }
+                Err(e) => {
+                    fail("result file", e.to_string());
+                    None
+                }
+            });
+    let asset = recording
+        .ledger
+        .as_ref()
+        .and_then(|l| lock(l).asset(index))
+        .or_else(|| recording.assets.get(index).cloned());
+    let mut certificate = None;
+    let mut ledger = None;
+    if let Some(certifier) = &recording.certifier {
+        match certifier.issue(&result, asset.as_deref(), recording.local_offset) {
+            Ok(issued) => {
+                observer.job_event(&JobEvent::Certificate {
+                    device: device.clone(),
+                    certificate_id: issued.certificate.certificate_id.clone(),
+                    status: issued.certificate.status,
+                    file: issued.files.json.clone(),
+                    signature: issued.files.signature.clone(),
+                });
+                certificate = Some((
+                    issued.certificate.certificate_id.clone(),
+                    issued.files.json.clone(),
+                ));
+                if let Some(l) = &recording.ledger {
+                    let mut l = lock(l);
+                    match l.record(index, &issued.certificate, &issued.json) {
+                        Ok((tag, seq)) => {
+                            observer.job_event(&JobEvent::LedgerRecorded {
+                                device: device.clone(),
+                                ledger: l.path().to_owned(),
+                                medium: tag.clone(),
+                                seq,
+                            });
+                            ledger = Some((tag, seq));
+                        }
+                        Err(e) => fail(
+                            "ledger record",
+                            format!(
+                                "{e}; certificate {} was written: record it with `massho media wiped {} --certificate {}`",
+                                issued.certificate.certificate_id,
+                                asset.as_deref().unwrap_or("TAG"),
+                                issued.files.json.display()
+                            ),
+                        ),
+                    }
+                }
+            }
+            Err(e) => fail("certificate", e.to_string()),
+        }
+    }
+    let mut e = lock(entry);
+    e.updated_at = now_rfc3339();
+    e.closed = Some(Closed {
+        status: result.status,
+        finished_at: result.finished_at.clone(),
+        result_file: result_file.clone(),
+        certificate_id: certificate.as_ref().map(|c| c.0.clone()),
+        note: note.map(str::to_owned),
+    });
+    if let Err(err) = recording.journal.write(&e) {
+        fail("journal close", err.to_string());
+    }
+    drop(e);
+    DeviceOutcome {
+        result,
+        result_file,
+        certificate,
+        ledger,
+        record_failures: failures,
+    }
+}
+
+/// Store a result as `DIR/<name>_<serial>_<UTC time>Z_<short id>.json`, durably and never over
+/// another file: two devices with the same name, or one device wiped twice within a second,
+/// each get their own file.
+pub fn write_result(dir: &Path, result: &WipeResult) -> std::io::Result<PathBuf> {
+    // 2026-11-25T10:44:06.845Z -> 20261125T104406
+    let stamp: String = result
+        .started_at
+        .chars()
+        .take(19)
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let serial = result.serial.as_deref().unwrap_or("noserial");
+    let json = serde_json::to_vec_pretty(result).map_err(std::io::Error::other)?;
+    loop {
+        let unique = &uuid::Uuid::new_v4().simple().to_string()[..8];
+        let name: String = format!("{}_{}_{}Z_{unique}.json", result.media.name, serial, stamp)
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let path = dir.join(name);
+        match crate::atomic::create_new(&path, &json, None) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            other => return other.map(|()| path),
+        }
+    }
+}
