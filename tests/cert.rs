@@ -338,8 +338,9 @@ fn lease_return_needs_lessor_and_contract() {
 }
 
 #[test]
-fn without_a_key_the_wipe_runs_and_says_loudly_that_no_certificate_was_made() {
+fn without_a_key_a_certified_wipe_is_refused_before_it_writes() {
     let dev = LoopDevice::new(8 * MIB, 512);
+    dev.fill_backing(0x77);
     let dir = tempfile::tempdir().unwrap();
     let certs = dir.path().join("certs");
     let out = run(massho()
@@ -355,14 +356,15 @@ fn without_a_key_the_wipe_runs_and_says_loudly_that_no_certificate_was_made() {
         .arg(&certs)
         .arg(dev.path())
         .env("XDG_CONFIG_HOME", dir.path().join("no-config")));
-    assert_exit(&out, 0);
+    assert_exit(&out, 2);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("NO SIGNED CERTIFICATE"),
+        err.contains("no signing key") && err.contains("nothing was written"),
         "{}",
         describe_output(&out)
     );
     assert!(!certs.exists() || certificates(&certs).is_empty());
+    assert!(dev.backing_bytes().iter().all(|&b| b == 0x77));
 }
 
 #[test]

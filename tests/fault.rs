@@ -424,3 +424,43 @@ fn a_failed_wipe_is_certified_recorded_and_blocks_disposal() {
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("its latest wipe failed"));
 }
+
+#[test]
+fn a_pass_that_hit_bad_sectors_says_so_on_its_own_line() {
+    require_root();
+    let size = 16 * MIB;
+    let bad = wipe_bad_range();
+    let disk = FaultyDisk::new(size, bad, 512);
+    // Plain output (stdout is not a terminal): one line per pass.
+    let out = wipe(&[disk.loopdev()], &["--method", "zero", "--verify", "last"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains(": pass 1 (0x00) "))
+        .unwrap_or_else(|| panic!("no pass line in {stdout}"));
+    assert!(
+        line.contains("FAILED: ") && line.contains("sector(s) could not be written"),
+        "{line}"
+    );
+    assert!(!line.contains(" done:"), "{line}");
+}
+
+#[test]
+fn a_medium_that_cannot_be_probed_has_unknown_signatures_not_none() {
+    require_root();
+    // The first sectors answer EIO: libblkid cannot read the partition table area.
+    let disk = FaultyDisk::new(16 * MIB, 0..MIB, 512);
+    let out = common::run(
+        common::massho()
+            .args(["wipe", "--dry-run", "--json"])
+            .arg(disk.loopdev().path()),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let plan = &common::ndjson(&out.stdout)[0];
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("holds: unknown (the medium could not be probed"),
+        "{plan}\n{stderr}"
+    );
+}

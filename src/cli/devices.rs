@@ -75,7 +75,9 @@ fn row(d: &DeviceInfo) -> [String; 9] {
         flag(d.removable),
         dash(&d.model),
         dash(&d.serial),
-        if sigs.is_empty() {
+        if d.signatures_unknown.is_some() {
+            "unknown".to_owned()
+        } else if sigs.is_empty() {
             "-".to_owned()
         } else {
             sigs.join(",")
@@ -164,6 +166,7 @@ mod tests {
             backing_file: None,
             parent: None,
             signatures: vec![],
+            signatures_unknown: None,
             refusals: vec![],
         }
     }

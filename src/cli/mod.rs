@@ -64,15 +64,10 @@ impl ExitError {
         .into()
     }
 
-    /// A device that cannot be opened: busy is a refusal, an empty one a usage error; anything
-    /// else (permission, I/O) an environment error.
+    /// A device that cannot be opened; [`exit_of`] decides what that means (busy: refused,
+    /// empty: usage, anything else: environment).
     pub fn from_open(e: crate::device::io::IoError) -> anyhow::Error {
-        use crate::device::io::IoError;
-        match e {
-            IoError::Busy { .. } => ExitError::refused(e.to_string()),
-            IoError::Empty { .. } => ExitError::usage(e.to_string()),
-            other => other.into(),
-        }
+        e.into()
     }
 
     pub fn refused(message: impl Into<String>) -> anyhow::Error {
@@ -103,9 +98,53 @@ pub fn dispatch(cli: Cli) -> i32 {
     match outcome {
         Ok(exit) => exit as i32,
         Err(err) => {
-            eprintln!("massho: error: {err:#}");
-            err.downcast_ref::<ExitError>()
-                .map_or(Exit::Internal, |e| e.exit) as i32
+            errln!("massho: error: {err:#}");
+            exit_of(&err) as i32
         }
     }
+}
+
+/// The one place an error becomes an exit code: the first error in the chain that knows what
+/// it means decides; anything else is an environment or internal error (5).
+pub fn exit_of(err: &anyhow::Error) -> Exit {
+    use crate::device::io::IoError;
+    use crate::device::DeviceError;
+    use crate::job::JobError;
+    let of_io = |e: &IoError| match e {
+        IoError::Busy { .. } => Some(Exit::Refused),
+        IoError::Empty { .. } => Some(Exit::Usage),
+        _ => None,
+    };
+    for cause in err.chain() {
+        let exit = if let Some(e) = cause.downcast_ref::<ExitError>() {
+            Some(e.exit)
+        } else if let Some(e) = cause.downcast_ref::<crate::input::InputError>() {
+            Some(if e.is_usage() {
+                Exit::Usage
+            } else {
+                Exit::Internal
+            })
+        } else if let Some(e) = cause.downcast_ref::<JobError>() {
+            match e {
+                JobError::Open(io) => of_io(io),
+                JobError::Changed { .. }
+                | JobError::Identity { .. }
+                | JobError::NotConfirmed(_)
+                | JobError::Journal(_) => Some(Exit::Refused),
+            }
+        } else if let Some(e) = cause.downcast_ref::<IoError>() {
+            of_io(e)
+        } else if let Some(e) = cause.downcast_ref::<DeviceError>() {
+            match e {
+                DeviceError::NotFound { .. } | DeviceError::NotADevice { .. } => Some(Exit::Usage),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        if let Some(exit) = exit {
+            return exit;
+        }
+    }
+    Exit::Internal
 }

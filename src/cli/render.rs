@@ -427,14 +427,11 @@ impl JobObserver for Console {
             #[allow(unreachable_patterns)]
             _ => return,
         };
-        let line = match event {
-            JobEvent::RecordFailed { .. } => line,
-            _ => terminal_safe(&line).into_owned(),
-        };
-        if self.style == Style::Json {
-            errln!("{line}");
-        } else {
-            self.say(&line);
+        match event {
+            // Errors go to stderr whatever the style.
+            JobEvent::RecordFailed { .. } => self.tell(&line),
+            _ if self.style == Style::Json => errln!("{}", terminal_safe(&line)),
+            _ => self.say(&terminal_safe(&line)),
         }
     }
 }
@@ -521,6 +518,49 @@ pub fn watch_signals(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn progress(done: u64) -> WipeEvent {
+        WipeEvent::Progress {
+            device: "/dev/sdz".into(),
+            phase: Phase::Write,
+            pass: 1,
+            passes: 1,
+            bytes_done: done,
+            bytes_total: 100,
+            rate_bps: 10.0,
+            in_flight_bytes: 3 << 20,
+            overall_done: done,
+            overall_total: 200,
+        }
+    }
+
+    #[test]
+    fn an_aborted_bar_freezes_where_it_stopped_and_a_passed_one_fills() {
+        for (status, position) in [
+            (Status::Aborted, 50),
+            (Status::Failed, 50),
+            (Status::Passed, 200),
+        ] {
+            let console = Console::new(Style::Bars, Arc::new(AtomicBool::new(false)));
+            console.event(&WipeEvent::Started {
+                device: "/dev/sdz".into(),
+                size_bytes: 100,
+                method: "zero".into(),
+                passes: 1,
+            });
+            console.event(&progress(50));
+            assert_eq!(console.views()["/dev/sdz"].in_flight, 3 << 20);
+            console.event(&WipeEvent::Finished {
+                device: "/dev/sdz".into(),
+                status,
+            });
+            let views = console.views();
+            let bar = views["/dev/sdz"].bar.as_ref().unwrap();
+            assert_eq!(bar.position(), position, "{status:?}");
+            assert!(bar.is_finished());
+            assert_eq!(views["/dev/sdz"].in_flight, 0);
+        }
+    }
 
     #[test]
     fn durations_read_as_hours_minutes_seconds() {

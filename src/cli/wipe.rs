@@ -73,9 +73,7 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
             ))
         })?;
     }
-    journal
-        .ensure_writable()
-        .map_err(|e| ExitError::refused(e.to_string()))?;
+    journal.ensure_writable().map_err(JobError::from)?;
     let ledger: Option<Box<dyn LedgerRecorder>> = match (&args.cert.ledger, &certifier) {
         (Some(path), Some(c)) => {
             let devices: Vec<&DeviceInfo> = jobs.iter().map(|j| &j.device).collect();
@@ -91,13 +89,13 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
     // Open (and claim) every device before asking: what is confirmed is what is open.
     let mut bound = Vec::with_capacity(jobs.len());
     for job in jobs {
-        bound.push(job::bind(job).map_err(job_error)?);
+        bound.push(job::bind(job)?);
     }
     if !args.yes {
-        SerialPrompt.confirm(&bound).map_err(job_error)?;
+        SerialPrompt.confirm(&bound)?;
     }
     for b in &bound {
-        job::recheck(b, "while waiting for confirmation").map_err(job_error)?;
+        job::recheck(b, "while waiting for confirmation")?;
     }
     let (interrupted, force) = (
         Arc::new(AtomicBool::new(false)),
@@ -201,17 +199,6 @@ fn finish(outcomes: &[Outcome], console: &Console) -> anyhow::Result<Exit> {
             Ok(exit)
         }
         _ => Err(anyhow::anyhow!(message)),
-    }
-}
-
-/// A wipe that cannot start: the medium changed or is busy (refused), or is empty (usage).
-fn job_error(e: JobError) -> anyhow::Error {
-    match e {
-        JobError::Open(io) => ExitError::from_open(io),
-        JobError::Changed { .. } | JobError::NotConfirmed(_) | JobError::Identity { .. } => {
-            ExitError::refused(e.to_string())
-        }
-        other => ExitError::refused(other.to_string()),
     }
 }
 
@@ -458,7 +445,12 @@ fn describe(job: &Job, style: Style, dry_run: bool) {
         job.plan.verify.name(),
         job.plan.prng.name()
     ));
-    if !d.signatures.is_empty() {
+    if let Some(why) = &d.signatures_unknown {
+        lines.push(format!(
+            "  holds: unknown (the medium could not be probed: {})",
+            terminal_safe(why)
+        ));
+    } else if !d.signatures.is_empty() {
         let sigs: Vec<&str> = d.signatures.iter().map(|s| s.type_name.as_str()).collect();
         lines.push(format!("  holds: {}", terminal_safe(&sigs.join(", "))));
     }

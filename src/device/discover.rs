@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::identity::{by_id_link, identify};
 use super::safety::{file_on_read_only_fs, SystemState};
-use super::signatures::probe_or_empty;
+use super::signatures::probe_or_unknown;
 use super::sysfs::{self, BlockNode, DevNum};
 use super::{DeviceError, DeviceInfo, DeviceKind, MediaClass, Transport};
 
@@ -114,6 +114,13 @@ fn describe_block(state: &SystemState, path: PathBuf, node: &BlockNode) -> Devic
         DeviceKind::Disk
     };
     let size_bytes = sectors_to_bytes(node);
+    // An empty card reader or drive has nothing to probe, and opening it may wait for the
+    // medium.
+    let (signatures, signatures_unknown) = if size_bytes > 0 {
+        probe_or_unknown(&node.node)
+    } else {
+        (Vec::new(), None)
+    };
     DeviceInfo {
         path,
         name: node.name.clone(),
@@ -134,18 +141,14 @@ fn describe_block(state: &SystemState, path: PathBuf, node: &BlockNode) -> Devic
         media_class: id.media_class,
         backing_file: disk.loop_backing_file(),
         parent: parent.as_ref().map(|p| p.node.clone()),
-        // An empty card reader or drive has nothing to probe, and opening it may wait for
-        // the medium.
-        signatures: if size_bytes > 0 {
-            probe_or_empty(&node.node)
-        } else {
-            Vec::new()
-        },
+        signatures,
+        signatures_unknown,
         refusals: state.block_refusals(node),
     }
 }
 
 fn describe_file(state: &SystemState, path: &Path, meta: &fs::Metadata) -> DeviceInfo {
+    let (signatures, signatures_unknown) = probe_or_unknown(path);
     DeviceInfo {
         path: path.to_owned(),
         name: path.file_name().map_or_else(
@@ -171,7 +174,8 @@ fn describe_file(state: &SystemState, path: &Path, meta: &fs::Metadata) -> Devic
         media_class: MediaClass::Virtual,
         backing_file: None,
         parent: None,
-        signatures: probe_or_empty(path),
+        signatures,
+        signatures_unknown,
         refusals: state.file_refusals(path, meta),
     }
 }

@@ -177,6 +177,10 @@ pub struct DeviceInfo {
     pub parent: Option<PathBuf>,
     /// Partition table and filesystem signatures found on it.
     pub signatures: Vec<Signature>,
+    /// Set when the medium could not be probed: its signatures are unknown (not "none"), and
+    /// this says why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signatures_unknown: Option<String>,
     /// Every reason it must not be wiped; empty means wipeable.
     pub refusals: Vec<Refusal>,
 }
@@ -247,6 +251,7 @@ pub(crate) fn sample(
         backing_file: None,
         parent: None,
         signatures: vec![],
+        signatures_unknown: None,
         refusals: vec![],
     }
 }

@@ -87,8 +87,14 @@ pub fn probe(path: &Path) -> Result<Vec<Signature>, DeviceError> {
 
 /// [`probe`] for listing: a device that cannot be read (no permission, no medium) shows no
 /// signatures rather than failing the whole listing.
-pub fn probe_or_empty(path: &Path) -> Vec<Signature> {
-    probe(path).unwrap_or_default()
+///
+/// A probe that fails (an unreadable first sector, a medium that went away) is not "no
+/// signatures": the second value says why the signatures are unknown.
+pub fn probe_or_unknown(path: &Path) -> (Vec<Signature>, Option<String>) {
+    match probe(path) {
+        Ok(s) => (s, None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    }
 }
 
 #[cfg(test)]
@@ -161,6 +167,11 @@ mod tests {
     #[test]
     fn missing_file_is_a_probe_error() {
         assert!(probe(Path::new("/nonexistent/massho.img")).is_err());
-        assert!(probe_or_empty(Path::new("/nonexistent/massho.img")).is_empty());
+        let (found, unknown) = probe_or_unknown(Path::new("/nonexistent/massho.img"));
+        assert!(found.is_empty());
+        assert!(
+            unknown.is_some(),
+            "a failed probe must not read as 'no signatures'"
+        );
     }
 }

@@ -405,9 +405,9 @@ impl Sweep<'_> {
                     ),
                 };
                 state.in_flight.release(n as u64);
+                state.done.fetch_add(n as u64, Ordering::Relaxed);
                 at += n;
             }
-            let len = at;
             state.ok.fetch_add(good, Ordering::Relaxed);
             if !bad.is_empty() || !found.is_empty() {
                 let sectors: u64 = bad.iter().map(|r| r.sectors).sum();
@@ -428,7 +428,6 @@ impl Sweep<'_> {
                 let room = (4 * MAX_RECORDED_RANGES).saturating_sub(s.mismatches.len());
                 s.mismatches.extend(found.into_iter().take(room));
             }
-            state.done.fetch_add(len as u64, Ordering::Relaxed);
         }
     }
 
@@ -557,6 +556,29 @@ pub(super) fn merge_ranges(mut ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_in_flight_budget_follows_about_a_second_of_throughput() {
+        let budget = InFlight::new(IN_FLIGHT_FLOOR, 16 << 20);
+        // It starts small, so an early stop on a slow device waits little.
+        assert_eq!(budget.limit(), 1 << 20);
+        budget.follow_rate(1_000_000.0);
+        assert_eq!(budget.limit(), 1_000_000);
+        // Four workers share it in whole sectors.
+        assert_eq!(budget.piece(512, 4 << 20, 4), 249_856);
+        budget.follow_rate(100.0);
+        assert_eq!(budget.limit(), IN_FLIGHT_FLOOR);
+        budget.follow_rate(5e9);
+        assert_eq!(budget.limit(), 16 << 20);
+        // A fast device gets whole chunks: no splitting, no cost.
+        assert_eq!(budget.piece(4096, 4 << 20, 4), 4 << 20);
+        // One piece always goes, even when larger than the budget.
+        budget.follow_rate(0.0);
+        budget.acquire(1 << 20);
+        assert_eq!(budget.used(), 1 << 20);
+        budget.release(1 << 20);
+        assert_eq!(budget.used(), 0);
+    }
 
     #[test]
     fn work_list_covers_ragged_end() {

@@ -14,6 +14,7 @@ use std::process::{Command, Output};
 use std::sync::Mutex;
 
 pub mod faulty;
+pub mod pipeline;
 pub mod tsa;
 
 static ATTACHED: Mutex<Registry> = Mutex::new(Registry::new());
@@ -165,6 +166,29 @@ impl Drop for LoopDevice {
             .unwrap_or_else(|e| e.into_inner())
             .set()
             .remove(&self.path);
+        // Already gone (a test detached it, or the kernel did when its last user closed it),
+        // and perhaps reused by another test for another file: leave it alone then.
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
+        let backing_now = name.and_then(|n| {
+            std::fs::read_to_string(
+                std::path::Path::new("/sys/block")
+                    .join(n)
+                    .join("loop/backing_file"),
+            )
+            .ok()
+        });
+        let ours = std::fs::canonicalize(&self.backing).unwrap_or_else(|_| self.backing.clone());
+        let is_ours = |b: &str| {
+            let b = b.trim_end();
+            let b = b.strip_suffix(" (deleted)").unwrap_or(b);
+            std::path::Path::new(b) == ours
+        };
+        if backing_now.is_none_or(|b| !is_ours(&b)) {
+            return;
+        }
         // udev or a just-finished process can hold it for a moment.
         for _ in 0..50 {
             let ok = Command::new("losetup")
