@@ -297,6 +297,21 @@ fn json_mode_reports_refusals_and_plans_as_objects_and_times_every_event() {
     let events = ndjson(&out.stdout);
     assert_eq!(events[0]["event"], "refused", "{events:?}");
     assert_eq!(events[0]["devices"][0]["refusals"][0]["reason"], "mounted");
+    // Every other way the command stops is an object too, with its exit code.
+    assert_eq!(events.last().unwrap()["exit"], 3, "{events:?}");
+    let out = common::run(
+        massho()
+            .args(["wipe", "--json", "--yes", "-m", "no-such-method"])
+            .arg(dev.path()),
+    );
+    assert_exit(&out, 2);
+    let events = ndjson(&out.stdout);
+    assert_eq!(events[0]["event"], "error", "{events:?}");
+    assert_eq!(events[0]["exit"], 2);
+    assert!(events[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("no-such-method"));
 }
 
 /// Start `massho wipe --yes ARGS DEVICE` throttled to `bps` on `dev`.
@@ -522,4 +537,21 @@ fn each_certificate_is_written_as_soon_as_its_device_finishes() {
     run.signal(libc::SIGINT);
     let (code, _) = run.finish(Duration::from_secs(60));
     assert_eq!(code, 4, "{}", run.stderr());
+}
+
+#[test]
+fn a_method_file_that_is_a_fifo_is_a_usage_error_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("method.toml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let image = dir.path().join("disk.img");
+    std::fs::write(&image, vec![1u8; 4096]).unwrap();
+    let mut cmd = massho();
+    cmd.args(["wipe", "--yes", "--dry-run", "-m"])
+        .arg(&fifo)
+        .arg(&image);
+    let mut run = Running::spawn(cmd);
+    let (code, _) = run.finish(Duration::from_secs(20));
+    assert_eq!(code, 2, "{}", run.stderr());
+    assert!(run.stderr().contains("FIFO"), "{}", run.stderr());
 }

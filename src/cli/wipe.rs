@@ -25,6 +25,24 @@ use crate::result::{sanitization_for, WipeResult};
 use crate::text::{path_safe, terminal_safe};
 
 pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
+    let outcome = wipe(args);
+    // A script reading NDJSON learns why the command stopped from stdout too.
+    if let (true, Err(e)) = (args.json, &outcome) {
+        let exit = super::exit_of(e);
+        outln!(
+            "{}",
+            serde_json::json!({
+                "event": if exit == Exit::Refused { "refused" } else { "error" },
+                "time": super::render::now(),
+                "exit": exit as i32,
+                "message": format!("{e:#}"),
+            })
+        );
+    }
+    outcome
+}
+
+fn wipe(args: &WipeArgs) -> anyhow::Result<Exit> {
     let local_offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
     let style = Style::choose(args.json);
     let journal = Journal::locate(args.journal_dir.as_deref());

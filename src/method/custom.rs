@@ -50,9 +50,11 @@ struct PassFile {
 /// Read a method from a TOML file.
 pub fn load_file(path: &Path) -> Result<Method, MethodError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| MethodError::Read {
+    // A method file is a few lines of TOML; a FIFO must not hang massho.
+    let bytes = crate::input::read_regular(path, "method file", 1 << 20)?;
+    let text = String::from_utf8(bytes).map_err(|_| MethodError::Invalid {
         path: shown.clone(),
-        source,
+        detail: "not UTF-8 text".into(),
     })?;
     parse(&text, &shown)
 }

@@ -129,12 +129,9 @@ impl Default for PlanOptions {
 pub enum MethodError {
     #[error("unknown method {name:?}; run `massho methods` for the list, or pass a TOML file")]
     Unknown { name: String },
-    #[error("cannot read method file {path}: {source}")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// Not a readable regular file of sane size (a FIFO, a directory, missing, huge).
+    #[error(transparent)]
+    Read(#[from] crate::input::InputError),
     #[error("method file {path}: {detail}")]
     Invalid { path: String, detail: String },
 }
