@@ -8,6 +8,7 @@
 //! and (where asked) verified without a single differing byte.
 
 pub mod events;
+mod mismatch;
 mod pass;
 pub mod report;
 pub mod sample;
@@ -26,7 +27,8 @@ pub use report::{
 use crate::device::io::BlockTarget;
 use crate::method::{VerifyKind, VerifyMode, WipePlan};
 use crate::pattern::{Pattern, PatternSource, Prng, Seed};
-use pass::{merge_ranges, BadRun, Sweep, SweepOutcome, WorkList};
+use mismatch::merge_ranges;
+use pass::{BadRun, Sweep, SweepOutcome, WorkList};
 
 /// Tuning of the I/O loop. Memory per device is about `workers × chunk_size` (one aligned
 /// buffer per worker) plus 64 KiB per worker while a random pass is verified.
@@ -300,10 +302,12 @@ fn verification_record(
         mismatched_bytes: outcome.mismatched_bytes,
         mismatches: outcome
             .mismatches
+            .ranges
             .iter()
-            .take(MAX_RECORDED_RANGES)
             .map(|&(offset, length)| ByteRange { offset, length })
             .collect(),
+        mismatches_unlisted_ranges: outcome.mismatches.unlisted_ranges,
+        mismatches_unlisted_bytes: outcome.mismatches.unlisted_bytes,
         sampled_ranges,
         completed: outcome.completed,
     }
@@ -403,10 +407,24 @@ impl Accumulator {
             .iter()
             .flat_map(|v| v.mismatches.iter().map(|m| (m.offset, m.length)))
             .collect();
-        let mismatches = merge_ranges(all)
-            .into_iter()
+        let merged = merge_ranges(all);
+        let cut = merged.get(MAX_RECORDED_RANGES..).unwrap_or_default();
+        let mismatches_unlisted_ranges = cut.len() as u64
+            + self
+                .verifications
+                .iter()
+                .map(|v| v.mismatches_unlisted_ranges)
+                .sum::<u64>();
+        let mismatches_unlisted_bytes = cut.iter().map(|r| r.1).sum::<u64>()
+            + self
+                .verifications
+                .iter()
+                .map(|v| v.mismatches_unlisted_bytes)
+                .sum::<u64>();
+        let mismatches = merged
+            .iter()
             .take(MAX_RECORDED_RANGES)
-            .map(|(offset, length)| ByteRange { offset, length })
+            .map(|&(offset, length)| ByteRange { offset, length })
             .collect();
         let status = if self.abandoned.is_some() {
             Status::Failed
@@ -432,6 +450,8 @@ impl Accumulator {
                 bytes_verified: self.verifications.iter().map(|v| v.bytes_verified).sum(),
                 mismatched_bytes,
                 mismatches,
+                mismatches_unlisted_ranges,
+                mismatches_unlisted_bytes,
                 direct_io,
                 passes: self.verifications,
             },
