@@ -26,7 +26,7 @@ pub use report::{
 
 use crate::device::io::BlockTarget;
 use crate::method::{VerifyKind, VerifyMode, WipePlan};
-use crate::pattern::{Pattern, PatternSource, Prng, Seed};
+use crate::pattern::{PatternSource, Seed};
 use mismatch::merge_ranges;
 use pass::{BadRun, Sweep, SweepOutcome, WorkList};
 
@@ -204,21 +204,32 @@ pub struct MediumCheck {
     pub status: Status,
 }
 
-/// Read `target` (all of it, or a NIST sample) and compare it with `expected`.
+/// Read `target` (all of it, or a NIST sample laid out from `layout_seed`) and compare it with
+/// `expected`. The layout seed is separate from the pattern's: re-verifying a random pass reads
+/// a fresh sample, not the one the wipe read.
 pub fn check_medium(
     target: &dyn BlockTarget,
-    expected: &Pattern,
+    expected: &PatternSource,
     kind: VerifyKind,
-    seed: &Seed,
+    layout_seed: &Seed,
     label: &str,
     config: &EngineConfig,
     observer: &dyn Observer,
 ) -> MediumCheck {
     let stop = AtomicBool::new(false);
-    let source = PatternSource::new(expected, Prng::AesCtr, seed);
     let mut acc = Accumulator::new(target);
     let verification = verify_sweep(
-        target, &source, kind, seed, 1, 1, label, config, observer, &stop, &mut acc,
+        target,
+        expected,
+        kind,
+        layout_seed,
+        1,
+        1,
+        label,
+        config,
+        observer,
+        &stop,
+        &mut acc,
     );
     let stopped = stop.load(Ordering::SeqCst);
     let status = if stopped {
@@ -474,6 +485,7 @@ mod tests {
 
     use super::*;
     use crate::method::{self, PlanOptions};
+    use crate::pattern::{Pattern, Prng};
 
     struct MemTarget {
         data: Mutex<Vec<u8>>,
@@ -711,7 +723,7 @@ mod tests {
         }
         let c = check_medium(
             &t,
-            &Pattern::byte(0),
+            &PatternSource::new(&Pattern::byte(0), Prng::AesCtr, &Seed([1; 32])),
             VerifyKind::Sampled,
             &Seed([1; 32]),
             "mem",
