@@ -492,8 +492,8 @@ mod tests {
         sector: u32,
         /// Writes touching this byte range fail with EIO.
         bad: Range<u64>,
-        /// Reads return this byte flipped.
-        flip_on_read: Option<u64>,
+        /// Reads return these bytes flipped.
+        flip_on_read: Vec<u64>,
         /// Every I/O at or after this many calls fails with ENODEV.
         gone_after: Option<u64>,
         calls: AtomicU64,
@@ -506,7 +506,7 @@ mod tests {
                 data: Mutex::new(vec![0xA5; size]),
                 sector,
                 bad: 0..0,
-                flip_on_read: None,
+                flip_on_read: Vec::new(),
                 gone_after: None,
                 calls: AtomicU64::new(0),
                 delay: Duration::ZERO,
@@ -548,10 +548,10 @@ mod tests {
             self.check(offset, buf.len(), false)?;
             let o = offset as usize;
             buf.copy_from_slice(&self.data.lock().unwrap()[o..o + buf.len()]);
-            if let Some(f) = self.flip_on_read {
-                if (offset..offset + buf.len() as u64).contains(&f) {
-                    buf[(f - offset) as usize] ^= 0xFF;
-                }
+            let end = offset + buf.len() as u64;
+            let from = self.flip_on_read.partition_point(|&f| f < offset);
+            for &f in self.flip_on_read[from..].iter().take_while(|&&f| f < end) {
+                buf[(f - offset) as usize] ^= 0xFF;
             }
             Ok(())
         }
@@ -638,7 +638,7 @@ mod tests {
     #[test]
     fn a_flipped_byte_on_read_back_is_reported_where_it_is() {
         let mut t = MemTarget::new(512 * 1024, 512);
-        t.flip_on_read = Some(123_457);
+        t.flip_on_read = vec![123_457];
         for name in ["zero", "random"] {
             let r = run(&plan_for(name, None), &t, "mem", &small_config(), &Quiet);
             assert_eq!(r.status, Status::Failed, "{name}");
@@ -651,6 +651,66 @@ mod tests {
                 }]
             );
         }
+    }
+
+    /// More scattered bad bytes than a list keeps (and than the old bounded collection held):
+    /// the report lists the lowest ranges, the same ones on every run, and counts the rest.
+    #[test]
+    fn the_wipe_report_lists_the_lowest_mismatches_and_counts_the_rest() {
+        let mut t = MemTarget::new(4 << 20, 512);
+        // Sorted, two bytes apart at least, a pair touching every 100th.
+        t.flip_on_read = (0..6000u64)
+            .flat_map(|i| {
+                let at = i * 699 + i % 3;
+                if i % 100 == 0 {
+                    vec![at, at + 1]
+                } else {
+                    vec![at]
+                }
+            })
+            .collect();
+        let flips = t.flip_on_read.len() as u64;
+        let mut config = small_config();
+        config.workers = 8;
+        let mut lists = Vec::new();
+        for _ in 0..3 {
+            let r = run(&plan_for("zero", None), &t, "mem", &config, &Quiet);
+            assert_eq!(r.status, Status::Failed);
+            let v = &r.verification;
+            assert_eq!(v.mismatched_bytes, flips);
+            assert_eq!(v.mismatches.len(), MAX_RECORDED_RANGES);
+            assert!(v
+                .mismatches
+                .windows(2)
+                .all(|w| w[0].offset + w[0].length < w[1].offset));
+            assert_eq!(
+                v.mismatches[0],
+                ByteRange {
+                    offset: 0,
+                    length: 2
+                }
+            );
+            assert_eq!(
+                v.mismatches[1],
+                ByteRange {
+                    offset: 700,
+                    length: 1
+                }
+            );
+            let listed: u64 = v.mismatches.iter().map(|m| m.length).sum();
+            assert_eq!(
+                v.mismatches_unlisted_ranges,
+                6000 - MAX_RECORDED_RANGES as u64
+            );
+            assert_eq!(v.mismatches_unlisted_bytes, flips - listed);
+            assert_eq!(v.passes[0].mismatches, v.mismatches);
+            assert_eq!(
+                v.passes[0].mismatches_unlisted_ranges,
+                v.mismatches_unlisted_ranges
+            );
+            lists.push(v.mismatches.clone());
+        }
+        assert!(lists.windows(2).all(|w| w[0] == w[1]));
     }
 
     #[test]
