@@ -181,8 +181,11 @@ mod tests {
         *state >> 33
     }
 
+    /// One chunk's `start`, `end` and the ranges found in it.
+    type Chunk = (u64, u64, Vec<(u64, u64)>);
+
     /// Chunks of 64 bytes; some mismatches run across chunk edges, some fill whole chunks.
-    fn scattered(seed: u64) -> Vec<(u64, u64, Vec<(u64, u64)>)> {
+    fn scattered(seed: u64) -> Vec<Chunk> {
         let mut s = seed;
         let mut chunks = Vec::new();
         for c in 0..200u64 {
