@@ -92,23 +92,10 @@ pub fn read_regular(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u
     let meta = file.metadata().map_err(io)?;
     let ft = meta.file_type();
     if !ft.is_file() {
-        let kind = if ft.is_dir() {
-            "a directory"
-        } else if ft.is_fifo() {
-            "a FIFO (named pipe)"
-        } else if ft.is_block_device() {
-            "a block device"
-        } else if ft.is_char_device() {
-            "a character device"
-        } else if ft.is_socket() {
-            "a socket"
-        } else {
-            "not a regular file"
-        };
         return Err(InputError::NotRegular {
             what,
             path: path.to_owned(),
-            kind,
+            kind: file_kind(&ft),
         });
     }
     if meta.len() > limit {
@@ -129,6 +116,25 @@ pub fn read_regular(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u
         });
     }
     Ok(bytes)
+}
+
+/// What a file type is, for messages: "a directory", "a FIFO (named pipe)", ...
+pub fn file_kind(ft: &std::fs::FileType) -> &'static str {
+    if ft.is_file() {
+        "a regular file"
+    } else if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod cert;
 pub mod cli;
 pub mod device;
 pub mod engine;
+pub mod expected;
 pub mod input;
 pub mod job;
 pub mod ledger;

@@ -73,6 +73,30 @@ fn usage_errors_say_what_to_do() {
         2,
     );
     snapshot("no-device", &["wipe"], 2);
+    snapshot(
+        "verify-not-a-device",
+        &["verify", "/dev/null", "--expect", "zero"],
+        2,
+    );
+    snapshot("verify-directory", &["verify", "/", "--expect", "zero"], 2);
+    snapshot(
+        "verify-missing-device",
+        &["verify", "/nonexistent/disk", "--expect", "zero"],
+        2,
+    );
+    snapshot("verify-nothing-expected", &["verify", "/dev/null"], 2);
+    snapshot(
+        "verify-expect-and-result",
+        &[
+            "verify",
+            "/dev/null",
+            "--expect",
+            "zero",
+            "--result",
+            "r.json",
+        ],
+        2,
+    );
 }
 
 /// `massho demo` shows the whole flow without root: run it as `nobody` when the suite runs as

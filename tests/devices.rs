@@ -62,6 +62,26 @@ fn fresh_loop_devices_are_listed_and_wipeable() {
 }
 
 #[test]
+fn a_backing_file_name_with_escape_sequences_is_shown_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("disk\x1b[2J\x1b]0;owned\x07.img");
+    std::fs::File::create(&file)
+        .and_then(|f| f.set_len(8 << 20))
+        .unwrap();
+    let dev = LoopDevice::over(&file, 512);
+    let table = run_ok(massho().arg("devices"));
+    let line = table
+        .lines()
+        .find(|l| l.starts_with(&format!("{}: ", dev.path().display())))
+        .unwrap_or_else(|| panic!("no detail line for {}:\n{table}", dev.path().display()));
+    assert!(
+        line.contains("backing file ") && line.contains("disk\\u{1b}[2J\\u{1b}]0;owned\\u{7}.img"),
+        "{line:?}"
+    );
+    assert!(!table.contains(['\x1b', '\x07']), "{table:?}");
+}
+
+#[test]
 fn mounted_loop_device_is_refused_until_unmounted() {
     let dev = LoopDevice::new(64 << 20, 512);
     let mount = Mount::ext4(&dev);

@@ -331,12 +331,17 @@ pub enum ExpectArg {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("expected").required(true).args(["expect", "result"])))]
 pub struct VerifyArgs {
-    /// Device or image file to read
+    /// Device (disk, partition, loop device) or image file to read; never written
     pub device: PathBuf,
     /// Expected content: zero, one (0xFF) or byte:0xNN
     #[arg(long, value_parser = parse_expect, value_name = "zero|one|byte:0xNN")]
-    pub expect: ExpectArg,
+    pub expect: Option<ExpectArg>,
+    /// Expect what this wipe result file says the last pass left (random or multi-byte
+    /// patterns included); refused unless it is this device's result (same size and serial)
+    #[arg(long, value_name = "FILE")]
+    pub result: Option<PathBuf>,
     /// NIST SP 800-88 sampled read instead of reading everything
     #[arg(long)]
     pub sample: bool,

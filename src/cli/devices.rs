@@ -1,13 +1,16 @@
 //! `massho devices`: what is attached, who it is, what is on it, and whether it may be wiped.
 //!
 //! The table is what an operator reads before choosing a device, so every row says plainly why a
-//! device is not wipeable; `--json` hands the same [`DeviceInfo`]s to scripts.
+//! device is not wipeable; `--json` hands the same [`DeviceInfo`]s to scripts. Model, serial,
+//! vendor, firmware and paths are whatever the drive or the filesystem says, so every one is
+//! printed [`terminal_safe`] (the table does it for its cells, the detail lines here).
 
 use anyhow::Context;
 
 use super::args::DevicesArgs;
 use super::Exit;
 use crate::device::{self, DeviceInfo, Transport};
+use crate::text::{path_safe, terminal_safe};
 
 pub fn run(args: &DevicesArgs) -> anyhow::Result<Exit> {
     let devices = device::discover().context("cannot list block devices")?;
@@ -90,19 +93,19 @@ fn row(d: &DeviceInfo) -> [String; 9] {
 fn details(d: &DeviceInfo) -> String {
     let mut parts = Vec::new();
     if let Some(p) = &d.by_id {
-        parts.push(format!("by-id {}", p.display()));
+        parts.push(format!("by-id {}", path_safe(p)));
     }
     if let Some(v) = &d.vendor {
-        parts.push(format!("vendor {v}"));
+        parts.push(format!("vendor {}", terminal_safe(v)));
     }
     if let Some(w) = &d.wwn {
-        parts.push(format!("wwn {w}"));
+        parts.push(format!("wwn {}", terminal_safe(w)));
     }
     if let Some(f) = &d.firmware {
-        parts.push(format!("firmware {f}"));
+        parts.push(format!("firmware {}", terminal_safe(f)));
     }
     if let Some(b) = &d.backing_file {
-        parts.push(format!("backing file {}", b.display()));
+        parts.push(format!("backing file {}", path_safe(b)));
     }
     let sectors = if d.logical_sector_size == d.physical_sector_size {
         format!("{}-byte sectors", d.logical_sector_size)
@@ -119,7 +122,7 @@ fn details(d: &DeviceInfo) -> String {
         device::MediaClass::Virtual => "virtual",
     };
     parts.push(media.to_owned());
-    format!("{}: {}", d.path.display(), parts.join(", "))
+    format!("{}: {}", path_safe(&d.path), parts.join(", "))
 }
 
 fn transport_name(t: Transport) -> &'static str {
@@ -190,5 +193,31 @@ mod tests {
         assert!(t.contains("500.1 GB"), "{t}");
         assert!(t.lines().nth(2).is_some_and(|l| l.ends_with("yes")), "{t}");
         assert!(t.contains("by-id /dev/disk/by-id/ata-ST500_Z1"), "{t}");
+    }
+
+    #[test]
+    fn what_a_drive_says_about_itself_is_shown_not_run() {
+        let mut d = sample();
+        d.model = Some("ST500\x1b[2J".into());
+        d.serial = Some("Z1\rWIPED OK".into());
+        d.vendor = Some("ATA\u{202e}".into());
+        d.firmware = Some("\x1b]0;title\x07".into());
+        d.by_id = Some(PathBuf::from("/dev/disk/by-id/ata-\x1b[31m"));
+        d.backing_file = Some(PathBuf::from("/tmp/\u{9b}2J.img"));
+        let t = render_table(&[d]);
+        assert!(
+            !t.chars().any(|c| crate::text::is_hidden(c) && c != '\n'),
+            "{t:?}"
+        );
+        for shown in [
+            "ST500\\u{1b}[2J",
+            "Z1\\rWIPED OK",
+            "vendor ATA\\u{202e}",
+            "firmware \\u{1b}]0;title\\u{7}",
+            "by-id /dev/disk/by-id/ata-\\u{1b}[31m",
+            "backing file /tmp/\\u{9b}2J.img",
+        ] {
+            assert!(t.contains(shown), "{shown} in {t}");
+        }
     }
 }

@@ -1,24 +1,32 @@
 //! Tables: plain text for the terminal (columns padded to their widest cell, measured in
 //! terminal columns: a Japanese character takes two; the last column unpadded), and CSV for
 //! spreadsheets, where no cell may run as a formula.
+//!
+//! Cells come from drives (model, serial), the ledger and files people hand over, so every cell
+//! is made [`terminal_safe`] here, once, for every table: an escape sequence or a carriage return
+//! in a serial number is shown, not run, and widths are measured on what is shown.
+
+use std::borrow::Cow;
 
 use unicode_width::UnicodeWidthStr;
 
+use crate::text::terminal_safe;
+
 /// Render `headers` and `rows` as aligned columns, one line each, with a trailing newline.
 pub fn render<S: AsRef<str>>(headers: &[&str], rows: &[Vec<S>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.width()).collect();
-    for r in rows {
+    let header: Vec<Cow<'_, str>> = headers.iter().map(|h| terminal_safe(h)).collect();
+    let rows: Vec<Vec<Cow<'_, str>>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| terminal_safe(c.as_ref())).collect())
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.width()).collect();
+    for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {
-            *w = (*w).max(cell.as_ref().width());
+            *w = (*w).max(cell.width());
         }
     }
     let mut out = String::new();
-    let header: Vec<&str> = headers.to_vec();
-    let lines = std::iter::once(header).chain(
-        rows.iter()
-            .map(|r| r.iter().map(AsRef::as_ref).collect::<Vec<&str>>()),
-    );
-    for r in lines {
+    for r in std::iter::once(&header).chain(&rows) {
         let mut line = String::new();
         for (i, cell) in r.iter().enumerate() {
             line.push_str(cell);
@@ -62,6 +70,24 @@ pub fn csv_for_spreadsheets<T: serde::Serialize>(rows: &[T]) -> Result<Vec<u8>, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cells_that_would_act_on_the_terminal_are_shown_escaped_and_still_aligned() {
+        let t = render(
+            &["MODEL", "SERIAL", "X"],
+            &[
+                vec!["evil\x1b[2J", "ok\rFAILED", "a"],
+                vec!["x\u{202e}gpj", "Z1", "b"],
+            ],
+        );
+        assert!(!t.contains(['\x1b', '\r', '\u{202e}']), "{t:?}");
+        assert_eq!(
+            t,
+            "MODEL          SERIAL      X\n\
+             evil\\u{1b}[2J  ok\\rFAILED  a\n\
+             x\\u{202e}gpj   Z1          b\n"
+        );
+    }
 
     #[test]
     fn wide_characters_take_two_columns() {

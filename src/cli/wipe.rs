@@ -528,8 +528,18 @@ fn print_summary(results: &[&WipeResult]) {
                 terminal_safe(&e.message)
             );
         }
-        for m in r.verification.mismatches.iter().take(20) {
+        let v = &r.verification;
+        for m in v.mismatches.iter().take(20) {
             outln!("    mismatch: {} bytes at offset {}", m.length, m.offset);
+        }
+        let shown = v.mismatches.len().min(20) as u64;
+        let more_ranges = v.mismatches.len() as u64 - shown + v.mismatches_unlisted_ranges;
+        if more_ranges > 0 {
+            let listed_bytes: u64 = v.mismatches.iter().take(20).map(|m| m.length).sum();
+            outln!(
+                "    ... and {more_ranges} more mismatched range(s) ({} bytes) not listed",
+                v.mismatched_bytes.saturating_sub(listed_bytes)
+            );
         }
         if let Some(reason) = &r.abandoned {
             outln!("    gave up: {}", terminal_safe(reason));

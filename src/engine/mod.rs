@@ -8,6 +8,7 @@
 //! and (where asked) verified without a single differing byte.
 
 pub mod events;
+mod mismatch;
 mod pass;
 pub mod report;
 pub mod sample;
@@ -25,8 +26,9 @@ pub use report::{
 
 use crate::device::io::BlockTarget;
 use crate::method::{VerifyKind, VerifyMode, WipePlan};
-use crate::pattern::{Pattern, PatternSource, Prng, Seed};
-use pass::{merge_ranges, BadRun, Sweep, SweepOutcome, WorkList};
+use crate::pattern::{PatternSource, Seed};
+use mismatch::merge_ranges;
+use pass::{BadRun, Sweep, SweepOutcome, WorkList};
 
 /// Tuning of the I/O loop. Memory per device is about `workers × chunk_size` (one aligned
 /// buffer per worker) plus 64 KiB per worker while a random pass is verified.
@@ -224,21 +226,32 @@ pub struct MediumCheck {
     pub status: Status,
 }
 
-/// Read `target` (all of it, or a NIST sample) and compare it with `expected`.
+/// Read `target` (all of it, or a NIST sample laid out from `layout_seed`) and compare it with
+/// `expected`. The layout seed is separate from the pattern's: re-verifying a random pass reads
+/// a fresh sample, not the one the wipe read.
 pub fn check_medium(
     target: &dyn BlockTarget,
-    expected: &Pattern,
+    expected: &PatternSource,
     kind: VerifyKind,
-    seed: &Seed,
+    layout_seed: &Seed,
     label: &str,
     config: &EngineConfig,
     observer: &dyn Observer,
 ) -> MediumCheck {
     let stop = AtomicBool::new(false);
-    let source = PatternSource::new(expected, Prng::AesCtr, seed);
     let mut acc = Accumulator::new(target);
     let verification = verify_sweep(
-        target, &source, kind, seed, 1, 1, label, config, observer, &stop, &mut acc,
+        target,
+        expected,
+        kind,
+        layout_seed,
+        1,
+        1,
+        label,
+        config,
+        observer,
+        &stop,
+        &mut acc,
     );
     let stopped = stop.load(Ordering::SeqCst);
     let status = if stopped {
@@ -326,10 +339,12 @@ fn verification_record(
         mismatched_bytes: outcome.mismatched_bytes,
         mismatches: outcome
             .mismatches
+            .ranges
             .iter()
-            .take(MAX_RECORDED_RANGES)
             .map(|&(offset, length)| ByteRange { offset, length })
             .collect(),
+        mismatches_unlisted_ranges: outcome.mismatches.unlisted_ranges,
+        mismatches_unlisted_bytes: outcome.mismatches.unlisted_bytes,
         sampled_ranges,
         completed: outcome.completed,
     }
@@ -438,10 +453,24 @@ impl Accumulator {
             .iter()
             .flat_map(|v| v.mismatches.iter().map(|m| (m.offset, m.length)))
             .collect();
-        let mismatches = merge_ranges(all)
-            .into_iter()
+        let merged = merge_ranges(all);
+        let cut = merged.get(MAX_RECORDED_RANGES..).unwrap_or_default();
+        let mismatches_unlisted_ranges = cut.len() as u64
+            + self
+                .verifications
+                .iter()
+                .map(|v| v.mismatches_unlisted_ranges)
+                .sum::<u64>();
+        let mismatches_unlisted_bytes = cut.iter().map(|r| r.1).sum::<u64>()
+            + self
+                .verifications
+                .iter()
+                .map(|v| v.mismatches_unlisted_bytes)
+                .sum::<u64>();
+        let mismatches = merged
+            .iter()
             .take(MAX_RECORDED_RANGES)
-            .map(|(offset, length)| ByteRange { offset, length })
+            .map(|&(offset, length)| ByteRange { offset, length })
             .collect();
         let status = if self.abandoned.is_some() {
             Status::Failed
@@ -467,6 +496,8 @@ impl Accumulator {
                 bytes_verified: self.verifications.iter().map(|v| v.bytes_verified).sum(),
                 mismatched_bytes,
                 mismatches,
+                mismatches_unlisted_ranges,
+                mismatches_unlisted_bytes,
                 direct_io,
                 passes: self.verifications,
             },
@@ -489,14 +520,15 @@ mod tests {
 
     use super::*;
     use crate::method::{self, PlanOptions};
+    use crate::pattern::{Pattern, Prng};
 
     struct MemTarget {
         data: Mutex<Vec<u8>>,
         sector: u32,
         /// Writes touching this byte range fail with EIO.
         bad: Range<u64>,
-        /// Reads return this byte flipped.
-        flip_on_read: Option<u64>,
+        /// Reads return these bytes flipped.
+        flip_on_read: Vec<u64>,
         /// Every I/O at or after this many calls fails with ENODEV.
         gone_after: Option<u64>,
         calls: AtomicU64,
@@ -509,7 +541,7 @@ mod tests {
                 data: Mutex::new(vec![0xA5; size]),
                 sector,
                 bad: 0..0,
-                flip_on_read: None,
+                flip_on_read: Vec::new(),
                 gone_after: None,
                 calls: AtomicU64::new(0),
                 delay: Duration::ZERO,
@@ -551,10 +583,10 @@ mod tests {
             self.check(offset, buf.len(), false)?;
             let o = offset as usize;
             buf.copy_from_slice(&self.data.lock().unwrap()[o..o + buf.len()]);
-            if let Some(f) = self.flip_on_read {
-                if (offset..offset + buf.len() as u64).contains(&f) {
-                    buf[(f - offset) as usize] ^= 0xFF;
-                }
+            let end = offset + buf.len() as u64;
+            let from = self.flip_on_read.partition_point(|&f| f < offset);
+            for &f in self.flip_on_read[from..].iter().take_while(|&&f| f < end) {
+                buf[(f - offset) as usize] ^= 0xFF;
             }
             Ok(())
         }
@@ -641,7 +673,7 @@ mod tests {
     #[test]
     fn a_flipped_byte_on_read_back_is_reported_where_it_is() {
         let mut t = MemTarget::new(512 * 1024, 512);
-        t.flip_on_read = Some(123_457);
+        t.flip_on_read = vec![123_457];
         for name in ["zero", "random"] {
             let r = run(&plan_for(name, None), &t, "mem", &small_config(), &Quiet);
             assert_eq!(r.status, Status::Failed, "{name}");
@@ -654,6 +686,66 @@ mod tests {
                 }]
             );
         }
+    }
+
+    /// More scattered bad bytes than a list keeps (and than the old bounded collection held):
+    /// the report lists the lowest ranges, the same ones on every run, and counts the rest.
+    #[test]
+    fn the_wipe_report_lists_the_lowest_mismatches_and_counts_the_rest() {
+        let mut t = MemTarget::new(4 << 20, 512);
+        // Sorted, two bytes apart at least, a pair touching every 100th.
+        t.flip_on_read = (0..6000u64)
+            .flat_map(|i| {
+                let at = i * 699 + i % 3;
+                if i % 100 == 0 {
+                    vec![at, at + 1]
+                } else {
+                    vec![at]
+                }
+            })
+            .collect();
+        let flips = t.flip_on_read.len() as u64;
+        let mut config = small_config();
+        config.workers = 8;
+        let mut lists = Vec::new();
+        for _ in 0..3 {
+            let r = run(&plan_for("zero", None), &t, "mem", &config, &Quiet);
+            assert_eq!(r.status, Status::Failed);
+            let v = &r.verification;
+            assert_eq!(v.mismatched_bytes, flips);
+            assert_eq!(v.mismatches.len(), MAX_RECORDED_RANGES);
+            assert!(v
+                .mismatches
+                .windows(2)
+                .all(|w| w[0].offset + w[0].length < w[1].offset));
+            assert_eq!(
+                v.mismatches[0],
+                ByteRange {
+                    offset: 0,
+                    length: 2
+                }
+            );
+            assert_eq!(
+                v.mismatches[1],
+                ByteRange {
+                    offset: 700,
+                    length: 1
+                }
+            );
+            let listed: u64 = v.mismatches.iter().map(|m| m.length).sum();
+            assert_eq!(
+                v.mismatches_unlisted_ranges,
+                6000 - MAX_RECORDED_RANGES as u64
+            );
+            assert_eq!(v.mismatches_unlisted_bytes, flips - listed);
+            assert_eq!(v.passes[0].mismatches, v.mismatches);
+            assert_eq!(
+                v.passes[0].mismatches_unlisted_ranges,
+                v.mismatches_unlisted_ranges
+            );
+            lists.push(v.mismatches.clone());
+        }
+        assert!(lists.windows(2).all(|w| w[0] == w[1]));
     }
 
     #[test]
@@ -726,7 +818,7 @@ mod tests {
         }
         let c = check_medium(
             &t,
-            &Pattern::byte(0),
+            &PatternSource::new(&Pattern::byte(0), Prng::AesCtr, &Seed([1; 32])),
             VerifyKind::Sampled,
             &Seed([1; 32]),
             "mem",

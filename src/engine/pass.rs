@@ -11,6 +11,7 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::events::{Control, Observer, Phase, WipeEvent};
+use super::mismatch::{Collector, MismatchList};
 use super::report::MAX_RECORDED_RANGES;
 use super::EngineConfig;
 use crate::device::io::{AlignedBuf, BlockTarget};
@@ -72,7 +73,7 @@ pub(super) struct SweepOutcome {
     pub bytes_ok: u64,
     pub bad: Vec<BadRun>,
     pub mismatched_bytes: u64,
-    pub mismatches: Vec<(u64, u64)>,
+    pub mismatches: MismatchList,
     pub seconds: f64,
     /// False when the sweep was stopped or abandoned before the end.
     pub completed: bool,
@@ -103,6 +104,7 @@ struct SweepState {
     mismatched: AtomicU64,
     bad_sectors: AtomicU64,
     shared: Mutex<Shared>,
+    mismatches: Collector,
     slots: Slots,
     /// Set with the reason when the sweep gives up on the medium.
     abandoned: Mutex<Option<String>>,
@@ -256,7 +258,6 @@ impl Slots {
 #[derive(Default)]
 struct Shared {
     bad: Vec<BadRun>,
-    mismatches: Vec<(u64, u64)>,
 }
 
 impl Sweep<'_> {
@@ -269,6 +270,7 @@ impl Sweep<'_> {
             mismatched: AtomicU64::new(0),
             bad_sectors: AtomicU64::new(0),
             shared: Mutex::new(Shared::default()),
+            mismatches: Collector::new(MAX_RECORDED_RANGES),
             slots: Slots::new(self.config.generators),
             abandoned: Mutex::new(None),
             halted: AtomicBool::new(false),
@@ -342,7 +344,7 @@ impl Sweep<'_> {
             bytes_ok: state.ok.into_inner(),
             bad: merge_bad(shared.bad),
             mismatched_bytes: state.mismatched.into_inner(),
-            mismatches: merge_ranges(shared.mismatches),
+            mismatches: state.mismatches.finish(),
             seconds: started.elapsed().as_secs_f64(),
             completed,
             abandoned,
@@ -422,11 +424,13 @@ impl Sweep<'_> {
                     found.iter().map(|r: &(u64, u64)| r.1).sum(),
                     Ordering::Relaxed,
                 );
-                let mut s = state.shared.lock().unwrap_or_else(|e| e.into_inner());
-                s.bad.extend(bad);
-                // Keep memory bounded on a medium full of mismatches; the count stays exact.
-                let room = (4 * MAX_RECORDED_RANGES).saturating_sub(s.mismatches.len());
-                s.mismatches.extend(found.into_iter().take(room));
+                state
+                    .shared
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .bad
+                    .extend(bad);
+                state.mismatches.record(offset, offset + len as u64, found);
             }
         }
     }
@@ -540,19 +544,6 @@ fn merge_bad(mut runs: Vec<BadRun>) -> Vec<BadRun> {
     out
 }
 
-/// Sort and join touching byte ranges.
-pub(super) fn merge_ranges(mut ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
-    ranges.sort_unstable();
-    let mut out: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
-    for (o, n) in ranges {
-        match out.last_mut() {
-            Some((lo, ln)) if *lo + *ln >= o => *ln = (*ln).max(o + n - *lo),
-            _ => out.push((o, n)),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -595,7 +586,7 @@ mod tests {
     }
 
     #[test]
-    fn runs_and_ranges_merge_across_chunks() {
+    fn runs_merge_across_chunks() {
         let runs = merge_bad(vec![
             BadRun {
                 first_lba: 10,
@@ -618,10 +609,6 @@ mod tests {
                 .map(|r| (r.first_lba, r.sectors))
                 .collect::<Vec<_>>(),
             [(8, 4), (20, 1)]
-        );
-        assert_eq!(
-            merge_ranges(vec![(100, 10), (0, 5), (5, 10), (110, 1)]),
-            [(0, 15), (100, 11)]
         );
     }
 }

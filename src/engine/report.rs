@@ -71,8 +71,15 @@ pub struct PassVerification {
     pub throughput_bps: f64,
     /// Bytes that differed from what the pass wrote.
     pub mismatched_bytes: u64,
-    /// Where they differ (the first [`MAX_RECORDED_RANGES`] ranges).
+    /// Where they differ: the [`MAX_RECORDED_RANGES`] lowest ranges, ascending, touching ranges
+    /// joined; the same list on every run over the same medium.
     pub mismatches: Vec<ByteRange>,
+    /// Differing ranges beyond those listed in `mismatches` (counted, not listed).
+    #[serde(default)]
+    pub mismatches_unlisted_ranges: u64,
+    /// Differing bytes in those unlisted ranges.
+    #[serde(default)]
+    pub mismatches_unlisted_bytes: u64,
     /// For sampled verification: how many separate ranges were read.
     pub sampled_ranges: Option<u64>,
     pub completed: bool,
@@ -110,8 +117,16 @@ pub struct VerificationSummary {
     pub mode: VerifyMode,
     pub bytes_verified: u64,
     pub mismatched_bytes: u64,
-    /// Mismatches of every verified pass (the first [`MAX_RECORDED_RANGES`]).
+    /// Mismatches of every verified pass, merged: the [`MAX_RECORDED_RANGES`] lowest ranges,
+    /// ascending.
     pub mismatches: Vec<ByteRange>,
+    /// Ranges found by some pass that `mismatches` does not list (a range found by two passes
+    /// counts twice, as in `mismatched_bytes`).
+    #[serde(default)]
+    pub mismatches_unlisted_ranges: u64,
+    /// Differing bytes in those unlisted ranges.
+    #[serde(default)]
+    pub mismatches_unlisted_bytes: u64,
     /// Whether reads bypassed the page cache (O_DIRECT).
     pub direct_io: bool,
     pub passes: Vec<PassVerification>,

@@ -7,7 +7,7 @@
 
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 
-use super::pass::merge_ranges;
+use super::mismatch::merge_ranges;
 use crate::pattern::Seed;
 
 /// Minimum number of subsections.

@@ -461,6 +461,8 @@ fn forced_result(
             bytes_verified: 0,
             mismatched_bytes: 0,
             mismatches: Vec::new(),
+            mismatches_unlisted_ranges: 0,
+            mismatches_unlisted_bytes: 0,
             direct_io: true,
             passes: Vec::new(),
         },
