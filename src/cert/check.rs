@@ -33,7 +33,10 @@ pub enum Problem {
     /// Signed by a key that is not among the trusted ones.
     UnknownSigner { key_id: String },
     /// Two different trusted keys claim the signer's key id: which one vouches is undecidable.
-    AmbiguousSigner { key_id: String, origins: Vec<String> },
+    AmbiguousSigner {
+        key_id: String,
+        origins: Vec<String>,
+    },
     /// The signature does not match the bytes: the file (or its trusted comment) was altered.
     Tampered(String),
     /// Signed correctly but not a certificate this massho understands.
@@ -41,7 +44,10 @@ pub enum Problem {
     /// Genuine, but the file is not named `<certificate id>.json`.
     Misnamed { certificate_id: String },
     /// Genuine, but another file holds the same certificate id.
-    Duplicate { certificate_id: String, other: PathBuf },
+    Duplicate {
+        certificate_id: String,
+        other: PathBuf,
+    },
     /// Genuine, but the wipe it certifies did not pass.
     NotPassed(Status),
     /// The timestamp token is missing (when a TSA certificate was given), does not cover this
@@ -436,7 +442,11 @@ mod tests {
         std::fs::copy(&path, &copy).unwrap();
         std::fs::copy(signature_path(&path), signature_path(&copy)).unwrap();
         let c = check(&copy, std::slice::from_ref(&key), None);
-        assert!(matches!(c.problem, Some(Problem::Misnamed { .. })), "{:?}", c.problem);
+        assert!(
+            matches!(c.problem, Some(Problem::Misnamed { .. })),
+            "{:?}",
+            c.problem
+        );
         assert!(c.certificate.is_some() && !c.genuine());
 
         let other = dir.path().join("other");
@@ -462,7 +472,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (path, key) = signed_example(dir.path());
         // Same key id as the signer's, different key.
-        let impostor = SecretKey::from_seed_for_tests([9; 32], [1, 2, 3, 4, 5, 6, 7, 8]).public_key();
+        let impostor =
+            SecretKey::from_seed_for_tests([9; 32], [1, 2, 3, 4, 5, 6, 7, 8]).public_key();
         assert_eq!(impostor.key_id(), key.key_id());
         let c = check(&path, &[impostor.clone(), key.clone()], None);
         match &c.problem {

@@ -449,8 +449,13 @@ pub fn summary(
             }
         ),
         format!(
-            "件数 / Certificates: {}     署名確認済み / Signature verified: 合格 / Passed: {}     未検証 / Unverified: {}     不合格 / Failed: {}     中断 / Aborted: {}     署名不正 / Rejected: {}     署名未確認 / Not checked: {}",
-            t.certificates, t.passed, t.unverified, t.failed, t.aborted, t.rejected, t.not_checked
+            "件数 / Certificates: {}     署名未確認 / Not checked: {}     署名不正 / Rejected: {}",
+            t.certificates, t.not_checked, t.rejected
+        ),
+        // Only certificates whose signature a trusted key verified are counted by outcome.
+        format!(
+            "署名確認済み / Signature verified —  合格 / Passed: {}     未検証 / Unverified: {}     不合格 / Failed: {}     中断 / Aborted: {}",
+            t.passed, t.unverified, t.failed, t.aborted
         ),
         format!("作成日時 / Generated: {generated_at}"),
     ];

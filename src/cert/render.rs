@@ -161,13 +161,11 @@ pub fn facts(
     if let Some(t) = timestamp {
         rows.push(("タイムスタンプ", "Timestamp (RFC 3161)", t.to_owned()));
     }
-    rows.extend([
-        (
-            "署名鍵（未検証）",
-            "Signing key (as claimed; check with massho cert verify)",
-            key_id.unwrap_or("(no signature file)").to_owned(),
-        ),
-    ]);
+    rows.extend([(
+        "署名鍵（未検証）",
+        "Signing key (as claimed; check with massho cert verify)",
+        key_id.unwrap_or("(no signature file)").to_owned(),
+    )]);
     Facts {
         title: "データ消去証明書 / Certificate of Data Sanitization",
         rows,

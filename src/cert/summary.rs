@@ -165,7 +165,10 @@ impl Totals {
             self.certificates, self.passed, self.unverified, self.failed, self.aborted
         );
         if self.rejected > 0 {
-            s.push_str(&format!("; {} REJECTED (see the signature column)", self.rejected));
+            s.push_str(&format!(
+                "; {} REJECTED (see the signature column)",
+                self.rejected
+            ));
         }
         if self.not_checked > 0 {
             s.push_str(&format!(

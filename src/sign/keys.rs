@@ -51,7 +51,8 @@ impl PublicKey {
     /// directory named as a key is refused, never waited on.
     pub fn from_file(path: &Path) -> Result<PublicKey, SignError> {
         let origin = path.display().to_string();
-        let bytes = crate::input::read_regular(path, "public key", crate::input::limit::KEY_OR_SEAL)?;
+        let bytes =
+            crate::input::read_regular(path, "public key", crate::input::limit::KEY_OR_SEAL)?;
         let text = std::str::from_utf8(&bytes).map_err(|_| SignError::BadPublicKey {
             origin: origin.clone(),
             reason: "the file is not text".into(),
