@@ -147,7 +147,7 @@ impl Timestamp {
         if self.tsa_verified {
             terminal_safe(&self.time).into_owned()
         } else {
-            "unverified timestamp (check it with --tsa-cert TSA.pem)".to_owned()
+            "unverified timestamp: check it with --tsa-cert TSA.pem".to_owned()
         }
     }
 }

@@ -163,7 +163,7 @@ impl SecretKey {
             crate::input::limit::KEY_OR_SEAL,
         )?);
         let text = std::str::from_utf8(&bytes).map_err(|_| bad("the file is not text".into()))?;
-        let (_, line) = format::key_file_lines(&text).map_err(|r| bad(r.to_string()))?;
+        let (_, line) = format::key_file_lines(text).map_err(|r| bad(r.to_string()))?;
         let mut blob = SecretKeyBlob::from_base64(line).map_err(bad)?;
         if blob.is_encrypted() {
             let pass = Zeroizing::new(passphrase()?);
