@@ -385,10 +385,10 @@ fn timestamp_request(args: &TimestampRequestArgs) -> anyhow::Result<Exit> {
     });
     crate::atomic::replace(&out, &tsq)
         .with_context(|| format!("cannot write {}", out.display()))?;
-    outln!("{}", out.display());
+    outln!("{}", path_safe(&out));
     eprintln!(
         "send it to your time-stamping authority (HTTP POST, Content-Type: application/timestamp-query), then: massho cert timestamp-attach {} RESPONSE.tsr",
-        args.file.display()
+        path_safe(&args.file)
     );
     Ok(Exit::Passed)
 }
@@ -419,12 +419,13 @@ fn timestamp_attach(args: &TimestampAttachArgs) -> anyhow::Result<Exit> {
             anyhow::Error::new(e).context(format!("cannot write {}", dest.display()))
         }
     })?;
+    // Only the imprint was checked here, not the TSA's signature: the time is the token's claim.
     outln!(
-        "{}: timestamp {} (serial {}) stored as {}",
-        args.file.display(),
-        info.gen_time,
-        info.serial,
-        dest.display()
+        "{}: timestamp token (serial {}, unverified timestamp {}) stored as {}; check the TSA's signature with massho cert verify --tsa-cert TSA.pem",
+        path_safe(&args.file),
+        terminal_safe(&info.serial.to_string()),
+        terminal_safe(&info.gen_time),
+        path_safe(&dest)
     );
     Ok(Exit::Passed)
 }
