@@ -519,8 +519,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("c.json");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
-        let key = SecretKey::from_seed_for_tests([5; 32], [1; 8]);
-        let e = wiped_from_certificate(&fifo, &[key.public_key()], "PC-1").unwrap_err();
+        let key = SecretKey::from_seed_for_tests([5; 32], [1; 8]).public_key();
+        // A reader blocked on the FIFO must fail the test, not hang it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(wiped_from_certificate(&path, &[key], "PC-1").map(|_| ()));
+        });
+        let e = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("wiped_from_certificate hung on a FIFO")
+            .unwrap_err();
         let exit = e.downcast_ref::<ExitError>().map(|x| x.exit);
         assert_eq!(exit, Some(Exit::Usage), "{e:#}");
         assert!(e.to_string().contains("FIFO"), "{e:#}");
