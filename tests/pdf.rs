@@ -478,9 +478,11 @@ fn a_summary_of_many_certificates_spans_pages_and_lists_every_serial() {
         });
         cert.status = match i % 10 {
             3 => Status::Failed,
+            5 => Status::Unverified,
             7 => Status::Aborted,
             _ => Status::Passed,
         };
+        cert.wipe.status = cert.status;
         cert.operator = if i % 2 == 0 {
             "山田 太郎"
         } else {
@@ -493,7 +495,9 @@ fn a_summary_of_many_certificates_spans_pages_and_lists_every_serial() {
 
     let pdf = dir.path().join("summary.pdf");
     let out = run(massho()
-        .args(["cert", "summary", "--format", "pdf", "-o"])
+        .args(["cert", "summary", "--format", "pdf", "--pubkey"])
+        .arg(dir.path().join("station.pub"))
+        .arg("-o")
         .arg(&pdf)
         .arg(&certs));
     assert_exit(&out, 0);
@@ -519,7 +523,9 @@ fn a_summary_of_many_certificates_spans_pages_and_lists_every_serial() {
     }
     for needle in [
         "件数 / Certificates: 120",
-        "合格 / Passed: 96",
+        "署名未確認 / Not checked: 0",
+        "合格 / Passed: 84",
+        "未検証 / Unverified: 12",
         "不合格 / Failed: 12",
         "中断 / Aborted: 12",
         "組織 / Organization: Demo Health Insurance Society",

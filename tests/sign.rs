@@ -496,7 +496,7 @@ fn broken_inputs_give_clear_errors() {
         .unwrap_err()
         .to_string();
     assert!(
-        msg.contains("missing.pub") && msg.contains("cannot read"),
+        msg.contains("missing.pub") && msg.contains("no such file"),
         "{msg}"
     );
     let msg = SecretKey::from_file(&pub_path, &no_passphrase)

@@ -6,7 +6,7 @@
 //! it run on to a second page.
 
 use super::render::{qr_payload, status_label, Facts};
-use super::summary::{totals, SummaryRow};
+use super::summary::{SummaryRow, Totals};
 use super::Certificate;
 use crate::engine::Status;
 use crate::pdf::{Color, Document, FontFile, PdfError, A4_LANDSCAPE, A4_PORTRAIT, BLACK};
@@ -381,13 +381,24 @@ fn cells(index: usize, r: &SummaryRow) -> [String; 9] {
         dash(&model),
         crate::device::human_size(r.size_bytes),
         dash(&r.method),
-        status_named(&r.status)
-            .map(status_label)
-            .unwrap_or(r.status.as_str())
-            .to_owned(),
+        result_cell(r),
         display_time(&r.finished_at),
         dash(&r.operator),
     ]
+}
+
+/// The result column: the wipe's status only when the signature vouches for it.
+fn result_cell(r: &SummaryRow) -> String {
+    let status = status_named(&r.status)
+        .map(status_label)
+        .unwrap_or(r.status.as_str());
+    if r.verified() {
+        status.to_owned()
+    } else if r.not_checked() {
+        format!("{status} (署名未確認 signature not checked)")
+    } else {
+        "署名不正 SIGNATURE REJECTED".to_owned()
+    }
 }
 
 fn wrap_cell(doc: &mut Document, text: &str, width: f32) -> Vec<String> {
@@ -427,7 +438,7 @@ pub fn summary(
             orgs.push(&r.organization);
         }
     }
-    let (passed, failed, aborted) = totals(rows);
+    let t = Totals::of(rows);
     let info = [
         format!(
             "組織 / Organization: {}",
@@ -438,8 +449,13 @@ pub fn summary(
             }
         ),
         format!(
-            "件数 / Certificates: {}     合格 / Passed: {passed}     不合格 / Failed: {failed}     中断 / Aborted: {aborted}",
-            rows.len()
+            "件数 / Certificates: {}     署名未確認 / Not checked: {}     署名不正 / Rejected: {}",
+            t.certificates, t.not_checked, t.rejected
+        ),
+        // Only certificates whose signature a trusted key verified are counted by outcome.
+        format!(
+            "署名確認済み / Signature verified —  合格 / Passed: {}     未検証 / Unverified: {}     不合格 / Failed: {}     中断 / Aborted: {}",
+            t.passed, t.unverified, t.failed, t.aborted
         ),
         format!("作成日時 / Generated: {generated_at}"),
     ];
@@ -472,7 +488,13 @@ pub fn summary(
         if i % 2 == 1 {
             doc.fill_rect(S_MARGIN, y, right - S_MARGIN, height, SHADE);
         }
-        let color = status_color(status_named(&r.status));
+        let color = if r.verified() {
+            status_color(status_named(&r.status))
+        } else if r.not_checked() {
+            GREY
+        } else {
+            status_color(Some(Status::Failed))
+        };
         let mut x = S_MARGIN;
         for (col, ((_, _, w), lines)) in COLUMNS.iter().zip(&wrapped).enumerate() {
             let c = if col == 6 { color } else { BLACK };

@@ -15,8 +15,15 @@ pub struct Facts {
     pub json_sha256: String,
 }
 
-/// The facts of `cert`, whose file bytes are `json` and whose signer is `key_id`.
-pub fn facts(cert: &Certificate, json: &[u8], key_id: Option<&str>) -> Facts {
+/// The facts of `cert`, whose file bytes are `json`, whose `.minisig` claims signer `key_id`,
+/// and whose timestamp token is described by `timestamp` (its time only once a TSA certificate
+/// verified it; no row without a token).
+pub fn facts(
+    cert: &Certificate,
+    json: &[u8],
+    key_id: Option<&str>,
+    timestamp: Option<&str>,
+) -> Facts {
     let w = &cert.wipe;
     let m = &w.media;
     let result = status_label(cert.status).to_owned();
@@ -71,7 +78,7 @@ pub fn facts(cert: &Certificate, json: &[u8], key_id: Option<&str>) -> Facts {
             w.errors.len() as u64 + w.errors_truncated
         ));
     }
-    let rows = vec![
+    let mut rows = vec![
         ("結果", "Result", result),
         (
             "媒体",
@@ -150,12 +157,15 @@ pub fn facts(cert: &Certificate, json: &[u8], key_id: Option<&str>) -> Facts {
         ),
         ("証明書ID", "Certificate ID", cert.certificate_id.clone()),
         ("発行日時", "Issued", cert.issued_at_local.clone()),
-        (
-            "署名鍵（未検証）",
-            "Signing key (as claimed; check with massho cert verify)",
-            key_id.unwrap_or("(no signature file)").to_owned(),
-        ),
     ];
+    if let Some(t) = timestamp {
+        rows.push(("タイムスタンプ", "Timestamp (RFC 3161)", t.to_owned()));
+    }
+    rows.extend([(
+        "署名鍵（未検証）",
+        "Signing key (as claimed; check with massho cert verify)",
+        key_id.unwrap_or("(no signature file)").to_owned(),
+    )]);
     Facts {
         title: "データ消去証明書 / Certificate of Data Sanitization",
         rows,
@@ -186,18 +196,9 @@ pub fn text(f: &Facts) -> String {
     let _ = writeln!(s, "{}\n", f.title);
     for (ja, en, value) in &f.rows {
         // Values come from the certificate: a control character (an escape sequence, a
-        // carriage return) must not repaint the terminal with a fake result.
-        let value: String = value
-            .chars()
-            .flat_map(|c| {
-                if c.is_control() {
-                    c.escape_default().collect::<Vec<_>>()
-                } else {
-                    vec![c]
-                }
-            })
-            .collect();
-        let _ = writeln!(s, "{ja} / {en}: {value}");
+        // carriage return, a bidirectional override) must not repaint the terminal with a
+        // fake result.
+        let _ = writeln!(s, "{ja} / {en}: {}", crate::text::terminal_safe(value));
     }
     let _ = writeln!(s, "SHA-256 (JSON): {}", f.json_sha256);
     let _ = writeln!(

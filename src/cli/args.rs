@@ -241,19 +241,27 @@ pub struct CertVerifyArgs {
     /// Certificate files (<id>.json) or directories holding them
     #[arg(required = true, value_name = "FILE|DIR")]
     pub paths: Vec<PathBuf>,
-    /// A trusted signer's public key (repeatable)
-    #[arg(long, value_name = "KEY.pub")]
-    pub pubkey: Vec<PathBuf>,
-    /// A directory of trusted signers' public keys (*.pub)
-    #[arg(long, value_name = "DIR")]
-    pub trusted: Option<PathBuf>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// The TSA's certificate (PEM or DER): every certificate must then carry a timestamp token
-    /// (<id>.json.tsr) signed by it
+    /// (<id>.json.tsr) signed by it; without it a token's time is shown as unverified
     #[arg(long, value_name = "TSA.pem")]
     pub tsa_cert: Option<PathBuf>,
     /// One JSON object per certificate instead of a line
     #[arg(long)]
     pub json: bool,
+}
+
+/// Whose certificate signatures are trusted.
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// A trusted signer's public key (repeatable)
+    #[arg(long, value_name = "KEY.pub")]
+    pub pubkey: Vec<PathBuf>,
+    /// A directory of trusted signers' public keys (*.pub); two different keys with one key id
+    /// are refused
+    #[arg(long, value_name = "DIR")]
+    pub trusted: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -291,6 +299,10 @@ pub struct FontArgs {
 pub struct CertRenderArgs {
     /// Certificate file (<id>.json)
     pub file: PathBuf,
+    /// The TSA's certificate (PEM or DER): print the time of the timestamp token
+    /// (<id>.json.tsr) once it is verified; without it the page says "unverified timestamp"
+    #[arg(long, value_name = "TSA.pem")]
+    pub tsa_cert: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: RenderFormat,
     /// Write to FILE (atomically) instead of standard output
@@ -316,6 +328,14 @@ pub struct CertSummaryArgs {
     /// Certificate files or directories holding them
     #[arg(required = true, value_name = "FILE|DIR")]
     pub paths: Vec<PathBuf>,
+    // Only a certificate whose signature checks out against these counts as passed; without
+    // keys every row is "not checked".
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// The TSA's certificate (PEM or DER): show timestamp tokens' times once verified; without
+    /// it a token is shown as "unverified timestamp"
+    #[arg(long, value_name = "TSA.pem")]
+    pub tsa_cert: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "csv")]
     pub format: SummaryFormat,
     /// Write to FILE (atomically) instead of standard output

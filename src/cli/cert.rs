@@ -1,4 +1,8 @@
-//! `massho cert verify | render | summary`.
+//! `massho cert verify | render | summary | timestamp-request | timestamp-attach`.
+//!
+//! Every file judged here is read once through [`CertFiles`] / [`crate::input::read_regular`]
+//! (regular files only, bounded), and everything printed that came from a file is escaped for
+//! the terminal.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -6,15 +10,20 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Serialize;
 
+use rayon::prelude::*;
+
 use super::args::{
     CertCommand, CertRenderArgs, CertSummaryArgs, CertVerifyArgs, FontArgs, RenderFormat,
-    SummaryFormat, TimestampAttachArgs, TimestampRequestArgs,
+    SummaryFormat, TimestampAttachArgs, TimestampRequestArgs, TrustArgs,
 };
 use super::{Exit, ExitError};
-use crate::cert::summary::SummaryRow;
+use crate::cert::check::CertFiles;
+use crate::cert::summary::{Signature, SummaryRow, Totals};
 use crate::cert::{self, check, render, Certificate};
+use crate::input::{self, InputError};
 use crate::pdf::font::{self, FontFile};
 use crate::sign::{self, PublicKey};
+use crate::text::{path_safe, terminal_safe};
 use crate::timestamp;
 
 pub fn run(command: &CertCommand) -> anyhow::Result<Exit> {
@@ -25,33 +34,60 @@ pub fn run(command: &CertCommand) -> anyhow::Result<Exit> {
         CertCommand::TimestampRequest(a) => timestamp_request(a),
         CertCommand::TimestampAttach(a) => timestamp_attach(a),
     }
+    .map_err(terminal_safe_error)
 }
 
-/// The signers the auditor trusts: every --pubkey and every *.pub in --trusted.
-fn trusted_keys(args: &CertVerifyArgs) -> anyhow::Result<Vec<PublicKey>> {
-    if args.pubkey.is_empty() && args.trusted.is_none() {
-        return Err(ExitError::usage(
-            "say whose signatures you trust: --pubkey KEY.pub (repeatable) or --trusted DIR",
-        ));
+/// Error messages quote file names and certificate contents: shown escaped, never run by the
+/// terminal. The exit code is kept.
+pub(super) fn terminal_safe_error(e: anyhow::Error) -> anyhow::Error {
+    let message = terminal_safe(&format!("{e:#}")).into_owned();
+    match e.downcast_ref::<ExitError>() {
+        Some(x) => ExitError {
+            exit: x.exit,
+            message,
+        }
+        .into(),
+        None => anyhow::anyhow!(message),
     }
-    let mut keys = Vec::new();
-    for p in &args.pubkey {
-        keys.push(PublicKey::from_file(p).map_err(|e| ExitError::usage(e.to_string()))?);
-    }
-    if let Some(dir) = &args.trusted {
-        keys.extend(sign::load_trusted_dir(dir).map_err(|e| ExitError::usage(e.to_string()))?);
-    }
-    Ok(keys)
 }
 
-fn certificate_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+/// A file the operator named that cannot be judged: the wrong kind of file or too large is a
+/// usage error (exit 2); an I/O failure is the system's.
+fn input_error(e: InputError) -> anyhow::Error {
+    if e.is_usage() {
+        ExitError::usage(e.to_string())
+    } else {
+        e.into()
+    }
+}
+
+/// The signers the auditor trusts: every --pubkey and every *.pub in --trusted, each read once.
+fn trusted_keys(args: &TrustArgs) -> anyhow::Result<Vec<PublicKey>> {
+    sign::trusted_keys(&args.pubkey, args.trusted.as_deref()).map_err(|e| match e {
+        sign::SignError::Input(e) => input_error(e),
+        other => ExitError::usage(other.to_string()),
+    })
+}
+
+/// The TSA certificate given with --tsa-cert, read once.
+fn tsa_certificate(path: Option<&Path>) -> anyhow::Result<Option<Vec<u8>>> {
+    path.map(|p| input::read_regular(p, "TSA certificate", input::limit::TIMESTAMP))
+        .transpose()
+        .map_err(input_error)
+}
+
+/// Every certificate named or found, with its signature and token, each read once.
+fn certificate_files(paths: &[PathBuf]) -> anyhow::Result<Vec<CertFiles>> {
     let files = check::expand(paths).context("cannot list the certificate directory")?;
     if files.is_empty() {
         return Err(ExitError::usage(
             "no certificate (*.json) found in the given paths",
         ));
     }
-    Ok(files)
+    files
+        .par_iter()
+        .map(|f| CertFiles::read(f).map_err(input_error))
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -62,23 +98,45 @@ struct VerifyLine<'a> {
     serial: Option<&'a str>,
     status: Option<&'a str>,
     signer: Option<&'a str>,
+    /// Only a time a TSA's signature vouches for (--tsa-cert).
     timestamp: Option<&'a str>,
+    /// A token's time that no TSA certificate was checked against: a claim, not evidence.
+    unverified_timestamp: Option<&'a str>,
     problem: Option<String>,
 }
 
+/// JSON for a terminal: hidden characters (C1 controls, bidirectional overrides) inside strings
+/// written as `\uXXXX` escapes, which leave every value as it is. serde_json already escapes
+/// C0 controls, and outside strings JSON is ASCII, so only these need it.
+pub(super) fn json_terminal_safe(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if crate::text::is_hidden(c) && u32::from(c) >= 0x7f {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
-    let keys = trusted_keys(args)?;
+    if args.trust.pubkey.is_empty() && args.trust.trusted.is_none() {
+        return Err(ExitError::usage(
+            "say whose signatures you trust: --pubkey KEY.pub (repeatable) or --trusted DIR",
+        ));
+    }
+    let keys = trusted_keys(&args.trust)?;
+    let tsa_cert = tsa_certificate(args.tsa_cert.as_deref())?;
     let files = certificate_files(&args.paths)?;
-    let tsa_cert = match &args.tsa_cert {
-        Some(p) => Some(std::fs::read(p).map_err(|e| {
-            ExitError::usage(format!("cannot read TSA certificate {}: {e}", p.display()))
-        })?),
-        None => None,
-    };
     let checked = check::check_all(&files, &keys, tsa_cert.as_deref());
     let mut bad = 0usize;
     for c in &checked {
         let cert = c.certificate.as_ref();
+        let ts = c.timestamp.as_ref();
         let line = VerifyLine {
             file: &c.path,
             ok: c.ok(),
@@ -86,27 +144,31 @@ fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
             serial: cert.and_then(|x| x.wipe.serial.as_deref()),
             status: cert.map(|x| x.status.name()),
             signer: c.signer.as_deref(),
-            timestamp: c.timestamp.as_deref(),
+            timestamp: ts.filter(|t| t.tsa_verified).map(|t| t.time.as_str()),
+            unverified_timestamp: ts.filter(|t| !t.tsa_verified).map(|t| t.time.as_str()),
             problem: c.problem.as_ref().map(|p| p.to_string()),
         };
         if !c.ok() {
             bad += 1;
         }
         if args.json {
-            outln!("{}", serde_json::to_string(&line)?);
+            outln!("{}", json_terminal_safe(&serde_json::to_string(&line)?));
         } else if let Some(p) = &line.problem {
-            outln!("FAIL {}: {p}", c.path.display());
+            outln!("FAIL {}: {p}", path_safe(&c.path));
         } else {
+            let safe = |s: Option<&str>| terminal_safe(s.unwrap_or("-")).into_owned();
             outln!(
                 "OK   {} serial={} status={} signer={}{} ({})",
-                line.certificate_id.unwrap_or("-"),
-                line.serial.unwrap_or("-"),
-                line.status.unwrap_or("-"),
-                line.signer.unwrap_or("-"),
-                line.timestamp
-                    .map(|t| format!(" timestamp={t}"))
-                    .unwrap_or_default(),
-                c.path.display()
+                safe(line.certificate_id),
+                safe(line.serial),
+                safe(line.status),
+                safe(line.signer),
+                ts.map(|t| match t.tsa_verified {
+                    true => format!(" timestamp={}", t.describe()),
+                    false => format!(" ({})", t.describe()),
+                })
+                .unwrap_or_default(),
+                path_safe(&c.path)
             );
         }
     }
@@ -120,10 +182,9 @@ fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
     Ok(if bad == 0 { Exit::Passed } else { Exit::Failed })
 }
 
-/// A certificate file read and parsed, without checking its signature.
-fn read_certificate(path: &Path) -> anyhow::Result<(Vec<u8>, Certificate, Option<String>)> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let cert: Certificate = serde_json::from_slice(&bytes).map_err(|e| {
+/// A certificate's bytes parsed, without checking its signature.
+fn parse_certificate(path: &Path, bytes: &[u8]) -> anyhow::Result<Certificate> {
+    let cert: Certificate = serde_json::from_slice(bytes).map_err(|e| {
         ExitError::usage(format!(
             "{} is not a massho certificate: {e}",
             path.display()
@@ -136,10 +197,29 @@ fn read_certificate(path: &Path) -> anyhow::Result<(Vec<u8>, Certificate, Option
             cert.certificate_id.chars().take(80).collect::<String>()
         )));
     }
-    let key_id = std::fs::read_to_string(cert::signature_path(path))
-        .ok()
-        .and_then(|s| sign::signature_key_id(&s).ok());
-    Ok((bytes, cert, key_id))
+    Ok(cert)
+}
+
+/// The key id the `.minisig` claims, unverified.
+fn claimed_key_id(files: &CertFiles) -> Option<String> {
+    files
+        .minisig
+        .as_deref()
+        .and_then(|s| std::str::from_utf8(s).ok())
+        .and_then(|s| sign::signature_key_id(s).ok())
+}
+
+/// What a page says about the timestamp token: its time only when --tsa-cert verified it.
+fn timestamp_line(files: &CertFiles, tsa_cert: Option<&[u8]>) -> Option<String> {
+    if files.token.is_none() && tsa_cert.is_none() {
+        return None;
+    }
+    Some(match check::check_timestamp(files, tsa_cert) {
+        Ok(Some(t)) if t.tsa_verified => t.time,
+        Ok(Some(t)) => t.describe(),
+        Ok(None) => "なし none".to_owned(),
+        Err(p) => format!("NOT VERIFIED: {p}"),
+    })
 }
 
 /// A PDF goes to `-o FILE` or a redirected stdout, never to a terminal: refuse before any work.
@@ -181,8 +261,12 @@ fn render_one(args: &CertRenderArgs) -> anyhow::Result<Exit> {
     if args.format == RenderFormat::Pdf {
         refuse_pdf_on_terminal(args.output.as_deref())?;
     }
-    let (bytes, cert, key_id) = read_certificate(&args.file)?;
-    let facts = render::facts(&cert, &bytes, key_id.as_deref());
+    let tsa_cert = tsa_certificate(args.tsa_cert.as_deref())?;
+    let files = CertFiles::read(&args.file).map_err(input_error)?;
+    let cert = parse_certificate(&args.file, &files.json)?;
+    let key_id = claimed_key_id(&files);
+    let stamp = timestamp_line(&files, tsa_cert.as_deref());
+    let facts = render::facts(&cert, &files.json, key_id.as_deref(), stamp.as_deref());
     let page = match args.format {
         RenderFormat::Text => render::text(&facts).into_bytes(),
         RenderFormat::Html => render::html(&facts).into_bytes(),
@@ -190,7 +274,7 @@ fn render_one(args: &CertRenderArgs) -> anyhow::Result<Exit> {
             let font = pdf_font(&args.font)?;
             let (pdf, substituted) = cert::pdf::certificate(&cert, &facts, &font)
                 .with_context(|| format!("cannot make a PDF of {}", args.file.display()))?;
-            warn_substituted(&args.file.display().to_string(), &substituted);
+            warn_substituted(&path_safe(&args.file), &substituted);
             pdf
         }
     };
@@ -206,15 +290,40 @@ fn summary(args: &CertSummaryArgs) -> anyhow::Result<Exit> {
     if args.format == SummaryFormat::Pdf {
         refuse_pdf_on_terminal(args.output.as_deref())?;
     }
+    let keys = if args.trust.pubkey.is_empty() && args.trust.trusted.is_none() {
+        Vec::new()
+    } else {
+        trusted_keys(&args.trust)?
+    };
+    let tsa_cert = tsa_certificate(args.tsa_cert.as_deref())?;
     let files = certificate_files(&args.paths)?;
+    let checked = (!keys.is_empty()).then(|| check::check_all(&files, &keys, tsa_cert.as_deref()));
     let mut rows = Vec::with_capacity(files.len());
-    for f in &files {
-        let (_, c, key_id) = read_certificate(f)?;
-        rows.push(SummaryRow::new(&c, key_id.as_deref(), f));
+    for (i, f) in files.iter().enumerate() {
+        let c = parse_certificate(&f.path, &f.json)?;
+        let signature = match checked.as_ref().map(|all| &all[i]) {
+            None => Signature::NotChecked,
+            Some(v) if v.genuine() => Signature::Verified,
+            Some(v) => Signature::Rejected(
+                v.problem
+                    .as_ref()
+                    .map(|p| p.to_string())
+                    .unwrap_or_default(),
+            ),
+        };
+        let stamp = timestamp_line(f, tsa_cert.as_deref()).unwrap_or_default();
+        rows.push(SummaryRow::new(
+            &c,
+            claimed_key_id(f).as_deref(),
+            &f.path,
+            &signature,
+            stamp,
+        ));
     }
+    let totals = Totals::of(&rows);
     let out = match args.format {
         SummaryFormat::Json => {
-            let mut json = serde_json::to_vec_pretty(&rows)?;
+            let mut json = json_terminal_safe(&serde_json::to_string_pretty(&rows)?).into_bytes();
             json.push(b'\n');
             json
         }
@@ -237,6 +346,8 @@ fn summary(args: &CertSummaryArgs) -> anyhow::Result<Exit> {
         }
     };
     emit(args.output.as_deref(), &out)?;
+    // The rows are data; the counts are for the person who ran it.
+    eprintln!("massho: {}", totals.describe());
     Ok(Exit::Passed)
 }
 
@@ -251,18 +362,16 @@ fn warn_substituted(what: &str, chars: &[char]) {
     }
 }
 
-/// The certificate's bytes and its signature's, which a timestamp covers together.
+/// The certificate's bytes and its signature's, which a timestamp covers together, read once.
 fn certificate_and_signature(file: &Path) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
-    let json = std::fs::read(file)
-        .map_err(|e| ExitError::usage(format!("cannot read {}: {e}", file.display())))?;
-    let sig_path = cert::signature_path(file);
-    let minisig = std::fs::read(&sig_path).map_err(|e| {
+    let files = CertFiles::read(file).map_err(input_error)?;
+    let minisig = files.minisig.ok_or_else(|| {
         ExitError::usage(format!(
-            "cannot read {}: {e}; a timestamp covers the certificate and its signature",
-            sig_path.display()
+            "no signature {}; a timestamp covers the certificate and its signature",
+            cert::signature_path(file).display()
         ))
     })?;
-    Ok((json, minisig))
+    Ok((files.json, minisig))
 }
 
 fn timestamp_request(args: &TimestampRequestArgs) -> anyhow::Result<Exit> {
@@ -276,18 +385,18 @@ fn timestamp_request(args: &TimestampRequestArgs) -> anyhow::Result<Exit> {
     });
     crate::atomic::replace(&out, &tsq)
         .with_context(|| format!("cannot write {}", out.display()))?;
-    outln!("{}", out.display());
+    outln!("{}", path_safe(&out));
     eprintln!(
         "send it to your time-stamping authority (HTTP POST, Content-Type: application/timestamp-query), then: massho cert timestamp-attach {} RESPONSE.tsr",
-        args.file.display()
+        path_safe(&args.file)
     );
     Ok(Exit::Passed)
 }
 
 fn timestamp_attach(args: &TimestampAttachArgs) -> anyhow::Result<Exit> {
     let (json, minisig) = certificate_and_signature(&args.file)?;
-    let response = std::fs::read(&args.response)
-        .map_err(|e| ExitError::usage(format!("cannot read {}: {e}", args.response.display())))?;
+    let response = input::read_regular(&args.response, "timestamp reply", input::limit::TIMESTAMP)
+        .map_err(input_error)?;
     let digest = timestamp::message_digest(&json, &minisig);
     // Only a granted response that covers exactly these two files is kept.
     timestamp::token_from_response(&response)
@@ -310,12 +419,13 @@ fn timestamp_attach(args: &TimestampAttachArgs) -> anyhow::Result<Exit> {
             anyhow::Error::new(e).context(format!("cannot write {}", dest.display()))
         }
     })?;
+    // Only the imprint was checked here, not the TSA's signature: the time is the token's claim.
     outln!(
-        "{}: timestamp {} (serial {}) stored as {}",
-        args.file.display(),
-        info.gen_time,
-        info.serial,
-        dest.display()
+        "{}: timestamp token (serial {}, unverified timestamp {}) stored as {}; check the TSA's signature with massho cert verify --tsa-cert TSA.pem",
+        path_safe(&args.file),
+        terminal_safe(&info.serial.to_string()),
+        terminal_safe(&info.gen_time),
+        path_safe(&dest)
     );
     Ok(Exit::Passed)
 }

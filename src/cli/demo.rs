@@ -113,8 +113,10 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
     );
     let verified = super::cert::run(&CertCommand::Verify(CertVerifyArgs {
         paths: vec![certs.clone()],
-        pubkey: vec![public_path.clone()],
-        trusted: None,
+        trust: super::args::TrustArgs {
+            pubkey: vec![public_path.clone()],
+            trusted: None,
+        },
         tsa_cert: None,
         json: false,
     }))?;
@@ -126,6 +128,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
     for cert in crate::cert::check::expand(std::slice::from_ref(&certs))? {
         super::cert::run(&CertCommand::Render(CertRenderArgs {
             file: cert,
+            tsa_cert: None,
             format: RenderFormat::Text,
             output: None,
             font: FontArgs { font: None },

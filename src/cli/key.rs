@@ -1,4 +1,7 @@
 //! `massho key`: create the key pair that signs certificates, or show a public key.
+//!
+//! Key files are read once as regular files (a FIFO named as a key is refused, not waited on),
+//! and file names are escaped before they reach the terminal.
 
 use std::path::{Path, PathBuf};
 
@@ -7,12 +10,14 @@ use zeroize::Zeroizing;
 use super::args::{KeyArgs, KeyCommand, KeyGenerateArgs, KeyShowArgs};
 use super::{Exit, ExitError};
 use crate::sign::{self, PublicKey, SecretKey, SignError};
+use crate::text::path_safe;
 
 pub fn run(args: &KeyArgs) -> anyhow::Result<Exit> {
     match &args.command {
         KeyCommand::Generate(a) => generate(a),
         KeyCommand::Show(a) => show(a),
     }
+    .map_err(super::cert::terminal_safe_error)
 }
 
 /// Overwriting is a refusal, operator mistakes are usage errors, the rest is the environment.
@@ -25,6 +30,7 @@ fn exit_error(e: SignError) -> anyhow::Error {
         SignError::Read { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
             ExitError::usage(e.to_string())
         }
+        SignError::Input(ref i) if i.is_usage() => ExitError::usage(e.to_string()),
         other => other.into(),
     }
 }
@@ -94,7 +100,7 @@ fn show(args: &KeyShowArgs) -> anyhow::Result<Exit> {
     if args.key.is_none() && !path.exists() {
         return Err(ExitError::usage(format!(
             "no public key at {}; create one with `massho key generate`, or pass --key PATH",
-            path.display()
+            path_safe(&path)
         )));
     }
     let (public, note) = if path.extension().is_some_and(|e| e == "key") {
@@ -105,18 +111,18 @@ fn show(args: &KeyShowArgs) -> anyhow::Result<Exit> {
                 public,
                 Some(format!(
                     "(from {}, beside the secret key)",
-                    beside.display()
+                    path_safe(&beside)
                 )),
             )
         } else {
             // minisign keeps the public key inside the encrypted part of the secret key, so an
             // encrypted key needs its passphrase here.
-            let prompt = format!("Passphrase for {}: ", path.display());
+            let prompt = format!("Passphrase for {}: ", path_safe(&path));
             let secret = SecretKey::from_file(&path, &|| sign::passphrase_from_env_or_tty(&prompt))
                 .map_err(exit_error)?;
             (
                 secret.public_key(),
-                Some(format!("(derived from {})", path.display())),
+                Some(format!("(derived from {})", path_safe(&path))),
             )
         }
     } else {

@@ -18,10 +18,7 @@ use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
 use super::format::{self, KeyId, Minisig, PublicKeyBlob, SecretKeyBlob};
-use super::{read_small_text, SignError, SmallTextError};
-
-/// Key files are a few hundred bytes; refuse to slurp anything much larger by mistake.
-const KEY_FILE_LIMIT: u64 = 64 * 1024;
+use super::SignError;
 
 /// An Ed25519 public key with minisign's key id.
 #[derive(Clone)]
@@ -50,23 +47,17 @@ impl fmt::Debug for PublicKey {
 }
 
 impl PublicKey {
+    /// Read a `.pub` file once, through [`crate::input::read_regular`]: a FIFO, device or
+    /// directory named as a key is refused, never waited on.
     pub fn from_file(path: &Path) -> Result<PublicKey, SignError> {
         let origin = path.display().to_string();
-        let text = read_small_text(path, KEY_FILE_LIMIT).map_err(|e| match e {
-            SmallTextError::Io(source) => SignError::Read {
-                path: path.to_path_buf(),
-                source,
-            },
-            SmallTextError::TooLarge => SignError::BadPublicKey {
-                origin: origin.clone(),
-                reason: "the file is far larger than a key file".into(),
-            },
-            SmallTextError::NotText => SignError::BadPublicKey {
-                origin: origin.clone(),
-                reason: "the file is not text".into(),
-            },
+        let bytes =
+            crate::input::read_regular(path, "public key", crate::input::limit::KEY_OR_SEAL)?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| SignError::BadPublicKey {
+            origin: origin.clone(),
+            reason: "the file is not text".into(),
         })?;
-        PublicKey::parse(&text, &origin)
+        PublicKey::parse(text, &origin)
     }
 
     /// Parse a `.pub` file's text, or the bare base64 line (as `minisign -P` takes it).
@@ -166,15 +157,13 @@ impl SecretKey {
             path: path.to_path_buf(),
             reason,
         };
-        let text = Zeroizing::new(read_small_text(path, KEY_FILE_LIMIT).map_err(|e| match e {
-            SmallTextError::Io(source) => SignError::Read {
-                path: path.to_path_buf(),
-                source,
-            },
-            SmallTextError::TooLarge => bad("the file is far larger than a key file".into()),
-            SmallTextError::NotText => bad("the file is not text".into()),
-        })?);
-        let (_, line) = format::key_file_lines(&text).map_err(|r| bad(r.to_string()))?;
+        let bytes = Zeroizing::new(crate::input::read_regular(
+            path,
+            "secret key",
+            crate::input::limit::KEY_OR_SEAL,
+        )?);
+        let text = std::str::from_utf8(&bytes).map_err(|_| bad("the file is not text".into()))?;
+        let (_, line) = format::key_file_lines(text).map_err(|r| bad(r.to_string()))?;
         let mut blob = SecretKeyBlob::from_base64(line).map_err(bad)?;
         if blob.is_encrypted() {
             let pass = Zeroizing::new(passphrase()?);
@@ -475,7 +464,8 @@ fn persist_new(tmp: tempfile::NamedTempFile, path: &Path) -> Result<(), SignErro
 }
 
 /// Load every `*.pub` in a directory: the trusted signers. A malformed file is an error, not
-/// skipped: a trust store that silently drops a key hides a problem the operator must fix.
+/// skipped: a trust store that silently drops a key hides a problem the operator must fix. So is
+/// a `*.pub` entry that is not a regular file (a FIFO would hang the reader).
 pub fn load_trusted_dir(dir: &Path) -> Result<Vec<PublicKey>, SignError> {
     let read_err = |source| SignError::Read {
         path: dir.to_path_buf(),
@@ -484,25 +474,14 @@ pub fn load_trusted_dir(dir: &Path) -> Result<Vec<PublicKey>, SignError> {
     let mut paths = Vec::new();
     for entry in fs::read_dir(dir).map_err(read_err)? {
         let path = entry.map_err(read_err)?.path();
-        if path.extension().is_some_and(|e| e == "pub") && path.is_file() {
+        if path.extension().is_some_and(|e| e == "pub") {
             paths.push(path);
         }
     }
     paths.sort();
-    let mut keys: Vec<PublicKey> = Vec::new();
+    let mut keys = Vec::new();
     for path in paths {
-        let key = PublicKey::from_file(&path)?;
-        if let Some(seen) = keys.iter().find(|k| k.key_id == key.key_id) {
-            if *seen == key {
-                continue;
-            }
-            return Err(SignError::ConflictingKeyId {
-                key_id: key.key_id(),
-                first: PathBuf::from(&seen.origin),
-                second: path,
-            });
-        }
-        keys.push(key);
+        add_trusted(&mut keys, PublicKey::from_file(&path)?)?;
     }
     if keys.is_empty() {
         return Err(SignError::NoTrustedKeys {
@@ -510,6 +489,37 @@ pub fn load_trusted_dir(dir: &Path) -> Result<Vec<PublicKey>, SignError> {
         });
     }
     Ok(keys)
+}
+
+/// The signers an auditor trusts: every `pubkeys` file and every `*.pub` in `dir`, each read
+/// once. The same key given twice counts once; two different keys claiming one key id are an
+/// error naming both files, since a verifier could not tell which one a signature names.
+pub fn trusted_keys(pubkeys: &[PathBuf], dir: Option<&Path>) -> Result<Vec<PublicKey>, SignError> {
+    let mut keys = Vec::new();
+    for p in pubkeys {
+        add_trusted(&mut keys, PublicKey::from_file(p)?)?;
+    }
+    if let Some(dir) = dir {
+        for key in load_trusted_dir(dir)? {
+            add_trusted(&mut keys, key)?;
+        }
+    }
+    Ok(keys)
+}
+
+fn add_trusted(keys: &mut Vec<PublicKey>, key: PublicKey) -> Result<(), SignError> {
+    match keys.iter().find(|k| k.key_id == key.key_id) {
+        Some(seen) if *seen == key => Ok(()),
+        Some(seen) => Err(SignError::ConflictingKeyId {
+            key_id: key.key_id(),
+            first: PathBuf::from(&seen.origin),
+            second: PathBuf::from(&key.origin),
+        }),
+        None => {
+            keys.push(key);
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use keys::{
-    check_can_generate, default_key_dir, generate, load_trusted_dir, PublicKey, SecretKey,
+    check_can_generate, default_key_dir, generate, load_trusted_dir, trusted_keys, PublicKey,
+    SecretKey,
 };
 pub use passphrase::{passphrase_from_env_or_tty, PASSPHRASE_FILE_ENV};
 
@@ -34,6 +35,9 @@ pub struct Verified {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
+    /// A key file that is missing, not a regular file, or too large.
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
     #[error("cannot read {}: {source}; check the path and its permissions", path.display())]
     Read { path: PathBuf, source: io::Error },
     #[error("cannot write {}: {source}; check that the directory is writable and has space", path.display())]
@@ -70,7 +74,7 @@ pub enum SignError {
     PassphraseFile { path: PathBuf, source: io::Error },
     #[error("no trusted public keys (*.pub) in {}; copy the signers' .pub files there", dir.display())]
     NoTrustedKeys { dir: PathBuf },
-    #[error("{} and {} both claim key id {key_id} with different keys; keep only the one the signer gave you", first.display(), second.display())]
+    #[error("{} and {} both claim key id {key_id} with different keys; keep only the one the signer gave you", crate::text::path_safe(first), crate::text::path_safe(second))]
     ConflictingKeyId {
         key_id: String,
         first: PathBuf,

@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use sha2::{Digest, Sha256};
 
 use super::args::{MediaCommand, Override, Recorder};
@@ -393,41 +392,146 @@ pub fn event_row(e: &crate::ledger::Event) -> Vec<String> {
 }
 
 fn file_sha256(path: &Path) -> anyhow::Result<String> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("cannot read certificate file {}", path.display()))?;
+    // A contractor's certificate of destruction: often a scanned PDF, so the import bound.
+    let bytes = crate::input::read_regular(
+        path,
+        "certificate of destruction",
+        crate::input::limit::IMPORT,
+    )
+    .map_err(judged_file_error)?;
     Ok(hex::encode(Sha256::digest(&bytes)))
+}
+
+/// A judged file that is the wrong kind of file, missing or too large is a usage error.
+fn judged_file_error(e: crate::input::InputError) -> anyhow::Error {
+    let message = crate::text::terminal_safe(&e.to_string()).into_owned();
+    if e.is_usage() {
+        ExitError::usage(message)
+    } else {
+        anyhow::Error::new(e)
+    }
 }
 
 /// The `wiped` event for a massho certificate for medium `asset`, after checking its signature
 /// with `keys` and that it is not another medium's certificate. A genuine certificate of a
-/// failed or aborted wipe is recorded as such.
+/// failed or aborted wipe is recorded as such. The certificate is read once: the event is built
+/// from the very bytes whose signature was checked.
 pub fn wiped_from_certificate(
     path: &Path,
     keys: &[crate::sign::PublicKey],
     asset: &str,
 ) -> anyhow::Result<EventData> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("cannot read certificate {}", path.display()))?;
-    let c = crate::cert::check::check(path, keys, None);
-    if let Some(p) = &c.problem {
-        if c.certificate.is_none() || !matches!(p, crate::cert::check::Problem::NotPassed(_)) {
-            return Err(ExitError::refused(format!(
-                "certificate {}: {p}; not recorded",
-                path.display()
-            )));
-        }
-    }
-    let cert: crate::cert::Certificate = serde_json::from_slice(&bytes).map_err(|e| {
-        ExitError::usage(format!(
-            "{} is not a massho certificate: {e}",
-            path.display()
+    let files = crate::cert::check::CertFiles::read(path).map_err(judged_file_error)?;
+    wiped_event(&files, keys, asset)
+}
+
+/// [`wiped_from_certificate`] on files already read.
+fn wiped_event(
+    files: &crate::cert::check::CertFiles,
+    keys: &[crate::sign::PublicKey],
+    asset: &str,
+) -> anyhow::Result<EventData> {
+    use crate::cert::check::Problem;
+    let c = crate::cert::check::check_files(files, keys, None);
+    let refused = |p: &dyn std::fmt::Display| {
+        ExitError::refused(format!(
+            "certificate {}: {p}; not recorded",
+            crate::text::path_safe(&files.path)
         ))
-    })?;
+    };
+    // A genuine certificate of a wipe that did not pass is recorded as such; its file name is
+    // not what the ledger records (the id and the SHA-256 are).
+    let cert = match (&c.certificate, &c.problem) {
+        (Some(cert), None | Some(Problem::NotPassed(_) | Problem::Misnamed { .. })) => cert,
+        (_, Some(p)) => return Err(refused(p)),
+        (None, None) => return Err(refused(&"not checked")),
+    };
     if let Some(tag) = cert.asset_tag.as_deref().filter(|t| *t != asset) {
         return Err(ExitError::refused(format!(
-            "certificate {} is for asset {tag}, not {asset}; not recorded",
-            cert.certificate_id
+            "certificate {} is for asset {}, not {asset}; not recorded",
+            crate::text::terminal_safe(&cert.certificate_id),
+            crate::text::terminal_safe(tag)
         )));
     }
-    Ok(EventData::wiped(&cert, &bytes))
+    Ok(EventData::wiped(cert, &files.json))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cert::check::CertFiles;
+    use crate::cert::Certificate;
+    use crate::sign::SecretKey;
+
+    /// The shipped example under certificate id `id`, signed with `key` into `dir`.
+    fn signed(dir: &Path, key: &SecretKey, id: &str) -> (std::path::PathBuf, Vec<u8>) {
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/examples");
+        let example = std::fs::read_dir(examples)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "json"))
+            .unwrap();
+        let mut cert: Certificate =
+            serde_json::from_slice(&std::fs::read(example).unwrap()).unwrap();
+        cert.certificate_id = id.into();
+        cert.asset_tag = None;
+        let bytes = serde_json::to_vec_pretty(&cert).unwrap();
+        let sig = key.sign(&bytes, "test", &cert.trusted_comment()).unwrap();
+        let path = dir.join(format!("{id}.json"));
+        std::fs::write(&path, &bytes).unwrap();
+        std::fs::write(crate::cert::signature_path(&path), sig).unwrap();
+        (path, bytes)
+    }
+
+    /// The certificate is swapped on disk for another genuine one after it was read: the event
+    /// still names the certificate whose signature was checked, with that file's SHA-256.
+    #[test]
+    fn the_wiped_event_comes_from_the_bytes_that_were_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::from_seed_for_tests([5; 32], [1; 8]);
+        let first = "11111111-1111-4111-8111-111111111111";
+        let (path, checked) = signed(dir.path(), &key, first);
+        let files = CertFiles::read(&path).unwrap();
+        let swap = tempfile::tempdir().unwrap();
+        let (other, _) = signed(swap.path(), &key, "22222222-2222-4222-8222-222222222222");
+        std::fs::copy(&other, &path).unwrap();
+        std::fs::copy(
+            crate::cert::signature_path(&other),
+            crate::cert::signature_path(&path),
+        )
+        .unwrap();
+        let event = wiped_event(&files, &[key.public_key()], "PC-1").unwrap();
+        match event {
+            EventData::Wiped {
+                certificate_id,
+                certificate_sha256,
+                ..
+            } => {
+                assert_eq!(certificate_id, first);
+                assert_eq!(certificate_sha256, hex::encode(Sha256::digest(&checked)));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_fifo_named_as_the_certificate_is_a_usage_error_not_a_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("c.json");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let key = SecretKey::from_seed_for_tests([5; 32], [1; 8]).public_key();
+        // A reader blocked on the FIFO must fail the test, not hang it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(wiped_from_certificate(&path, &[key], "PC-1").map(|_| ()));
+        });
+        let e = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("wiped_from_certificate hung on a FIFO")
+            .unwrap_err();
+        let exit = e.downcast_ref::<ExitError>().map(|x| x.exit);
+        assert_eq!(exit, Some(Exit::Usage), "{e:#}");
+        assert!(e.to_string().contains("FIFO"), "{e:#}");
+    }
 }
