@@ -479,19 +479,61 @@ fn seals_catch_a_rewritten_history_and_a_removed_tail() {
         seal_file.to_str().unwrap(),
     ]);
     assert!(out.contains("sealed ledger"), "{out}");
+    let at_first_seal = s.snapshot();
     s.ok(&["media", "check-in", "USB-001", "--by", "sato"]);
     let pubkey = public.to_str().unwrap();
-    let ok = s.verify(0, &["--pubkey", pubkey]);
-    assert!(ok.contains("signature good"), "{ok}");
-    assert!(ok.contains("1 event(s) after the last seal"), "{ok}");
+    // A key given means something signed must vouch for the head: an event after the newest
+    // seal fails, named.
+    let unsealed = s.verify(1, &["--pubkey", pubkey]);
+    assert!(unsealed.contains("signature good"), "{unsealed}");
+    assert!(
+        unsealed.contains("event 10 after the newest seal (event 9) is not covered by any seal: seal the ledger, or find out who appended them"),
+        "{unsealed}"
+    );
+    // Without a key, the chain alone still checks out, and says what is unsigned.
+    let chain_only = s.verify(0, &[]);
+    assert!(
+        chain_only.contains("1 event(s) after the last seal"),
+        "{chain_only}"
+    );
     // Someone else's key does not vouch for the seal.
     let bad = s.verify(1, &["--pubkey", other_public.to_str().unwrap()]);
     assert!(bad.contains("not among the trusted keys"), "{bad}");
-    // The seal file kept apart matches.
+    assert!(
+        bad.contains("no seal signed by the given key(s) vouches"),
+        "{bad}"
+    );
+    // Sealed again, the head is covered; the older seal file kept apart matches too.
+    let seal_file_2 = s.dir.path().join("seal-2.json");
+    s.ok(&[
+        "ledger",
+        "seal",
+        "--key",
+        key.to_str().unwrap(),
+        "--out",
+        seal_file_2.to_str().unwrap(),
+    ]);
+    s.verify(0, &["--pubkey", pubkey]);
     s.verify(
         0,
         &["--pubkey", pubkey, "--seal", seal_file.to_str().unwrap()],
     );
+    // What a forger who can write the file can still do, and what stops it: cutting the
+    // ledger back to an earlier seal (every later event and seal deleted, the derived state
+    // put back: the file as it was then) leaves a ledger whose newest seal covers its head;
+    // only the later seal kept apart shows the cut.
+    let before_cut = s.snapshot();
+    s.restore(&at_first_seal);
+    s.verify(0, &["--pubkey", pubkey]);
+    let cut = s.verify(
+        1,
+        &["--pubkey", pubkey, "--seal", seal_file_2.to_str().unwrap()],
+    );
+    assert!(
+        cut.contains("the seal covers 10 events but the ledger has fewer (9): events were removed"),
+        "{cut}"
+    );
+    s.restore(&before_cut);
     // The seal's time is signed too: a seal file re-dated does not check out.
     let mut redated: Value = serde_json::from_slice(&std::fs::read(&seal_file).unwrap()).unwrap();
     redated["time"] = "2020-01-01T00:00:00Z".into();
@@ -535,7 +577,7 @@ fn seals_catch_a_rewritten_history_and_a_removed_tail() {
     assert_exit(&out, 1);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("the ledger has fewer: events were removed"),
+        text.contains("the seal covers 8 events but the ledger has fewer (7): events were removed"),
         "{text}"
     );
 }
@@ -1173,6 +1215,8 @@ fn certificates_belong_to_one_medium_and_lost_media_stay_lost() {
         "would come before it",
     );
     assert!(s.events() > before);
+    // The replay applies the same rules: sealed with the station key, the ledger checks out.
+    s.ok(&["ledger", "seal", "--key", s.key.0.to_str().unwrap()]);
     s.verify(0, &["--pubkey", &pubkey]);
 }
 

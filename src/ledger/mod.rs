@@ -5,12 +5,14 @@
 //! - [`state`]: the rules, and the current state (where is each medium) derived from events;
 //! - [`store`]: the SQLite database (schema migrations, WAL, appends in one transaction);
 //! - [`chain`]: verification of the chain, the derived state and the signed seals;
+//! - `database`: verification of what SQLite itself holds (integrity, schema, exact columns);
 //! - [`report`]: the reports an auditor asks for;
 //! - [`exchange`]: CSV import (UTF-8 or Shift_JIS) and CSV / JSON-lines export.
 //!
 //! Design notes are in docs/ledger.md.
 
 pub mod chain;
+mod database;
 pub mod event;
 pub mod exchange;
 pub mod report;
@@ -62,6 +64,9 @@ pub enum LedgerError {
     Damaged { path: PathBuf, what: String },
     #[error(transparent)]
     Sign(#[from] crate::sign::SignError),
+    /// A value massho made could not be turned into the bytes it stores; nothing was recorded.
+    #[error("ledger: {what} cannot be serialized ({cause}); nothing was recorded. This is a bug in massho: report it")]
+    Serialize { what: String, cause: String },
     /// An event the rules refuse; `at` is its position in the batch (0 for a single event).
     #[error("{reason}")]
     Rejected { at: usize, reason: state::Rejection },

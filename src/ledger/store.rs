@@ -59,6 +59,38 @@ const MIGRATIONS: &[&str] = &[
          WHERE kind = 'wiped';",
 ];
 
+/// One row of `sqlite_schema`: what kind of object, its name, its table, its SQL with runs of
+/// white space made one space (SQLite keeps the text as written).
+pub(crate) type SchemaObject = (String, String, String, Option<String>);
+
+/// Every object massho's migrations create, as `sqlite_schema` lists them (automatic indexes
+/// included): made by running the migrations on an empty in-memory database, so the expected
+/// set can never drift from what `ledger init` creates.
+pub(crate) fn expected_schema() -> Result<Vec<SchemaObject>, rusqlite::Error> {
+    let conn = Connection::open_in_memory()?;
+    for m in MIGRATIONS {
+        conn.execute_batch(m)?;
+    }
+    schema_of(&conn)
+}
+
+/// The schema objects of a database, sorted by type and name.
+pub(crate) fn schema_of(conn: &Connection) -> Result<Vec<SchemaObject>, rusqlite::Error> {
+    let mut stmt = conn.prepare(
+        "SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name, tbl_name, sql",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Option<String>>(3)?
+                .map(|sql| sql.split_whitespace().collect::<Vec<_>>().join(" ")),
+        ))
+    })?;
+    rows.collect()
+}
+
 /// How long a writer waits for another to finish before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -286,7 +318,7 @@ impl Ledger {
                     ApplyError::Ledger(e) => e,
                 })?;
                 view.write(&change)?;
-                let body = event.body();
+                let body = event.body()?;
                 let hash = chain_hash(&self.id, &prev, &body);
                 insert
                     .execute(params![
@@ -613,13 +645,15 @@ impl TxView<'_> {
         match change {
             Change::Nothing => Ok(()),
             Change::Cabinet(c) => {
+                let state = to_json(c, "cabinet", &c.id)?;
                 self.tx
                     .prepare_cached("INSERT OR REPLACE INTO cabinets (id, state) VALUES (?1, ?2)")
-                    .and_then(|mut s| s.execute(params![c.id, to_json(c)]))
+                    .and_then(|mut s| s.execute(params![c.id, state]))
                     .map_err(sql)?;
                 Ok(())
             }
             Change::Medium(m) => {
+                let state = to_json(m.as_ref(), "medium", &m.asset_tag)?;
                 self.tx
                     .prepare_cached(
                         "INSERT OR REPLACE INTO media (asset_tag, serial, status, status_since,
@@ -636,7 +670,7 @@ impl TxView<'_> {
                             m.leased,
                             m.return_due,
                             m.retention_until,
-                            to_json(m.as_ref())
+                            state
                         ])
                     })
                     .map_err(sql)?;
@@ -646,9 +680,12 @@ impl TxView<'_> {
     }
 }
 
-pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
-    // The state types serialize without fail (no maps, no floats).
-    serde_json::to_string(value).unwrap_or_default()
+/// A state document; a failure is an error, never an empty document.
+fn to_json<T: serde::Serialize>(value: &T, what: &str, key: &str) -> Result<String, LedgerError> {
+    serde_json::to_string(value).map_err(|e| LedgerError::Serialize {
+        what: format!("the state of {what} {key}"),
+        cause: e.to_string(),
+    })
 }
 
 impl View for TxView<'_> {

@@ -75,16 +75,18 @@ pub enum LedgerCommand {
 pub struct LedgerVerifyArgs {
     #[command(flatten)]
     pub path: LedgerPath,
-    /// A public key whose seals are trusted (repeatable)
+    /// A public key whose seals are trusted (repeatable). With a key, verification also demands
+    /// that a seal signed by it covers every event up to the head
     #[arg(long, value_name = "KEY")]
     pub pubkey: Vec<PathBuf>,
-    /// A directory of trusted public keys (*.pub)
+    /// A directory of trusted public keys (*.pub); same demand as --pubkey
     #[arg(long, value_name = "DIR")]
     pub trusted: Option<PathBuf>,
     /// Verify an exported ledger file (CSV or JSON lines) instead of a database
     #[arg(long, value_name = "FILE")]
     pub export: Option<PathBuf>,
-    /// Also check that a kept seal file (from `ledger seal --out`) matches the ledger
+    /// Also check that a kept seal file (from `ledger seal --out`) matches the ledger, or the
+    /// export given with --export: same ledger, at least that many events, the same hash there
     #[arg(long, value_name = "FILE")]
     pub seal: Vec<PathBuf>,
     /// One JSON object instead of text

@@ -127,12 +127,8 @@ fn need_cabinet(ledger: &crate::ledger::Ledger, id: &str) -> anyhow::Result<()> 
 /// Asset tags, one per line (or the first column of a CSV); blank lines and `#` comments are
 /// skipped, a header named asset/asset_tag/資産番号/管理番号 too.
 fn read_tags(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        ExitError::usage(format!(
-            "cannot read the list of found tags {}: {e}",
-            path.display()
-        ))
-    })?;
+    let bytes = crate::input::read_regular(path, "list of found tags", crate::input::limit::IMPORT)
+        .map_err(super::exchange::input_error)?;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)

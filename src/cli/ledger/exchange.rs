@@ -7,15 +7,15 @@ use std::path::Path;
 use super::args::{EncodingArg, ExportFormat, LedgerExportArgs, LedgerImportArgs, Recorder};
 use super::{actor, from_ledger, open, open_read_only};
 use crate::cli::{Exit, ExitError};
-use crate::ledger::chain::Verification;
+use crate::ledger::chain::{SealFile, Verification};
 use crate::ledger::exchange::{self, Encoding, ExchangeError, Stamp};
 use crate::sign::PublicKey;
 
 /// `massho ledger import FILE`: register every medium of a CSV, all or none.
 pub fn import(a: &LedgerImportArgs) -> anyhow::Result<Exit> {
     let file = &a.file;
-    let bytes = std::fs::read(file)
-        .map_err(|e| ExitError::usage(format!("cannot read {}: {e}", file.display())))?;
+    let bytes = crate::input::read_regular(file, "import file", crate::input::limit::IMPORT)
+        .map_err(input_error)?;
     let encoding = match a.encoding {
         EncodingArg::Auto => Encoding::Auto,
         EncodingArg::Utf8 => Encoding::Utf8,
@@ -52,6 +52,15 @@ pub fn import(a: &LedgerImportArgs) -> anyhow::Result<Exit> {
         );
     }
     Ok(Exit::Passed)
+}
+
+/// A file that cannot be read: the operator named the wrong thing (2), or the system failed.
+pub(super) fn input_error(e: crate::input::InputError) -> anyhow::Error {
+    if e.is_usage() {
+        ExitError::usage(e.to_string())
+    } else {
+        e.into()
+    }
 }
 
 /// Who records the import, when, and the note for rows without one: the recorder options.
@@ -131,10 +140,14 @@ pub fn export(a: &LedgerExportArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Passed)
 }
 
-/// `massho ledger verify --export FILE`.
-pub fn verify_export(file: &Path, keys: &[PublicKey]) -> anyhow::Result<Verification> {
-    exchange::verify_export_file(file, keys).map_err(|e| match e {
-        ExchangeError::Read { .. } => ExitError::usage(e.to_string()),
+/// `massho ledger verify --export FILE [--seal SEAL]...`.
+pub fn verify_export(
+    file: &Path,
+    keys: &[PublicKey],
+    seals: Vec<(String, SealFile)>,
+) -> anyhow::Result<Verification> {
+    exchange::verify_export_file(file, keys, seals).map_err(|e| match e {
+        ExchangeError::Input(ref i) if i.is_usage() => ExitError::usage(e.to_string()),
         other => other.into(),
     })
 }

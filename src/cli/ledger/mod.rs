@@ -203,24 +203,30 @@ pub fn trusted_keys(
 
 fn verify(a: &args::LedgerVerifyArgs) -> anyhow::Result<Exit> {
     let keys = trusted_keys(&a.pubkey, a.trusted.as_deref())?;
+    let mut seals = Vec::new();
+    for f in &a.seal {
+        let seal = chain::read_seal_file(f).map_err(|e| {
+            if e.is_usage() {
+                ExitError::usage(e.to_string())
+            } else {
+                e.into()
+            }
+        })?;
+        seals.push((crate::text::path_safe(f), seal));
+    }
     let (v, origin) = match &a.export {
-        Some(file) => (exchange::verify_export(file, &keys)?, file.clone()),
+        Some(file) => (exchange::verify_export(file, &keys, seals)?, file.clone()),
         None => {
             let ledger = match Ledger::open_read_only(&path_of(&a.path)) {
                 Ok(l) => l,
                 // A ledger too damaged to open (no id, no schema) is a verification failure.
                 Err(e @ (LedgerError::Damaged { .. } | LedgerError::NotALedger { .. })) => {
-                    outln!("PROBLEM: {e}");
+                    outln!("PROBLEM: {}", crate::text::terminal_safe(&e.to_string()));
                     outln!("FAILED: this is not a ledger massho can vouch for");
                     return Ok(Exit::Failed);
                 }
                 Err(e) => return Err(from_ledger(e)),
             };
-            let mut seals = Vec::new();
-            for f in &a.seal {
-                let seal = chain::read_seal_file(f).map_err(ExitError::usage)?;
-                seals.push((f.display().to_string(), seal));
-            }
             let v = chain::verify(&ledger, &keys, &seals).map_err(from_ledger)?;
             (v, ledger.path().to_path_buf())
         }
