@@ -423,6 +423,45 @@ fn verify_names_the_first_tampered_event_or_row() {
             "it has no ledger id",
         ),
         ("PRAGMA user_version = 0", "not a massho ledger"),
+        // Objects massho did not create: the reports and appends run through the schema.
+        (
+            "CREATE TRIGGER hide AFTER INSERT ON events BEGIN DELETE FROM media WHERE 0; END",
+            "the database holds trigger hide on events",
+        ),
+        (
+            "CREATE VIEW media_all AS SELECT * FROM media",
+            "the database holds view media_all",
+        ),
+        (
+            "CREATE INDEX media_extra ON media (status)",
+            "the database holds index media_extra on media",
+        ),
+        (
+            "DROP INDEX media_status; CREATE INDEX media_status ON media (status)",
+            "the database's index media_status on media is defined as",
+        ),
+        ("DROP INDEX media_cabinet", "the database lacks index media_cabinet on media"),
+        // Derived columns compared exactly as massho writes them, named with row and column.
+        (
+            "UPDATE media SET leased = 2 WHERE asset_tag = 'HDD-002'",
+            "medium HDD-002: the media table's columns differ from its state: column leased holds the integer 2 where massho writes the integer 1",
+        ),
+        (
+            "UPDATE media SET leased = 'yes' WHERE asset_tag = 'HDD-002'",
+            "column leased holds the text \"yes\" where massho writes the integer 1",
+        ),
+        (
+            "UPDATE media SET serial = CAST(serial AS BLOB) WHERE asset_tag = 'HDD-002'",
+            "column serial holds a blob of 4 bytes where massho writes the text \"SN-B\"",
+        ),
+        (
+            "UPDATE cabinets SET state = CAST(state AS BLOB) WHERE id = 'C2'",
+            "the cabinets table's row 2 holds the text \"C2\" as its id and a blob of",
+        ),
+        (
+            "UPDATE cabinets SET id = CAST(id AS BLOB) WHERE id = 'C2'",
+            "the cabinets table's row 2 holds a blob of 2 bytes as its id",
+        ),
     ];
     for (sql, expected) in cases {
         s.restore(&good);
@@ -431,6 +470,18 @@ fn verify_names_the_first_tampered_event_or_row() {
         assert!(out.contains(expected), "after {sql}:\n{out}");
         assert!(out.contains("FAILED"), "{out}");
     }
+    // An index whose entries no longer match its table (built under another definition, the
+    // definition then put back): `WHERE serial = ...` finds the wrong media. The schema text is
+    // massho's; SQLite's integrity check sees the damage.
+    s.restore(&good);
+    s.sqlite("PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = 'CREATE INDEX media_serial ON media (status)' WHERE name = 'media_serial'");
+    s.sqlite("REINDEX media_serial");
+    s.sqlite("PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = 'CREATE INDEX media_serial ON media (serial)' WHERE name = 'media_serial'");
+    let out = s.verify(1, &[]);
+    assert!(
+        out.contains("the database is damaged (SQLite's integrity check: row 1 missing from index media_serial"),
+        "{out}"
+    );
     s.restore(&good);
     s.verify(0, &[]);
 }

@@ -79,6 +79,8 @@ struct Replay {
     serials: HashMap<String, Vec<String>>,
     /// Certificate id → the medium it is recorded for.
     certificates: HashMap<String, String>,
+    /// Asset tag → the time of its newest event that put it to use.
+    last_use: HashMap<String, String>,
 }
 
 impl View for Replay {
@@ -92,6 +94,10 @@ impl View for Replay {
 
     fn cabinet(&self, id: &str) -> Result<Option<Cabinet>, LedgerError> {
         Ok(self.cabinets.get(id).cloned())
+    }
+
+    fn last_use(&self, tag: &str) -> Result<Option<String>, LedgerError> {
+        Ok(self.last_use.get(tag).cloned())
     }
 
     fn serial_owner(&self, serial: &str) -> Result<Option<String>, LedgerError> {
@@ -246,6 +252,12 @@ impl<'k> Checker<'k> {
                     self.replay
                         .certificates
                         .insert(certificate_id.clone(), m.clone());
+                }
+                if let Some(m) = &event.medium {
+                    if state::USE_KINDS.contains(&event.data.kind()) {
+                        // Events of a medium come in time order (the rules say so).
+                        self.replay.last_use.insert(m.clone(), event.time.clone());
+                    }
                 }
                 self.replay.take(change)
             }

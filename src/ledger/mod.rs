@@ -7,7 +7,8 @@
 //! - [`chain`]: verification of the chain, the derived state and the signed seals;
 //! - `database`: verification of what SQLite itself holds (integrity, schema, exact columns);
 //! - [`report`]: the reports an auditor asks for;
-//! - [`exchange`]: CSV import (UTF-8 or Shift_JIS) and CSV / JSON-lines export.
+//! - [`exchange`]: CSV import (UTF-8 or Shift_JIS) and CSV / JSON-lines export;
+//! - [`wipe`]: a wipe's ledger pre-flight (which medium, may it be wiped) and its record.
 //!
 //! Design notes are in docs/ledger.md.
 
@@ -18,12 +19,14 @@ pub mod exchange;
 pub mod report;
 pub mod state;
 pub mod store;
+pub mod wipe;
 
 use std::path::{Path, PathBuf};
 
 pub use event::{Event, EventData, MediumKind, Ownership, Registration};
 pub use state::{Cabinet, Medium, MediumStatus};
 pub use store::{Ledger, NewEvent, Recorded};
+pub use wipe::{LedgerWarning, WipeLedgerError, WipeRecords};
 
 /// The environment variable that names the ledger when `--ledger` is not given.
 pub const LEDGER_ENV: &str = "MASSHO_LEDGER";

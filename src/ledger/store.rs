@@ -706,6 +706,26 @@ impl View for TxView<'_> {
         read_medium(self.tx, self.path, tag)
     }
 
+    fn last_use(&self, tag: &str) -> Result<Option<String>, LedgerError> {
+        // A medium's events are in time order, so the newest use is the one with the highest
+        // seq (found through the events_medium index).
+        let kinds = state::USE_KINDS
+            .iter()
+            .map(|k| format!("'{k}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.tx
+            .prepare_cached(&format!(
+                "SELECT time FROM events WHERE medium = ?1 AND kind IN ({kinds})
+                 ORDER BY seq DESC LIMIT 1"
+            ))
+            .and_then(|mut s| s.query_row([tag], |r| r.get(0)).optional())
+            .map_err(|source| LedgerError::Sqlite {
+                path: self.path.to_path_buf(),
+                cause: source,
+            })
+    }
+
     fn cabinet(&self, id: &str) -> Result<Option<Cabinet>, LedgerError> {
         read_cabinet(self.tx, self.path, id)
     }

@@ -64,23 +64,23 @@ pub fn run(cmd: &CabinetCommand) -> anyhow::Result<Exit> {
             if a.json {
                 outln!("{}", serde_json::to_string_pretty(&r)?);
             } else {
-                outln!(
+                safeln!(
                     "cabinet {}: {} expected, {} found",
                     r.cabinet,
                     r.expected,
                     r.found
                 );
                 for t in &r.missing {
-                    outln!("  MISSING     {t}  (the ledger says it is here)");
+                    safeln!("  MISSING     {t}  (the ledger says it is here)");
                 }
                 for t in &r.unexpected {
-                    outln!("  UNEXPECTED  {t}  (not in the ledger)");
+                    safeln!("  UNEXPECTED  {t}  (not in the ledger)");
                 }
                 for (t, place) in &r.misplaced {
-                    outln!("  MISPLACED   {t}  (the ledger says: {place})");
+                    safeln!("  MISPLACED   {t}  (the ledger says: {place})");
                 }
                 if r.clean() {
-                    outln!("  everything is where the ledger says");
+                    safeln!("  everything is where the ledger says");
                 }
             }
             if !a.dry_run {
@@ -102,7 +102,7 @@ pub fn run(cmd: &CabinetCommand) -> anyhow::Result<Exit> {
                 )?;
                 ledger.append_all(vec![e]).map_err(from_ledger)?;
                 if !a.json {
-                    outln!("recorded the check in {}", ledger.path().display());
+                    safeln!("recorded the check in {}", ledger.path().display());
                 }
             }
             Ok(if r.clean() {

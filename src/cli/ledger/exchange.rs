@@ -33,7 +33,7 @@ pub fn import(a: &LedgerImportArgs) -> anyhow::Result<Exit> {
         n => format!(", {n} of them stored in cabinets"),
     };
     if done.dry_run {
-        outln!(
+        safeln!(
             "dry run: {} media in {} ({}) pass every check against ledger {}: they would be registered{stored}; nothing was recorded",
             done.registered,
             file.display(),
@@ -41,7 +41,7 @@ pub fn import(a: &LedgerImportArgs) -> anyhow::Result<Exit> {
             ledger.path().display()
         );
     } else {
-        outln!(
+        safeln!(
             "registered {} media from {} ({}){stored}: events {}-{} in ledger {}",
             done.registered,
             file.display(),
@@ -78,7 +78,10 @@ fn import_error(file: &Path, e: ExchangeError) -> anyhow::Error {
     let say = |e: &ExchangeError| {
         let text = e.to_string();
         let sep = if text.contains('\n') { "\n" } else { "; " };
-        format!("{}: {text}{sep}nothing was recorded", file.display())
+        super::safe_lines(&format!(
+            "{}: {text}{sep}nothing was recorded",
+            file.display()
+        ))
     };
     match e {
         ExchangeError::Rejected { .. } => ExitError::refused(say(&e)),
@@ -128,7 +131,7 @@ pub fn export(a: &LedgerExportArgs) -> anyhow::Result<Exit> {
                 ExchangeError::Ledger(e) => from_ledger(e),
                 other => other.into(),
             })?;
-    outln!(
+    safeln!(
         "exported {} events of ledger {} (id {}, head {}) to {}; check it with `massho ledger verify --export {}`",
         summary.events,
         ledger.path().display(),
