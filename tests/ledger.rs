@@ -67,7 +67,22 @@ impl Scratch {
     /// signed with the station key.
     fn certificate(&self, tag: &str, id: &str, status: &str) -> PathBuf {
         let medium = self.json(&["media", "show", tag]);
-        let serial = medium["medium"]["serial"].clone();
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        self.certificate_naming(tag, id, status, medium["medium"]["serial"].clone(), &now)
+    }
+
+    /// A certificate like [`Scratch::certificate`] naming asset `tag` and this serial number,
+    /// issued at `issued`.
+    fn certificate_naming(
+        &self,
+        tag: &str,
+        id: &str,
+        status: &str,
+        serial: Value,
+        issued: &str,
+    ) -> PathBuf {
         let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/examples");
         let example = std::fs::read_dir(examples)
             .unwrap()
@@ -82,10 +97,7 @@ impl Scratch {
         v["wipe"]["serial"] = serial.clone();
         v["wipe"]["media"]["serial"] = serial;
         v["wipe"]["media"]["kind"] = "disk".into();
-        let now = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap();
-        v["issued_at"] = now.into();
+        v["issued_at"] = issued.into();
         let bytes = serde_json::to_vec_pretty(&v).unwrap();
         let cert: massho::cert::Certificate = serde_json::from_slice(&bytes).unwrap();
         let key = massho::sign::SecretKey::from_file(&self.key.0, &|| Ok(String::new())).unwrap();
@@ -1501,4 +1513,116 @@ fn one_refused_record_does_not_cost_the_other_devices_their_certificates() {
         "in_use"
     );
     s.verify(0, &[]);
+}
+
+#[test]
+fn a_certificate_for_another_mediums_serial_or_older_than_the_last_use_is_refused() {
+    let s = populated();
+    let pubkey = s.key.1.to_str().unwrap().to_owned();
+    s.ok(&["media", "register", "NOSN-1", "--kind", "usb-flash"]);
+    let before = s.events();
+    // NOSN-1 has no serial; a certificate naming it but for USB-001's drive (SN-A) is not its.
+    let foreign = s.certificate_naming(
+        "NOSN-1",
+        "c0000000-0000-4000-8000-00000000000a",
+        "passed",
+        "SN-A".into(),
+        &massho::ledger::now_utc(),
+    );
+    let out = s.m(&[
+        "media",
+        "wiped",
+        "NOSN-1",
+        "--certificate",
+        foreign.to_str().unwrap(),
+        "--pubkey",
+        &pubkey,
+    ]);
+    assert_exit(&out, 3);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is for serial number SN-A, which belongs to medium USB-001, not to NOSN-1"),
+        "{err}"
+    );
+    // USB-001 was handed over just now: a certificate issued before that is stale.
+    let stale = s.certificate_naming(
+        "USB-001",
+        "c0000000-0000-4000-8000-00000000000b",
+        "passed",
+        "SN-A".into(),
+        "2026-11-05T00:00:00Z",
+    );
+    let out = s.m(&[
+        "media",
+        "wiped",
+        "USB-001",
+        "--certificate",
+        stale.to_str().unwrap(),
+        "--pubkey",
+        &pubkey,
+    ]);
+    assert_exit(&out, 3);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let handover = s.json(&["media", "show", "USB-001"])["events"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()["time"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        err.contains(&format!(
+            "certificate c0000000-0000-4000-8000-00000000000b is stale: it was issued at 2026-11-05T00:00:00Z, before medium USB-001's last recorded use at {handover}"
+        )),
+        "{err}"
+    );
+    assert_eq!(s.events(), before, "nothing recorded");
+    s.verify(0, &[]);
+}
+
+#[test]
+fn ledger_values_cannot_repaint_the_terminal() {
+    let s = Scratch::new();
+    s.ok(&[
+        "media",
+        "register",
+        "EVIL-1",
+        "--kind",
+        "hdd",
+        "--department",
+        "\u{202e}lanigiro",
+        "--note",
+        "wipe\x1b[2Jdone \u{202e}txt.exe",
+        "--at",
+        "2026-10-01",
+    ]);
+    s.ok(&[
+        "media",
+        "backup",
+        "EVIL-1",
+        "--set",
+        "\x1b]0;pwned\x07",
+        "--system",
+        "erp",
+        "--generation",
+        "1",
+        "--retain-until",
+        "2020-01-01",
+    ]);
+    for args in [
+        vec!["media", "show", "EVIL-1"],
+        vec!["report", "history", "EVIL-1"],
+        vec!["media", "list"],
+        vec!["report", "retention", "--as-of", "2026-11-01"],
+    ] {
+        let out = s.ok(&args);
+        assert!(
+            !out.contains('\x1b') && !out.contains('\u{202e}') && !out.contains('\x07'),
+            "{args:?} printed a raw control or bidi character:\n{out:?}"
+        );
+    }
+    let shown = s.ok(&["media", "show", "EVIL-1"]);
+    assert!(shown.contains("lanigiro"), "{shown}");
+    assert!(shown.contains("2Jdone"), "{shown}");
 }

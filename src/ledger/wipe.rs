@@ -430,6 +430,48 @@ mod tests {
             .contains("kept until 2999-12-31"));
     }
 
+    /// The shipped example certificate, made out for `serial` and `tag`, issued now.
+    fn certificate(serial: &str, tag: &str) -> Certificate {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("certs/examples/74b4cc29-289e-4bf3-8975-d1d920ef0aeb.json");
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(example).unwrap()).unwrap();
+        v["asset_tag"] = tag.into();
+        v["wipe"]["serial"] = serial.into();
+        v["wipe"]["media"]["serial"] = serial.into();
+        v["wipe"]["media"]["kind"] = "disk".into();
+        v["issued_at"] = crate::ledger::now_utc().into();
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn record_hashes_the_bytes_it_is_given_and_reads_no_file() {
+        use sha2::Digest;
+        let (_d, path) = ledger();
+        let usb = sample(DeviceKind::Disk, Transport::Usb, MediaClass::Flash);
+        let mut plan = WipeRecords::prepare(&path, &[&usb], &[], "op").unwrap();
+        let cert = certificate("S123", "S123");
+        let bytes = b"{\"the certificate\": \"exactly as written\"}\n";
+        let (tag, seq) = plan.record(0, &cert, bytes).unwrap();
+        assert_eq!((tag.as_str(), seq), ("S123", 2));
+        let ledger = Ledger::open(&path).unwrap();
+        let history = ledger.history("S123").unwrap();
+        match &history[1].data {
+            EventData::Wiped {
+                certificate_sha256, ..
+            } => assert_eq!(
+                *certificate_sha256,
+                hex::encode(sha2::Sha256::digest(bytes))
+            ),
+            other => panic!("not a wipe: {other:?}"),
+        }
+        // Registered as of the certificate, so the certificate is not older than the medium.
+        assert_eq!(
+            history[0].time,
+            crate::ledger::utc_string(crate::ledger::parse_time(&cert.issued_at).unwrap())
+        );
+    }
+
     #[test]
     fn kinds_follow_the_transport() {
         let mut d = sample(DeviceKind::Disk, Transport::Sata, MediaClass::Magnetic);
