@@ -119,6 +119,9 @@ pub enum ExportFormat {
 pub struct LedgerExportArgs {
     #[command(flatten)]
     pub path: LedgerPath,
+    /// jsonl: a header line with the event count and head, then one line per event; csv: for
+    /// spreadsheets, ending in an `#end` row with the count and head (cells that look like
+    /// formulas get one leading ', which verify and import drop again)
     #[arg(long, value_enum, default_value = "jsonl")]
     pub format: ExportFormat,
     /// Write to FILE instead of standard output
@@ -128,7 +131,8 @@ pub struct LedgerExportArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EncodingArg {
-    /// UTF-8 if the file is valid UTF-8 (with or without BOM), else Shift_JIS
+    /// UTF-8 with a BOM, or plain ASCII: UTF-8; not UTF-8: Shift_JIS; valid as both: refused,
+    /// asking for utf-8 or shift_jis
     Auto,
     #[value(name = "utf-8")]
     Utf8,
@@ -142,6 +146,7 @@ pub struct LedgerImportArgs {
     pub path: LedgerPath,
     /// The CSV file: a header row, then one medium per row (see docs/ledger.md for columns)
     pub file: PathBuf,
+    /// The file's encoding; auto refuses a file that reads as both UTF-8 and Shift_JIS
     #[arg(long, value_enum, default_value = "auto")]
     pub encoding: EncodingArg,
     /// Check every row and report, but record nothing
