@@ -1626,3 +1626,21 @@ fn ledger_values_cannot_repaint_the_terminal() {
     assert!(shown.contains("lanigiro"), "{shown}");
     assert!(shown.contains("2Jdone"), "{shown}");
 }
+
+#[test]
+fn a_tampered_position_is_never_wrapped_into_the_next_events_hash() {
+    let s = Scratch::new();
+    s.ok(&["cabinet", "add", "C1", "--room", "r"]);
+    s.sqlite("UPDATE events SET seq = -1");
+    let out = s.m(&["cabinet", "add", "C2", "--room", "r"]);
+    assert_ne!(out.status.code(), Some(0), "{}", describe_output(&out));
+    assert_ne!(
+        out.status.code(),
+        Some(101),
+        "a panic: {}",
+        describe_output(&out)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("its newest event has position -1"), "{err}");
+    assert_eq!(s.events(), 1, "nothing recorded");
+}

@@ -236,7 +236,8 @@ impl EventData {
             certificate_sha256: hex::encode(Sha256::digest(bytes)),
             status: cert.status.name().to_owned(),
             method: Some(cert.wipe.method.clone()),
-            issued_at: super::parse_time(&cert.issued_at).map(super::utc_string),
+            // A time that cannot be read stays absent, and the rules refuse the event.
+            issued_at: super::parse_time(&cert.issued_at).and_then(super::try_utc_string),
             serial: cert.wipe.serial.clone(),
             verification: Some(cert.wipe.verify_mode.name().to_owned()),
             asset_tag: cert.asset_tag.clone(),

@@ -168,7 +168,13 @@ pub fn export(
         };
         let get = |e| ledger.sql(e);
         Ok(Some(Row {
-            seq: r.get::<_, i64>(0).map_err(get)? as u64,
+            seq: {
+                let seq = r.get::<_, i64>(0).map_err(get)?;
+                u64::try_from(seq).map_err(|_| LedgerError::Damaged {
+                    path: ledger.path().to_path_buf(),
+                    what: format!("event row with position {seq}"),
+                })?
+            },
             time: r.get(1).map_err(get)?,
             kind: r.get(2).map_err(get)?,
             medium: r.get(3).map_err(get)?,

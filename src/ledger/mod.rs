@@ -107,12 +107,19 @@ pub fn now_utc() -> String {
     utc_string(time::OffsetDateTime::now_utc())
 }
 
-/// A time as events store it: UTC, RFC 3339, whole seconds.
+/// A time as events store it: UTC, RFC 3339, whole seconds. For display; what is hashed uses
+/// [`try_utc_string`].
 pub fn utc_string(t: time::OffsetDateTime) -> String {
+    try_utc_string(t).unwrap_or_else(|| t.to_string())
+}
+
+/// A time as events store it, or `None` for a time RFC 3339 cannot write (a year past 9999):
+/// hashed bytes never come from a fallback form.
+pub fn try_utc_string(t: time::OffsetDateTime) -> Option<String> {
     let t = t.to_offset(time::UtcOffset::UTC);
-    let t = t.replace_nanosecond(0).unwrap_or(t);
+    let t = t.replace_nanosecond(0).ok()?;
     t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.to_string())
+        .ok()
 }
 
 /// The local offset as "+09:00".

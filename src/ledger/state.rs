@@ -556,6 +556,11 @@ fn medium_event(
                 }
                 _ => {}
             }
+            if issued_at.is_none() {
+                return reject(format!(
+                    "certificate {certificate_id} has no issue time that can be read: it cannot be placed before or after the medium's use; check the certificate"
+                ));
+            }
             if device_kind.as_deref() == Some("partition") {
                 return reject(format!(
                     "certificate {certificate_id} is for a partition: it does not sanitize the whole medium {}",

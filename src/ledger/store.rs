@@ -277,10 +277,12 @@ impl Ledger {
             .query_row(
                 "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
                 [],
-                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+                |r| Ok((r.get::<_, i64>(0)?, r.get(1)?)),
             )
             .optional()
             .map_err(sql)?
+            .map(|(seq, hash)| head_seq(&path, seq).map(|seq| (seq, hash)))
+            .transpose()?
             .unwrap_or((0, GENESIS.to_owned()));
         let recorded_at = super::now_utc();
         let mut out = Vec::new();
@@ -298,10 +300,15 @@ impl Ledger {
             let mut at = 0;
             while let Some(new) = next(seq, &prev)? {
                 seq += 1;
-                let time = new
-                    .time
-                    .map(super::utc_string)
-                    .unwrap_or_else(|| recorded_at.clone());
+                let time = match new.time {
+                    None => recorded_at.clone(),
+                    Some(t) => super::try_utc_string(t).ok_or_else(|| LedgerError::Rejected {
+                        at,
+                        reason: state::Rejection(format!(
+                            "event time {t} cannot be written as an RFC 3339 time; give a real date"
+                        )),
+                    })?,
+                };
                 let event = Event {
                     v: BODY_VERSION,
                     seq,
@@ -347,16 +354,19 @@ impl Ledger {
 
     /// The number of events and the hash of the last one.
     pub fn head(&self) -> Result<(u64, String), LedgerError> {
-        Ok(self
+        let last: Option<(i64, String)> = self
             .conn
             .query_row(
                 "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
                 [],
-                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
-            .map_err(|e| self.sql(e))?
-            .unwrap_or((0, GENESIS.to_owned())))
+            .map_err(|e| self.sql(e))?;
+        match last {
+            Some((seq, hash)) => Ok((head_seq(&self.path, seq)?, hash)),
+            None => Ok((0, GENESIS.to_owned())),
+        }
     }
 
     pub fn medium(&self, tag: &str) -> Result<Option<Medium>, LedgerError> {
@@ -440,6 +450,18 @@ impl Ledger {
     pub fn cabinets(&self) -> Result<Vec<Cabinet>, LedgerError> {
         self.json_rows("SELECT state FROM cabinets ORDER BY id", &[], "cabinets")
     }
+}
+
+/// The newest event's position as stored: a negative one (an edited table) is damage, never
+/// wrapped around into a huge number that the next event's hash would carry.
+fn head_seq(path: &Path, seq: i64) -> Result<u64, LedgerError> {
+    u64::try_from(seq)
+        .ok()
+        .filter(|s| *s < i64::MAX as u64)
+        .ok_or_else(|| LedgerError::Damaged {
+            path: path.to_path_buf(),
+            what: format!("its newest event has position {seq}"),
+        })
 }
 
 /// How a ledger is opened.
