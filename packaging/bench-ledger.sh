@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # How fast the ledger answers at scale: generates a ledger of MEDIA media and EVENTS events
 # (default 100 000 / 1 000 000) through the library's rules (examples/ledger_generate.rs), then
-# times every report, `media show`, `cabinet inventory`, `ledger verify`, and `ledger export`
-# followed by `ledger verify --export`. Prints seconds; asserts nothing. Needs no root, touches no
+# times every report, `media show`, `cabinet inventory`, `ledger verify` (and, with sqlite3, the
+# integrity and quick checks it could run), and `ledger export` followed by
+# `ledger verify --export`. Prints seconds; asserts nothing. Needs no root, touches no
 # device.
 #
 # The generated ledger is kept in $BENCH_LEDGER_DIR (default /tmp/massho-bench-ledger) and reused
@@ -76,6 +77,12 @@ measure "report history $asset"           "$massho" report history "$asset"
 measure "cabinet inventory $cabinet"      "$massho" cabinet inventory "$cabinet"
 measure "media show $asset"               "$massho" media show "$asset"
 measure "ledger verify"                   "$massho" ledger verify
+# What the SQLite structure checks inside `ledger verify` cost on their own: verify runs the
+# full integrity check (indexes against tables); quick_check skips exactly that.
+if command -v sqlite3 >/dev/null; then
+    measure "  of which: PRAGMA integrity_check"  sqlite3 "$ledger" "PRAGMA integrity_check"
+    measure "  (PRAGMA quick_check, not used)"    sqlite3 "$ledger" "PRAGMA quick_check"
+fi
 rm -f "$work/export.jsonl" "$work/export.csv"
 measure "ledger export (jsonl)"           "$massho" ledger export --format jsonl -o "$work/export.jsonl"
 measure "ledger verify --export (jsonl)"  "$massho" ledger verify --export "$work/export.jsonl"

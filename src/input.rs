@@ -69,6 +69,33 @@ impl InputError {
 /// The file is opened with `O_NONBLOCK` so that opening a FIFO does not wait for a writer, and
 /// its type is checked on the open descriptor before a byte is read.
 pub fn read_regular(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u8>, InputError> {
+    let (file, len) = open_regular(path, what, limit)?;
+    let io = |source| InputError::Io {
+        what,
+        path: path.to_owned(),
+        source,
+    };
+    let mut bytes = Vec::with_capacity(len as usize);
+    // The file may grow between fstat and read: never read past the limit.
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(InputError::TooLarge {
+            what,
+            path: path.to_owned(),
+            limit,
+        });
+    }
+    Ok(bytes)
+}
+
+/// Open the regular file at `path` for a reader that streams it (a ledger export too big to
+/// hold): the same checks as [`read_regular`] on the one open descriptor, which is returned with
+/// its size. The caller reads at most `limit` bytes from it (`Read::take`).
+pub fn open_regular(
+    path: &Path,
+    what: &'static str,
+    limit: u64,
+) -> Result<(File, u64), InputError> {
     let file = File::options()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
@@ -105,17 +132,7 @@ pub fn read_regular(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u
             limit,
         });
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    // The file may grow between fstat and read: never read past the limit.
-    file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
-    if bytes.len() as u64 > limit {
-        return Err(InputError::TooLarge {
-            what,
-            path: path.to_owned(),
-            limit,
-        });
-    }
-    Ok(bytes)
+    Ok((file, meta.len()))
 }
 
 /// What a file type is, for messages: "a directory", "a FIFO (named pipe)", ...

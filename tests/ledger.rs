@@ -67,7 +67,22 @@ impl Scratch {
     /// signed with the station key.
     fn certificate(&self, tag: &str, id: &str, status: &str) -> PathBuf {
         let medium = self.json(&["media", "show", tag]);
-        let serial = medium["medium"]["serial"].clone();
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        self.certificate_naming(tag, id, status, medium["medium"]["serial"].clone(), &now)
+    }
+
+    /// A certificate like [`Scratch::certificate`] naming asset `tag` and this serial number,
+    /// issued at `issued`.
+    fn certificate_naming(
+        &self,
+        tag: &str,
+        id: &str,
+        status: &str,
+        serial: Value,
+        issued: &str,
+    ) -> PathBuf {
         let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/examples");
         let example = std::fs::read_dir(examples)
             .unwrap()
@@ -82,10 +97,7 @@ impl Scratch {
         v["wipe"]["serial"] = serial.clone();
         v["wipe"]["media"]["serial"] = serial;
         v["wipe"]["media"]["kind"] = "disk".into();
-        let now = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap();
-        v["issued_at"] = now.into();
+        v["issued_at"] = issued.into();
         let bytes = serde_json::to_vec_pretty(&v).unwrap();
         let cert: massho::cert::Certificate = serde_json::from_slice(&bytes).unwrap();
         let key = massho::sign::SecretKey::from_file(&self.key.0, &|| Ok(String::new())).unwrap();
@@ -423,6 +435,45 @@ fn verify_names_the_first_tampered_event_or_row() {
             "it has no ledger id",
         ),
         ("PRAGMA user_version = 0", "not a massho ledger"),
+        // Objects massho did not create: the reports and appends run through the schema.
+        (
+            "CREATE TRIGGER hide AFTER INSERT ON events BEGIN DELETE FROM media WHERE 0; END",
+            "the database holds trigger hide on events",
+        ),
+        (
+            "CREATE VIEW media_all AS SELECT * FROM media",
+            "the database holds view media_all",
+        ),
+        (
+            "CREATE INDEX media_extra ON media (status)",
+            "the database holds index media_extra on media",
+        ),
+        (
+            "DROP INDEX media_status; CREATE INDEX media_status ON media (status)",
+            "the database's index media_status on media is defined as",
+        ),
+        ("DROP INDEX media_cabinet", "the database lacks index media_cabinet on media"),
+        // Derived columns compared exactly as massho writes them, named with row and column.
+        (
+            "UPDATE media SET leased = 2 WHERE asset_tag = 'HDD-002'",
+            "medium HDD-002: the media table's columns differ from its state: column leased holds the integer 2 where massho writes the integer 1",
+        ),
+        (
+            "UPDATE media SET leased = 'yes' WHERE asset_tag = 'HDD-002'",
+            "column leased holds the text \"yes\" where massho writes the integer 1",
+        ),
+        (
+            "UPDATE media SET serial = CAST(serial AS BLOB) WHERE asset_tag = 'HDD-002'",
+            "column serial holds a blob of 4 bytes where massho writes the text \"SN-B\"",
+        ),
+        (
+            "UPDATE cabinets SET state = CAST(state AS BLOB) WHERE id = 'C2'",
+            "the cabinets table's row 2 holds the text \"C2\" as its id and a blob of",
+        ),
+        (
+            "UPDATE cabinets SET id = CAST(id AS BLOB) WHERE id = 'C2'",
+            "the cabinets table's row 2 holds a blob of 2 bytes as its id",
+        ),
     ];
     for (sql, expected) in cases {
         s.restore(&good);
@@ -431,6 +482,18 @@ fn verify_names_the_first_tampered_event_or_row() {
         assert!(out.contains(expected), "after {sql}:\n{out}");
         assert!(out.contains("FAILED"), "{out}");
     }
+    // An index whose entries no longer match its table (built under another definition, the
+    // definition then put back): `WHERE serial = ...` finds the wrong media. The schema text is
+    // massho's; SQLite's integrity check sees the damage.
+    s.restore(&good);
+    s.sqlite("PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = 'CREATE INDEX media_serial ON media (status)' WHERE name = 'media_serial'");
+    s.sqlite("REINDEX media_serial");
+    s.sqlite("PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = 'CREATE INDEX media_serial ON media (serial)' WHERE name = 'media_serial'");
+    let out = s.verify(1, &[]);
+    assert!(
+        out.contains("the database is damaged (SQLite's integrity check: row 1 missing from index media_serial"),
+        "{out}"
+    );
     s.restore(&good);
     s.verify(0, &[]);
 }
@@ -479,19 +542,61 @@ fn seals_catch_a_rewritten_history_and_a_removed_tail() {
         seal_file.to_str().unwrap(),
     ]);
     assert!(out.contains("sealed ledger"), "{out}");
+    let at_first_seal = s.snapshot();
     s.ok(&["media", "check-in", "USB-001", "--by", "sato"]);
     let pubkey = public.to_str().unwrap();
-    let ok = s.verify(0, &["--pubkey", pubkey]);
-    assert!(ok.contains("signature good"), "{ok}");
-    assert!(ok.contains("1 event(s) after the last seal"), "{ok}");
+    // A key given means something signed must vouch for the head: an event after the newest
+    // seal fails, named.
+    let unsealed = s.verify(1, &["--pubkey", pubkey]);
+    assert!(unsealed.contains("signature good"), "{unsealed}");
+    assert!(
+        unsealed.contains("event 10 after the newest seal (event 9) is not covered by any seal: seal the ledger, or find out who appended them"),
+        "{unsealed}"
+    );
+    // Without a key, the chain alone still checks out, and says what is unsigned.
+    let chain_only = s.verify(0, &[]);
+    assert!(
+        chain_only.contains("1 event(s) after the last seal"),
+        "{chain_only}"
+    );
     // Someone else's key does not vouch for the seal.
     let bad = s.verify(1, &["--pubkey", other_public.to_str().unwrap()]);
     assert!(bad.contains("not among the trusted keys"), "{bad}");
-    // The seal file kept apart matches.
+    assert!(
+        bad.contains("no seal signed by the given key(s) vouches"),
+        "{bad}"
+    );
+    // Sealed again, the head is covered; the older seal file kept apart matches too.
+    let seal_file_2 = s.dir.path().join("seal-2.json");
+    s.ok(&[
+        "ledger",
+        "seal",
+        "--key",
+        key.to_str().unwrap(),
+        "--out",
+        seal_file_2.to_str().unwrap(),
+    ]);
+    s.verify(0, &["--pubkey", pubkey]);
     s.verify(
         0,
         &["--pubkey", pubkey, "--seal", seal_file.to_str().unwrap()],
     );
+    // What a forger who can write the file can still do, and what stops it: cutting the
+    // ledger back to an earlier seal (every later event and seal deleted, the derived state
+    // put back: the file as it was then) leaves a ledger whose newest seal covers its head;
+    // only the later seal kept apart shows the cut.
+    let before_cut = s.snapshot();
+    s.restore(&at_first_seal);
+    s.verify(0, &["--pubkey", pubkey]);
+    let cut = s.verify(
+        1,
+        &["--pubkey", pubkey, "--seal", seal_file_2.to_str().unwrap()],
+    );
+    assert!(
+        cut.contains("the seal covers 10 events but the ledger has fewer (9): events were removed"),
+        "{cut}"
+    );
+    s.restore(&before_cut);
     // The seal's time is signed too: a seal file re-dated does not check out.
     let mut redated: Value = serde_json::from_slice(&std::fs::read(&seal_file).unwrap()).unwrap();
     redated["time"] = "2020-01-01T00:00:00Z".into();
@@ -535,7 +640,7 @@ fn seals_catch_a_rewritten_history_and_a_removed_tail() {
     assert_exit(&out, 1);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("the ledger has fewer: events were removed"),
+        text.contains("the seal covers 8 events but the ledger has fewer (7): events were removed"),
         "{text}"
     );
 }
@@ -1173,6 +1278,8 @@ fn certificates_belong_to_one_medium_and_lost_media_stay_lost() {
         "would come before it",
     );
     assert!(s.events() > before);
+    // The replay applies the same rules: sealed with the station key, the ledger checks out.
+    s.ok(&["ledger", "seal", "--key", s.key.0.to_str().unwrap()]);
     s.verify(0, &["--pubkey", &pubkey]);
 }
 
@@ -1406,4 +1513,134 @@ fn one_refused_record_does_not_cost_the_other_devices_their_certificates() {
         "in_use"
     );
     s.verify(0, &[]);
+}
+
+#[test]
+fn a_certificate_for_another_mediums_serial_or_older_than_the_last_use_is_refused() {
+    let s = populated();
+    let pubkey = s.key.1.to_str().unwrap().to_owned();
+    s.ok(&["media", "register", "NOSN-1", "--kind", "usb-flash"]);
+    let before = s.events();
+    // NOSN-1 has no serial; a certificate naming it but for USB-001's drive (SN-A) is not its.
+    let foreign = s.certificate_naming(
+        "NOSN-1",
+        "c0000000-0000-4000-8000-00000000000a",
+        "passed",
+        "SN-A".into(),
+        &massho::ledger::now_utc(),
+    );
+    let out = s.m(&[
+        "media",
+        "wiped",
+        "NOSN-1",
+        "--certificate",
+        foreign.to_str().unwrap(),
+        "--pubkey",
+        &pubkey,
+    ]);
+    assert_exit(&out, 3);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is for serial number SN-A, which belongs to medium USB-001, not to NOSN-1"),
+        "{err}"
+    );
+    // USB-001 was handed over just now: a certificate issued before that is stale.
+    let stale = s.certificate_naming(
+        "USB-001",
+        "c0000000-0000-4000-8000-00000000000b",
+        "passed",
+        "SN-A".into(),
+        "2026-11-05T00:00:00Z",
+    );
+    let out = s.m(&[
+        "media",
+        "wiped",
+        "USB-001",
+        "--certificate",
+        stale.to_str().unwrap(),
+        "--pubkey",
+        &pubkey,
+    ]);
+    assert_exit(&out, 3);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let handover = s.json(&["media", "show", "USB-001"])["events"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()["time"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        err.contains(&format!(
+            "certificate c0000000-0000-4000-8000-00000000000b is stale: it was issued at 2026-11-05T00:00:00Z, before medium USB-001's last recorded use at {handover}"
+        )),
+        "{err}"
+    );
+    assert_eq!(s.events(), before, "nothing recorded");
+    s.verify(0, &[]);
+}
+
+#[test]
+fn ledger_values_cannot_repaint_the_terminal() {
+    let s = Scratch::new();
+    s.ok(&[
+        "media",
+        "register",
+        "EVIL-1",
+        "--kind",
+        "hdd",
+        "--department",
+        "\u{202e}lanigiro",
+        "--note",
+        "wipe\x1b[2Jdone \u{202e}txt.exe",
+        "--at",
+        "2026-10-01",
+    ]);
+    s.ok(&[
+        "media",
+        "backup",
+        "EVIL-1",
+        "--set",
+        "\x1b]0;pwned\x07",
+        "--system",
+        "erp",
+        "--generation",
+        "1",
+        "--retain-until",
+        "2020-01-01",
+    ]);
+    for args in [
+        vec!["media", "show", "EVIL-1"],
+        vec!["report", "history", "EVIL-1"],
+        vec!["media", "list"],
+        vec!["report", "retention", "--as-of", "2026-11-01"],
+    ] {
+        let out = s.ok(&args);
+        assert!(
+            !out.contains('\x1b') && !out.contains('\u{202e}') && !out.contains('\x07'),
+            "{args:?} printed a raw control or bidi character:\n{out:?}"
+        );
+    }
+    let shown = s.ok(&["media", "show", "EVIL-1"]);
+    assert!(shown.contains("lanigiro"), "{shown}");
+    assert!(shown.contains("2Jdone"), "{shown}");
+}
+
+#[test]
+fn a_tampered_position_is_never_wrapped_into_the_next_events_hash() {
+    let s = Scratch::new();
+    s.ok(&["cabinet", "add", "C1", "--room", "r"]);
+    s.sqlite("UPDATE events SET seq = -1");
+    let out = s.m(&["cabinet", "add", "C2", "--room", "r"]);
+    assert_ne!(out.status.code(), Some(0), "{}", describe_output(&out));
+    assert_ne!(
+        out.status.code(),
+        Some(101),
+        "a panic: {}",
+        describe_output(&out)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("its newest event has position -1"), "{err}");
+    assert_eq!(s.events(), 1, "nothing recorded");
 }

@@ -454,3 +454,244 @@ fn an_export_of_another_ledger_spliced_in_is_caught() {
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("line 5: ledger_id"), "{text}");
 }
+
+/// Run massho, killing it (and failing) if it does not finish in 20 seconds: a FIFO must be
+/// refused, never waited on.
+fn run_bounded(s: &Scratch, args: &[&str]) -> Output {
+    use std::process::Stdio;
+    let mut c = massho();
+    c.args(args)
+        .arg("--ledger")
+        .arg(s.ledger())
+        .env("USER", "tester")
+        .env_remove("SUDO_USER")
+        .env_remove("MASSHO_LEDGER")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("massho {args:?} hung (still running after 20 s)");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn fifos_and_directories_handed_to_the_ledger_are_usage_errors_not_hangs() {
+    let s = Scratch::new();
+    let fifo = s.file("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let fifo = fifo.to_str().unwrap();
+    let dir = s.dir.path().to_str().unwrap();
+    for args in [
+        vec!["ledger", "import", fifo],
+        vec!["ledger", "verify", "--export", fifo],
+        vec!["ledger", "verify", "--seal", fifo],
+        vec!["cabinet", "check", "CAB-1", "--found", fifo],
+        vec!["ledger", "import", dir],
+        vec!["ledger", "verify", "--export", dir],
+    ] {
+        let out = run_bounded(&s, &args);
+        assert_exit(&out, 2);
+        let err = stderr(&out);
+        let named = if args.contains(&fifo) { fifo } else { dir };
+        assert!(err.contains(named), "{args:?}: {err}");
+        assert!(
+            err.contains("a FIFO (named pipe), not a regular file")
+                || err.contains("a directory, not a regular file"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_csv_that_reads_as_both_utf8_and_shift_jis_asks_for_its_encoding() {
+    let s = Scratch::new();
+    // ﾃｽ (half-width katakana) in Shift_JIS is C3 BD, which is also UTF-8 for ý.
+    let (sjis, _, unmappable) =
+        encoding_rs::SHIFT_JIS.encode("asset_tag,kind,note\r\nT-1,tape,ﾃｽ\r\n");
+    assert!(!unmappable);
+    assert_eq!(
+        std::str::from_utf8(&sjis).unwrap(),
+        "asset_tag,kind,note\r\nT-1,tape,ý\r\n"
+    );
+    let file = s.write("ambiguous.csv", &sjis);
+    let before = s.events();
+    let out = s.import(&file, &[]);
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains(file.to_str().unwrap()), "{err}");
+    assert!(
+        err.contains("valid both as UTF-8 and as Shift_JIS (line 2 reads \"T-1,tape,ý\" as UTF-8 but \"T-1,tape,ﾃｽ\" as Shift_JIS): say which it is with --encoding utf-8 or --encoding shift_jis"),
+        "{err}"
+    );
+    assert_eq!(s.events(), before, "nothing recorded");
+    let out = s.import(&file, &["--encoding", "shift_jis"]);
+    assert_exit(&out, 0);
+    let show: Value = serde_json::from_str(&s.ok(&["media", "show", "T-1", "--json"])).unwrap();
+    assert_eq!(show["events"][0]["note"], "ﾃｽ");
+    // Plain ASCII, or UTF-8 with a byte-order mark (Excel's "CSV UTF-8"), is not ambiguous.
+    let mut bom = b"\xEF\xBB\xBF".to_vec();
+    bom.extend_from_slice("asset_tag,kind,note\r\nT-2,tape,ý\r\n".as_bytes());
+    let file = s.write("bom.csv", &bom);
+    assert_exit(&s.import(&file, &[]), 0);
+}
+
+#[test]
+fn csv_cells_that_look_like_formulas_are_escaped_reversibly_and_still_verify() {
+    let s = Scratch::new();
+    let formula = "=HYPERLINK(\"http://evil.invalid/\",\"click\")";
+    // Registered from a CSV whose cells were escaped for a spreadsheet: one ' is dropped.
+    let csv = format!(
+        "asset_tag,kind,department,note\r\n\"'{}\",tape,'-2+3,''quoted\r\n'-2+3,tape,\"'{}\",'@SUM(1)\r\n''quoted,tape,,\r\n",
+        formula.replace('"', "\"\""),
+        formula.replace('"', "\"\"")
+    );
+    let file = s.write("escaped.csv", format!("\u{FEFF}{csv}").as_bytes());
+    assert_exit(&s.import(&file, &[]), 0);
+    let m = s.medium(formula);
+    assert_eq!(m["department"], "-2+3");
+    let m = s.medium("-2+3");
+    assert_eq!(m["department"], formula);
+    let show: Value = serde_json::from_str(&s.ok(&["media", "show", formula, "--json"])).unwrap();
+    assert_eq!(show["events"][0]["note"], "'quoted");
+    s.medium("'quoted");
+
+    // The media list for a spreadsheet: every risky cell, and a cell starting with ', gets one '.
+    let listed = s.ok(&["media", "list", "--csv"]);
+    let mut reader = csv::Reader::from_reader(listed.as_bytes());
+    let cells: Vec<String> = reader
+        .records()
+        .flat_map(|r| r.unwrap().iter().map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    assert!(cells.contains(&format!("'{formula}")), "{listed}");
+    assert!(cells.contains(&"'-2+3".to_owned()), "{listed}");
+    assert!(cells.contains(&"''quoted".to_owned()), "{listed}");
+
+    // The export: no cell a spreadsheet would run, and yet the chain verifies.
+    let export = s.file("export.csv");
+    s.ok(&[
+        "ledger",
+        "export",
+        "--format",
+        "csv",
+        "-o",
+        export.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&export).unwrap();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.trim_start_matches('\u{FEFF}').as_bytes());
+    for record in reader.records() {
+        for cell in record.unwrap().iter() {
+            let risky = cell.starts_with(['=', '+', '@', '\t', '\r'])
+                || (cell.starts_with('-') && cell.len() > 1 && cell[1..].parse::<f64>().is_err());
+            assert!(!risky, "cell {cell:?} would run as a formula:\n{text}");
+        }
+    }
+    assert!(
+        text.contains(&format!("\"'{}\"", formula.replace('"', "\"\""))),
+        "{text}"
+    );
+    assert!(text.contains(",'-2+3,"), "{text}");
+    assert!(text.contains(",''quoted,"), "{text}");
+    let (code, out) = s.verify_export(&export);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("events: {}", s.events())), "{out}");
+
+    // A CSV export cut after any row fails as truncated: its end row holds the count.
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let no_end = s.write("no-end.csv", lines[..lines.len() - 1].concat().as_bytes());
+    let (code, out) = s.verify_export(&no_end);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("the export has no end row"), "{out}");
+    let mut short = lines[..lines.len() - 2].to_vec();
+    short.push(lines[lines.len() - 1]);
+    let short = s.write("short.csv", short.concat().as_bytes());
+    let (code, out) = s.verify_export(&short);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!("the end row says {} events", s.events())),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_export_is_checked_against_a_kept_seal() {
+    let s = with_history();
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public) = common::keypair(keys.path(), "station");
+    let seal = s.file("seal.json");
+    s.ok(&[
+        "ledger",
+        "seal",
+        "--key",
+        key.to_str().unwrap(),
+        "--out",
+        seal.to_str().unwrap(),
+    ]);
+    let export = s.file("export.jsonl");
+    s.ok(&["ledger", "export", "-o", export.to_str().unwrap()]);
+    let seal = seal.to_str().unwrap();
+    let public = public.to_str().unwrap();
+    let verify = |file: &Path, extra: &[&str]| {
+        let mut a = vec!["ledger", "verify", "--export", file.to_str().unwrap()];
+        a.extend_from_slice(extra);
+        let out = s.m(&a);
+        (out.status.code().unwrap_or(-1), stdout(&out))
+    };
+    let (code, out) = verify(&export, &["--seal", seal, "--pubkey", public]);
+    assert_eq!(code, 0, "{out}");
+
+    // A forger cuts the export's newest events (the seal among them) and fixes its header: the
+    // chain alone cannot tell, the seal kept apart can.
+    let text = std::fs::read_to_string(&export).unwrap();
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let kept = &lines[1..lines.len() - 2];
+    let last: Value = serde_json::from_str(kept[kept.len() - 1]).unwrap();
+    let mut header: Value = serde_json::from_str(lines[0]).unwrap();
+    header["events"] = last["seq"].clone();
+    header["head"] = last["hash"].clone();
+    let forged = format!("{}\n{}", header, kept.concat());
+    let forged = s.write("forged.jsonl", forged.as_bytes());
+    let (code, out) = verify(&forged, &[]);
+    assert_eq!(code, 0, "the chain alone cannot tell: {out}");
+    let (code, out) = verify(&forged, &["--seal", seal]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("the seal covers") && out.contains("events were removed"),
+        "{out}"
+    );
+    // With the key, the missing seal shows too.
+    let (code, out) = verify(&forged, &["--pubkey", public]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("no seal signed by the given key(s) vouches"),
+        "{out}"
+    );
+
+    // Another ledger's seal does not vouch for this export.
+    let other = with_history();
+    let other_seal = other.file("other-seal.json");
+    other.ok(&[
+        "ledger",
+        "seal",
+        "--key",
+        key.to_str().unwrap(),
+        "--out",
+        other_seal.to_str().unwrap(),
+    ]);
+    let (code, out) = verify(&export, &["--seal", other_seal.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("the seal is for ledger"), "{out}");
+}

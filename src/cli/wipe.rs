@@ -4,17 +4,15 @@
 
 use std::collections::HashSet;
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use indicatif::HumanBytes;
 
 use super::args::{PrngArg, VerifyArg, WipeArgs};
-use super::ledger::wipe::WipeLedger;
 use super::render::{Console, Style};
 use super::{certify, Exit, ExitError};
-use crate::cert::Certificate;
 use crate::device::{self, DeviceInfo, DeviceKind, MediaClass};
 use crate::engine::{EngineConfig, Status};
 use crate::job::journal::Journal;
@@ -95,7 +93,7 @@ fn wipe(args: &WipeArgs) -> anyhow::Result<Exit> {
     let ledger: Option<Box<dyn LedgerRecorder>> = match (&args.cert.ledger, &certifier) {
         (Some(path), Some(c)) => {
             let devices: Vec<&DeviceInfo> = jobs.iter().map(|j| &j.device).collect();
-            Some(Box::new(WipeLedger::prepare(
+            Some(Box::new(super::ledger::wipe::prepare(
                 path,
                 &devices,
                 &args.cert.asset,
@@ -231,25 +229,6 @@ pub fn report_interrupted(journal: &Journal) {
             e.started_at,
             path_safe(&journal.dir().join(format!("{}.json", e.id)))
         );
-    }
-}
-
-impl LedgerRecorder for WipeLedger {
-    fn path(&self) -> &Path {
-        WipeLedger::path(self)
-    }
-
-    fn asset(&self, index: usize) -> Option<String> {
-        self.assets().get(index).cloned()
-    }
-
-    fn record(
-        &mut self,
-        index: usize,
-        cert: &Certificate,
-        json: &[u8],
-    ) -> Result<(String, u64), Box<dyn std::error::Error + Send + Sync>> {
-        WipeLedger::record(self, index, cert, json).map_err(|e| format!("{e:#}").into())
     }
 }
 

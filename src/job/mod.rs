@@ -216,6 +216,25 @@ pub trait LedgerRecorder: Send {
     ) -> Result<(String, u64), Box<dyn std::error::Error + Send + Sync>>;
 }
 
+impl LedgerRecorder for crate::ledger::WipeRecords {
+    fn path(&self) -> &Path {
+        crate::ledger::WipeRecords::path(self)
+    }
+
+    fn asset(&self, index: usize) -> Option<String> {
+        crate::ledger::WipeRecords::asset(self, index).map(str::to_owned)
+    }
+
+    fn record(
+        &mut self,
+        index: usize,
+        cert: &Certificate,
+        json: &[u8],
+    ) -> Result<(String, u64), Box<dyn std::error::Error + Send + Sync>> {
+        crate::ledger::WipeRecords::record(self, index, cert, json).map_err(Into::into)
+    }
+}
+
 /// Where and how a batch's records are kept.
 pub struct Recording {
     pub journal: Journal,

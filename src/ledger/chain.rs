@@ -79,6 +79,8 @@ struct Replay {
     serials: HashMap<String, Vec<String>>,
     /// Certificate id → the medium it is recorded for.
     certificates: HashMap<String, String>,
+    /// Asset tag → the time of its newest event that put it to use.
+    last_use: HashMap<String, String>,
 }
 
 impl View for Replay {
@@ -92,6 +94,10 @@ impl View for Replay {
 
     fn cabinet(&self, id: &str) -> Result<Option<Cabinet>, LedgerError> {
         Ok(self.cabinets.get(id).cloned())
+    }
+
+    fn last_use(&self, tag: &str) -> Result<Option<String>, LedgerError> {
+        Ok(self.last_use.get(tag).cloned())
     }
 
     fn serial_owner(&self, serial: &str) -> Result<Option<String>, LedgerError> {
@@ -123,9 +129,6 @@ impl Replay {
     }
 }
 
-/// The stored derived state: (key column, document) per row of `media` and of `cabinets`.
-pub type StoredState = (Vec<(String, Medium)>, Vec<(String, Cabinet)>);
-
 /// Walks the chain one row at a time.
 pub struct Checker<'k> {
     ledger_id: String,
@@ -135,6 +138,11 @@ pub struct Checker<'k> {
     prev: String,
     /// Stop at the first broken link: everything after it is unverifiable.
     broken: bool,
+    /// Seal files kept apart from the ledger (name, seal), checked against the chain as it
+    /// passes their position.
+    kept: Vec<(String, SealFile)>,
+    /// The most events a kept seal with a good signature vouches for.
+    kept_covers: u64,
 }
 
 impl<'k> Checker<'k> {
@@ -150,7 +158,22 @@ impl<'k> Checker<'k> {
             },
             prev: GENESIS.to_owned(),
             broken: false,
+            kept: Vec::new(),
+            kept_covers: 0,
         }
+    }
+
+    /// Also check these kept seal files (`--seal FILE`): same ledger, a good signature (when
+    /// keys are given), and the chain's hash at their position equal to their head.
+    pub fn with_seal_files(mut self, seals: Vec<(String, SealFile)>) -> Checker<'k> {
+        for (name, seal) in seals {
+            if let Some(p) = seal_file_problem(&seal, &self.ledger_id, self.keys) {
+                self.out.problems.push(format!("seal file {name}: {p}"));
+            } else {
+                self.kept.push((name, seal));
+            }
+        }
+        self
     }
 
     fn fail(&mut self, what: String) {
@@ -230,6 +253,12 @@ impl<'k> Checker<'k> {
                         .certificates
                         .insert(certificate_id.clone(), m.clone());
                 }
+                if let Some(m) = &event.medium {
+                    if state::USE_KINDS.contains(&event.data.kind()) {
+                        // Events of a medium come in time order (the rules say so).
+                        self.replay.last_use.insert(m.clone(), event.time.clone());
+                    }
+                }
                 self.replay.take(change)
             }
             Err(ApplyError::Rejected(r)) => {
@@ -242,6 +271,16 @@ impl<'k> Checker<'k> {
             Err(ApplyError::Ledger(e)) => {
                 self.fail(format!("event {}: {e}", row.seq));
                 return false;
+            }
+        }
+        for (name, seal) in &self.kept {
+            if seal.events == row.seq && seal.head != row.hash {
+                self.out.problems.push(format!(
+                    "seal file {name}: event {} hashes to {} here but {} in the seal: history was rewritten",
+                    row.seq,
+                    short(&row.hash),
+                    short(&seal.head)
+                ));
             }
         }
         self.out.events = row.seq;
@@ -304,14 +343,27 @@ impl<'k> Checker<'k> {
         check
     }
 
-    /// The outcome, once every row was given. `state`: the stored derived state to compare
-    /// with the replay (none for an export).
     /// Record a problem that stops the walk (a row that cannot even be read).
     pub fn broken(&mut self, what: String) {
         self.fail(what);
     }
 
-    pub fn finish(mut self, state: Option<StoredState>) -> Verification {
+    /// Compare the replayed state with the stored `media` and `cabinets` tables (a database,
+    /// not an export), unless the chain broke before its end.
+    pub(crate) fn compare_tables(&mut self, ledger: &Ledger) -> Result<(), LedgerError> {
+        if self.broken {
+            return Ok(());
+        }
+        super::database::compare_state(
+            ledger,
+            &self.replay.media,
+            &self.replay.cabinets,
+            &mut self.out.problems,
+        )
+    }
+
+    /// The outcome, once every row was given.
+    pub fn finish(mut self) -> Verification {
         let last_good_seal = self
             .out
             .seals
@@ -326,74 +378,58 @@ impl<'k> Checker<'k> {
                 self.out.problems.push(p.clone());
             }
         }
+        for (name, seal) in &self.kept {
+            if self.broken {
+                break;
+            }
+            if seal.events > self.out.events {
+                self.out.problems.push(format!(
+                    "seal file {name}: the seal covers {} events but the ledger has fewer ({}): events were removed",
+                    seal.events, self.out.events
+                ));
+            } else if !self.keys.is_empty() {
+                self.kept_covers = self.kept_covers.max(seal.events);
+            }
+        }
+        if !self.keys.is_empty() && !self.broken {
+            self.require_signed_head(last_good_seal);
+        }
         self.out.media = self.replay.media.len() as u64;
         self.out.cabinets = self.replay.cabinets.len() as u64;
-        if let (Some((media, cabinets)), false) = (state, self.broken) {
-            compare_state(&mut self.out, &self.replay, media, cabinets);
-        }
         self.out
     }
-}
 
-/// Compare the stored derived state (key column and document per row) with the replay.
-fn compare_state(
-    out: &mut Verification,
-    replay: &Replay,
-    media: Vec<(String, Medium)>,
-    cabinets: Vec<(String, Cabinet)>,
-) {
-    let mut seen = std::collections::HashSet::new();
-    for (key, m) in media {
-        if key != m.asset_tag {
-            out.problems.push(format!(
-                "the media table's row {key} holds the state of medium {}: the table was edited",
-                m.asset_tag
-            ));
+    /// A key given means "something signed vouches for this ledger": a seal by that key (in
+    /// the chain, or kept apart and given with --seal) must cover every event up to the head.
+    fn require_signed_head(&mut self, last_good_seal: u64) {
+        let signed = self
+            .out
+            .seals
+            .iter()
+            .any(|s| s.signature_ok == Some(true) && s.problem.is_none());
+        let covered = last_good_seal.max(self.kept_covers);
+        let events = self.out.events;
+        if !signed && self.kept_covers == 0 {
+            if events > 0 {
+                self.out.problems.push(format!(
+                    "no seal signed by the given key(s) vouches for any of the {events} events: nothing signed covers this ledger; seal it with `massho ledger seal --key KEY`, or give the key that sealed it"
+                ));
+            }
             return;
         }
-        match replay.media.get(&key) {
-            Some(r) if *r == m => {
-                seen.insert(key);
-            }
-            Some(_) => {
-                out.problems.push(format!(
-                    "medium {key}: its current state in the media table differs from what its events say: the table was edited"
-                ));
-                return;
-            }
-            None => {
-                out.problems.push(format!(
-                    "medium {key} is in the media table but no event registers it: the table was edited"
-                ));
-                return;
-            }
-        }
-    }
-    let mut missing: Vec<&String> = replay.media.keys().filter(|k| !seen.contains(*k)).collect();
-    if !missing.is_empty() {
-        missing.sort();
-        out.problems.push(format!(
-            "{} medium/media registered by events are missing from the media table (e.g. {}): rows were deleted",
-            missing.len(),
-            missing[0]
-        ));
-        return;
-    }
-    let mut seen = std::collections::HashSet::new();
-    for (key, c) in cabinets {
-        if key != c.id || replay.cabinets.get(&key) != Some(&c) {
-            out.problems.push(format!(
-                "cabinet {key}: the cabinets table differs from what the events say: the table was edited"
+        if covered < events {
+            let range = if covered + 1 == events {
+                format!("event {events} after the newest seal (event {covered}) is")
+            } else {
+                format!(
+                    "events {}–{events} after the newest seal (event {covered}) are",
+                    covered + 1
+                )
+            };
+            self.out.problems.push(format!(
+                "{range} not covered by any seal: seal the ledger, or find out who appended them"
             ));
-            return;
         }
-        seen.insert(key);
-    }
-    if seen.len() != replay.cabinets.len() {
-        out.problems.push(
-            "cabinets added by events are missing from the cabinets table: rows were deleted"
-                .into(),
-        );
     }
 }
 
@@ -401,8 +437,9 @@ fn short(hash: &str) -> &str {
     hash.get(..12).unwrap_or(hash)
 }
 
-/// Verify a ledger database: chain, rules, derived state, seals, and the kept `seal_files`,
-/// all from one snapshot (writers may go on appending meanwhile).
+/// Verify a ledger database: its SQLite structures (integrity, schema), the chain, the rules,
+/// the derived state (exactly as stored), the seals, and the kept `seal_files`, all from one
+/// snapshot (writers may go on appending meanwhile).
 pub fn verify(
     ledger: &Ledger,
     keys: &[PublicKey],
@@ -410,18 +447,9 @@ pub fn verify(
 ) -> Result<Verification, LedgerError> {
     let conn = ledger.conn();
     let _snapshot = conn.unchecked_transaction().map_err(|e| ledger.sql(e))?;
-    let mut v = verify_in_snapshot(ledger, keys)?;
-    for (name, seal) in seal_files {
-        if let Err(p) = check_seal_file(ledger, seal, keys)? {
-            v.problems.push(format!("seal file {name}: {p}"));
-        }
-    }
-    Ok(v)
-}
-
-fn verify_in_snapshot(ledger: &Ledger, keys: &[PublicKey]) -> Result<Verification, LedgerError> {
-    let mut checker = Checker::new(ledger.id(), keys);
-    let conn = ledger.conn();
+    let mut structure = Vec::new();
+    super::database::check_structure(ledger, &mut structure)?;
+    let mut checker = Checker::new(ledger.id(), keys).with_seal_files(seal_files.to_vec());
     let mut stmt = conn
         .prepare(
             "SELECT seq, time, kind, medium, cabinet, body, prev, hash FROM events ORDER BY seq",
@@ -431,19 +459,7 @@ fn verify_in_snapshot(ledger: &Ledger, keys: &[PublicKey]) -> Result<Verificatio
     let mut position = 0u64;
     while let Some(r) = rows.next().map_err(|e| ledger.sql(e))? {
         position += 1;
-        let row = (|| {
-            Ok::<_, rusqlite::Error>(Row {
-                seq: r.get::<_, i64>(0)?.try_into().unwrap_or(u64::MAX),
-                time: r.get(1)?,
-                kind: r.get(2)?,
-                medium: r.get(3)?,
-                cabinet: r.get(4)?,
-                body: r.get(5)?,
-                prev: r.get(6)?,
-                hash: r.get(7)?,
-            })
-        })();
-        match row {
+        match super::database::event_row(r) {
             Ok(row) => {
                 if !checker.row(&row) {
                     break;
@@ -457,116 +473,12 @@ fn verify_in_snapshot(ledger: &Ledger, keys: &[PublicKey]) -> Result<Verificatio
             }
         }
     }
-    let mut problems = Vec::new();
-    let media = read_state(ledger, "media", "asset_tag", &mut problems)?;
-    let cabinets = read_state(ledger, "cabinets", "id", &mut problems)?;
-    let mut v = checker.finish(Some((media, cabinets)));
-    v.problems.extend(problems);
-    // The state's indexed columns feed the reports: they must agree with the state documents.
-    if v.ok() {
-        check_media_columns(ledger, &mut v)?;
-    }
+    checker.compare_tables(ledger)?;
+    let mut v = checker.finish();
+    // The database's own damage first: everything else was read through it.
+    structure.append(&mut v.problems);
+    v.problems = structure;
     Ok(v)
-}
-
-/// Every row of a state table as (key column, document); rows that cannot be read become
-/// problems.
-fn read_state<T: serde::de::DeserializeOwned>(
-    ledger: &Ledger,
-    table: &str,
-    key: &str,
-    problems: &mut Vec<String>,
-) -> Result<Vec<(String, T)>, LedgerError> {
-    let mut stmt = ledger
-        .conn()
-        .prepare(&format!(
-            "SELECT CAST({key} AS TEXT), CAST(state AS TEXT) FROM {table}"
-        ))
-        .map_err(|e| ledger.sql(e))?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, Option<String>>(0)?,
-                r.get::<_, Option<String>>(1)?,
-            ))
-        })
-        .map_err(|e| ledger.sql(e))?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (k, text) = row.map_err(|e| ledger.sql(e))?;
-        let k = k.unwrap_or_default();
-        match text.as_deref().map(serde_json::from_str::<T>) {
-            Some(Ok(doc)) => out.push((k, doc)),
-            _ => problems.push(format!(
-                "the {table} table's row {k:?} does not hold a valid state: the table was edited"
-            )),
-        }
-    }
-    Ok(out)
-}
-
-fn check_media_columns(ledger: &Ledger, v: &mut Verification) -> Result<(), LedgerError> {
-    type Columns = (
-        String,
-        Option<String>,
-        String,
-        String,
-        Option<String>,
-        bool,
-        Option<String>,
-        Option<String>,
-        String,
-    );
-    let mut stmt = ledger
-        .conn()
-        .prepare(
-            "SELECT asset_tag, serial, status, status_since, cabinet, leased, return_due,
-                    retention_until, state FROM media",
-        )
-        .map_err(|e| ledger.sql(e))?;
-    let mut rows = stmt.query([]).map_err(|e| ledger.sql(e))?;
-    while let Some(r) = rows.next().map_err(|e| ledger.sql(e))? {
-        let read = (|| {
-            Ok::<Columns, rusqlite::Error>((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-            ))
-        })();
-        let parsed = read
-            .ok()
-            .and_then(|c| serde_json::from_str::<Medium>(&c.8).ok().map(|m| (c, m)));
-        let Some((c, m)) = parsed else {
-            v.problems
-                .push("a row of the media table cannot be read: the table was edited".to_owned());
-            return Ok(());
-        };
-        let expected: Columns = (
-            m.asset_tag.clone(),
-            m.serial.clone(),
-            m.status.name().to_owned(),
-            m.status_since.clone(),
-            m.cabinet.clone(),
-            m.leased,
-            m.return_due.clone(),
-            m.retention_until.clone(),
-            c.8.clone(),
-        );
-        if c != expected {
-            v.problems.push(format!(
-                "medium {}: the media table's columns differ from its state: the table was edited",
-                m.asset_tag
-            ));
-            return Ok(());
-        }
-    }
-    Ok(())
 }
 
 /// The seal a `ledger seal --out FILE` wrote: the signed message and its signature.
@@ -583,19 +495,14 @@ pub struct SealFile {
 
 pub const SEAL_FILE_FORMAT: &str = "massho.ledger-seal.v1";
 
-/// Check that a kept seal file matches the ledger: same ledger, at least that many events, and
-/// the same hash at that point; its signature by one of `keys` (when given).
-pub fn check_seal_file(
-    ledger: &Ledger,
-    seal: &SealFile,
-    keys: &[PublicKey],
-) -> Result<Result<(), String>, LedgerError> {
-    if seal.ledger_id != ledger.id() {
-        return Ok(Err(format!(
-            "the seal is for ledger {}, not this ledger ({})",
-            seal.ledger_id,
-            ledger.id()
-        )));
+/// What is wrong with a kept seal file before it meets the chain: another ledger's, or (when
+/// `keys` are given) not signed by one of them.
+fn seal_file_problem(seal: &SealFile, ledger_id: &str, keys: &[PublicKey]) -> Option<String> {
+    if seal.ledger_id != ledger_id {
+        return Some(format!(
+            "the seal is for ledger {}, not this ledger ({ledger_id})",
+            seal.ledger_id
+        ));
     }
     if !keys.is_empty() {
         let message = seal_message(&seal.ledger_id, seal.events, &seal.head, &seal.time);
@@ -603,52 +510,54 @@ pub fn check_seal_file(
             .iter()
             .any(|k| sign::verify(k, message.as_bytes(), &seal.signature).is_ok())
         {
-            return Ok(Err(format!(
+            return Some(format!(
                 "the seal's signature (key {}) does not verify with the trusted keys",
                 seal.key_id
-            )));
+            ));
         }
     }
-    let hash: Option<String> = {
-        use rusqlite::OptionalExtension;
-        ledger
-            .conn()
-            .query_row(
-                "SELECT hash FROM events WHERE seq = ?1",
-                [seal.events as i64],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| ledger.sql(e))?
-    };
-    Ok(match hash {
-        _ if seal.events == 0 => Ok(()),
-        None => Err(format!(
-            "the seal covers {} events but the ledger has fewer: events were removed",
-            seal.events
-        )),
-        Some(h) if h != seal.head => Err(format!(
-            "event {} hashes to {} in the ledger but {} in the seal: history was rewritten",
-            seal.events,
-            short(&h),
-            short(&seal.head)
-        )),
-        Some(_) => Ok(()),
-    })
+    None
 }
 
-/// Read a seal file.
-pub fn read_seal_file(path: &Path) -> Result<SealFile, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read seal file {}: {e}", path.display()))?;
-    let seal: SealFile = serde_json::from_str(&text)
-        .map_err(|e| format!("{} is not a massho seal file: {e}", path.display()))?;
+/// Why a seal file cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealFileError {
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
+    #[error(
+        "{} is not a massho seal file ({why}); give the file `massho ledger seal --out` wrote",
+        crate::text::path_safe(path)
+    )]
+    Malformed {
+        path: std::path::PathBuf,
+        why: String,
+    },
+}
+
+impl SealFileError {
+    /// Whether the operator named the wrong file (exit 2) rather than the system failing.
+    pub fn is_usage(&self) -> bool {
+        match self {
+            SealFileError::Input(e) => e.is_usage(),
+            SealFileError::Malformed { .. } => true,
+        }
+    }
+}
+
+/// Read a seal file: a regular file (never a FIFO or device), once, bounded.
+pub fn read_seal_file(path: &Path) -> Result<SealFile, SealFileError> {
+    let bytes = crate::input::read_regular(path, "seal file", crate::input::limit::KEY_OR_SEAL)?;
+    let malformed = |why: String| SealFileError::Malformed {
+        path: path.to_path_buf(),
+        why,
+    };
+    let seal: SealFile = serde_json::from_slice(&bytes).map_err(|e| malformed(e.to_string()))?;
     if seal.format != SEAL_FILE_FORMAT {
-        return Err(format!(
-            "{} is a {:?} file, not {SEAL_FILE_FORMAT}",
-            path.display(),
-            seal.format
-        ));
+        return Err(malformed(format!(
+            "its format is {:?}, not {SEAL_FILE_FORMAT}",
+            crate::text::terminal_safe(&seal.format)
+        )));
     }
     Ok(seal)
 }

@@ -236,13 +236,12 @@ impl EventData {
             certificate_sha256: hex::encode(Sha256::digest(bytes)),
             status: cert.status.name().to_owned(),
             method: Some(cert.wipe.method.clone()),
-            issued_at: super::parse_time(&cert.issued_at).map(super::utc_string),
+            // A time that cannot be read stays absent, and the rules refuse the event.
+            issued_at: super::parse_time(&cert.issued_at).and_then(super::try_utc_string),
             serial: cert.wipe.serial.clone(),
             verification: Some(cert.wipe.verify_mode.name().to_owned()),
             asset_tag: cert.asset_tag.clone(),
-            device_kind: serde_json::to_value(cert.wipe.media.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned)),
+            device_kind: Some(device_kind_name(cert.wipe.media.kind).to_owned()),
         }
     }
 
@@ -303,10 +302,26 @@ pub struct Event {
 }
 
 impl Event {
-    /// The exact bytes that are stored and hashed.
-    pub fn body(&self) -> String {
-        // Serializing these types cannot fail: no maps with non-string keys, no floats.
-        serde_json::to_string(self).unwrap_or_default()
+    /// The exact bytes that are stored and hashed. Serializing these types should not fail (no
+    /// maps, no floats); if it ever does, the event is refused rather than hashed as "".
+    pub fn body(&self) -> Result<String, super::LedgerError> {
+        serde_json::to_string(self).map_err(|e| super::LedgerError::Serialize {
+            what: format!("event {} ({})", self.seq, self.data.kind()),
+            cause: e.to_string(),
+        })
+    }
+}
+
+/// How a certificate names what was wiped, as the `wiped` event stores it (the certificate's own
+/// spelling). Spelled out, not derived from serde at run time: hashed bytes never come from a
+/// fallback.
+fn device_kind_name(kind: crate::device::DeviceKind) -> &'static str {
+    use crate::device::DeviceKind;
+    match kind {
+        DeviceKind::Disk => "disk",
+        DeviceKind::Partition => "partition",
+        DeviceKind::Loop => "loop",
+        DeviceKind::File => "file",
     }
 }
 
@@ -361,17 +376,17 @@ mod tests {
     #[test]
     fn a_body_round_trips_and_names_its_kind() {
         let e = sample();
-        let body = e.body();
+        let body = e.body().unwrap();
         assert!(body.contains(r#""kind":"registered""#), "{body}");
         assert!(body.contains(r#""ownership":"owned""#), "{body}");
         let back: Event = serde_json::from_str(&body).unwrap();
         assert_eq!(back, e);
-        assert_eq!(back.body(), body);
+        assert_eq!(back.body().unwrap(), body);
     }
 
     #[test]
     fn the_hash_depends_on_ledger_previous_hash_and_every_byte() {
-        let body = sample().body();
+        let body = sample().body().unwrap();
         let h = chain_hash("L", GENESIS, &body);
         assert_eq!(h.len(), 64);
         assert_ne!(h, chain_hash("M", GENESIS, &body));
@@ -385,5 +400,21 @@ mod tests {
         assert_eq!(MediumKind::parse("usb_flash"), Some(MediumKind::UsbFlash));
         assert_eq!(MediumKind::parse("テープ"), Some(MediumKind::Tape));
         assert_eq!(MediumKind::parse("floppy"), None);
+    }
+
+    #[test]
+    fn device_kinds_are_spelled_as_certificates_spell_them() {
+        use crate::device::DeviceKind;
+        for k in [
+            DeviceKind::Disk,
+            DeviceKind::Partition,
+            DeviceKind::Loop,
+            DeviceKind::File,
+        ] {
+            assert_eq!(
+                serde_json::to_value(k).unwrap(),
+                serde_json::Value::from(device_kind_name(k))
+            );
+        }
     }
 }

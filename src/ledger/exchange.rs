@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::chain::SealFile;
 use super::chain::{Checker, Row, Verification};
 use super::event::{EventData, MediumKind, Ownership, Registration};
 use super::{Ledger, LedgerError, NewEvent};
@@ -46,12 +47,23 @@ const MAX_ROW_PROBLEMS: usize = 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExchangeError {
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {source}", crate::text::path_safe(path))]
     Read { path: PathBuf, source: io::Error },
     #[error("cannot write the export: {0}")]
     Write(#[from] io::Error),
     #[error("cannot read the export: {0}")]
-    Input(io::Error),
+    Stream(io::Error),
+    /// The file named is not one to read (a FIFO, a directory, too big) or cannot be opened.
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
+    /// Valid UTF-8 and valid Shift_JIS, with text beyond ASCII: the two readings differ, and
+    /// guessing would store one of them silently.
+    #[error("the file is valid both as UTF-8 and as Shift_JIS (line {line} reads {as_utf8:?} as UTF-8 but {as_sjis:?} as Shift_JIS): say which it is with --encoding utf-8 or --encoding shift_jis")]
+    Ambiguous {
+        line: u64,
+        as_utf8: String,
+        as_sjis: String,
+    },
     #[error("line {line} is not valid {encoding}{hint}")]
     Encoding {
         line: u64,
@@ -156,7 +168,13 @@ pub fn export(
         };
         let get = |e| ledger.sql(e);
         Ok(Some(Row {
-            seq: r.get::<_, i64>(0).map_err(get)? as u64,
+            seq: {
+                let seq = r.get::<_, i64>(0).map_err(get)?;
+                u64::try_from(seq).map_err(|_| LedgerError::Damaged {
+                    path: ledger.path().to_path_buf(),
+                    what: format!("event row with position {seq}"),
+                })?
+            },
             time: r.get(1).map_err(get)?,
             kind: r.get(2).map_err(get)?,
             medium: r.get(3).map_err(get)?,
@@ -195,7 +213,7 @@ pub fn export(
             let mut w = csv::Writer::from_writer(out);
             w.write_record(CSV_COLUMNS).map_err(csv_write)?;
             while let Some(row) = next_row()? {
-                w.write_record([
+                let cells = [
                     summary.ledger_id.as_str(),
                     &row.seq.to_string(),
                     &row.time,
@@ -205,9 +223,13 @@ pub fn export(
                     &row.prev,
                     &row.hash,
                     &row.body,
-                ])
-                .map_err(csv_write)?;
+                ];
+                w.write_record(cells.map(csv_cell).iter().map(|c| c.as_ref()))
+                    .map_err(csv_write)?;
             }
+            let events = summary.events.to_string();
+            let end = [CSV_END, &events, "", "", "", "", "", &summary.head, ""];
+            w.write_record(end).map_err(csv_write)?;
             w.flush()?;
         }
     }
@@ -230,14 +252,20 @@ fn csv_write(e: csv::Error) -> ExchangeError {
 // ---------------------------------------------------------------------------------------------
 // Verification of an export
 
-/// Verify an export file: see [`verify_export`].
-pub fn verify_export_file(path: &Path, keys: &[PublicKey]) -> Result<Verification, ExchangeError> {
-    let file = std::fs::File::open(path).map_err(|source| ExchangeError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    verify_export(io::BufReader::with_capacity(1 << 16, file), keys).map_err(|e| match e {
-        ExchangeError::Input(source) => ExchangeError::Read {
+/// Verify an export file: see [`verify_export`]. The file is opened once and must be a regular
+/// file (a FIFO or a device is refused before a byte is read); it is streamed from that one
+/// descriptor, at most [`crate::input::limit::EXPORT`] bytes, so the bytes judged are the bytes
+/// read.
+pub fn verify_export_file(
+    path: &Path,
+    keys: &[PublicKey],
+    seals: Vec<(String, SealFile)>,
+) -> Result<Verification, ExchangeError> {
+    let limit = crate::input::limit::EXPORT;
+    let (file, _) = crate::input::open_regular(path, "ledger export", limit)?;
+    let input = io::BufReader::with_capacity(1 << 16, io::Read::take(file, limit));
+    verify_export(input, keys, seals).map_err(|e| match e {
+        ExchangeError::Stream(source) => ExchangeError::Read {
             path: path.to_path_buf(),
             source,
         },
@@ -246,23 +274,25 @@ pub fn verify_export_file(path: &Path, keys: &[PublicKey]) -> Result<Verificatio
 }
 
 /// Verify an export (JSON lines when its first non-blank byte is `{`, else CSV): the chain, the
-/// rules replayed from the first event, the seals (with `keys`), and for JSON lines that the file
-/// holds as many events as its header says, ending in the header's head. A malformed line is a
-/// problem naming its line number. Only a read error is an `Err`.
+/// rules replayed from the first event, the seals (with `keys`), the kept `seals` (their hash at
+/// their position), and that the file holds as many events as its header (JSON lines) or end row
+/// (CSV) says, ending in that head. A malformed line is a problem naming its line number. Only a
+/// read error is an `Err`.
 pub fn verify_export(
     mut input: impl BufRead,
     keys: &[PublicKey],
+    seals: Vec<(String, SealFile)>,
 ) -> Result<Verification, ExchangeError> {
     if input
         .fill_buf()
-        .map_err(ExchangeError::Input)?
+        .map_err(ExchangeError::Stream)?
         .starts_with(UTF8_BOM)
     {
         input.consume(UTF8_BOM.len());
     }
     let first = input
         .fill_buf()
-        .map_err(ExchangeError::Input)?
+        .map_err(ExchangeError::Stream)?
         .iter()
         .find(|b| !b.is_ascii_whitespace())
         .copied();
@@ -271,13 +301,13 @@ pub fn verify_export(
             "",
             "the file is empty: it is not a ledger export".into(),
         )),
-        Some(b'{') => verify_jsonl(input, keys),
-        Some(_) => verify_csv(input, keys),
+        Some(b'{') => verify_jsonl(input, keys, seals),
+        Some(_) => verify_csv(input, keys, seals),
     }
 }
 
 fn failed(ledger_id: &str, problem: String) -> Verification {
-    let mut v = Checker::new(ledger_id, &[]).finish(None);
+    let mut v = Checker::new(ledger_id, &[]).finish();
     v.problems.push(problem);
     v
 }
@@ -285,6 +315,7 @@ fn failed(ledger_id: &str, problem: String) -> Verification {
 fn verify_jsonl(
     mut input: impl BufRead,
     keys: &[PublicKey],
+    seals: Vec<(String, SealFile)>,
 ) -> Result<Verification, ExchangeError> {
     let mut bytes = Vec::new();
     let mut line_no = 0u64;
@@ -293,7 +324,7 @@ fn verify_jsonl(
         bytes.clear();
         if input
             .read_until(b'\n', &mut bytes)
-            .map_err(ExchangeError::Input)?
+            .map_err(ExchangeError::Stream)?
             == 0
         {
             return Ok(failed("", "the file has no header line".into()));
@@ -321,14 +352,14 @@ fn verify_jsonl(
             ))
         }
     };
-    let mut checker = Checker::new(&header.ledger_id, keys);
+    let mut checker = Checker::new(&header.ledger_id, keys).with_seal_files(seals);
     let mut malformed = None;
     let mut stopped = false;
     loop {
         bytes.clear();
         if input
             .read_until(b'\n', &mut bytes)
-            .map_err(ExchangeError::Input)?
+            .map_err(ExchangeError::Stream)?
             == 0
         {
             break;
@@ -359,7 +390,7 @@ fn verify_jsonl(
             break;
         }
     }
-    let mut v = checker.finish(None);
+    let mut v = checker.finish();
     if let Some(p) = malformed {
         v.problems.push(p);
     } else if !stopped && (v.events != header.events || v.head != header.head) {
@@ -384,22 +415,30 @@ fn verify_jsonl(
     Ok(v)
 }
 
-fn verify_csv(input: impl BufRead, keys: &[PublicKey]) -> Result<Verification, ExchangeError> {
+fn verify_csv(
+    input: impl BufRead,
+    keys: &[PublicKey],
+    seals: Vec<(String, SealFile)>,
+) -> Result<Verification, ExchangeError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .from_reader(input);
     let mut record = csv::StringRecord::new();
+    let mut seals = Some(seals);
     let mut checker: Option<(Checker, String)> = None;
     let mut malformed = None;
     let mut header_seen = false;
+    let mut stopped = false;
+    // The end row: (line, events, head).
+    let mut end: Option<(u64, String, String)> = None;
     loop {
         let more = match reader.read_record(&mut record) {
             Ok(more) => more,
             Err(e) => {
                 let line = e.position().map_or(0, csv::Position::line);
                 if let csv::ErrorKind::Io(io) = e.into_kind() {
-                    return Err(ExchangeError::Input(io));
+                    return Err(ExchangeError::Stream(io));
                 }
                 malformed = Some(format!("line {line}: not valid CSV (or not UTF-8)"));
                 break;
@@ -428,45 +467,102 @@ fn verify_csv(input: impl BufRead, keys: &[PublicKey]) -> Result<Verification, E
             ));
             break;
         }
-        let ledger_id = &record[0];
-        let (checker, first_id) =
-            checker.get_or_insert_with(|| (Checker::new(ledger_id, keys), ledger_id.to_owned()));
-        if first_id != ledger_id {
+        if let Some((end_line, ..)) = &end {
+            malformed = Some(format!(
+                "line {line}: a row after the end row (line {end_line}): rows were appended to the export"
+            ));
+            break;
+        }
+        let cell = |i: usize| csv_cell_value(&record[i]);
+        if record[0] == *CSV_END {
+            end = Some((line, cell(1).into_owned(), cell(7).into_owned()));
+            continue;
+        }
+        let ledger_id = cell(0);
+        let (checker, first_id) = checker.get_or_insert_with(|| {
+            (
+                Checker::new(&ledger_id, keys).with_seal_files(seals.take().unwrap_or_default()),
+                ledger_id.clone().into_owned(),
+            )
+        });
+        if *first_id != ledger_id {
             malformed = Some(format!(
                 "line {line}: ledger_id {ledger_id} differs from the rows before ({first_id}): rows of another ledger"
             ));
             break;
         }
-        let Ok(seq) = record[1].parse::<u64>() else {
+        let Ok(seq) = cell(1).parse::<u64>() else {
             malformed = Some(format!("line {line}: seq {:?} is not a number", &record[1]));
             break;
         };
-        let optional = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        let optional = |s: std::borrow::Cow<'_, str>| (!s.is_empty()).then(|| s.into_owned());
         let row = Row {
             seq,
-            time: record[2].to_owned(),
-            kind: record[3].to_owned(),
-            medium: optional(&record[4]),
-            cabinet: optional(&record[5]),
-            prev: record[6].to_owned(),
-            hash: record[7].to_owned(),
-            body: record[8].to_owned(),
+            time: cell(2).into_owned(),
+            kind: cell(3).into_owned(),
+            medium: optional(cell(4)),
+            cabinet: optional(cell(5)),
+            prev: cell(6).into_owned(),
+            hash: cell(7).into_owned(),
+            body: cell(8).into_owned(),
         };
         if !checker.row(&row) {
+            stopped = true;
             break;
         }
     }
     let mut v = match checker {
-        Some((c, _)) => c.finish(None),
-        None => Checker::new("", keys).finish(None),
+        Some((c, _)) => c.finish(),
+        None => Checker::new("", keys)
+            .with_seal_files(seals.take().unwrap_or_default())
+            .finish(),
     };
     if let Some(p) = malformed {
         v.problems.push(p);
     } else if !header_seen {
         v.problems
             .push("the file is empty: it is not a ledger export".into());
+    } else if !stopped {
+        match end {
+            None => v.problems.push(format!(
+                "the export has no end row ({} with the event count and head): it is truncated after event {} (ending in {}), or was cut by an editor",
+                CSV_END,
+                v.events,
+                short(&v.head)
+            )),
+            Some((line, events, head)) if events != v.events.to_string() || head != v.head => {
+                v.problems.push(format!(
+                    "line {line}: the end row says {events} events ending in {}, but the file holds {} ending in {}: rows were removed or added",
+                    short(&head),
+                    v.events,
+                    short(&v.head)
+                ))
+            }
+            Some(_) => {}
+        }
     }
     Ok(v)
+}
+
+/// The first cell of the CSV export's last row: its other cells say how many events the export
+/// holds (the `seq` column) and the head hash (the `hash` column), so that a file cut after any
+/// row fails as truncated.
+pub const CSV_END: &str = "#end";
+
+/// A CSV cell as written for spreadsheets: a cell that starts like a formula (see
+/// [`crate::text::spreadsheet_safe`]) or with `'` gets one `'` in front. Reversible: a reader
+/// drops exactly one leading `'` ([`csv_cell_value`]).
+pub fn csv_cell(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.starts_with('\'') {
+        format!("'{value}").into()
+    } else {
+        crate::text::spreadsheet_safe(value)
+    }
+}
+
+/// The value of a cell [`csv_cell`] wrote: one leading `'` dropped.
+pub fn csv_cell_value(cell: &str) -> std::borrow::Cow<'_, str> {
+    cell.strip_prefix('\'').unwrap_or(cell).into()
 }
 
 fn short(hash: &str) -> &str {
@@ -514,8 +610,25 @@ pub fn decode(bytes: &[u8], encoding: Encoding) -> Result<(String, Encoding), Ex
     };
     match encoding {
         Encoding::Utf8 => Ok((utf8(bytes)?, Encoding::Utf8)),
-        Encoding::Auto if bytes.starts_with(UTF8_BOM) || std::str::from_utf8(bytes).is_ok() => {
+        Encoding::Auto if bytes.starts_with(UTF8_BOM) || bytes.is_ascii() => {
             Ok((utf8(bytes)?, Encoding::Utf8))
+        }
+        Encoding::Auto if std::str::from_utf8(bytes).is_ok() => {
+            // Half-width katakana (0xA1-0xDF) and kanji pairs in Shift_JIS can also be valid
+            // UTF-8: with text beyond ASCII that reads as both, only the operator knows.
+            match encoding_rs::SHIFT_JIS.decode_without_bom_handling_and_without_replacement(bytes)
+            {
+                Some(sjis) => {
+                    let text = utf8(bytes)?;
+                    let (line, as_utf8, as_sjis) = first_difference(&text, &sjis);
+                    Err(ExchangeError::Ambiguous {
+                        line,
+                        as_utf8,
+                        as_sjis,
+                    })
+                }
+                None => Ok((utf8(bytes)?, Encoding::Utf8)),
+            }
         }
         Encoding::Auto | Encoding::ShiftJis => {
             match encoding_rs::SHIFT_JIS.decode_without_bom_handling_and_without_replacement(bytes)
@@ -540,6 +653,23 @@ pub fn decode(bytes: &[u8], encoding: Encoding) -> Result<(String, Encoding), Ex
             }
         }
     }
+}
+
+/// The first line where two readings of a file differ: its number and both readings.
+fn first_difference(a: &str, b: &str) -> (u64, String, String) {
+    let lines = a.split('\n').zip(b.split('\n'));
+    for (i, (x, y)) in lines.enumerate() {
+        if x != y {
+            let cut = |s: &str| {
+                s.trim_end_matches('\r')
+                    .chars()
+                    .take(60)
+                    .collect::<String>()
+            };
+            return (i as u64 + 1, cut(x), cut(y));
+        }
+    }
+    (1, String::new(), String::new())
 }
 
 /// A column of the import CSV.
@@ -862,11 +992,12 @@ struct Cells<'a> {
 }
 
 impl Cells<'_> {
-    /// The trimmed cell, `None` when the column is absent or the cell empty.
+    /// The trimmed cell, `None` when the column is absent or the cell empty. A cell written for
+    /// spreadsheets (see [`csv_cell`]) loses its one leading `'`.
     fn get(&self, c: Column) -> Option<String> {
         let i = *self.layout.index.get(&c)?;
-        let v = self.record.get(i)?.trim();
-        (!v.is_empty()).then(|| v.to_owned())
+        let v = csv_cell_value(self.record.get(i)?.trim()).trim().to_owned();
+        (!v.is_empty()).then_some(v)
     }
 
     fn problem(&mut self, c: Column, value: &str, problem: impl Into<String>) {

@@ -5,23 +5,28 @@
 //! - [`state`]: the rules, and the current state (where is each medium) derived from events;
 //! - [`store`]: the SQLite database (schema migrations, WAL, appends in one transaction);
 //! - [`chain`]: verification of the chain, the derived state and the signed seals;
+//! - `database`: verification of what SQLite itself holds (integrity, schema, exact columns);
 //! - [`report`]: the reports an auditor asks for;
-//! - [`exchange`]: CSV import (UTF-8 or Shift_JIS) and CSV / JSON-lines export.
+//! - [`exchange`]: CSV import (UTF-8 or Shift_JIS) and CSV / JSON-lines export;
+//! - [`wipe`]: a wipe's ledger pre-flight (which medium, may it be wiped) and its record.
 //!
 //! Design notes are in docs/ledger.md.
 
 pub mod chain;
+mod database;
 pub mod event;
 pub mod exchange;
 pub mod report;
 pub mod state;
 pub mod store;
+pub mod wipe;
 
 use std::path::{Path, PathBuf};
 
 pub use event::{Event, EventData, MediumKind, Ownership, Registration};
 pub use state::{Cabinet, Medium, MediumStatus};
 pub use store::{Ledger, NewEvent, Recorded};
+pub use wipe::{LedgerWarning, WipeLedgerError, WipeRecords};
 
 /// The environment variable that names the ledger when `--ledger` is not given.
 pub const LEDGER_ENV: &str = "MASSHO_LEDGER";
@@ -62,6 +67,9 @@ pub enum LedgerError {
     Damaged { path: PathBuf, what: String },
     #[error(transparent)]
     Sign(#[from] crate::sign::SignError),
+    /// A value massho made could not be turned into the bytes it stores; nothing was recorded.
+    #[error("ledger: {what} cannot be serialized ({cause}); nothing was recorded. This is a bug in massho: report it")]
+    Serialize { what: String, cause: String },
     /// An event the rules refuse; `at` is its position in the batch (0 for a single event).
     #[error("{reason}")]
     Rejected { at: usize, reason: state::Rejection },
@@ -99,12 +107,19 @@ pub fn now_utc() -> String {
     utc_string(time::OffsetDateTime::now_utc())
 }
 
-/// A time as events store it: UTC, RFC 3339, whole seconds.
+/// A time as events store it: UTC, RFC 3339, whole seconds. For display; what is hashed uses
+/// [`try_utc_string`].
 pub fn utc_string(t: time::OffsetDateTime) -> String {
+    try_utc_string(t).unwrap_or_else(|| t.to_string())
+}
+
+/// A time as events store it, or `None` for a time RFC 3339 cannot write (a year past 9999):
+/// hashed bytes never come from a fallback form.
+pub fn try_utc_string(t: time::OffsetDateTime) -> Option<String> {
     let t = t.to_offset(time::UtcOffset::UTC);
-    let t = t.replace_nanosecond(0).unwrap_or(t);
+    let t = t.replace_nanosecond(0).ok()?;
     t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.to_string())
+        .ok()
 }
 
 /// The local offset as "+09:00".

@@ -124,7 +124,19 @@ pub trait View {
     fn serial_owner(&self, serial: &str) -> Result<Option<String>, super::LedgerError>;
     /// The medium a certificate is already recorded for, if any.
     fn certificate_owner(&self, id: &str) -> Result<Option<String>, super::LedgerError>;
+    /// When a medium was last used: the time of its newest event of a [`USE_KINDS`] kind.
+    fn last_use(&self, tag: &str) -> Result<Option<String>, super::LedgerError>;
 }
+
+/// The events that put a medium to use (or in someone's hands): a wipe certificate older than
+/// the newest of them does not vouch for the medium as it is now.
+pub const USE_KINDS: &[&str] = &[
+    "registered",
+    "checked_out",
+    "checked_in",
+    "handed_over",
+    "backup_written",
+];
 
 /// How far ahead of its recording an event may be dated (clock skew between stations).
 const FUTURE_SLACK: time::Duration = time::Duration::minutes(5);
@@ -504,6 +516,19 @@ fn medium_event(
         } => {
             // The certificate must name this medium: its serial number, or, for a medium
             // without one, its asset tag. An image file's certificate vouches for no drive.
+            // A medium registered without a serial cannot take a certificate for a drive the
+            // ledger knows under another tag.
+            if let (None, Some(theirs)) = (&m.serial, serial) {
+                if let Some(owner) = view
+                    .serial_owner(theirs)?
+                    .filter(|owner| *owner != m.asset_tag)
+                {
+                    return reject(format!(
+                        "certificate {certificate_id} is for serial number {theirs}, which belongs to medium {owner}, not to {} (registered without a serial): record it for {owner}, or check which drive was wiped",
+                        m.asset_tag
+                    ));
+                }
+            }
             match (&m.serial, serial, asset_tag) {
                 (Some(ours), Some(theirs), _) if ours != theirs => {
                     return reject(format!(
@@ -530,6 +555,11 @@ fn medium_event(
                     ))
                 }
                 _ => {}
+            }
+            if issued_at.is_none() {
+                return reject(format!(
+                    "certificate {certificate_id} has no issue time that can be read: it cannot be placed before or after the medium's use; check the certificate"
+                ));
             }
             if device_kind.as_deref() == Some("partition") {
                 return reject(format!(
@@ -566,6 +596,14 @@ fn medium_event(
                 if issued < backup {
                     return reject(format!(
                         "certificate {certificate_id} was issued at {issued}, before the backup written to medium {} at {backup}: it cannot vouch for that data",
+                        m.asset_tag
+                    ));
+                }
+            }
+            if let (Some(issued), Some(used)) = (issued_at, view.last_use(&m.asset_tag)?) {
+                if *issued < used {
+                    return reject(format!(
+                        "certificate {certificate_id} is stale: it was issued at {issued}, before medium {}'s last recorded use at {used} (registration, check-out or check-in, handover or backup); wipe the medium again and record that certificate",
                         m.asset_tag
                     ));
                 }

@@ -59,6 +59,38 @@ const MIGRATIONS: &[&str] = &[
          WHERE kind = 'wiped';",
 ];
 
+/// One row of `sqlite_schema`: what kind of object, its name, its table, its SQL with runs of
+/// white space made one space (SQLite keeps the text as written).
+pub(crate) type SchemaObject = (String, String, String, Option<String>);
+
+/// Every object massho's migrations create, as `sqlite_schema` lists them (automatic indexes
+/// included): made by running the migrations on an empty in-memory database, so the expected
+/// set can never drift from what `ledger init` creates.
+pub(crate) fn expected_schema() -> Result<Vec<SchemaObject>, rusqlite::Error> {
+    let conn = Connection::open_in_memory()?;
+    for m in MIGRATIONS {
+        conn.execute_batch(m)?;
+    }
+    schema_of(&conn)
+}
+
+/// The schema objects of a database, sorted by type and name.
+pub(crate) fn schema_of(conn: &Connection) -> Result<Vec<SchemaObject>, rusqlite::Error> {
+    let mut stmt = conn.prepare(
+        "SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name, tbl_name, sql",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Option<String>>(3)?
+                .map(|sql| sql.split_whitespace().collect::<Vec<_>>().join(" ")),
+        ))
+    })?;
+    rows.collect()
+}
+
 /// How long a writer waits for another to finish before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -245,10 +277,12 @@ impl Ledger {
             .query_row(
                 "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
                 [],
-                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+                |r| Ok((r.get::<_, i64>(0)?, r.get(1)?)),
             )
             .optional()
             .map_err(sql)?
+            .map(|(seq, hash)| head_seq(&path, seq).map(|seq| (seq, hash)))
+            .transpose()?
             .unwrap_or((0, GENESIS.to_owned()));
         let recorded_at = super::now_utc();
         let mut out = Vec::new();
@@ -266,10 +300,15 @@ impl Ledger {
             let mut at = 0;
             while let Some(new) = next(seq, &prev)? {
                 seq += 1;
-                let time = new
-                    .time
-                    .map(super::utc_string)
-                    .unwrap_or_else(|| recorded_at.clone());
+                let time = match new.time {
+                    None => recorded_at.clone(),
+                    Some(t) => super::try_utc_string(t).ok_or_else(|| LedgerError::Rejected {
+                        at,
+                        reason: state::Rejection(format!(
+                            "event time {t} cannot be written as an RFC 3339 time; give a real date"
+                        )),
+                    })?,
+                };
                 let event = Event {
                     v: BODY_VERSION,
                     seq,
@@ -286,7 +325,7 @@ impl Ledger {
                     ApplyError::Ledger(e) => e,
                 })?;
                 view.write(&change)?;
-                let body = event.body();
+                let body = event.body()?;
                 let hash = chain_hash(&self.id, &prev, &body);
                 insert
                     .execute(params![
@@ -315,16 +354,19 @@ impl Ledger {
 
     /// The number of events and the hash of the last one.
     pub fn head(&self) -> Result<(u64, String), LedgerError> {
-        Ok(self
+        let last: Option<(i64, String)> = self
             .conn
             .query_row(
                 "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
                 [],
-                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
-            .map_err(|e| self.sql(e))?
-            .unwrap_or((0, GENESIS.to_owned())))
+            .map_err(|e| self.sql(e))?;
+        match last {
+            Some((seq, hash)) => Ok((head_seq(&self.path, seq)?, hash)),
+            None => Ok((0, GENESIS.to_owned())),
+        }
     }
 
     pub fn medium(&self, tag: &str) -> Result<Option<Medium>, LedgerError> {
@@ -408,6 +450,18 @@ impl Ledger {
     pub fn cabinets(&self) -> Result<Vec<Cabinet>, LedgerError> {
         self.json_rows("SELECT state FROM cabinets ORDER BY id", &[], "cabinets")
     }
+}
+
+/// The newest event's position as stored: a negative one (an edited table) is damage, never
+/// wrapped around into a huge number that the next event's hash would carry.
+fn head_seq(path: &Path, seq: i64) -> Result<u64, LedgerError> {
+    u64::try_from(seq)
+        .ok()
+        .filter(|s| *s < i64::MAX as u64)
+        .ok_or_else(|| LedgerError::Damaged {
+            path: path.to_path_buf(),
+            what: format!("its newest event has position {seq}"),
+        })
 }
 
 /// How a ledger is opened.
@@ -613,13 +667,15 @@ impl TxView<'_> {
         match change {
             Change::Nothing => Ok(()),
             Change::Cabinet(c) => {
+                let state = to_json(c, "cabinet", &c.id)?;
                 self.tx
                     .prepare_cached("INSERT OR REPLACE INTO cabinets (id, state) VALUES (?1, ?2)")
-                    .and_then(|mut s| s.execute(params![c.id, to_json(c)]))
+                    .and_then(|mut s| s.execute(params![c.id, state]))
                     .map_err(sql)?;
                 Ok(())
             }
             Change::Medium(m) => {
+                let state = to_json(m.as_ref(), "medium", &m.asset_tag)?;
                 self.tx
                     .prepare_cached(
                         "INSERT OR REPLACE INTO media (asset_tag, serial, status, status_since,
@@ -636,7 +692,7 @@ impl TxView<'_> {
                             m.leased,
                             m.return_due,
                             m.retention_until,
-                            to_json(m.as_ref())
+                            state
                         ])
                     })
                     .map_err(sql)?;
@@ -646,9 +702,12 @@ impl TxView<'_> {
     }
 }
 
-pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
-    // The state types serialize without fail (no maps, no floats).
-    serde_json::to_string(value).unwrap_or_default()
+/// A state document; a failure is an error, never an empty document.
+fn to_json<T: serde::Serialize>(value: &T, what: &str, key: &str) -> Result<String, LedgerError> {
+    serde_json::to_string(value).map_err(|e| LedgerError::Serialize {
+        what: format!("the state of {what} {key}"),
+        cause: e.to_string(),
+    })
 }
 
 impl View for TxView<'_> {
@@ -667,6 +726,26 @@ impl View for TxView<'_> {
 
     fn medium(&self, tag: &str) -> Result<Option<Medium>, LedgerError> {
         read_medium(self.tx, self.path, tag)
+    }
+
+    fn last_use(&self, tag: &str) -> Result<Option<String>, LedgerError> {
+        // A medium's events are in time order, so the newest use is the one with the highest
+        // seq (found through the events_medium index).
+        let kinds = state::USE_KINDS
+            .iter()
+            .map(|k| format!("'{k}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.tx
+            .prepare_cached(&format!(
+                "SELECT time FROM events WHERE medium = ?1 AND kind IN ({kinds})
+                 ORDER BY seq DESC LIMIT 1"
+            ))
+            .and_then(|mut s| s.query_row([tag], |r| r.get(0)).optional())
+            .map_err(|source| LedgerError::Sqlite {
+                path: self.path.to_path_buf(),
+                cause: source,
+            })
     }
 
     fn cabinet(&self, id: &str) -> Result<Option<Cabinet>, LedgerError> {

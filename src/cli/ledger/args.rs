@@ -75,16 +75,18 @@ pub enum LedgerCommand {
 pub struct LedgerVerifyArgs {
     #[command(flatten)]
     pub path: LedgerPath,
-    /// A public key whose seals are trusted (repeatable)
+    /// A public key whose seals are trusted (repeatable). With a key, verification also demands
+    /// that a seal signed by it covers every event up to the head
     #[arg(long, value_name = "KEY")]
     pub pubkey: Vec<PathBuf>,
-    /// A directory of trusted public keys (*.pub)
+    /// A directory of trusted public keys (*.pub); same demand as --pubkey
     #[arg(long, value_name = "DIR")]
     pub trusted: Option<PathBuf>,
     /// Verify an exported ledger file (CSV or JSON lines) instead of a database
     #[arg(long, value_name = "FILE")]
     pub export: Option<PathBuf>,
-    /// Also check that a kept seal file (from `ledger seal --out`) matches the ledger
+    /// Also check that a kept seal file (from `ledger seal --out`) matches the ledger, or the
+    /// export given with --export: same ledger, at least that many events, the same hash there
     #[arg(long, value_name = "FILE")]
     pub seal: Vec<PathBuf>,
     /// One JSON object instead of text
@@ -117,6 +119,9 @@ pub enum ExportFormat {
 pub struct LedgerExportArgs {
     #[command(flatten)]
     pub path: LedgerPath,
+    /// jsonl: a header line with the event count and head, then one line per event; csv: for
+    /// spreadsheets, ending in an `#end` row with the count and head (cells that look like
+    /// formulas get one leading ', which verify and import drop again)
     #[arg(long, value_enum, default_value = "jsonl")]
     pub format: ExportFormat,
     /// Write to FILE instead of standard output
@@ -126,7 +131,8 @@ pub struct LedgerExportArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EncodingArg {
-    /// UTF-8 if the file is valid UTF-8 (with or without BOM), else Shift_JIS
+    /// UTF-8 with a BOM, or plain ASCII: UTF-8; not UTF-8: Shift_JIS; valid as both: refused,
+    /// asking for utf-8 or shift_jis
     Auto,
     #[value(name = "utf-8")]
     Utf8,
@@ -140,6 +146,7 @@ pub struct LedgerImportArgs {
     pub path: LedgerPath,
     /// The CSV file: a header row, then one medium per row (see docs/ledger.md for columns)
     pub file: PathBuf,
+    /// The file's encoding; auto refuses a file that reads as both UTF-8 and Shift_JIS
     #[arg(long, value_enum, default_value = "auto")]
     pub encoding: EncodingArg,
     /// Check every row and report, but record nothing

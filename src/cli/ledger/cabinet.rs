@@ -64,23 +64,23 @@ pub fn run(cmd: &CabinetCommand) -> anyhow::Result<Exit> {
             if a.json {
                 outln!("{}", serde_json::to_string_pretty(&r)?);
             } else {
-                outln!(
+                safeln!(
                     "cabinet {}: {} expected, {} found",
                     r.cabinet,
                     r.expected,
                     r.found
                 );
                 for t in &r.missing {
-                    outln!("  MISSING     {t}  (the ledger says it is here)");
+                    safeln!("  MISSING     {t}  (the ledger says it is here)");
                 }
                 for t in &r.unexpected {
-                    outln!("  UNEXPECTED  {t}  (not in the ledger)");
+                    safeln!("  UNEXPECTED  {t}  (not in the ledger)");
                 }
                 for (t, place) in &r.misplaced {
-                    outln!("  MISPLACED   {t}  (the ledger says: {place})");
+                    safeln!("  MISPLACED   {t}  (the ledger says: {place})");
                 }
                 if r.clean() {
-                    outln!("  everything is where the ledger says");
+                    safeln!("  everything is where the ledger says");
                 }
             }
             if !a.dry_run {
@@ -102,7 +102,7 @@ pub fn run(cmd: &CabinetCommand) -> anyhow::Result<Exit> {
                 )?;
                 ledger.append_all(vec![e]).map_err(from_ledger)?;
                 if !a.json {
-                    outln!("recorded the check in {}", ledger.path().display());
+                    safeln!("recorded the check in {}", ledger.path().display());
                 }
             }
             Ok(if r.clean() {
@@ -127,12 +127,8 @@ fn need_cabinet(ledger: &crate::ledger::Ledger, id: &str) -> anyhow::Result<()> 
 /// Asset tags, one per line (or the first column of a CSV); blank lines and `#` comments are
 /// skipped, a header named asset/asset_tag/資産番号/管理番号 too.
 fn read_tags(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        ExitError::usage(format!(
-            "cannot read the list of found tags {}: {e}",
-            path.display()
-        ))
-    })?;
+    let bytes = crate::input::read_regular(path, "list of found tags", crate::input::limit::IMPORT)
+        .map_err(super::exchange::input_error)?;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)

@@ -7,15 +7,15 @@ use std::path::Path;
 use super::args::{EncodingArg, ExportFormat, LedgerExportArgs, LedgerImportArgs, Recorder};
 use super::{actor, from_ledger, open, open_read_only};
 use crate::cli::{Exit, ExitError};
-use crate::ledger::chain::Verification;
+use crate::ledger::chain::{SealFile, Verification};
 use crate::ledger::exchange::{self, Encoding, ExchangeError, Stamp};
 use crate::sign::PublicKey;
 
 /// `massho ledger import FILE`: register every medium of a CSV, all or none.
 pub fn import(a: &LedgerImportArgs) -> anyhow::Result<Exit> {
     let file = &a.file;
-    let bytes = std::fs::read(file)
-        .map_err(|e| ExitError::usage(format!("cannot read {}: {e}", file.display())))?;
+    let bytes = crate::input::read_regular(file, "import file", crate::input::limit::IMPORT)
+        .map_err(input_error)?;
     let encoding = match a.encoding {
         EncodingArg::Auto => Encoding::Auto,
         EncodingArg::Utf8 => Encoding::Utf8,
@@ -33,7 +33,7 @@ pub fn import(a: &LedgerImportArgs) -> anyhow::Result<Exit> {
         n => format!(", {n} of them stored in cabinets"),
     };
     if done.dry_run {
-        outln!(
+        safeln!(
             "dry run: {} media in {} ({}) pass every check against ledger {}: they would be registered{stored}; nothing was recorded",
             done.registered,
             file.display(),
@@ -41,7 +41,7 @@ pub fn import(a: &LedgerImportArgs) -> anyhow::Result<Exit> {
             ledger.path().display()
         );
     } else {
-        outln!(
+        safeln!(
             "registered {} media from {} ({}){stored}: events {}-{} in ledger {}",
             done.registered,
             file.display(),
@@ -52,6 +52,15 @@ pub fn import(a: &LedgerImportArgs) -> anyhow::Result<Exit> {
         );
     }
     Ok(Exit::Passed)
+}
+
+/// A file that cannot be read: the operator named the wrong thing (2), or the system failed.
+pub(super) fn input_error(e: crate::input::InputError) -> anyhow::Error {
+    if e.is_usage() {
+        ExitError::usage(e.to_string())
+    } else {
+        e.into()
+    }
 }
 
 /// Who records the import, when, and the note for rows without one: the recorder options.
@@ -69,7 +78,10 @@ fn import_error(file: &Path, e: ExchangeError) -> anyhow::Error {
     let say = |e: &ExchangeError| {
         let text = e.to_string();
         let sep = if text.contains('\n') { "\n" } else { "; " };
-        format!("{}: {text}{sep}nothing was recorded", file.display())
+        super::safe_lines(&format!(
+            "{}: {text}{sep}nothing was recorded",
+            file.display()
+        ))
     };
     match e {
         ExchangeError::Rejected { .. } => ExitError::refused(say(&e)),
@@ -119,7 +131,7 @@ pub fn export(a: &LedgerExportArgs) -> anyhow::Result<Exit> {
                 ExchangeError::Ledger(e) => from_ledger(e),
                 other => other.into(),
             })?;
-    outln!(
+    safeln!(
         "exported {} events of ledger {} (id {}, head {}) to {}; check it with `massho ledger verify --export {}`",
         summary.events,
         ledger.path().display(),
@@ -131,10 +143,14 @@ pub fn export(a: &LedgerExportArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Passed)
 }
 
-/// `massho ledger verify --export FILE`.
-pub fn verify_export(file: &Path, keys: &[PublicKey]) -> anyhow::Result<Verification> {
-    exchange::verify_export_file(file, keys).map_err(|e| match e {
-        ExchangeError::Read { .. } => ExitError::usage(e.to_string()),
+/// `massho ledger verify --export FILE [--seal SEAL]...`.
+pub fn verify_export(
+    file: &Path,
+    keys: &[PublicKey],
+    seals: Vec<(String, SealFile)>,
+) -> anyhow::Result<Verification> {
+    exchange::verify_export_file(file, keys, seals).map_err(|e| match e {
+        ExchangeError::Input(ref i) if i.is_usage() => ExitError::usage(e.to_string()),
         other => other.into(),
     })
 }

@@ -317,8 +317,8 @@ fn show(ledger: &Ledger, asset: &str, json: bool) -> anyhow::Result<Exit> {
         return Ok(Exit::Passed);
     }
     let dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".to_owned());
-    outln!("medium {}  ({})", m.asset_tag, m.kind.name());
-    outln!(
+    safeln!("medium {}  ({})", m.asset_tag, m.kind.name());
+    safeln!(
         "  {} {}, serial {}, {}",
         dash(&m.vendor),
         dash(&m.model),
@@ -327,32 +327,32 @@ fn show(ledger: &Ledger, asset: &str, json: bool) -> anyhow::Result<Exit> {
             .map(|c| format!("{c} bytes"))
             .unwrap_or_else(|| "capacity -".into())
     );
-    outln!(
+    safeln!(
         "  department {}, personal information: {}",
         dash(&m.department),
         if m.personal_info { "yes" } else { "no" }
     );
     if m.leased {
-        outln!(
+        safeln!(
             "  leased from {}, contract {}, return due {}",
             dash(&m.lessor),
             dash(&m.contract),
             dash(&m.return_due)
         );
     }
-    outln!(
+    safeln!(
         "  status {} since {}; {}",
         m.status.name(),
         m.status_since,
         medium_row(&m)[8]
     );
     if let Some(w) = &m.last_wipe_status {
-        outln!(
+        safeln!(
             "  last wipe {w}, certificate {}",
             dash(&m.last_wipe_certificate)
         );
     }
-    outln!(
+    safeln!(
         "  sanitized: {}",
         if m.sanitized {
             "yes (a passing, verified wipe or a destruction, and nothing written since)"
@@ -361,7 +361,7 @@ fn show(ledger: &Ledger, asset: &str, json: bool) -> anyhow::Result<Exit> {
         }
     );
     if let Some(r) = &m.retention_until {
-        outln!("  backups kept until {r} (set {})", dash(&m.backup_set));
+        safeln!("  backups kept until {r} (set {})", dash(&m.backup_set));
     }
     outln!();
     super::report::print_events(

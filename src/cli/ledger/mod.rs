@@ -1,6 +1,15 @@
 //! `massho ledger`, `massho media`, `massho cabinet`, `massho report`: the media ledger's
 //! command line. Each command opens the ledger, appends events or reads state, and prints.
 
+/// `outln!` for text that holds values from the ledger or a file: every line goes through
+/// [`crate::text::terminal_safe`], so an asset tag or a note cannot repaint the terminal or turn
+/// text around. (JSON output is data and printed as it is.)
+macro_rules! safeln {
+    ($($arg:tt)*) => {{
+        outln!("{}", $crate::cli::ledger::safe_lines(&format!($($arg)*)))
+    }};
+}
+
 pub mod args;
 mod cabinet;
 pub mod exchange;
@@ -33,6 +42,14 @@ pub fn run(cmd: &LedgerCommand) -> anyhow::Result<Exit> {
     }
 }
 
+/// Text made safe for a terminal line by line (the line breaks massho puts in are kept).
+pub fn safe_lines(text: &str) -> String {
+    text.split('\n')
+        .map(crate::text::terminal_safe)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The path the options name.
 pub fn path_of(p: &LedgerPath) -> PathBuf {
     ledger::resolve_path(p.ledger.as_deref())
@@ -51,9 +68,11 @@ pub fn open_read_only(p: &LedgerPath) -> anyhow::Result<Ledger> {
 /// A ledger error with the exit code it deserves.
 pub fn from_ledger(e: LedgerError) -> anyhow::Error {
     match e {
-        LedgerError::Rejected { .. } => ExitError::refused(format!("{e}; nothing was recorded")),
+        LedgerError::Rejected { .. } => {
+            ExitError::refused(safe_lines(&format!("{e}; nothing was recorded")))
+        }
         LedgerError::Missing { .. } | LedgerError::NotALedger { .. } => {
-            ExitError::usage(e.to_string())
+            ExitError::usage(safe_lines(&e.to_string()))
         }
         other => other.into(),
     }
@@ -120,7 +139,7 @@ pub fn new_event(
 pub fn record(ledger: &mut Ledger, events: Vec<NewEvent>) -> anyhow::Result<Exit> {
     let recorded = ledger.append_all(events).map_err(from_ledger)?;
     for r in &recorded {
-        outln!(
+        safeln!(
             "recorded event {} ({}{}) in {}",
             r.event.seq,
             r.event.data.kind(),
@@ -148,20 +167,26 @@ pub fn emit<T: Serialize>(
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(headers)?;
         for r in rows {
-            w.write_record(
-                r.iter()
-                    .map(|c| crate::cli::table::spreadsheet_safe(c).into_owned()),
-            )?;
+            w.write_record(r.iter().map(|c| ledger::exchange::csv_cell(c).into_owned()))?;
         }
         let bytes = w.into_inner().context("cannot write CSV")?;
         use std::io::Write as _;
         let _ = std::io::stdout().lock().write_all(&bytes);
     } else if rows.is_empty() {
-        outln!("(none)");
+        safeln!("(none)");
     } else {
+        // Every cell is ledger data: escaped here whatever the table renderer does.
+        let rows: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .map(|c| crate::text::terminal_safe(c).into_owned())
+                    .collect()
+            })
+            .collect();
         let _ = std::io::Write::write_all(
             &mut std::io::stdout().lock(),
-            super::table::render(headers, rows).as_bytes(),
+            super::table::render(headers, &rows).as_bytes(),
         );
     }
     Ok(())
@@ -173,13 +198,13 @@ fn init(p: &LedgerPath) -> anyhow::Result<Exit> {
     let ledger = Ledger::create_or_open(&path).map_err(from_ledger)?;
     let (events, _) = ledger.head().map_err(from_ledger)?;
     if existed {
-        outln!(
+        safeln!(
             "ledger {} exists already: id {}, {events} events",
             path.display(),
             ledger.id()
         );
     } else {
-        outln!("created ledger {} (id {})", path.display(), ledger.id());
+        safeln!("created ledger {} (id {})", path.display(), ledger.id());
     }
     Ok(Exit::Passed)
 }
@@ -203,24 +228,30 @@ pub fn trusted_keys(
 
 fn verify(a: &args::LedgerVerifyArgs) -> anyhow::Result<Exit> {
     let keys = trusted_keys(&a.pubkey, a.trusted.as_deref())?;
+    let mut seals = Vec::new();
+    for f in &a.seal {
+        let seal = chain::read_seal_file(f).map_err(|e| {
+            if e.is_usage() {
+                ExitError::usage(e.to_string())
+            } else {
+                e.into()
+            }
+        })?;
+        seals.push((crate::text::path_safe(f), seal));
+    }
     let (v, origin) = match &a.export {
-        Some(file) => (exchange::verify_export(file, &keys)?, file.clone()),
+        Some(file) => (exchange::verify_export(file, &keys, seals)?, file.clone()),
         None => {
             let ledger = match Ledger::open_read_only(&path_of(&a.path)) {
                 Ok(l) => l,
                 // A ledger too damaged to open (no id, no schema) is a verification failure.
                 Err(e @ (LedgerError::Damaged { .. } | LedgerError::NotALedger { .. })) => {
-                    outln!("PROBLEM: {e}");
-                    outln!("FAILED: this is not a ledger massho can vouch for");
+                    safeln!("PROBLEM: {}", crate::text::terminal_safe(&e.to_string()));
+                    safeln!("FAILED: this is not a ledger massho can vouch for");
                     return Ok(Exit::Failed);
                 }
                 Err(e) => return Err(from_ledger(e)),
             };
-            let mut seals = Vec::new();
-            for f in &a.seal {
-                let seal = chain::read_seal_file(f).map_err(ExitError::usage)?;
-                seals.push((f.display().to_string(), seal));
-            }
             let v = chain::verify(&ledger, &keys, &seals).map_err(from_ledger)?;
             (v, ledger.path().to_path_buf())
         }
@@ -241,8 +272,8 @@ fn print_verification(
     no_keys: bool,
     export: bool,
 ) {
-    outln!("ledger {} (id {})", origin.display(), v.ledger_id);
-    outln!(
+    safeln!("ledger {} (id {})", origin.display(), v.ledger_id);
+    safeln!(
         "  events: {}, head {}; media: {}, cabinets: {}",
         v.events,
         v.head,
@@ -255,7 +286,7 @@ fn print_verification(
             (Some(true), None) => "signature good".to_owned(),
             _ => "signature not checked (no --pubkey)".to_owned(),
         };
-        outln!(
+        safeln!(
             "  seal at event {} ({}): {} events, key {}: {verdict}",
             s.seq,
             s.time,
@@ -264,27 +295,29 @@ fn print_verification(
         );
     }
     if v.seals.is_empty() {
-        outln!("  no seals: run `massho ledger seal` to sign the chain's head");
+        safeln!("  no seals: run `massho ledger seal` to sign the chain's head");
     } else if no_keys {
-        outln!("  seals were not checked: pass --pubkey KEY or --trusted DIR");
+        safeln!("  seals were not checked: pass --pubkey KEY or --trusted DIR");
     }
     if v.unsealed_events > 0 && !v.seals.is_empty() {
-        outln!(
+        safeln!(
             "  {} event(s) after the last seal are covered by the chain only",
             v.unsealed_events
         );
     }
     if v.ok() && no_keys && !v.seals.is_empty() {
-        outln!("OK, BUT THE SEALS WERE NOT CHECKED: the chain and the derived state check out; a forger who recomputed every hash would pass this too. Give --pubkey KEY to check the seals");
+        safeln!("OK, BUT THE SEALS WERE NOT CHECKED: the chain and the derived state check out; a forger who recomputed every hash would pass this too. Give --pubkey KEY to check the seals");
     } else if v.ok() && export {
-        outln!("OK: the exported chain and its seals check out (an export holds no derived state)");
+        safeln!(
+            "OK: the exported chain and its seals check out (an export holds no derived state)"
+        );
     } else if v.ok() {
-        outln!("OK: the chain, the derived state and the seals check out");
+        safeln!("OK: the chain, the derived state and the seals check out");
     } else {
         for p in &v.problems {
-            outln!("PROBLEM: {p}");
+            safeln!("PROBLEM: {p}");
         }
-        outln!("FAILED: do not trust this ledger past the first problem");
+        safeln!("FAILED: do not trust this ledger past the first problem");
     }
 }
 
@@ -327,7 +360,7 @@ fn seal(a: &args::LedgerSealArgs) -> anyhow::Result<Exit> {
             ));
         }
     }
-    outln!(
+    safeln!(
         "sealed ledger {}: {} events, head {}, key {}{}",
         ledger.path().display(),
         seal.events,
