@@ -13,7 +13,8 @@ Exit codes:
   0  every device passed (verify: the medium holds the expected pattern)
   1  a device failed: write, sync or read errors, or verification mismatches
   2  usage error: bad arguments, unknown method, unreadable method file, no such
-     device, an empty (0-byte) device or file
+     device, an empty (0-byte) device or file, a directory, FIFO or character
+     device where a device or file is expected, another medium's result file
   3  refused: a device is mounted, swap, held, the boot or root medium, read-only,
      busy, or the confirmation did not match; nothing was written
   4  aborted: SIGINT/SIGTERM/SIGHUP or operator stop; the device is partly overwritten

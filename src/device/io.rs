@@ -118,7 +118,9 @@ impl DeviceTarget {
         let is_block = meta.file_type().is_block_device();
         let mut opts = OpenOptions::new();
         opts.read(true).write(access == Access::ReadWrite);
-        let mut flags = libc::O_DIRECT | libc::O_CLOEXEC;
+        // O_NONBLOCK: a FIFO swapped in for the path after inspection must not hang the open;
+        // it is refused below from the descriptor's own type.
+        let mut flags = libc::O_DIRECT | libc::O_CLOEXEC | libc::O_NONBLOCK;
         if is_block && access == Access::ReadWrite {
             flags |= libc::O_EXCL;
         }
@@ -131,11 +133,32 @@ impl DeviceTarget {
                 buffered
                     .read(true)
                     .write(access == Access::ReadWrite)
-                    .custom_flags(libc::O_CLOEXEC);
+                    .custom_flags(libc::O_CLOEXEC | libc::O_NONBLOCK);
                 (buffered.open(path).map_err(|e| open_error(path, e))?, false)
             }
             Err(e) => return Err(open_error(path, e)),
         };
+        // What was opened must be what was inspected: judge the descriptor, not the name.
+        let opened = aligned.metadata().map_err(|e| open_error(path, e))?;
+        let kind_ok = if is_block {
+            opened.file_type().is_block_device()
+        } else {
+            opened.file_type().is_file()
+        };
+        if !kind_ok {
+            return Err(IoError::Open {
+                path: path.to_owned(),
+                source: io::Error::other(format!(
+                    "it is no longer the {} it was when inspected; name it again",
+                    if is_block {
+                        "block device"
+                    } else {
+                        "regular file"
+                    }
+                )),
+            });
+        }
+        clear_nonblock(&aligned).map_err(|e| open_error(path, e))?;
         let (size, sector_size, tail) = if is_block {
             let (size, logical, _) = block_geometry(&aligned).map_err(|source| IoError::Query {
                 path: path.to_owned(),
@@ -144,13 +167,14 @@ impl DeviceTarget {
             })?;
             (size, logical, None)
         } else {
+            // The same open file, buffered: reopened through /proc, never by name again.
             let tail = OpenOptions::new()
                 .read(true)
                 .write(access == Access::ReadWrite)
                 .custom_flags(libc::O_CLOEXEC)
-                .open(path)
+                .open(format!("/proc/self/fd/{}", aligned.as_raw_fd()))
                 .map_err(|e| open_error(path, e))?;
-            (meta.len(), BUFFER_ALIGN as u32, Some(tail))
+            (opened.len(), BUFFER_ALIGN as u32, Some(tail))
         };
         if size == 0 {
             return Err(IoError::Empty {
@@ -184,6 +208,15 @@ impl DeviceTarget {
             _ => &self.aligned,
         }
     }
+}
+
+/// Back to blocking I/O once the descriptor is known to be a disk or a file.
+fn clear_nonblock(file: &File) -> io::Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let flags = fcntl(file.as_raw_fd(), FcntlArg::F_GETFL).map_err(io::Error::from)?;
+    let flags = OFlag::from_bits_truncate(flags) & !OFlag::O_NONBLOCK;
+    fcntl(file.as_raw_fd(), FcntlArg::F_SETFL(flags)).map_err(io::Error::from)?;
+    Ok(())
 }
 
 fn open_error(path: &Path, e: io::Error) -> IoError {

@@ -214,16 +214,10 @@ pub fn trusted_keys(
     pubkeys: &[PathBuf],
     dir: Option<&std::path::Path>,
 ) -> anyhow::Result<Vec<crate::sign::PublicKey>> {
-    let mut keys = Vec::new();
-    for p in pubkeys {
-        keys.push(
-            crate::sign::PublicKey::from_file(p).map_err(|e| ExitError::usage(e.to_string()))?,
-        );
-    }
-    if let Some(d) = dir {
-        keys.extend(crate::sign::load_trusted_dir(d).map_err(|e| ExitError::usage(e.to_string()))?);
-    }
-    Ok(keys)
+    // One set, as `cert verify` builds it: the same key twice counts once, two different keys
+    // with one key id are an error naming both.
+    crate::sign::trusted_keys(pubkeys, dir)
+        .map_err(|e| ExitError::usage(safe_lines(&e.to_string())))
 }
 
 fn verify(a: &args::LedgerVerifyArgs) -> anyhow::Result<Exit> {
