@@ -16,22 +16,10 @@ use massho::sign::SecretKey;
 
 /// A fresh key pair made by `massho key generate` in `dir`: (secret key loaded, .pub path).
 fn key(dir: &Path, name: &str) -> (SecretKey, PathBuf) {
-    let out = run(massho()
-        .args([
-            "key",
-            "generate",
-            "--no-passphrase",
-            "--name",
-            name,
-            "--out",
-        ])
-        .arg(dir));
-    assert_exit(&out, 0);
-    let secret = SecretKey::from_file(&dir.join(format!("{name}.key")), &|| {
-        panic!("the test key has no passphrase")
-    })
-    .unwrap();
-    (secret, dir.join(format!("{name}.pub")))
+    let (secret, public) = common::keypair(dir, name);
+    let secret =
+        SecretKey::from_file(&secret, &|| panic!("the test key has no passphrase")).unwrap();
+    (secret, public)
 }
 
 fn example() -> Certificate {
