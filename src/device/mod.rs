@@ -7,11 +7,13 @@
 
 pub mod binding;
 pub mod discover;
+pub mod drive;
 pub mod identity;
 pub mod io;
 pub mod safety;
 pub mod signatures;
 pub mod sysfs;
+pub mod transport;
 
 use std::fmt;
 use std::path::PathBuf;
