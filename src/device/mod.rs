@@ -185,9 +185,34 @@ pub struct DeviceInfo {
     pub signatures_unknown: Option<String>,
     /// Every reason it must not be wiped; empty means wipeable.
     pub refusals: Vec<Refusal>,
+    /// Who the drive's firmware says it is (ATA IDENTIFY, NVMe Identify, SCSI INQUIRY); may
+    /// differ from `model`/`serial` when a USB bridge stands in between.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drive_identity: Option<drive::DriveIdentity>,
+    /// Firmware purge techniques the drive reports, and what blocks them now. Absent when the
+    /// drive could not be asked (loop devices, files, virtio, or see `firmware_unknown`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sanitize: Option<drive::SanitizeSupport>,
+    /// Sectors hidden by a host protected area. Absent when the drive could not be asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<drive::HiddenArea>,
+    /// SMART / NVMe health. Absent when the drive could not be asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<drive::DriveHealth>,
+    /// Set when the drive's firmware could not be asked: `sanitize`, `hidden` and `health`
+    /// are unknown (not "none"), and this says why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firmware_unknown: Option<String>,
 }
 
 impl DeviceInfo {
+    /// The drive reported sectors beyond what the host can address.
+    pub fn has_hidden_sectors(&self) -> bool {
+        self.hidden
+            .as_ref()
+            .is_some_and(|h| h.state == drive::HiddenState::Hidden)
+    }
+
     pub fn wipeable(&self) -> bool {
         self.refusals.is_empty()
     }
@@ -255,6 +280,11 @@ pub(crate) fn sample(
         signatures: vec![],
         signatures_unknown: None,
         refusals: vec![],
+        drive_identity: None,
+        sanitize: None,
+        hidden: None,
+        health: None,
+        firmware_unknown: None,
     }
 }
 

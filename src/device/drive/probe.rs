@@ -54,7 +54,16 @@ pub fn probe_disk(node: &BlockNode, transport: Transport) -> Result<DriveReport,
 
 /// ATA through SAT on `path`, falling back to SCSI when the path has no SAT layer.
 pub fn probe_sg(path: &Path) -> Result<DriveReport, TransportError> {
-    let mut ata = AtaOverScsi::new(SgIo::open(path)?, path);
+    probe_sat_or_scsi(SgIo::open(path)?, path)
+}
+
+/// ATA through SAT on `scsi`; plain SCSI when the SAT layer rejects ATA PASS-THROUGH or the
+/// drive does not answer IDENTIFY.
+pub fn probe_sat_or_scsi<S: ScsiTransport>(
+    scsi: S,
+    path: &Path,
+) -> Result<DriveReport, TransportError> {
+    let mut ata = AtaOverScsi::new(scsi, path);
     match probe_ata(&mut ata) {
         Ok(r) if r.identity.is_some() => Ok(r),
         Ok(_) | Err(TransportError::Unsupported { .. }) => probe_scsi(&mut ata.scsi),
@@ -371,4 +380,402 @@ pub fn probe_scsi<T: ScsiTransport>(t: &mut T) -> Result<DriveReport, TransportE
         hidden: None,
         health: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::transport::fake::{
+        FakeAtaDrive, FakeNvmeController, FakeSanitizeLog, SanitizeState, SecurityState,
+        SenseStyle,
+    };
+    use crate::device::transport::{sense, AtaCommand, AtaProtocol, NvmeAdminCommand, ScsiOutcome};
+
+    fn ata(drive: &mut FakeAtaDrive) -> DriveReport {
+        probe_ata(&mut AtaOverScsi::new(drive, "/dev/fake")).unwrap()
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        s.split_whitespace()
+            .map(|b| u8::from_str_radix(b, 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn ata_probe_sends_exactly_these_cdbs() {
+        let mut d = FakeAtaDrive {
+            sense: SenseStyle::Descriptor,
+            ..FakeAtaDrive::default()
+        };
+        ata(&mut d);
+        // Written from SAT-4 table 173 and the ACS-4 command tables, not from our encoder.
+        let expected = [
+            "85 08 0e 00 00 00 01 00 00 00 00 00 00 00 ec 00", // IDENTIFY DEVICE
+            "85 07 20 00 00 00 00 00 00 00 00 00 00 40 b4 00", // SANITIZE STATUS EXT
+            "85 07 20 00 00 00 00 00 00 00 00 00 00 40 27 00", // READ NATIVE MAX ADDRESS EXT
+            "85 06 20 00 da 00 00 00 00 00 4f 00 c2 00 b0 00", // SMART RETURN STATUS
+            "85 08 0e 00 d0 00 01 00 00 00 4f 00 c2 00 b0 00", // SMART READ DATA
+        ];
+        let expected: Vec<Vec<u8>> = expected.iter().map(|s| hex(s)).collect();
+        assert_eq!(d.received, expected);
+    }
+
+    #[test]
+    fn ata_identity_techniques_health() {
+        for style in [
+            SenseStyle::Descriptor,
+            SenseStyle::LibataFixed,
+            SenseStyle::LibataLegacy,
+        ] {
+            let mut d = FakeAtaDrive {
+                sense: style,
+                erase_time_word: 0x001e,
+                enhanced_erase_time_word: 0x8100,
+                ..FakeAtaDrive::default()
+            };
+            let r = ata(&mut d);
+            let id = r.identity.unwrap();
+            assert_eq!(id.source, IdentitySource::AtaIdentify);
+            assert_eq!(id.model.as_deref(), Some("FAKE SSD 1TB"));
+            assert_eq!(id.serial.as_deref(), Some("FAKE0001"));
+            assert_eq!(id.firmware.as_deref(), Some("FW01"));
+            let s = r.sanitize.unwrap();
+            assert_eq!(
+                s.techniques,
+                [
+                    PurgeTechnique::AtaSanitizeCrypto,
+                    PurgeTechnique::AtaSanitizeBlock,
+                    PurgeTechnique::AtaSecurityEraseEnhanced { minutes: Some(512) },
+                    PurgeTechnique::AtaSecurityErase { minutes: Some(60) },
+                ],
+                "{style:?}"
+            );
+            assert!(s.blocked_by.is_empty() && s.unknown.is_empty(), "{style:?} {s:?}");
+            let h = r.health.unwrap();
+            assert_eq!(h.passed, Some(true));
+            assert_eq!(h.power_on_hours, Some(1234));
+            assert_eq!(h.reallocated_sectors, Some(0));
+        }
+    }
+
+    #[test]
+    fn hpa_is_found_and_fixed_sense_that_cannot_carry_it_is_unknown() {
+        let hpa = |style| FakeAtaDrive {
+            sense: style,
+            native_sectors: 1_953_525_168,
+            accessible_sectors: 1_953_520_000,
+            ..FakeAtaDrive::default()
+        };
+        for style in [SenseStyle::Descriptor, SenseStyle::LibataLegacy] {
+            let h = ata(&mut hpa(style)).hidden.unwrap();
+            assert_eq!(h.state, HiddenState::Hidden, "{style:?}");
+            assert_eq!(h.native_sectors, Some(1_953_525_168));
+            assert_eq!(h.hidden_sectors(), Some(5168));
+        }
+        // Fixed format has room for LBA(23:0) only; this drive's max LBA needs 31 bits.
+        let h = ata(&mut hpa(SenseStyle::LibataFixed)).hidden.unwrap();
+        assert_eq!(h.state, HiddenState::Unknown);
+        assert!(h.reason.unwrap().contains("fixed-format"));
+        // A drive below 2^24 sectors fits: no HPA, known.
+        let mut small = FakeAtaDrive {
+            native_sectors: 0x00ff_0000,
+            accessible_sectors: 0x00ff_0000,
+            ..FakeAtaDrive::default()
+        };
+        let h = ata(&mut small).hidden.unwrap();
+        assert_eq!(
+            (h.state, h.native_sectors),
+            (HiddenState::None, Some(0x00ff_0000))
+        );
+    }
+
+    #[test]
+    fn a_28_bit_drive_reads_the_native_max_with_f8() {
+        let mut d = FakeAtaDrive {
+            lba48: false,
+            native_sectors: 0x0a00_0000,
+            accessible_sectors: 0x0900_0000,
+            ..FakeAtaDrive::default()
+        };
+        let h = ata(&mut d).hidden.unwrap();
+        assert_eq!(h.state, HiddenState::Hidden);
+        assert_eq!(h.native_sectors, Some(0x0a00_0000));
+        assert!(d.received.iter().any(|c| c[14] == 0xf8 && c[1] == 0x06));
+    }
+
+    #[test]
+    fn no_hpa_feature_means_no_hpa() {
+        let mut d = FakeAtaDrive {
+            hpa_supported: false,
+            ..FakeAtaDrive::default()
+        };
+        let h = ata(&mut d).hidden.unwrap();
+        assert_eq!(h.state, HiddenState::None);
+        assert!(!d.received.iter().any(|c| c[14] == 0x27));
+    }
+
+    fn send(d: &mut FakeAtaDrive, command: u8, protocol: AtaProtocol, data: DataDir<'_>) -> AtaOutcome {
+        let cmd = AtaCommand {
+            command,
+            features: 0,
+            count: u16::from(protocol != AtaProtocol::NonData),
+            lba: 0,
+            device: 0x40,
+            protocol,
+            extended: false,
+        };
+        AtaOverScsi::new(d, "/dev/fake")
+            .ata(&cmd, data, Duration::from_secs(1))
+            .unwrap()
+    }
+
+    fn password_block(pw: &[u8]) -> Vec<u8> {
+        let mut b = vec![0u8; 512];
+        b[2..2 + pw.len()].copy_from_slice(pw);
+        b
+    }
+
+    #[test]
+    fn security_states_block_purge() {
+        let mut d = FakeAtaDrive::default();
+        // FREEZE LOCK -> frozen; SET PASSWORD then aborts, and the abort decodes from libata's
+        // fixed-format sense as ABRT with DRDY|ERR.
+        assert!(!send(&mut d, 0xf5, AtaProtocol::NonData, DataDir::None).is_error());
+        let out = send(&mut d, 0xf1, AtaProtocol::PioOut, DataDir::Out(&password_block(b"x")));
+        assert!(out.aborted());
+        let regs = out.registers.unwrap();
+        assert_eq!((regs.error, regs.status), (0x04, 0x41));
+        assert_eq!(out.sense.unwrap().key, sense::ABORTED_COMMAND);
+        let s = ata(&mut d).sanitize.unwrap();
+        assert_eq!(s.blocked_by, [PurgeBlocker::SecurityFrozen]);
+
+        // Password set, power cycle: locked and enabled.
+        d.power_cycle();
+        let pw = password_block(b"massho");
+        assert!(!send(&mut d, 0xf1, AtaProtocol::PioOut, DataDir::Out(&pw)).is_error());
+        d.power_cycle();
+        assert_eq!(d.security, SecurityState::Locked);
+        let s = ata(&mut d).sanitize.unwrap();
+        assert_eq!(
+            s.blocked_by,
+            [PurgeBlocker::SecurityLocked, PurgeBlocker::SecurityEnabled]
+        );
+        // Five wrong passwords: attempts exhausted; the right one is refused too.
+        let wrong = password_block(b"guess");
+        for _ in 0..5 {
+            assert!(send(&mut d, 0xf2, AtaProtocol::PioOut, DataDir::Out(&wrong)).aborted());
+        }
+        assert!(send(&mut d, 0xf2, AtaProtocol::PioOut, DataDir::Out(&pw)).aborted());
+        let s = ata(&mut d).sanitize.unwrap();
+        assert!(s.blocked_by.contains(&PurgeBlocker::SecurityAttemptsExhausted));
+        // After a power cycle the right password unlocks.
+        d.power_cycle();
+        assert!(!send(&mut d, 0xf2, AtaProtocol::PioOut, DataDir::Out(&pw)).is_error());
+        assert_eq!(d.security, SecurityState::Enabled);
+    }
+
+    #[test]
+    fn sanitize_states() {
+        // In progress at 50 %: descriptor sense carries COUNT(15:8).
+        let mut d = FakeAtaDrive {
+            sense: SenseStyle::Descriptor,
+            sanitize: SanitizeState::InProgress { progress: 0x8000 },
+            ..FakeAtaDrive::default()
+        };
+        let s = ata(&mut d).sanitize.unwrap();
+        assert_eq!(
+            s.blocked_by,
+            [PurgeBlocker::SanitizeInProgress { percent: 50 }]
+        );
+        // Fixed-format sense loses COUNT(15:8): unknown, not "idle".
+        d.sense = SenseStyle::LibataFixed;
+        let s = ata(&mut d).sanitize.unwrap();
+        assert!(s.blocked_by.is_empty());
+        assert!(s.unknown[0].contains("COUNT(15:8)"), "{s:?}");
+        // Failed: SANITIZE STATUS EXT aborts, whatever the sense format.
+        for style in [SenseStyle::LibataFixed, SenseStyle::LibataLegacy, SenseStyle::Descriptor] {
+            let mut d = FakeAtaDrive {
+                sense: style,
+                sanitize: SanitizeState::Failed,
+                ..FakeAtaDrive::default()
+            };
+            let s = ata(&mut d).sanitize.unwrap();
+            assert_eq!(s.blocked_by, [PurgeBlocker::SanitizeFailed], "{style:?}");
+        }
+        // Frozen by SANITIZE FREEZE LOCK.
+        let mut d = FakeAtaDrive {
+            sense: SenseStyle::Descriptor,
+            sanitize_frozen: true,
+            ..FakeAtaDrive::default()
+        };
+        assert_eq!(
+            ata(&mut d).sanitize.unwrap().blocked_by,
+            [PurgeBlocker::SanitizeFrozen]
+        );
+    }
+
+    #[test]
+    fn smart_threshold_exceeded_fails_health() {
+        let mut d = FakeAtaDrive {
+            smart: Some((true, vec![(5, 812), (197, 9), (198, 4)])),
+            ..FakeAtaDrive::default()
+        };
+        let h = ata(&mut d).health.unwrap();
+        assert_eq!(h.passed, Some(false));
+        assert_eq!(
+            (h.reallocated_sectors, h.pending_sectors, h.uncorrectable_sectors),
+            (Some(812), Some(9), Some(4))
+        );
+        assert_eq!(h.power_on_hours, None);
+        d.smart = None;
+        assert!(ata(&mut d).health.is_none());
+    }
+
+    /// A SCSI disk as QEMU's scsi-hd answers: INQUIRY and VPD 0x80, invalid opcode for ATA
+    /// PASS-THROUGH and REPORT SUPPORTED OPERATION CODES.
+    struct ScsiDisk;
+
+    impl ScsiTransport for ScsiDisk {
+        fn scsi(
+            &mut self,
+            cdb: &[u8],
+            data: DataDir<'_>,
+            _: Duration,
+        ) -> Result<ScsiOutcome, TransportError> {
+            let page: &[u8] = match (cdb[0], cdb[1] & 1, cdb[2]) {
+                (0x12, 0, _) => b"\x00\x00\x05\x02\x1f\x00\x00\x00QEMU    QEMU HARDDISK   2.5+",
+                (0x12, 1, 0x80) => b"\x00\x80\x00\x05SCSI1",
+                _ => {
+                    return Ok(ScsiOutcome {
+                        status: 0x02,
+                        sense: vec![0x70, 0, 0x05, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x20, 0, 0, 0, 0, 0],
+                        residual: 0,
+                    })
+                }
+            };
+            if let DataDir::In(b) = data {
+                let n = b.len().min(page.len());
+                b[..n].copy_from_slice(&page[..n]);
+            }
+            Ok(ScsiOutcome::good())
+        }
+    }
+
+    #[test]
+    fn a_scsi_disk_without_sat_falls_back_to_inquiry() {
+        let r = probe_sat_or_scsi(ScsiDisk, Path::new("/dev/fake")).unwrap();
+        let id = r.identity.unwrap();
+        assert_eq!(id.source, IdentitySource::ScsiInquiry);
+        assert_eq!(id.model.as_deref(), Some("QEMU QEMU HARDDISK"));
+        assert_eq!(id.serial.as_deref(), Some("SCSI1"));
+        let s = r.sanitize.unwrap();
+        assert!(s.techniques.is_empty());
+        assert!(s.unknown[0].contains("05/20") || s.unknown[0].contains("ASC/ASCQ 20/00"), "{s:?}");
+        assert!(r.hidden.is_none() && r.health.is_none());
+    }
+
+    #[test]
+    fn a_bridge_without_pass_through_is_asked_with_inquiry() {
+        // libata's INQUIRY through the fake when ATA is not reachable: the SAT answers ATA.
+        let mut d = FakeAtaDrive::default();
+        let r = probe_scsi(&mut d).unwrap();
+        assert_eq!(r.identity.unwrap().serial.as_deref(), Some("FAKE0001"));
+    }
+
+    #[test]
+    fn nvme_as_qemu_reports_it() {
+        let mut c = FakeNvmeController::qemu("NVME0001");
+        let r = probe_nvme(&mut c).unwrap();
+        let id = r.identity.unwrap();
+        assert_eq!(id.serial.as_deref(), Some("NVME0001"));
+        assert_eq!(id.model.as_deref(), Some("QEMU NVMe Ctrl"));
+        let s = r.sanitize.unwrap();
+        assert_eq!(s.techniques, [PurgeTechnique::NvmeFormatUserData]);
+        assert!(s.blocked_by.is_empty() && s.unknown.is_empty());
+        assert!(r.hidden.is_none());
+        assert_eq!(r.health.unwrap().passed, Some(true));
+        // Identify Controller, then the SMART log; no sanitize log when SANICAP is 0.
+        let sent: Vec<(u8, u32, u32)> = c.received.iter().map(|c| (c.opcode, c.nsid, c.cdw10)).collect();
+        assert_eq!(sent, [(0x06, 0, 0x1), (0x02, 0xffff_ffff, 0x007f_8002)]);
+    }
+
+    #[test]
+    fn nvme_with_sanitize_and_crypto_format() {
+        let mut c = FakeNvmeController::full("N2");
+        c.critical_warning = 0x04;
+        c.percentage_used = 103;
+        c.media_errors = 7;
+        let r = probe_nvme(&mut c).unwrap();
+        assert_eq!(
+            r.sanitize.unwrap().techniques,
+            [
+                PurgeTechnique::NvmeSanitizeCrypto,
+                PurgeTechnique::NvmeFormatCrypto,
+                PurgeTechnique::NvmeSanitizeBlock,
+                PurgeTechnique::NvmeFormatUserData,
+                PurgeTechnique::NvmeSanitizeOverwrite,
+            ]
+        );
+        let h = r.health.unwrap();
+        assert_eq!(h.passed, Some(false));
+        assert_eq!(
+            (h.nvme_critical_warning, h.percentage_used, h.media_errors),
+            (Some(4), Some(103), Some(7))
+        );
+        assert!(c.received.iter().any(|x| x.opcode == 0x02 && x.cdw10 == 0x007f_8081));
+        // A sanitize started through the admin interface shows as in progress; a failed one
+        // blocks.
+        let start = NvmeAdminCommand {
+            opcode: 0x84,
+            cdw10: 0x4,
+            ..NvmeAdminCommand::default()
+        };
+        assert!(c.admin(&start, DataDir::None, PROBE_TIMEOUT).unwrap().is_success());
+        c.sanitize_log.sprog = 0x4000;
+        assert_eq!(
+            probe_nvme(&mut c).unwrap().sanitize.unwrap().blocked_by,
+            [PurgeBlocker::SanitizeInProgress { percent: 25 }]
+        );
+        c.sanitize_log = FakeSanitizeLog { sprog: 0xffff, sstat: 3 };
+        assert_eq!(
+            probe_nvme(&mut c).unwrap().sanitize.unwrap().blocked_by,
+            [PurgeBlocker::SanitizeFailed]
+        );
+    }
+
+    #[test]
+    fn nvme_fake_answers_like_qemu_for_what_qemu_lacks() {
+        let mut c = FakeNvmeController::qemu("Q");
+        let sanitize = NvmeAdminCommand {
+            opcode: 0x84,
+            cdw10: 0x2,
+            ..NvmeAdminCommand::default()
+        };
+        assert_eq!(c.admin(&sanitize, DataDir::None, PROBE_TIMEOUT).unwrap().status, 0x4001);
+        let mut log = vec![0u8; 512];
+        let get = nvme::get_log_page(nvme::LOG_SANITIZE, nvme::NSID_ALL, 512);
+        assert_eq!(
+            c.admin(&get, DataDir::In(&mut log), PROBE_TIMEOUT).unwrap().status,
+            0x4002
+        );
+    }
+
+    #[test]
+    fn disks_without_firmware_to_ask_are_not_opened() {
+        let node = BlockNode {
+            name: "loop9".into(),
+            sys: "/nonexistent".into(),
+            dev: crate::device::sysfs::DevNum { major: 7, minor: 9 },
+            node: "/nonexistent/loop9".into(),
+        };
+        for t in [Transport::Loop, Transport::Virtio, Transport::Mmc, Transport::File, Transport::Unknown] {
+            assert_eq!(probe_disk(&node, t).unwrap(), DriveReport::default());
+        }
+        // The rest do open, and say so when they cannot.
+        assert!(matches!(probe_disk(&node, Transport::Sata), Err(TransportError::Open { .. })));
+        assert!(matches!(
+            probe_disk(&node, Transport::Nvme),
+            Err(TransportError::NoController { .. })
+        ));
+    }
 }
