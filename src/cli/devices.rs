@@ -200,7 +200,9 @@ fn blocker_text(b: &PurgeBlocker) -> String {
         }
         PurgeBlocker::SecurityEnabled => "a security password is set".into(),
         PurgeBlocker::SanitizeFrozen => "sanitize frozen (power-cycle it)".into(),
-        PurgeBlocker::SanitizeInProgress { percent } => format!("sanitize in progress ({percent}%)"),
+        PurgeBlocker::SanitizeInProgress { percent } => {
+            format!("sanitize in progress ({percent}%)")
+        }
         PurgeBlocker::SanitizeFailed => "the last sanitize failed".into(),
     }
 }
@@ -355,9 +357,15 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("purge blocked: security frozen"), "{t}");
-        assert!(t.contains("HIDDEN: 100 sectors beyond the accessible 1000 (HPA)"), "{t}");
+        assert!(
+            t.contains("HIDDEN: 100 sectors beyond the accessible 1000 (HPA)"),
+            "{t}"
+        );
         assert!(t.contains("health passed, 42 h"), "{t}");
-        assert!(t.contains("firmware not asked (cannot open /dev/sda)"), "{t}");
+        assert!(
+            t.contains("firmware not asked (cannot open /dev/sda)"),
+            "{t}"
+        );
     }
 
     #[test]

@@ -307,6 +307,60 @@ pub fn human_size(bytes: u64) -> String {
 }
 
 #[cfg(test)]
+mod firmware_field_tests {
+    use super::*;
+
+    #[test]
+    fn results_written_before_the_firmware_fields_still_parse() {
+        let d = sample(DeviceKind::Disk, Transport::Sata, MediaClass::Magnetic);
+        let json = serde_json::to_value(&d).unwrap();
+        for key in [
+            "drive_identity",
+            "sanitize",
+            "hidden",
+            "health",
+            "firmware_unknown",
+        ] {
+            assert!(json.get(key).is_none(), "{key} written when absent");
+        }
+        let back: DeviceInfo = serde_json::from_value(json).unwrap();
+        assert_eq!(back, d);
+        assert!(!back.has_hidden_sectors());
+    }
+
+    #[test]
+    fn firmware_fields_round_trip() {
+        let mut d = sample(DeviceKind::Disk, Transport::Nvme, MediaClass::Flash);
+        d.sanitize = Some(drive::SanitizeSupport {
+            techniques: vec![
+                drive::PurgeTechnique::NvmeSanitizeCrypto,
+                drive::PurgeTechnique::AtaSecurityErase { minutes: Some(4) },
+            ],
+            blocked_by: vec![drive::PurgeBlocker::SanitizeInProgress { percent: 7 }],
+            unknown: vec![],
+        });
+        d.hidden = Some(drive::HiddenArea {
+            state: drive::HiddenState::Hidden,
+            accessible_sectors: 10,
+            native_sectors: Some(12),
+            reason: None,
+        });
+        let json = serde_json::to_string(&d).unwrap();
+        assert!(
+            json.contains(r#"{"technique":"ata_security_erase","minutes":4}"#),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#"{"state":"sanitize_in_progress","percent":7}"#),
+            "{json}"
+        );
+        let back: DeviceInfo = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, d);
+        assert!(back.has_hidden_sectors());
+    }
+}
+
+#[cfg(test)]
 mod size_tests {
     use super::human_size;
 

@@ -337,7 +337,8 @@ pub(crate) mod tests {
     #[test]
     fn command_taskfiles_match_acs() {
         // (command, features, count, lba, device, extended) from ACS-4's command tables.
-        let table: [(AtaCommand, (u8, u16, u16, u64, u8, bool)); 6] = [
+        type Taskfile = (u8, u16, u16, u64, u8, bool);
+        let table: [(AtaCommand, Taskfile); 6] = [
             (identify_device(), (0xec, 0, 1, 0, 0, false)),
             (read_native_max_address_ext(), (0x27, 0, 0, 0, 0x40, true)),
             (read_native_max_address(), (0xf8, 0, 0, 0, 0x40, false)),
@@ -357,17 +358,21 @@ pub(crate) mod tests {
     fn identify_fields() {
         let buf = identify_words(
             &[
-                (59, 0xf000),             // sanitize, crypto, overwrite, block
-                (82, 0x0403),             // SMART, security, HPA
-                (83, 0x4400),             // valid, 48-bit
-                (85, 0x0002),             // security enabled
-                (89, 0x001e),             // 60 min
-                (90, 0x8100),             // extended format: 256 * 2 = 512 min
+                (59, 0xf000), // sanitize, crypto, overwrite, block
+                (82, 0x0403), // SMART, security, HPA
+                (83, 0x4400), // valid, 48-bit
+                (85, 0x0002), // security enabled
+                (89, 0x001e), // 60 min
+                (90, 0x8100), // extended format: 256 * 2 = 512 min
                 (100, 0x5000),
                 (101, 0x0254), // 0x0254_5000 sectors
                 (128, 0x0029), // supported, locked? no: 0x29 = supported|frozen|enhanced
             ],
-            &[(10, "WD-WCC4E1234567"), (23, "80.00A80"), (27, "WDC WD10EZEX-08WN4A0")],
+            &[
+                (10, "WD-WCC4E1234567"),
+                (23, "80.00A80"),
+                (27, "WDC WD10EZEX-08WN4A0"),
+            ],
         );
         let id = AtaIdentify::parse(&buf).unwrap();
         assert_eq!(id.serial, "WD-WCC4E1234567");
@@ -411,7 +416,10 @@ pub(crate) mod tests {
         let sum = buf[..511].iter().fold(0u8, |a, b| a.wrapping_add(*b));
         buf[511] = 0u8.wrapping_sub(sum);
         assert!(AtaIdentify::parse(&buf).is_ok());
-        assert_eq!(AtaIdentify::parse(&buf[..100]), Err(IdentifyError::Short(100)));
+        assert_eq!(
+            AtaIdentify::parse(&buf[..100]),
+            Err(IdentifyError::Short(100))
+        );
         let atapi = identify_words(&[(0, 0x8580)], &[]);
         assert_eq!(AtaIdentify::parse(&atapi), Err(IdentifyError::NotAta));
     }

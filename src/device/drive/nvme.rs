@@ -299,7 +299,12 @@ mod tests {
         buf[160..168].copy_from_slice(&2u64.to_le_bytes());
         let s = NvmeSmartLog::parse(&buf).unwrap();
         assert_eq!(
-            (s.critical_warning, s.percentage_used, s.power_on_hours, s.media_errors),
+            (
+                s.critical_warning,
+                s.percentage_used,
+                s.power_on_hours,
+                s.media_errors
+            ),
             (4, 17, 12_345, 2)
         );
         buf[175] = 1; // beyond u64

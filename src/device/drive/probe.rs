@@ -12,8 +12,8 @@ use super::ata::{self, AtaIdentify, AtaSanitizeStatus, AtaSmartAttributes};
 use super::nvme::{self, NvmeIdentifyController, NvmeSanitizeLog, NvmeSanitizeState, NvmeSmartLog};
 use super::scsi::{self, ScsiInquiry};
 use super::{
-    DriveHealth, DriveIdentity, DriveReport, HiddenArea, HiddenState, IdentitySource,
-    PurgeBlocker, PurgeTechnique, SanitizeSupport,
+    DriveHealth, DriveIdentity, DriveReport, HiddenArea, HiddenState, IdentitySource, PurgeBlocker,
+    PurgeTechnique, SanitizeSupport,
 };
 use crate::device::sysfs::BlockNode;
 use crate::device::transport::ata::AtaOverScsi;
@@ -46,9 +46,11 @@ pub fn probe_disk(node: &BlockNode, transport: Transport) -> Result<DriveReport,
         Transport::Sata | Transport::Ata | Transport::Sas | Transport::Scsi | Transport::Usb => {
             probe_sg(&node.node)
         }
-        Transport::Mmc | Transport::Virtio | Transport::Loop | Transport::File | Transport::Unknown => {
-            Ok(DriveReport::default())
-        }
+        Transport::Mmc
+        | Transport::Virtio
+        | Transport::Loop
+        | Transport::File
+        | Transport::Unknown => Ok(DriveReport::default()),
     }
 }
 
@@ -75,7 +77,11 @@ pub fn probe_sat_or_scsi<S: ScsiTransport>(
 /// when IDENTIFY says the feature exists. An IDENTIFY that fails leaves the report empty.
 pub fn probe_ata<T: AtaTransport>(t: &mut T) -> Result<DriveReport, TransportError> {
     let mut buf = vec![0u8; 512];
-    let out = t.ata(&ata::identify_device(), DataDir::In(&mut buf), PROBE_TIMEOUT)?;
+    let out = t.ata(
+        &ata::identify_device(),
+        DataDir::In(&mut buf),
+        PROBE_TIMEOUT,
+    )?;
     if out.is_error() {
         return Ok(DriveReport::default());
     }
@@ -235,7 +241,11 @@ fn ata_health<T: AtaTransport>(t: &mut T) -> DriveHealth {
         }
     }
     let mut buf = vec![0u8; 512];
-    if let Ok(out) = t.ata(&ata::smart_read_data(), DataDir::In(&mut buf), PROBE_TIMEOUT) {
+    if let Ok(out) = t.ata(
+        &ata::smart_read_data(),
+        DataDir::In(&mut buf),
+        PROBE_TIMEOUT,
+    ) {
         if !out.is_error() {
             if let Some(a) = AtaSmartAttributes::parse(&buf) {
                 h.power_on_hours = a.power_on_hours;
@@ -251,7 +261,11 @@ fn ata_health<T: AtaTransport>(t: &mut T) -> DriveHealth {
 /// Identify Controller, the sanitize log when Sanitize is supported, and the SMART log.
 pub fn probe_nvme<T: NvmeAdmin>(t: &mut T) -> Result<DriveReport, TransportError> {
     let mut buf = vec![0u8; nvme::IDENTIFY_LEN];
-    let c = t.admin(&nvme::identify_controller(), DataDir::In(&mut buf), PROBE_TIMEOUT)?;
+    let c = t.admin(
+        &nvme::identify_controller(),
+        DataDir::In(&mut buf),
+        PROBE_TIMEOUT,
+    )?;
     let Some(id) = c
         .is_success()
         .then(|| NvmeIdentifyController::parse(&buf))
@@ -277,15 +291,19 @@ pub fn probe_nvme<T: NvmeAdmin>(t: &mut T) -> Result<DriveReport, TransportError
         let mut log = vec![0u8; 512];
         let cmd = nvme::get_log_page(nvme::LOG_SANITIZE, nvme::NSID_ALL, log.len());
         match t.admin(&cmd, DataDir::In(&mut log), PROBE_TIMEOUT) {
-            Ok(c) if c.is_success() => match NvmeSanitizeLog::parse(&log).map(|l| (l.state, l.progress)) {
-                Some((NvmeSanitizeState::InProgress, p)) => s
-                    .blocked_by
-                    .push(PurgeBlocker::SanitizeInProgress { percent: percent(p) }),
-                Some((NvmeSanitizeState::Failed, _)) => {
-                    s.blocked_by.push(PurgeBlocker::SanitizeFailed)
+            Ok(c) if c.is_success() => {
+                match NvmeSanitizeLog::parse(&log).map(|l| (l.state, l.progress)) {
+                    Some((NvmeSanitizeState::InProgress, p)) => {
+                        s.blocked_by.push(PurgeBlocker::SanitizeInProgress {
+                            percent: percent(p),
+                        })
+                    }
+                    Some((NvmeSanitizeState::Failed, _)) => {
+                        s.blocked_by.push(PurgeBlocker::SanitizeFailed)
+                    }
+                    _ => {}
                 }
-                _ => {}
-            },
+            }
             Ok(c) => s.unknown.push(format!(
                 "sanitize status log: the controller answered status {:#06x}",
                 c.status
@@ -340,9 +358,18 @@ pub fn probe_scsi<T: ScsiTransport>(t: &mut T) -> Result<DriveReport, TransportE
     };
     let mut s = SanitizeSupport::default();
     for (sa, tech) in [
-        (scsi::SANITIZE_CRYPTO_ERASE, PurgeTechnique::ScsiSanitizeCrypto),
-        (scsi::SANITIZE_BLOCK_ERASE, PurgeTechnique::ScsiSanitizeBlock),
-        (scsi::SANITIZE_OVERWRITE, PurgeTechnique::ScsiSanitizeOverwrite),
+        (
+            scsi::SANITIZE_CRYPTO_ERASE,
+            PurgeTechnique::ScsiSanitizeCrypto,
+        ),
+        (
+            scsi::SANITIZE_BLOCK_ERASE,
+            PurgeTechnique::ScsiSanitizeBlock,
+        ),
+        (
+            scsi::SANITIZE_OVERWRITE,
+            PurgeTechnique::ScsiSanitizeOverwrite,
+        ),
     ] {
         let mut answer = vec![0u8; 32];
         let cdb = scsi::report_supported_operation(scsi::SANITIZE, sa, 32);
@@ -363,7 +390,8 @@ pub fn probe_scsi<T: ScsiTransport>(t: &mut T) -> Result<DriveReport, TransportE
                 break;
             }
             Err(e) => {
-                s.unknown.push(format!("REPORT SUPPORTED OPERATION CODES: {e}"));
+                s.unknown
+                    .push(format!("REPORT SUPPORTED OPERATION CODES: {e}"));
                 break;
             }
         }
@@ -386,8 +414,7 @@ pub fn probe_scsi<T: ScsiTransport>(t: &mut T) -> Result<DriveReport, TransportE
 mod tests {
     use super::*;
     use crate::device::transport::fake::{
-        FakeAtaDrive, FakeNvmeController, FakeSanitizeLog, SanitizeState, SecurityState,
-        SenseStyle,
+        FakeAtaDrive, FakeNvmeController, FakeSanitizeLog, SanitizeState, SecurityState, SenseStyle,
     };
     use crate::device::transport::{sense, AtaCommand, AtaProtocol, NvmeAdminCommand, ScsiOutcome};
 
@@ -450,7 +477,10 @@ mod tests {
                 ],
                 "{style:?}"
             );
-            assert!(s.blocked_by.is_empty() && s.unknown.is_empty(), "{style:?} {s:?}");
+            assert!(
+                s.blocked_by.is_empty() && s.unknown.is_empty(),
+                "{style:?} {s:?}"
+            );
             let h = r.health.unwrap();
             assert_eq!(h.passed, Some(true));
             assert_eq!(h.power_on_hours, Some(1234));
@@ -514,7 +544,12 @@ mod tests {
         assert!(!d.received.iter().any(|c| c[14] == 0x27));
     }
 
-    fn send(d: &mut FakeAtaDrive, command: u8, protocol: AtaProtocol, data: DataDir<'_>) -> AtaOutcome {
+    fn send(
+        d: &mut FakeAtaDrive,
+        command: u8,
+        protocol: AtaProtocol,
+        data: DataDir<'_>,
+    ) -> AtaOutcome {
         let cmd = AtaCommand {
             command,
             features: 0,
@@ -541,7 +576,12 @@ mod tests {
         // FREEZE LOCK -> frozen; SET PASSWORD then aborts, and the abort decodes from libata's
         // fixed-format sense as ABRT with DRDY|ERR.
         assert!(!send(&mut d, 0xf5, AtaProtocol::NonData, DataDir::None).is_error());
-        let out = send(&mut d, 0xf1, AtaProtocol::PioOut, DataDir::Out(&password_block(b"x")));
+        let out = send(
+            &mut d,
+            0xf1,
+            AtaProtocol::PioOut,
+            DataDir::Out(&password_block(b"x")),
+        );
         assert!(out.aborted());
         let regs = out.registers.unwrap();
         assert_eq!((regs.error, regs.status), (0x04, 0x41));
@@ -567,11 +607,39 @@ mod tests {
         }
         assert!(send(&mut d, 0xf2, AtaProtocol::PioOut, DataDir::Out(&pw)).aborted());
         let s = ata(&mut d).sanitize.unwrap();
-        assert!(s.blocked_by.contains(&PurgeBlocker::SecurityAttemptsExhausted));
+        assert!(s
+            .blocked_by
+            .contains(&PurgeBlocker::SecurityAttemptsExhausted));
         // After a power cycle the right password unlocks.
         d.power_cycle();
         assert!(!send(&mut d, 0xf2, AtaProtocol::PioOut, DataDir::Out(&pw)).is_error());
         assert_eq!(d.security, SecurityState::Enabled);
+    }
+
+    #[test]
+    fn security_erase_needs_prepare_immediately_before() {
+        let mut d = FakeAtaDrive::default();
+        let pw = password_block(b"massho");
+        assert!(!send(&mut d, 0xf1, AtaProtocol::PioOut, DataDir::Out(&pw)).is_error());
+        // Without ERASE PREPARE, and with IDENTIFY in between: aborted.
+        assert!(send(&mut d, 0xf4, AtaProtocol::PioOut, DataDir::Out(&pw)).aborted());
+        assert!(!send(&mut d, 0xf3, AtaProtocol::NonData, DataDir::None).is_error());
+        let mut id = vec![0u8; 512];
+        assert!(!send(&mut d, 0xec, AtaProtocol::PioIn, DataDir::In(&mut id)).is_error());
+        assert!(send(&mut d, 0xf4, AtaProtocol::PioOut, DataDir::Out(&pw)).aborted());
+        assert_eq!(d.security, SecurityState::Enabled);
+        // PREPARE then ERASE UNIT: erased, security disabled, password gone.
+        assert!(!send(&mut d, 0xf3, AtaProtocol::NonData, DataDir::None).is_error());
+        assert!(!send(&mut d, 0xf4, AtaProtocol::PioOut, DataDir::Out(&pw)).is_error());
+        assert_eq!(d.security, SecurityState::Disabled);
+        assert_eq!(d.password, [0; 32]);
+        // A buffer that does not match the CDB's transfer length is refused by the SATL.
+        let short = [0u8; 100];
+        let cmd = ata::identify_device();
+        let e = AtaOverScsi::new(&mut d, "/dev/fake")
+            .ata(&cmd, DataDir::Out(&short), PROBE_TIMEOUT)
+            .unwrap_err();
+        assert!(matches!(e, TransportError::Unsupported { .. }), "{e}");
     }
 
     #[test]
@@ -593,7 +661,11 @@ mod tests {
         assert!(s.blocked_by.is_empty());
         assert!(s.unknown[0].contains("COUNT(15:8)"), "{s:?}");
         // Failed: SANITIZE STATUS EXT aborts, whatever the sense format.
-        for style in [SenseStyle::LibataFixed, SenseStyle::LibataLegacy, SenseStyle::Descriptor] {
+        for style in [
+            SenseStyle::LibataFixed,
+            SenseStyle::LibataLegacy,
+            SenseStyle::Descriptor,
+        ] {
             let mut d = FakeAtaDrive {
                 sense: style,
                 sanitize: SanitizeState::Failed,
@@ -623,7 +695,11 @@ mod tests {
         let h = ata(&mut d).health.unwrap();
         assert_eq!(h.passed, Some(false));
         assert_eq!(
-            (h.reallocated_sectors, h.pending_sectors, h.uncorrectable_sectors),
+            (
+                h.reallocated_sectors,
+                h.pending_sectors,
+                h.uncorrectable_sectors
+            ),
             (Some(812), Some(9), Some(4))
         );
         assert_eq!(h.power_on_hours, None);
@@ -648,7 +724,9 @@ mod tests {
                 _ => {
                     return Ok(ScsiOutcome {
                         status: 0x02,
-                        sense: vec![0x70, 0, 0x05, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x20, 0, 0, 0, 0, 0],
+                        sense: vec![
+                            0x70, 0, 0x05, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x20, 0, 0, 0, 0, 0,
+                        ],
                         residual: 0,
                     })
                 }
@@ -670,7 +748,10 @@ mod tests {
         assert_eq!(id.serial.as_deref(), Some("SCSI1"));
         let s = r.sanitize.unwrap();
         assert!(s.techniques.is_empty());
-        assert!(s.unknown[0].contains("05/20") || s.unknown[0].contains("ASC/ASCQ 20/00"), "{s:?}");
+        assert!(
+            s.unknown[0].contains("05/20") || s.unknown[0].contains("ASC/ASCQ 20/00"),
+            "{s:?}"
+        );
         assert!(r.hidden.is_none() && r.health.is_none());
     }
 
@@ -695,7 +776,11 @@ mod tests {
         assert!(r.hidden.is_none());
         assert_eq!(r.health.unwrap().passed, Some(true));
         // Identify Controller, then the SMART log; no sanitize log when SANICAP is 0.
-        let sent: Vec<(u8, u32, u32)> = c.received.iter().map(|c| (c.opcode, c.nsid, c.cdw10)).collect();
+        let sent: Vec<(u8, u32, u32)> = c
+            .received
+            .iter()
+            .map(|c| (c.opcode, c.nsid, c.cdw10))
+            .collect();
         assert_eq!(sent, [(0x06, 0, 0x1), (0x02, 0xffff_ffff, 0x007f_8002)]);
     }
 
@@ -722,7 +807,10 @@ mod tests {
             (h.nvme_critical_warning, h.percentage_used, h.media_errors),
             (Some(4), Some(103), Some(7))
         );
-        assert!(c.received.iter().any(|x| x.opcode == 0x02 && x.cdw10 == 0x007f_8081));
+        assert!(c
+            .received
+            .iter()
+            .any(|x| x.opcode == 0x02 && x.cdw10 == 0x007f_8081));
         // A sanitize started through the admin interface shows as in progress; a failed one
         // blocks.
         let start = NvmeAdminCommand {
@@ -730,13 +818,19 @@ mod tests {
             cdw10: 0x4,
             ..NvmeAdminCommand::default()
         };
-        assert!(c.admin(&start, DataDir::None, PROBE_TIMEOUT).unwrap().is_success());
+        assert!(c
+            .admin(&start, DataDir::None, PROBE_TIMEOUT)
+            .unwrap()
+            .is_success());
         c.sanitize_log.sprog = 0x4000;
         assert_eq!(
             probe_nvme(&mut c).unwrap().sanitize.unwrap().blocked_by,
             [PurgeBlocker::SanitizeInProgress { percent: 25 }]
         );
-        c.sanitize_log = FakeSanitizeLog { sprog: 0xffff, sstat: 3 };
+        c.sanitize_log = FakeSanitizeLog {
+            sprog: 0xffff,
+            sstat: 3,
+        };
         assert_eq!(
             probe_nvme(&mut c).unwrap().sanitize.unwrap().blocked_by,
             [PurgeBlocker::SanitizeFailed]
@@ -751,11 +845,18 @@ mod tests {
             cdw10: 0x2,
             ..NvmeAdminCommand::default()
         };
-        assert_eq!(c.admin(&sanitize, DataDir::None, PROBE_TIMEOUT).unwrap().status, 0x4001);
+        assert_eq!(
+            c.admin(&sanitize, DataDir::None, PROBE_TIMEOUT)
+                .unwrap()
+                .status,
+            0x4001
+        );
         let mut log = vec![0u8; 512];
         let get = nvme::get_log_page(nvme::LOG_SANITIZE, nvme::NSID_ALL, 512);
         assert_eq!(
-            c.admin(&get, DataDir::In(&mut log), PROBE_TIMEOUT).unwrap().status,
+            c.admin(&get, DataDir::In(&mut log), PROBE_TIMEOUT)
+                .unwrap()
+                .status,
             0x4002
         );
     }
@@ -768,11 +869,20 @@ mod tests {
             dev: crate::device::sysfs::DevNum { major: 7, minor: 9 },
             node: "/nonexistent/loop9".into(),
         };
-        for t in [Transport::Loop, Transport::Virtio, Transport::Mmc, Transport::File, Transport::Unknown] {
+        for t in [
+            Transport::Loop,
+            Transport::Virtio,
+            Transport::Mmc,
+            Transport::File,
+            Transport::Unknown,
+        ] {
             assert_eq!(probe_disk(&node, t).unwrap(), DriveReport::default());
         }
         // The rest do open, and say so when they cannot.
-        assert!(matches!(probe_disk(&node, Transport::Sata), Err(TransportError::Open { .. })));
+        assert!(matches!(
+            probe_disk(&node, Transport::Sata),
+            Err(TransportError::Open { .. })
+        ));
         assert!(matches!(
             probe_disk(&node, Transport::Nvme),
             Err(TransportError::NoController { .. })

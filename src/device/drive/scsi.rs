@@ -19,7 +19,9 @@ pub const VPD_UNIT_SERIAL: u8 = 0x80;
 pub fn report_supported_operation(opcode: u8, service_action: u16, len: u32) -> [u8; 12] {
     let [sa_hi, sa_lo] = service_action.to_be_bytes();
     let l = len.to_be_bytes();
-    [0xa3, 0x0c, 0x02, opcode, sa_hi, sa_lo, l[0], l[1], l[2], l[3], 0x00, 0x00]
+    [
+        0xa3, 0x0c, 0x02, opcode, sa_hi, sa_lo, l[0], l[1], l[2], l[3], 0x00, 0x00,
+    ]
 }
 
 /// SANITIZE (48h) service actions (SBC-4 §5.30).
@@ -31,7 +33,9 @@ pub const SANITIZE_CRYPTO_ERASE: u16 = 0x03;
 /// The one-command answer's SUPPORT field (byte 1 bits 2:0): 011b supported as the standard
 /// says, 101b supported in a vendor-specific way.
 pub fn operation_supported(answer: &[u8]) -> bool {
-    answer.get(1).is_some_and(|b| matches!(b & 0x07, 0b011 | 0b101))
+    answer
+        .get(1)
+        .is_some_and(|b| matches!(b & 0x07, 0b011 | 0b101))
 }
 
 /// What the standard INQUIRY data says about who the device is.
@@ -100,10 +104,15 @@ mod tests {
         buf[16..32].copy_from_slice(b"QEMU HARDDISK   ");
         buf[32..36].copy_from_slice(b"2.5+");
         let i = ScsiInquiry::parse(&buf).unwrap();
-        assert_eq!((i.vendor.as_str(), i.product.as_str()), ("QEMU", "QEMU HARDDISK"));
+        assert_eq!(
+            (i.vendor.as_str(), i.product.as_str()),
+            ("QEMU", "QEMU HARDDISK")
+        );
         assert_eq!(i.revision, "2.5+");
         assert!(ScsiInquiry::parse(&buf[..35]).is_none());
-        let vpd = [0x00, 0x80, 0x00, 0x08, b' ', b'S', b'C', b'S', b'I', b'-', b'1', b' '];
+        let vpd = [
+            0x00, 0x80, 0x00, 0x08, b' ', b'S', b'C', b'S', b'I', b'-', b'1', b' ',
+        ];
         assert_eq!(parse_unit_serial(&vpd).as_deref(), Some("SCSI-1"));
         // A page length beyond the buffer is cut at the buffer, not trusted.
         let lying = [0x00, 0x80, 0xff, 0xff, b'A'];

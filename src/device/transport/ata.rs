@@ -113,10 +113,7 @@ pub enum PassThrough {
 }
 
 /// The SAT CDB for `cmd` (SAT-4 §12.2.2 / §12.2.3).
-pub fn pass_through_cdb(
-    cmd: &AtaCommand,
-    variant: PassThrough,
-) -> Result<Vec<u8>, &'static str> {
+pub fn pass_through_cdb(cmd: &AtaCommand, variant: PassThrough) -> Result<Vec<u8>, &'static str> {
     // T_LENGTH 2 = length in COUNT, BYT_BLOK 1 = in 512-byte blocks; T_DIR 1 = from the device.
     let (t_dir, t_length, byt_blok) = match cmd.protocol {
         AtaProtocol::NonData => (0u8, 0u8, 0u8),
@@ -278,8 +275,8 @@ mod tests {
         assert_eq!(
             cdb,
             [
-                0x85, 0x07, 0x20, 0x00, 0x11, 0x00, 0x00, 0x43, 0x70, 0x00, 0x79, 0x00, 0x72,
-                0x40, 0xb4, 0x00
+                0x85, 0x07, 0x20, 0x00, 0x11, 0x00, 0x00, 0x43, 0x70, 0x00, 0x79, 0x00, 0x72, 0x40,
+                0xb4, 0x00
             ]
         );
         assert!(pass_through_cdb(&c, PassThrough::Twelve).is_err());

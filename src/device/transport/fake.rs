@@ -232,7 +232,8 @@ impl FakeAtaDrive {
         put_str(&mut w, 10, 10, &self.serial);
         put_str(&mut w, 23, 4, &self.firmware);
         put_str(&mut w, 27, 20, &self.model);
-        let sanitize_supported = self.sanitize_crypto || self.sanitize_block || self.sanitize_overwrite;
+        let sanitize_supported =
+            self.sanitize_crypto || self.sanitize_block || self.sanitize_overwrite;
         w[59] = u16::from(sanitize_supported) << 12
             | u16::from(self.sanitize_crypto) << 13
             | u16::from(self.sanitize_overwrite) << 14
@@ -300,6 +301,8 @@ impl FakeAtaDrive {
     fn execute(&mut self, pt: &PassThrough, data: &mut DataDir<'_>) -> Out {
         let sanitizing = matches!(self.sanitize, SanitizeState::InProgress { .. });
         let locked = self.security == SecurityState::Locked;
+        // ERASE UNIT must come immediately after ERASE PREPARE: any command in between undoes it.
+        let prepared = std::mem::take(&mut self.erase_prepared);
         match (pt.command, pt.features) {
             (0xec, _) => {
                 if let DataDir::In(b) = data {
@@ -395,10 +398,9 @@ impl FakeAtaDrive {
             (0xf1..=0xf6, _) if self.frozen => Out::abort(),
             (0xf3, _) => {
                 self.erase_prepared = true;
-                return Out::ok();
+                Out::ok()
             }
             (c @ (0xf1 | 0xf2 | 0xf4 | 0xf6), _) => {
-                let prepared = std::mem::take(&mut self.erase_prepared);
                 let DataDir::Out(block) = data else {
                     return Out::abort();
                 };
@@ -575,14 +577,17 @@ impl ScsiTransport for FakeAtaDrive {
             return Ok(illegal_request(0x20));
         };
         // The protocol must match the buffer (libata rejects mismatches as invalid fields).
-        let direction_ok = match (&data, pt.protocol) {
-            (DataDir::None, 3) => true,
-            (DataDir::In(_), 4 | 6) | (DataDir::Out(_), 5 | 6) => true,
-            _ => false,
-        };
+        let direction_ok = matches!(
+            (&data, pt.protocol),
+            (DataDir::None, 3) | (DataDir::In(_), 4 | 6) | (DataDir::Out(_), 5 | 6)
+        );
         // T_LENGTH = COUNT in 512-byte blocks: the transfer the CDB announces must be the
         // buffer handed over.
-        let announced = if pt.protocol == 3 { 0 } else { usize::from(pt.count) * 512 };
+        let announced = if pt.protocol == 3 {
+            0
+        } else {
+            usize::from(pt.count) * 512
+        };
         if !direction_ok || announced != data.len() {
             return Ok(illegal_request(0x24));
         }
@@ -716,7 +721,11 @@ impl FakeNvmeController {
 
 fn status(sc: u16) -> NvmeCompletion {
     NvmeCompletion {
-        status: if sc == NVME_SC_SUCCESS { 0 } else { NVME_DNR | sc },
+        status: if sc == NVME_SC_SUCCESS {
+            0
+        } else {
+            NVME_DNR | sc
+        },
         result: 0,
     }
 }
@@ -777,7 +786,10 @@ impl NvmeAdmin for FakeNvmeController {
                 if !supported || sanitizing {
                     status(NVME_SC_INVALID_FIELD)
                 } else if sanact == 1 {
-                    self.sanitize_log = FakeSanitizeLog { sprog: 0xffff, sstat: 0 };
+                    self.sanitize_log = FakeSanitizeLog {
+                        sprog: 0xffff,
+                        sstat: 0,
+                    };
                     status(NVME_SC_SUCCESS)
                 } else {
                     self.sanitize_log = FakeSanitizeLog { sprog: 0, sstat: 2 };

@@ -73,7 +73,11 @@ pub enum TransportError {
         timeout: Duration,
     },
     #[error("{path}: the host adapter failed the command (host status {host:#x}, driver status {driver:#x}); check the cable or bridge")]
-    Host { path: PathBuf, host: u16, driver: u16 },
+    Host {
+        path: PathBuf,
+        host: u16,
+        driver: u16,
+    },
     #[error("{path}: {what} is not supported on this path ({detail})")]
     Unsupported {
         path: PathBuf,

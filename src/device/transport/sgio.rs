@@ -97,7 +97,9 @@ fn open_for_commands(path: &Path) -> Result<File, TransportError> {
 }
 
 fn millis(timeout: Duration) -> u32 {
-    u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX).max(1)
+    u32::try_from(timeout.as_millis())
+        .unwrap_or(u32::MAX)
+        .max(1)
 }
 
 /// SG_IO on a block device (`/dev/sdX`) or an sg node.
@@ -345,8 +347,7 @@ mod tests {
         let expected: u64 = 3 << 30 | 72 << 16 | (b'N' as u64) << 8 | 0x41;
         assert_eq!(expected, 0xc048_4e41);
         assert_eq!(
-            nix::request_code_readwrite!(b'N', 0x41, std::mem::size_of::<NvmePassthruCmd>())
-                as u64,
+            nix::request_code_readwrite!(b'N', 0x41, std::mem::size_of::<NvmePassthruCmd>()) as u64,
             expected
         );
         assert_eq!(SG_IO, 0x2285);
@@ -365,7 +366,10 @@ mod tests {
                 Duration::from_secs(5),
             )
             .unwrap_err();
-        assert!(matches!(e, TransportError::Ioctl { what: "SG_IO", .. }), "{e}");
+        assert!(
+            matches!(e, TransportError::Ioctl { what: "SG_IO", .. }),
+            "{e}"
+        );
         assert!(start.elapsed() < Duration::from_secs(1));
     }
 
@@ -389,7 +393,13 @@ mod tests {
         std::os::unix::fs::symlink(&ctrl, ns.join("device")).unwrap();
         let (node, dev) = controller_of(&ns).unwrap();
         assert_eq!(node, Path::new("/dev/nvme3"));
-        assert_eq!(dev, DevNum { major: 240, minor: 3 });
+        assert_eq!(
+            dev,
+            DevNum {
+                major: 240,
+                minor: 3
+            }
+        );
         // Multipath: device -> subsystem holding nvme links; the live one is chosen.
         let subsys = dir.path().join("subsys/nvme-subsys0");
         std::fs::create_dir_all(&subsys).unwrap();
