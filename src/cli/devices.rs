@@ -144,16 +144,21 @@ fn firmware_details(d: &DeviceInfo) -> Vec<String> {
     }
     if let Some(h) = &d.hidden {
         match (h.state, h.hidden_sectors()) {
-            (HiddenState::Hidden, Some(n)) => parts.push(format!(
-                "HIDDEN: {n} sectors beyond the accessible {} (HPA)",
-                h.accessible_sectors
-            )),
+            (HiddenState::Hidden, Some(n)) => {
+                let by: Vec<&str> = [(h.native_sectors, "HPA/AMA"), (h.dco_sectors, "DCO")]
+                    .iter()
+                    .filter(|(s, _)| s.is_some_and(|s| s > h.accessible_sectors))
+                    .map(|(_, w)| *w)
+                    .collect();
+                parts.push(format!(
+                    "HIDDEN: {n} sectors beyond the accessible {} ({})",
+                    h.accessible_sectors,
+                    by.join(", ")
+                ))
+            }
             (HiddenState::Unknown, _) => parts.push(format!(
-                "hidden area unknown{}",
-                h.reason
-                    .as_deref()
-                    .map(|r| format!(" ({})", terminal_safe(r)))
-                    .unwrap_or_default()
+                "hidden area unknown ({})",
+                terminal_safe(&h.notes.join("; "))
             )),
             _ => {}
         }
@@ -329,7 +334,9 @@ mod tests {
             state: HiddenState::Hidden,
             accessible_sectors: 1000,
             native_sectors: Some(1100),
-            reason: None,
+            native_from: None,
+            dco_sectors: None,
+            notes: vec![],
         });
         d.sanitize = Some(SanitizeSupport {
             techniques: vec![
@@ -358,7 +365,7 @@ mod tests {
         );
         assert!(t.contains("purge blocked: security frozen"), "{t}");
         assert!(
-            t.contains("HIDDEN: 100 sectors beyond the accessible 1000 (HPA)"),
+            t.contains("HIDDEN: 100 sectors beyond the accessible 1000 (HPA/AMA)"),
             "{t}"
         );
         assert!(t.contains("health passed, 42 h"), "{t}");

@@ -343,7 +343,9 @@ mod firmware_field_tests {
             state: drive::HiddenState::Hidden,
             accessible_sectors: 10,
             native_sectors: Some(12),
-            reason: None,
+            native_from: None,
+            dco_sectors: None,
+            notes: vec![],
         });
         let json = serde_json::to_string(&d).unwrap();
         assert!(

@@ -43,6 +43,44 @@ pub fn read_native_max_address() -> AtaCommand {
     }
 }
 
+/// ACCESSIBLE MAX ADDRESS CONFIGURATION, GET NATIVE MAX ADDRESS EXT (0x78, feature 0x0000).
+pub fn get_native_max_address_ext() -> AtaCommand {
+    AtaCommand {
+        command: 0x78,
+        features: 0x0000,
+        ..read_native_max_address_ext()
+    }
+}
+
+/// DEVICE CONFIGURATION OVERLAY, DEVICE CONFIGURATION IDENTIFY (0xB1, feature 0xC2, PIO in).
+pub fn dco_identify() -> AtaCommand {
+    AtaCommand {
+        command: 0xb1,
+        features: 0xc2,
+        count: 1,
+        lba: 0,
+        device: 0,
+        protocol: AtaProtocol::PioIn,
+        extended: false,
+    }
+}
+
+/// DEVICE CONFIGURATION IDENTIFY data: the maximum LBA the overlay allows (words 3-6), the
+/// factory capacity when no DCO restriction is set. `None` if short or the word 255 checksum
+/// (signature 0xA5) fails: a DCO answer that does not add up is not believed.
+pub fn parse_dco_max_lba(buf: &[u8]) -> Option<u64> {
+    let buf = buf.get(..512)?;
+    if buf[510] != 0xa5 || buf.iter().fold(0u8, |a, b| a.wrapping_add(*b)) != 0 {
+        return None;
+    }
+    Some(
+        u64::from(word(buf, 3))
+            | u64::from(word(buf, 4)) << 16
+            | u64::from(word(buf, 5)) << 32
+            | u64::from(word(buf, 6)) << 48,
+    )
+}
+
 /// SANITIZE DEVICE, SANITIZE STATUS EXT (feature 0x0000): reports, changes nothing.
 pub fn sanitize_status() -> AtaCommand {
     AtaCommand {
@@ -91,6 +129,10 @@ pub struct AtaIdentify {
     /// below any HPA.
     pub sectors: u64,
     pub hpa_supported: bool,
+    /// Word 83 bit 11: DEVICE CONFIGURATION OVERLAY feature set (obsolete since ACS-3).
+    pub dco_supported: bool,
+    /// Word 119 bit 8: ACS-3 Accessible Max Address Configuration (replaces HPA).
+    pub ama_supported: bool,
     pub smart_supported: bool,
     pub sanitize: AtaSanitizeBits,
     pub security: AtaSecurity,
@@ -228,6 +270,8 @@ impl AtaIdentify {
             lba48,
             sectors,
             hpa_supported: w82 & (1 << 10) != 0,
+            dco_supported: w83 & (1 << 11) != 0,
+            ama_supported: valid(word(buf, 119)) && word(buf, 119) & (1 << 8) != 0,
             smart_supported: w82 & 0x0001 != 0,
             sanitize: AtaSanitizeBits {
                 supported: w59 & (1 << 12) != 0,
@@ -338,7 +382,9 @@ pub(crate) mod tests {
     fn command_taskfiles_match_acs() {
         // (command, features, count, lba, device, extended) from ACS-4's command tables.
         type Taskfile = (u8, u16, u16, u64, u8, bool);
-        let table: [(AtaCommand, Taskfile); 6] = [
+        let table: [(AtaCommand, Taskfile); 8] = [
+            (get_native_max_address_ext(), (0x78, 0, 0, 0, 0x40, true)),
+            (dco_identify(), (0xb1, 0xc2, 1, 0, 0, false)),
             (identify_device(), (0xec, 0, 1, 0, 0, false)),
             (read_native_max_address_ext(), (0x27, 0, 0, 0, 0x40, true)),
             (read_native_max_address(), (0xf8, 0, 0, 0, 0x40, false)),
@@ -395,6 +441,29 @@ pub(crate) mod tests {
         assert!(!s.enabled, "word 128 bit 1 clear");
         assert_eq!(s.erase, EraseTime::Minutes(60));
         assert_eq!(s.enhanced_erase, EraseTime::Minutes(512));
+    }
+
+    #[test]
+    fn dco_identify_data() {
+        let mut buf = identify_words(&[(0, 0x0002), (3, 0x5000), (4, 0x0254)], &[]);
+        buf[510] = 0xa5;
+        let sum = buf[..511].iter().fold(0u8, |a, b| a.wrapping_add(*b));
+        buf[511] = 0u8.wrapping_sub(sum);
+        assert_eq!(parse_dco_max_lba(&buf), Some(0x0254_5000));
+        buf[511] ^= 0x10;
+        assert_eq!(parse_dco_max_lba(&buf), None, "bad checksum");
+        buf[510] = 0;
+        assert_eq!(parse_dco_max_lba(&buf), None, "no signature");
+        assert_eq!(parse_dco_max_lba(&buf[..511]), None);
+    }
+
+    #[test]
+    fn dco_and_ama_support_bits() {
+        let id = AtaIdentify::parse(&identify_words(&[(83, 0x4800), (119, 0x4100)], &[])).unwrap();
+        assert!(id.dco_supported && id.ama_supported);
+        // Word 119 not valid (bits 15:14 != 01): AMA not believed.
+        let id = AtaIdentify::parse(&identify_words(&[(83, 0x4000), (119, 0x0100)], &[])).unwrap();
+        assert!(!id.dco_supported && !id.ama_supported);
     }
 
     #[test]
@@ -461,6 +530,7 @@ pub(crate) mod tests {
         for buf in crate::device::transport::fake::random_buffers(3000, 600) {
             let _ = AtaIdentify::parse(&buf);
             let _ = AtaSmartAttributes::parse(&buf);
+            let _ = parse_dco_max_lba(&buf);
             let _ = ata_string(&buf, 27, 46);
         }
     }

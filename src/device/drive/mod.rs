@@ -129,24 +129,36 @@ pub enum HiddenState {
     Unknown,
 }
 
-/// Sectors the drive hides from the host (HPA). DCO and ACS-3 Accessible Max Address are not
-/// queried yet and are not covered by `state`.
+/// Sectors the drive hides from the host: a host protected area (HPA) or ACS-3 accessible max
+/// address below the native maximum, and a device configuration overlay (DCO) below the factory
+/// capacity. `state` is `hidden` when either hides sectors, `unknown` when neither does but
+/// one could not be asked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HiddenArea {
     pub state: HiddenState,
     /// Logical sectors the host can address now (IDENTIFY).
     pub accessible_sectors: u64,
-    /// Logical sectors the drive has (READ NATIVE MAX ADDRESS + 1), when it answered.
+    /// Logical sectors the drive has (native max address + 1), when it answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub native_sectors: Option<u64>,
+    /// Which command gave `native_sectors`: `read_native_max_address(_ext)` or the ACS-3
+    /// `get_native_max_address_ext`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub native_from: Option<String>,
+    /// Logical sectors the DCO allows (DEVICE CONFIGURATION IDENTIFY max LBA + 1, checksum
+    /// verified), when the drive has a DCO and answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dco_sectors: Option<u64>,
+    /// Why part of it is unknown, or why there is nothing to ask.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl HiddenArea {
+    /// Sectors beyond what the host can address, by the largest capacity the drive admitted.
     pub fn hidden_sectors(&self) -> Option<u64> {
-        self.native_sectors
-            .map(|n| n.saturating_sub(self.accessible_sectors))
+        let largest = self.native_sectors.max(self.dco_sectors)?;
+        Some(largest.saturating_sub(self.accessible_sectors))
     }
 }
 

@@ -179,54 +179,90 @@ fn ata_sanitize<T: AtaTransport>(t: &mut T, id: &AtaIdentify) -> SanitizeSupport
     s
 }
 
+/// The native maximum (ACS-3 GET NATIVE MAX when the drive has AMA, else READ NATIVE MAX
+/// (EXT)) and the DCO maximum. Both are asked even when IDENTIFY does not claim the feature
+/// (they only report, and some drives answer anyway); an abort then means "not present".
 fn ata_hidden<T: AtaTransport>(t: &mut T, id: &AtaIdentify) -> HiddenArea {
     let mut area = HiddenArea {
         state: HiddenState::Unknown,
         accessible_sectors: id.sectors,
         native_sectors: None,
-        reason: None,
+        native_from: None,
+        dco_sectors: None,
+        notes: Vec::new(),
     };
-    if !id.hpa_supported {
-        area.state = HiddenState::None;
-        area.reason = Some("the drive has no HPA feature set (IDENTIFY word 82 bit 10)".into());
-        return area;
-    }
-    let cmd = if id.lba48 {
-        ata::read_native_max_address_ext()
+    let (cmd, name) = if id.ama_supported {
+        (
+            ata::get_native_max_address_ext(),
+            "get_native_max_address_ext",
+        )
+    } else if id.lba48 {
+        (
+            ata::read_native_max_address_ext(),
+            "read_native_max_address_ext",
+        )
     } else {
-        ata::read_native_max_address()
+        (ata::read_native_max_address(), "read_native_max_address")
     };
+    let claimed = id.hpa_supported || id.ama_supported;
+    let mut native_known = false;
     let out = t.ata(&cmd, DataDir::None, PROBE_TIMEOUT);
     match registers_or_reason("READ NATIVE MAX ADDRESS", out) {
-        Ok(r) if r.is_error() => {
-            area.reason = Some(format!(
-                "the drive refused READ NATIVE MAX ADDRESS (status {:#04x}, error {:#04x})",
-                r.status, r.error
-            ));
-        }
-        Ok(r) if r.high_bytes_missing => {
-            area.reason = Some(
-                "READ NATIVE MAX ADDRESS EXT: the kernel returned fixed-format sense, which \
-                 has no room for LBA(47:24)"
+        Ok(r) if r.is_error() && !claimed => {
+            native_known = true;
+            area.notes.push(
+                "no HPA or accessible max address feature (IDENTIFY words 82, 119), and the \
+                 drive aborted READ NATIVE MAX ADDRESS"
                     .into(),
             );
         }
+        Ok(r) if r.is_error() => area.notes.push(format!(
+            "the drive refused {name} (status {:#04x}, error {:#04x})",
+            r.status, r.error
+        )),
+        Ok(r) if r.high_bytes_missing => area.notes.push(format!(
+            "{name}: the kernel returned fixed-format sense, which has no room for LBA(47:24)"
+        )),
         Ok(r) => {
-            let max_lba = if id.lba48 {
+            let max_lba = if cmd.extended {
                 r.lba & 0xffff_ffff_ffff
             } else {
                 (r.lba & 0x00ff_ffff) | u64::from(r.device & 0x0f) << 24
             };
-            let native = max_lba.saturating_add(1);
-            area.native_sectors = Some(native);
-            area.state = if native > id.sectors {
-                HiddenState::Hidden
-            } else {
-                HiddenState::None
-            };
+            native_known = true;
+            area.native_sectors = Some(max_lba.saturating_add(1));
+            area.native_from = Some(name.into());
         }
-        Err(reason) => area.reason = Some(reason),
+        Err(reason) => area.notes.push(reason),
     }
+    let mut dco_known = false;
+    let mut buf = vec![0u8; 512];
+    match t.ata(&ata::dco_identify(), DataDir::In(&mut buf), PROBE_TIMEOUT) {
+        Ok(out) if out.is_error() && !id.dco_supported => dco_known = true,
+        Ok(out) if out.is_error() => area
+            .notes
+            .push("the drive refused DEVICE CONFIGURATION IDENTIFY".into()),
+        Ok(_) => match ata::parse_dco_max_lba(&buf) {
+            Some(max) => {
+                dco_known = true;
+                area.dco_sectors = Some(max.saturating_add(1));
+            }
+            None => area
+                .notes
+                .push("DEVICE CONFIGURATION IDENTIFY data fails its checksum: not believed".into()),
+        },
+        Err(e) => area
+            .notes
+            .push(format!("DEVICE CONFIGURATION IDENTIFY: {e}")),
+    }
+    let hidden = area.hidden_sectors().is_some_and(|n| n > 0);
+    area.state = if hidden {
+        HiddenState::Hidden
+    } else if native_known && dco_known {
+        HiddenState::None
+    } else {
+        HiddenState::Unknown
+    };
     area
 }
 
@@ -440,6 +476,7 @@ mod tests {
             "85 08 0e 00 00 00 01 00 00 00 00 00 00 00 ec 00", // IDENTIFY DEVICE
             "85 07 20 00 00 00 00 00 00 00 00 00 00 40 b4 00", // SANITIZE STATUS EXT
             "85 07 20 00 00 00 00 00 00 00 00 00 00 40 27 00", // READ NATIVE MAX ADDRESS EXT
+            "85 08 0e 00 c2 00 01 00 00 00 00 00 00 00 b1 00", // DEVICE CONFIGURATION IDENTIFY
             "85 06 20 00 da 00 00 00 00 00 4f 00 c2 00 b0 00", // SMART RETURN STATUS
             "85 08 0e 00 d0 00 01 00 00 00 4f 00 c2 00 b0 00", // SMART READ DATA
         ];
@@ -505,7 +542,7 @@ mod tests {
         // Fixed format has room for LBA(23:0) only; this drive's max LBA needs 31 bits.
         let h = ata(&mut hpa(SenseStyle::LibataFixed)).hidden.unwrap();
         assert_eq!(h.state, HiddenState::Unknown);
-        assert!(h.reason.unwrap().contains("fixed-format"));
+        assert!(h.notes[0].contains("fixed-format"), "{h:?}");
         // A drive below 2^24 sectors fits: no HPA, known.
         let mut small = FakeAtaDrive {
             native_sectors: 0x00ff_0000,
@@ -534,14 +571,64 @@ mod tests {
     }
 
     #[test]
-    fn no_hpa_feature_means_no_hpa() {
+    fn no_hpa_feature_and_an_abort_means_no_hpa() {
         let mut d = FakeAtaDrive {
             hpa_supported: false,
             ..FakeAtaDrive::default()
         };
         let h = ata(&mut d).hidden.unwrap();
-        assert_eq!(h.state, HiddenState::None);
-        assert!(!d.received.iter().any(|c| c[14] == 0x27));
+        assert_eq!(h.state, HiddenState::None, "{h:?}");
+        assert!(h.notes[0].contains("no HPA"), "{h:?}");
+        // Asked anyway: the abort path runs (as on QEMU's AHCI disk, which answers).
+        assert!(d.received.iter().any(|c| c[14] == 0x27));
+        // With the feature claimed, the same abort is unknown, not "none".
+        let mut d = FakeAtaDrive {
+            refuse_native_max: true,
+            ..FakeAtaDrive::default()
+        };
+        assert_eq!(ata(&mut d).hidden.unwrap().state, HiddenState::Unknown);
+    }
+
+    #[test]
+    fn acs3_accessible_max_address_is_asked_with_get_native_max() {
+        let mut d = FakeAtaDrive {
+            hpa_supported: false,
+            ama_supported: true,
+            native_sectors: 0x0100_0000,
+            accessible_sectors: 0x00f0_0000,
+            ..FakeAtaDrive::default()
+        };
+        let h = ata(&mut d).hidden.unwrap();
+        assert_eq!(h.state, HiddenState::Hidden);
+        assert_eq!(h.native_from.as_deref(), Some("get_native_max_address_ext"));
+        assert!(d
+            .received
+            .contains(&hex("85 07 20 00 00 00 00 00 00 00 00 00 00 40 78 00")));
+    }
+
+    #[test]
+    fn a_dco_restriction_is_hidden_even_without_hpa() {
+        let mut d = FakeAtaDrive {
+            dco_sectors: Some(0x0100_0000),
+            native_sectors: 0x00f0_0000,
+            accessible_sectors: 0x00f0_0000,
+            ..FakeAtaDrive::default()
+        };
+        let h = ata(&mut d).hidden.unwrap();
+        assert_eq!(h.state, HiddenState::Hidden, "{h:?}");
+        assert_eq!(
+            (h.native_sectors, h.dco_sectors),
+            (Some(0x00f0_0000), Some(0x0100_0000))
+        );
+        assert_eq!(h.hidden_sectors(), Some(0x0010_0000));
+        // Same capacity in the DCO: nothing hidden.
+        d.dco_sectors = Some(0x00f0_0000);
+        assert_eq!(ata(&mut d).hidden.unwrap().state, HiddenState::None);
+        // A DCO answer with a bad checksum is not believed.
+        d.dco_bad_checksum = true;
+        let h = ata(&mut d).hidden.unwrap();
+        assert_eq!(h.state, HiddenState::Unknown);
+        assert!(h.notes[0].contains("checksum"), "{h:?}");
     }
 
     fn send(

@@ -10,8 +10,8 @@
 //! controller does, including QEMU's answers (Invalid Opcode for Sanitize when SANICAP is 0,
 //! Invalid Field for the sanitize log).
 //!
-//! What the fakes do not model: master passwords, DCO, ACS-3 accessible max address, SET MAX,
-//! data (erases do not touch any medium: purge tests check commands and states).
+//! What the fakes do not model: master passwords, DCO and accessible-max changes (SET MAX,
+//! DCO SET/RESTORE, SET ACCESSIBLE MAX), data (erases do not touch any medium: purge tests check commands and states).
 
 use std::time::Duration;
 
@@ -62,6 +62,13 @@ pub struct FakeAtaDrive {
     pub accessible_sectors: u64,
     pub lba48: bool,
     pub hpa_supported: bool,
+    /// Abort READ NATIVE MAX even though the HPA feature is claimed.
+    pub refuse_native_max: bool,
+    /// ACS-3 Accessible Max Address (word 119 bit 8): answers GET NATIVE MAX ADDRESS EXT.
+    pub ama_supported: bool,
+    /// A DCO: `Some(sectors)` the overlay allows (word 83 bit 11 set, DCO IDENTIFY answered).
+    pub dco_sectors: Option<u64>,
+    pub dco_bad_checksum: bool,
     pub security_supported: bool,
     pub enhanced_erase_supported: bool,
     pub security: SecurityState,
@@ -173,6 +180,10 @@ impl Default for FakeAtaDrive {
             accessible_sectors: 1_953_525_168,
             lba48: true,
             hpa_supported: true,
+            refuse_native_max: false,
+            ama_supported: false,
+            dco_sectors: None,
+            dco_bad_checksum: false,
             security_supported: true,
             enhanced_erase_supported: true,
             security: SecurityState::Disabled,
@@ -244,7 +255,8 @@ impl FakeAtaDrive {
         w[82] = u16::from(self.smart.is_some())
             | u16::from(self.security_supported) << 1
             | u16::from(self.hpa_supported) << 10;
-        w[83] = 0x4000 | u16::from(self.lba48) << 10;
+        w[83] = 0x4000 | u16::from(self.lba48) << 10 | u16::from(self.dco_sectors.is_some()) << 11;
+        w[119] = 0x4000 | u16::from(self.ama_supported) << 8;
         w[84] = 0x4000;
         w[85] = u16::from(self.smart.is_some())
             | u16::from(self.security_supported && self.security != SecurityState::Disabled) << 1
@@ -354,6 +366,32 @@ impl FakeAtaDrive {
                 Out::ok()
             }
             _ if sanitizing => Out::abort(),
+            (0x27 | 0xf8, _) if self.refuse_native_max => Out::abort(),
+            (0x78, 0x0000) if self.ama_supported => Out {
+                lba: self.native_sectors - 1,
+                device: 0x40,
+                ..Out::ok()
+            },
+            (0xb1, 0x00c2) if self.dco_sectors.is_some() => {
+                let mut w = [0u16; 256];
+                w[0] = 0x0002;
+                let max = self.dco_sectors.unwrap_or(1) - 1;
+                for k in 0..4 {
+                    w[3 + k] = (max >> (16 * k)) as u16;
+                }
+                let mut page = [0u8; 512];
+                for (i, v) in w.iter().enumerate() {
+                    page[2 * i..2 * i + 2].copy_from_slice(&v.to_le_bytes());
+                }
+                page[510] = 0xa5;
+                let sum = page[..511].iter().fold(0u8, |a, b| a.wrapping_add(*b));
+                page[511] = 0u8.wrapping_sub(sum) ^ u8::from(self.dco_bad_checksum);
+                if let DataDir::In(b) = data {
+                    let n = b.len().min(512);
+                    b[..n].copy_from_slice(&page[..n]);
+                }
+                Out::ok()
+            }
             (0x27, _) if self.lba48 && self.hpa_supported => Out {
                 lba: self.native_sectors - 1,
                 device: 0x40,
