@@ -16,7 +16,7 @@ use super::{
     PurgeTechnique, SanitizeSupport,
 };
 use crate::device::sysfs::BlockNode;
-use crate::device::transport::ata::AtaOverScsi;
+use crate::device::transport::ata::{AtaOverScsi, PassThrough};
 use crate::device::transport::sgio::{NvmeController, SgIo};
 use crate::device::transport::{
     AtaOutcome, AtaTransport, DataDir, NvmeAdmin, ScsiTransport, TransportError,
@@ -66,7 +66,14 @@ pub fn probe_sat_or_scsi<S: ScsiTransport>(
     path: &Path,
 ) -> Result<DriveReport, TransportError> {
     let mut ata = AtaOverScsi::new(scsi, path);
-    match probe_ata(&mut ata) {
+    let mut answer = probe_ata(&mut ata);
+    if matches!(answer, Err(TransportError::Unsupported { .. })) {
+        // Some USB bridges know only ATA PASS-THROUGH (12): 28-bit commands get through; the
+        // 48-bit ones are then reported as unknown.
+        ata.variant = PassThrough::Twelve;
+        answer = probe_ata(&mut ata);
+    }
+    match answer {
         Ok(r) if r.identity.is_some() => Ok(r),
         Ok(_) | Err(TransportError::Unsupported { .. }) => probe_scsi(&mut ata.scsi),
         Err(e) => Err(e),
@@ -840,6 +847,28 @@ mod tests {
             "{s:?}"
         );
         assert!(r.hidden.is_none() && r.health.is_none());
+    }
+
+    #[test]
+    fn a_bridge_with_only_pass_through_12_still_identifies_the_drive() {
+        let mut d = FakeAtaDrive {
+            accepts_16: false,
+            ..FakeAtaDrive::default()
+        };
+        let r = probe_sat_or_scsi(&mut d, Path::new("/dev/fake")).unwrap();
+        let id = r.identity.unwrap();
+        assert_eq!(id.source, IdentitySource::AtaIdentify);
+        assert_eq!(id.serial.as_deref(), Some("FAKE0001"));
+        assert!(d
+            .received
+            .contains(&hex("a1 08 0e 00 01 00 00 00 00 ec 00 00")));
+        // 48-bit questions cannot be carried: unknown, with the reason, never "none".
+        let s = r.sanitize.unwrap();
+        assert!(s.unknown[0].contains("(12)"), "{s:?}");
+        let h = r.hidden.unwrap();
+        assert_eq!(h.state, HiddenState::Unknown);
+        // SMART is 28-bit and gets through.
+        assert_eq!(r.health.unwrap().passed, Some(true));
     }
 
     #[test]

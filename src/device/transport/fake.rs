@@ -90,6 +90,8 @@ pub struct FakeAtaDrive {
     pub sense: SenseStyle,
     /// Accept ATA PASS-THROUGH (12) (some bridges do not).
     pub accepts_12: bool,
+    /// Accept ATA PASS-THROUGH (16) (some old USB bridges do not).
+    pub accepts_16: bool,
     /// Every CDB received, in order.
     pub received: Vec<Vec<u8>>,
 }
@@ -201,6 +203,7 @@ impl Default for FakeAtaDrive {
             smart: Some((false, vec![(5, 0), (9, 1234), (197, 0), (198, 0)])),
             sense: SenseStyle::LibataFixed,
             accepts_12: true,
+            accepts_16: true,
             received: Vec::new(),
         }
     }
@@ -368,14 +371,14 @@ impl FakeAtaDrive {
             _ if sanitizing => Out::abort(),
             (0x27 | 0xf8, _) if self.refuse_native_max => Out::abort(),
             (0x78, 0x0000) if self.ama_supported => Out {
-                lba: self.native_sectors - 1,
+                lba: self.native_sectors.saturating_sub(1),
                 device: 0x40,
                 ..Out::ok()
             },
             (0xb1, 0x00c2) if self.dco_sectors.is_some() => {
                 let mut w = [0u16; 256];
                 w[0] = 0x0002;
-                let max = self.dco_sectors.unwrap_or(1) - 1;
+                let max = self.dco_sectors.unwrap_or(1).saturating_sub(1);
                 for k in 0..4 {
                     w[3 + k] = (max >> (16 * k)) as u16;
                 }
@@ -393,12 +396,12 @@ impl FakeAtaDrive {
                 Out::ok()
             }
             (0x27, _) if self.lba48 && self.hpa_supported => Out {
-                lba: self.native_sectors - 1,
+                lba: self.native_sectors.saturating_sub(1),
                 device: 0x40,
                 ..Out::ok()
             },
             (0xf8, _) if self.hpa_supported => {
-                let max = (self.native_sectors - 1).min(0x0fff_ffff);
+                let max = self.native_sectors.saturating_sub(1).min(0x0fff_ffff);
                 Out {
                     lba: max & 0x00ff_ffff,
                     device: 0x40 | ((max >> 24) & 0x0f) as u8,
@@ -608,7 +611,9 @@ impl ScsiTransport for FakeAtaDrive {
         if cdb.first() == Some(&0x12) {
             return Ok(self.inquiry(cdb, &mut data));
         }
-        if cdb.first() == Some(&0xa1) && !self.accepts_12 {
+        if (cdb.first() == Some(&0xa1) && !self.accepts_12)
+            || (cdb.first() == Some(&0x85) && !self.accepts_16)
+        {
             return Ok(illegal_request(0x20));
         }
         let Some(pt) = parse_pass_through(cdb) else {
