@@ -336,3 +336,43 @@ fn read_only_device_is_refused() {
     );
     assert!(inspect(dev.path()).unwrap().wipeable());
 }
+
+/// A loop device has no firmware: discovery must not ask it, must not fail, must not wait, and
+/// must leave purge support, hidden areas and health absent (never "none found"). SG_IO on the
+/// real loop driver is refused by the kernel at once.
+#[test]
+fn loop_devices_have_no_firmware_to_ask() {
+    let dev = LoopDevice::new(16 << 20, 512);
+    let start = std::time::Instant::now();
+    let info = inspect(dev.path()).unwrap();
+    let took = start.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(2),
+        "inspect took {took:?}"
+    );
+    assert_eq!(info.kind, DeviceKind::Loop);
+    assert!(info.sanitize.is_none() && info.hidden.is_none() && info.health.is_none());
+    assert!(info.drive_identity.is_none() && info.firmware_unknown.is_none());
+    let d = listed(dev.path());
+    for key in [
+        "sanitize",
+        "hidden",
+        "health",
+        "drive_identity",
+        "firmware_unknown",
+    ] {
+        assert!(d.get(key).is_none(), "{key} in {d:#}");
+    }
+
+    // Asked anyway, the real SG_IO path fails fast with a typed error, not a hang.
+    let start = std::time::Instant::now();
+    let e = massho::device::drive::probe::probe_sg(dev.path()).unwrap_err();
+    assert!(start.elapsed() < std::time::Duration::from_secs(1));
+    assert!(
+        matches!(
+            e,
+            massho::device::transport::TransportError::Ioctl { what: "SG_IO", .. }
+        ),
+        "{e}"
+    );
+}

@@ -9,6 +9,7 @@ use anyhow::Context;
 
 use super::args::DevicesArgs;
 use super::Exit;
+use crate::device::drive::{HiddenState, PurgeBlocker};
 use crate::device::{self, DeviceInfo, Transport};
 use crate::text::{path_safe, terminal_safe};
 
@@ -34,9 +35,10 @@ pub fn run(args: &DevicesArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Passed)
 }
 
-const HEADERS: [&str; 9] = [
+const HEADERS: [&str; 10] = [
     "PATH",
     "SIZE",
+    "HIDDEN",
     "TRAN",
     "ROT",
     "RM",
@@ -60,7 +62,7 @@ fn render_table(devices: &[DeviceInfo]) -> String {
     out
 }
 
-fn row(d: &DeviceInfo) -> [String; 9] {
+fn row(d: &DeviceInfo) -> [String; 10] {
     let flag = |b: bool| if b { "1" } else { "0" }.to_owned();
     let dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".to_owned());
     let sigs: Vec<&str> = d.signatures.iter().map(|s| s.type_name.as_str()).collect();
@@ -73,6 +75,7 @@ fn row(d: &DeviceInfo) -> [String; 9] {
     [
         d.path.display().to_string(),
         device::human_size(d.size_bytes),
+        hidden_cell(d),
         transport_name(d.transport).to_owned(),
         flag(d.rotational),
         flag(d.removable),
@@ -87,6 +90,126 @@ fn row(d: &DeviceInfo) -> [String; 9] {
         },
         wipeable,
     ]
+}
+
+/// `HPA!` when the drive hides sectors, `?` when it could not be asked, `-` when it hides none
+/// or has no firmware to ask.
+fn hidden_cell(d: &DeviceInfo) -> String {
+    match &d.hidden {
+        Some(h) => match h.state {
+            HiddenState::Hidden => "HPA!".to_owned(),
+            HiddenState::Unknown => "?".to_owned(),
+            HiddenState::None => "-".to_owned(),
+        },
+        None if d.firmware_unknown.is_some() => "?".to_owned(),
+        None => "-".to_owned(),
+    }
+}
+
+/// The firmware's own account: purge techniques and blockers, hidden sectors, health.
+fn firmware_details(d: &DeviceInfo) -> Vec<String> {
+    let mut parts = Vec::new();
+    if let Some(id) = &d.drive_identity {
+        let differs = id.serial.is_some() && id.serial != d.serial;
+        if differs || d.serial.is_none() {
+            let both = [&id.model, &id.serial]
+                .iter()
+                .filter_map(|s| s.as_deref())
+                .map(terminal_safe)
+                .collect::<Vec<_>>()
+                .join(" ");
+            parts.push(format!("drive reports {both}"));
+        }
+    }
+    if let Some(why) = &d.firmware_unknown {
+        parts.push(format!(
+            "firmware not asked ({}): purge support, hidden areas and health unknown",
+            terminal_safe(why)
+        ));
+    }
+    if let Some(s) = &d.sanitize {
+        if s.techniques.is_empty() {
+            parts.push("purge: none reported".to_owned());
+        } else {
+            let names: Vec<&str> = s.techniques.iter().map(|t| t.name()).collect();
+            parts.push(format!("purge: {}", names.join(" ")));
+        }
+        if !s.blocked_by.is_empty() {
+            let why: Vec<String> = s.blocked_by.iter().map(blocker_text).collect();
+            parts.push(format!("purge blocked: {}", why.join(", ")));
+        }
+        for u in &s.unknown {
+            parts.push(format!("unknown: {}", terminal_safe(u)));
+        }
+    }
+    if let Some(h) = &d.hidden {
+        match (h.state, h.hidden_sectors()) {
+            (HiddenState::Hidden, Some(n)) => {
+                let by: Vec<&str> = [(h.native_sectors, "HPA/AMA"), (h.dco_sectors, "DCO")]
+                    .iter()
+                    .filter(|(s, _)| s.is_some_and(|s| s > h.accessible_sectors))
+                    .map(|(_, w)| *w)
+                    .collect();
+                parts.push(format!(
+                    "HIDDEN: {n} sectors beyond the accessible {} ({})",
+                    h.accessible_sectors,
+                    by.join(", ")
+                ))
+            }
+            (HiddenState::Unknown, _) => parts.push(format!(
+                "hidden area unknown ({})",
+                terminal_safe(&h.notes.join("; "))
+            )),
+            _ => {}
+        }
+    }
+    if let Some(h) = &d.health {
+        let mut bits = Vec::new();
+        match h.passed {
+            Some(true) => bits.push("passed".to_owned()),
+            Some(false) => bits.push("FAILING".to_owned()),
+            None => {}
+        }
+        if let Some(v) = h.power_on_hours {
+            bits.push(format!("{v} h"));
+        }
+        for (v, what) in [
+            (h.reallocated_sectors, "reallocated"),
+            (h.pending_sectors, "pending"),
+            (h.uncorrectable_sectors, "uncorrectable"),
+            (h.media_errors, "media errors"),
+        ] {
+            if let Some(v) = v {
+                bits.push(format!("{v} {what}"));
+            }
+        }
+        if let Some(p) = h.percentage_used {
+            bits.push(format!("{p}% used"));
+        }
+        if let Some(w) = h.nvme_critical_warning.filter(|w| *w != 0) {
+            bits.push(format!("critical warning {w:#04x}"));
+        }
+        if !bits.is_empty() {
+            parts.push(format!("health {}", bits.join(", ")));
+        }
+    }
+    parts
+}
+
+fn blocker_text(b: &PurgeBlocker) -> String {
+    match b {
+        PurgeBlocker::SecurityFrozen => "security frozen (suspend/resume or power-cycle it)".into(),
+        PurgeBlocker::SecurityLocked => "security locked".into(),
+        PurgeBlocker::SecurityAttemptsExhausted => {
+            "password attempts exhausted (power-cycle it)".into()
+        }
+        PurgeBlocker::SecurityEnabled => "a security password is set".into(),
+        PurgeBlocker::SanitizeFrozen => "sanitize frozen (power-cycle it)".into(),
+        PurgeBlocker::SanitizeInProgress { percent } => {
+            format!("sanitize in progress ({percent}%)")
+        }
+        PurgeBlocker::SanitizeFailed => "the last sanitize failed".into(),
+    }
 }
 
 /// What does not fit the table: stable identifiers, sector sizes, what overwriting can reach.
@@ -122,6 +245,7 @@ fn details(d: &DeviceInfo) -> String {
         device::MediaClass::Virtual => "virtual",
     };
     parts.push(media.to_owned());
+    parts.extend(firmware_details(d));
     format!("{}: {}", path_safe(&d.path), parts.join(", "))
 }
 
@@ -171,6 +295,11 @@ mod tests {
             signatures: vec![],
             signatures_unknown: None,
             refusals: vec![],
+            drive_identity: None,
+            sanitize: None,
+            hidden: None,
+            health: None,
+            firmware_unknown: None,
         }
     }
 
@@ -193,6 +322,57 @@ mod tests {
         assert!(t.contains("500.1 GB"), "{t}");
         assert!(t.lines().nth(2).is_some_and(|l| l.ends_with("yes")), "{t}");
         assert!(t.contains("by-id /dev/disk/by-id/ata-ST500_Z1"), "{t}");
+    }
+
+    #[test]
+    fn hidden_sectors_are_marked_and_purge_techniques_listed() {
+        use crate::device::drive::{
+            DriveHealth, HiddenArea, HiddenState, PurgeBlocker, PurgeTechnique, SanitizeSupport,
+        };
+        let mut d = sample();
+        d.hidden = Some(HiddenArea {
+            state: HiddenState::Hidden,
+            accessible_sectors: 1000,
+            native_sectors: Some(1100),
+            native_from: None,
+            dco_sectors: None,
+            notes: vec![],
+        });
+        d.sanitize = Some(SanitizeSupport {
+            techniques: vec![
+                PurgeTechnique::AtaSanitizeCrypto,
+                PurgeTechnique::AtaSecurityErase { minutes: Some(60) },
+            ],
+            blocked_by: vec![PurgeBlocker::SecurityFrozen],
+            unknown: vec![],
+        });
+        d.health = Some(DriveHealth {
+            passed: Some(true),
+            power_on_hours: Some(42),
+            ..DriveHealth::default()
+        });
+        let mut unknown = sample();
+        unknown.firmware_unknown = Some("cannot open /dev/sda".into());
+        let t = render_table(&[d, unknown, sample()]);
+        let rows: Vec<&str> = t.lines().collect();
+        assert!(rows[0].contains(" HIDDEN "), "{t}");
+        assert!(rows[1].contains(" HPA! "), "{t}");
+        assert!(rows[2].contains(" ? "), "{t}");
+        assert!(rows[3].contains(" - "), "{t}");
+        assert!(
+            t.contains("purge: ata-sanitize-crypto ata-secure-erase"),
+            "{t}"
+        );
+        assert!(t.contains("purge blocked: security frozen"), "{t}");
+        assert!(
+            t.contains("HIDDEN: 100 sectors beyond the accessible 1000 (HPA/AMA)"),
+            "{t}"
+        );
+        assert!(t.contains("health passed, 42 h"), "{t}");
+        assert!(
+            t.contains("firmware not asked (cannot open /dev/sda)"),
+            "{t}"
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! `discover` is what `massho devices` shows; `inspect` is what `wipe` and `verify` call on the
 //! path the operator typed, which may be a `/dev/disk/by-id` link, a partition or an image file.
-//! Both combine sysfs identity, libblkid signatures and the safety checks, so a device looks the
+//! Both combine sysfs identity, libblkid signatures, the safety checks and, for whole disks, what
+//! the drive's firmware reports (`drive::probe`), so a device looks the
 //! same whichever way it was reached.
 
 use std::fs;
@@ -10,6 +11,8 @@ use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use super::drive::probe::probe_disk;
+use super::drive::DriveReport;
 use super::identity::{by_id_link, identify};
 use super::safety::{file_on_read_only_fs, SystemState};
 use super::signatures::probe_or_unknown;
@@ -121,6 +124,15 @@ fn describe_block(state: &SystemState, path: PathBuf, node: &BlockNode) -> Devic
     } else {
         (Vec::new(), None)
     };
+    let firmware = if kind == DeviceKind::Disk && size_bytes > 0 {
+        probe_disk(node, id.transport)
+    } else {
+        Ok(DriveReport::default())
+    };
+    let (report, firmware_unknown) = match firmware {
+        Ok(r) => (r, None),
+        Err(e) => (DriveReport::default(), Some(e.to_string())),
+    };
     DeviceInfo {
         path,
         name: node.name.clone(),
@@ -144,6 +156,11 @@ fn describe_block(state: &SystemState, path: PathBuf, node: &BlockNode) -> Devic
         signatures,
         signatures_unknown,
         refusals: state.block_refusals(node),
+        drive_identity: report.identity,
+        sanitize: report.sanitize,
+        hidden: report.hidden,
+        health: report.health,
+        firmware_unknown,
     }
 }
 
@@ -177,6 +194,11 @@ fn describe_file(state: &SystemState, path: &Path, meta: &fs::Metadata) -> Devic
         signatures,
         signatures_unknown,
         refusals: state.file_refusals(path, meta),
+        drive_identity: None,
+        sanitize: None,
+        hidden: None,
+        health: None,
+        firmware_unknown: None,
     }
 }
 

@@ -7,11 +7,13 @@
 
 pub mod binding;
 pub mod discover;
+pub mod drive;
 pub mod identity;
 pub mod io;
 pub mod safety;
 pub mod signatures;
 pub mod sysfs;
+pub mod transport;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -183,9 +185,34 @@ pub struct DeviceInfo {
     pub signatures_unknown: Option<String>,
     /// Every reason it must not be wiped; empty means wipeable.
     pub refusals: Vec<Refusal>,
+    /// Who the drive's firmware says it is (ATA IDENTIFY, NVMe Identify, SCSI INQUIRY); may
+    /// differ from `model`/`serial` when a USB bridge stands in between.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drive_identity: Option<drive::DriveIdentity>,
+    /// Firmware purge techniques the drive reports, and what blocks them now. Absent when the
+    /// drive could not be asked (loop devices, files, virtio, or see `firmware_unknown`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sanitize: Option<drive::SanitizeSupport>,
+    /// Sectors hidden by a host protected area. Absent when the drive could not be asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<drive::HiddenArea>,
+    /// SMART / NVMe health. Absent when the drive could not be asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<drive::DriveHealth>,
+    /// Set when the drive's firmware could not be asked: `sanitize`, `hidden` and `health`
+    /// are unknown (not "none"), and this says why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firmware_unknown: Option<String>,
 }
 
 impl DeviceInfo {
+    /// The drive reported sectors beyond what the host can address.
+    pub fn has_hidden_sectors(&self) -> bool {
+        self.hidden
+            .as_ref()
+            .is_some_and(|h| h.state == drive::HiddenState::Hidden)
+    }
+
     pub fn wipeable(&self) -> bool {
         self.refusals.is_empty()
     }
@@ -253,6 +280,11 @@ pub(crate) fn sample(
         signatures: vec![],
         signatures_unknown: None,
         refusals: vec![],
+        drive_identity: None,
+        sanitize: None,
+        hidden: None,
+        health: None,
+        firmware_unknown: None,
     }
 }
 
@@ -272,6 +304,62 @@ pub fn human_size(bytes: u64) -> String {
         unit = u;
     }
     format!("{value:.1} {unit}")
+}
+
+#[cfg(test)]
+mod firmware_field_tests {
+    use super::*;
+
+    #[test]
+    fn results_written_before_the_firmware_fields_still_parse() {
+        let d = sample(DeviceKind::Disk, Transport::Sata, MediaClass::Magnetic);
+        let json = serde_json::to_value(&d).unwrap();
+        for key in [
+            "drive_identity",
+            "sanitize",
+            "hidden",
+            "health",
+            "firmware_unknown",
+        ] {
+            assert!(json.get(key).is_none(), "{key} written when absent");
+        }
+        let back: DeviceInfo = serde_json::from_value(json).unwrap();
+        assert_eq!(back, d);
+        assert!(!back.has_hidden_sectors());
+    }
+
+    #[test]
+    fn firmware_fields_round_trip() {
+        let mut d = sample(DeviceKind::Disk, Transport::Nvme, MediaClass::Flash);
+        d.sanitize = Some(drive::SanitizeSupport {
+            techniques: vec![
+                drive::PurgeTechnique::NvmeSanitizeCrypto,
+                drive::PurgeTechnique::AtaSecurityErase { minutes: Some(4) },
+            ],
+            blocked_by: vec![drive::PurgeBlocker::SanitizeInProgress { percent: 7 }],
+            unknown: vec![],
+        });
+        d.hidden = Some(drive::HiddenArea {
+            state: drive::HiddenState::Hidden,
+            accessible_sectors: 10,
+            native_sectors: Some(12),
+            native_from: None,
+            dco_sectors: None,
+            notes: vec![],
+        });
+        let json = serde_json::to_string(&d).unwrap();
+        assert!(
+            json.contains(r#"{"technique":"ata_security_erase","minutes":4}"#),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#"{"state":"sanitize_in_progress","percent":7}"#),
+            "{json}"
+        );
+        let back: DeviceInfo = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, d);
+        assert!(back.has_hidden_sectors());
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,133 @@
+//! SCSI commands discovery sends (SPC-4, SBC-4), and what the answers mean.
+
+/// Standard INQUIRY, `len` bytes (SPC-4 §6.6): 12h, EVPD 0, page 0, allocation length.
+pub fn inquiry(len: u16) -> [u8; 6] {
+    let [hi, lo] = len.to_be_bytes();
+    [0x12, 0x00, 0x00, hi, lo, 0x00]
+}
+
+/// INQUIRY of a vital product data page (EVPD = 1).
+pub fn inquiry_vpd(page: u8, len: u16) -> [u8; 6] {
+    let [hi, lo] = len.to_be_bytes();
+    [0x12, 0x01, page, hi, lo, 0x00]
+}
+
+pub const VPD_UNIT_SERIAL: u8 = 0x80;
+
+/// REPORT SUPPORTED OPERATION CODES (A3h/0Ch), reporting option 010b: one operation code and
+/// service action (SPC-4 §6.35).
+pub fn report_supported_operation(opcode: u8, service_action: u16, len: u32) -> [u8; 12] {
+    let [sa_hi, sa_lo] = service_action.to_be_bytes();
+    let l = len.to_be_bytes();
+    [
+        0xa3, 0x0c, 0x02, opcode, sa_hi, sa_lo, l[0], l[1], l[2], l[3], 0x00, 0x00,
+    ]
+}
+
+/// SANITIZE (48h) service actions (SBC-4 §5.30).
+pub const SANITIZE: u8 = 0x48;
+pub const SANITIZE_OVERWRITE: u16 = 0x01;
+pub const SANITIZE_BLOCK_ERASE: u16 = 0x02;
+pub const SANITIZE_CRYPTO_ERASE: u16 = 0x03;
+
+/// The one-command answer's SUPPORT field (byte 1 bits 2:0): 011b supported as the standard
+/// says, 101b supported in a vendor-specific way.
+pub fn operation_supported(answer: &[u8]) -> bool {
+    answer
+        .get(1)
+        .is_some_and(|b| matches!(b & 0x07, 0b011 | 0b101))
+}
+
+/// What the standard INQUIRY data says about who the device is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScsiInquiry {
+    /// Peripheral device type (0 = direct access block device).
+    pub device_type: u8,
+    pub vendor: String,
+    pub product: String,
+    pub revision: String,
+}
+
+fn ascii(buf: &[u8], range: std::ops::Range<usize>) -> String {
+    buf.get(range)
+        .unwrap_or(&[])
+        .iter()
+        .filter(|c| c.is_ascii_graphic() || **c == b' ')
+        .map(|c| char::from(*c))
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+impl ScsiInquiry {
+    pub fn parse(buf: &[u8]) -> Option<ScsiInquiry> {
+        if buf.len() < 36 {
+            return None;
+        }
+        Some(ScsiInquiry {
+            device_type: buf[0] & 0x1f,
+            vendor: ascii(buf, 8..16),
+            product: ascii(buf, 16..32),
+            revision: ascii(buf, 32..36),
+        })
+    }
+}
+
+/// The unit serial number page (80h): page length in bytes 2-3, serial from byte 4.
+pub fn parse_unit_serial(buf: &[u8]) -> Option<String> {
+    if buf.get(1) != Some(&VPD_UNIT_SERIAL) {
+        return None;
+    }
+    let len = usize::from(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?]));
+    let s = ascii(buf, 4..(4 + len).min(buf.len()));
+    (!s.is_empty()).then_some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cdbs_match_spc() {
+        assert_eq!(inquiry(96), [0x12, 0, 0, 0, 0x60, 0]);
+        assert_eq!(inquiry_vpd(0x80, 252), [0x12, 1, 0x80, 0, 0xfc, 0]);
+        assert_eq!(
+            report_supported_operation(SANITIZE, SANITIZE_CRYPTO_ERASE, 32),
+            [0xa3, 0x0c, 0x02, 0x48, 0x00, 0x03, 0, 0, 0, 0x20, 0, 0]
+        );
+    }
+
+    #[test]
+    fn inquiry_and_serial() {
+        let mut buf = vec![0u8; 36];
+        buf[8..16].copy_from_slice(b"QEMU    ");
+        buf[16..32].copy_from_slice(b"QEMU HARDDISK   ");
+        buf[32..36].copy_from_slice(b"2.5+");
+        let i = ScsiInquiry::parse(&buf).unwrap();
+        assert_eq!(
+            (i.vendor.as_str(), i.product.as_str()),
+            ("QEMU", "QEMU HARDDISK")
+        );
+        assert_eq!(i.revision, "2.5+");
+        assert!(ScsiInquiry::parse(&buf[..35]).is_none());
+        let vpd = [
+            0x00, 0x80, 0x00, 0x08, b' ', b'S', b'C', b'S', b'I', b'-', b'1', b' ',
+        ];
+        assert_eq!(parse_unit_serial(&vpd).as_deref(), Some("SCSI-1"));
+        // A page length beyond the buffer is cut at the buffer, not trusted.
+        let lying = [0x00, 0x80, 0xff, 0xff, b'A'];
+        assert_eq!(parse_unit_serial(&lying).as_deref(), Some("A"));
+        assert!(parse_unit_serial(&[0x00, 0x83, 0, 0]).is_none());
+        assert!(operation_supported(&[0, 0x03]));
+        assert!(!operation_supported(&[0, 0x01]));
+    }
+
+    #[test]
+    fn parsers_survive_random_bytes() {
+        for buf in crate::device::transport::fake::random_buffers(3000, 80) {
+            let _ = ScsiInquiry::parse(&buf);
+            let _ = parse_unit_serial(&buf);
+            let _ = operation_supported(&buf);
+        }
+    }
+}
