@@ -277,6 +277,8 @@ pub fn run_batch(
     let mut outcomes: Vec<Option<Outcome>> = Vec::new();
     let mut running = 0;
     let mut meta = Vec::new();
+    let mut claims: Vec<Option<Arc<AtomicBool>>> = Vec::new();
+    let mut handles: Vec<Option<std::thread::JoinHandle<()>>> = Vec::new();
     for (index, b) in bound.into_iter().enumerate() {
         outcomes.push(None);
         // Checked once more right before the journal and the first write.
@@ -284,6 +286,8 @@ pub fn run_batch(
             outcomes[index] = Some(Err(e));
             entries.push(None);
             meta.push(None);
+            claims.push(None);
+            handles.push(None);
             continue;
         }
         let entry = match open_entry(&b, &recording.journal) {
@@ -292,6 +296,8 @@ pub fn run_batch(
                 outcomes[index] = Some(Err(e));
                 entries.push(None);
                 meta.push(None);
+                claims.push(None);
+                handles.push(None);
                 continue;
             }
         };
@@ -311,10 +317,26 @@ pub fn run_batch(
             Arc::clone(&config),
             Arc::clone(&observer),
         );
-        std::thread::spawn(move || {
-            let outcome = run_bound(index, b, &entry, &recording, &config, observer.as_ref());
-            let _ = tx.send((index, Ok(outcome)));
+        let claim = Arc::new(AtomicBool::new(false));
+        claims.push(Some(Arc::clone(&claim)));
+        let handle = std::thread::spawn(move || {
+            // Only the thread that claims a device records it: a device whose engine returns
+            // after a forced stop recorded it as aborted must not get a second set of records.
+            let claimed = || !claim.swap(true, Ordering::SeqCst);
+            let outcome = run_bound(
+                index,
+                b,
+                &entry,
+                &recording,
+                &config,
+                observer.as_ref(),
+                claimed,
+            );
+            if let Some(outcome) = outcome {
+                let _ = tx.send((index, Ok(outcome)));
+            }
         });
+        handles.push(Some(handle));
     }
     drop(tx);
     while running > 0 {
@@ -324,10 +346,35 @@ pub fn run_batch(
                 running -= 1;
             }
             Err(mpsc::RecvTimeoutError::Timeout) if force.load(Ordering::SeqCst) => {
-                for i in 0..outcomes.len() {
-                    if outcomes[i].is_some() {
-                        continue;
+                // A device whose engine already returned is being recorded by its own thread
+                // (its real outcome): wait for that rather than record it a second time as
+                // aborted. Recording does no writes to the medium, so this wait is short.
+                // Claim every unfinished device; those whose thread had claimed first are
+                // being recorded there.
+                let (mut recording_now, forced): (Vec<usize>, Vec<usize>) = (0..outcomes.len())
+                    .filter(|&i| outcomes[i].is_none() && claims[i].is_some())
+                    .partition(|&i| {
+                        claims[i]
+                            .as_ref()
+                            .is_some_and(|c| c.swap(true, Ordering::SeqCst))
+                    });
+                while !recording_now.is_empty() {
+                    match rx.recv_timeout(Duration::from_millis(100)) {
+                        Ok((i, o)) => {
+                            outcomes[i] = Some(o);
+                            recording_now.retain(|&r| r != i);
+                        }
+                        Err(mpsc::RecvTimeoutError::Timeout) => {
+                            // A recording thread that panicked sends nothing.
+                            recording_now
+                                .retain(|&r| !handles[r].as_ref().is_none_or(|h| h.is_finished()));
+                        }
+                        Err(mpsc::RecvTimeoutError::Disconnected) => break,
                     }
+                }
+                // Only the devices claimed here are recorded here; one whose own thread was
+                // recording and sent nothing (it panicked) is left to the fallback below.
+                for i in forced {
                     let (Some(entry), Some((job, identity))) = (&entries[i], &meta[i]) else {
                         continue;
                     };
@@ -434,7 +481,8 @@ fn run_bound(
     recording: &Recording,
     config: &EngineConfig,
     observer: &dyn JobObserver,
-) -> DeviceOutcome {
+    claim: impl FnOnce() -> bool,
+) -> Option<DeviceOutcome> {
     let device = label(&b);
     let journaling = Journaling {
         inner: observer,
@@ -443,8 +491,15 @@ fn run_bound(
         device: device.clone(),
     };
     let report = engine::run(&b.job.plan, &b.target, &device, config, &journaling);
+    // What was written through must still be the medium that was bound: a size that changed
+    // under the wipe (an image extended, a loop device's capacity re-read) leaves bytes that no
+    // pass covered, and the verification, which reads the old extent, cannot see them.
+    let changed = changed_during_wipe(&b.identity, b.target.identity());
     // Release the device before probing it for what is left on it.
     drop(b.target);
+    if !claim() {
+        return None;
+    }
     let mut result = WipeResult::new(
         &b.job.device,
         &b.job.plan,
@@ -452,8 +507,36 @@ fn run_bound(
         b.job.warnings.clone(),
         recording.local_offset,
     );
+    if let Some(why) = changed {
+        if matches!(result.status, Status::Passed | Status::Unverified) {
+            result.status = Status::Failed;
+        }
+        result.warnings.push(why);
+    }
     result.identity = Some(b.identity);
-    record(index, result, entry, recording, observer, None)
+    Some(record(index, result, entry, recording, observer, None))
+}
+
+/// Why the medium behind the descriptor is not, after the wipe, the one bound before it;
+/// `None` when it still is.
+fn changed_during_wipe(
+    bound: &MediumIdentity,
+    after: std::io::Result<MediumIdentity>,
+) -> Option<String> {
+    match after {
+        Ok(after) => {
+            let changes = bound.changes(&after);
+            (!changes.is_empty()).then(|| {
+                format!(
+                    "the medium changed during the wipe: {}; what the passes wrote may not cover it",
+                    changes.join(", ")
+                )
+            })
+        }
+        Err(e) => Some(format!(
+            "the medium's identity could not be read after the wipe ({e}); it may have been removed or replaced while being written"
+        )),
+    }
 }
 
 /// The result of a device whose engine was not waited for.
@@ -643,5 +726,155 @@ pub fn write_result(dir: &Path, result: &WipeResult) -> std::io::Result<PathBuf>
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             other => return other.map(|()| path),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// A job for a fresh image file of `size` bytes, zero-filled with verification.
+    fn image_job(dir: &Path, name: &str, size: u64) -> (PathBuf, Job) {
+        let path = dir.join(name);
+        std::fs::write(&path, vec![0xAAu8; size as usize]).unwrap();
+        let device = crate::device::inspect(&path).unwrap();
+        let method = crate::method::resolve("zero").unwrap();
+        let plan = crate::method::plan(
+            &method,
+            &crate::method::PlanOptions {
+                verify: Some(crate::method::VerifyMode::Last),
+                ..Default::default()
+            },
+        );
+        (path, Job::new(device, plan, Vec::new()).unwrap())
+    }
+
+    fn recording(dir: &Path) -> Arc<Recording> {
+        let journal = Journal::locate(Some(&dir.join("journal")));
+        journal.ensure_writable().unwrap();
+        let results = dir.join("results");
+        std::fs::create_dir_all(&results).unwrap();
+        Arc::new(Recording {
+            journal,
+            result_dir: Some(results),
+            certifier: None,
+            assets: Vec::new(),
+            ledger: None,
+            local_offset: time::UtcOffset::UTC,
+        })
+    }
+
+    fn config() -> Arc<EngineConfig> {
+        Arc::new(EngineConfig {
+            chunk_size: 1 << 20,
+            workers: 2,
+            generators: 1,
+            progress_interval: Duration::from_millis(50),
+        })
+    }
+
+    /// Runs a closure on each event; the closures stand for what happens to the medium or
+    /// the operator while a wipe runs.
+    struct Hooks {
+        on_event: Box<dyn Fn(&WipeEvent) + Send + Sync>,
+        on_job: Box<dyn Fn(&JobEvent) + Send + Sync>,
+    }
+
+    impl Observer for Hooks {
+        fn event(&self, event: &WipeEvent) -> Control {
+            (self.on_event)(event);
+            Control::Continue
+        }
+    }
+
+    impl JobObserver for Hooks {
+        fn job_event(&self, event: &JobEvent) {
+            (self.on_job)(event);
+        }
+    }
+
+    fn files_in(dir: &Path) -> usize {
+        std::fs::read_dir(dir).unwrap().count()
+    }
+
+    #[test]
+    fn an_image_extended_during_the_wipe_is_not_certified_passed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, job) = image_job(dir.path(), "disk.img", 4 << 20);
+        let bound = bind(job).unwrap();
+        let grown = path.clone();
+        // Someone appends to the image once the wipe has started: the new bytes are never
+        // written, so "passed" would certify data that is still there.
+        let observer = Arc::new(Hooks {
+            on_event: Box::new(move |e| {
+                if let WipeEvent::Started { .. } = e {
+                    let f = std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(&grown)
+                        .unwrap();
+                    f.set_len(8 << 20).unwrap();
+                }
+            }),
+            on_job: Box::new(|_| {}),
+        });
+        let outcomes = run_batch(
+            vec![bound],
+            recording(dir.path()),
+            config(),
+            observer,
+            Arc::new(AtomicBool::new(false)),
+        );
+        let outcome = outcomes.into_iter().next().unwrap().unwrap();
+        assert_eq!(outcome.result.status, Status::Failed, "{outcome:?}");
+        assert!(
+            outcome
+                .result
+                .warnings
+                .iter()
+                .any(|w| w.contains("changed during the wipe") && w.contains("size")),
+            "{:?}",
+            outcome.result.warnings
+        );
+    }
+
+    #[test]
+    fn a_force_stop_while_a_finished_device_is_being_recorded_records_it_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, job) = image_job(dir.path(), "disk.img", 1 << 20);
+        let bound = bind(job).unwrap();
+        let force = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&force);
+        let written = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&written);
+        // The second Ctrl-C arrives while the device that has just finished is writing its
+        // records (result file, certificate, ledger): the main thread must not record it again.
+        let observer = Arc::new(Hooks {
+            on_event: Box::new(|_| {}),
+            on_job: Box::new(move |e| {
+                if let JobEvent::ResultWritten { .. } = e {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    flag.store(true, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(400));
+                }
+            }),
+        });
+        let recording = recording(dir.path());
+        let outcomes = run_batch(
+            vec![bound],
+            Arc::clone(&recording),
+            config(),
+            observer,
+            force,
+        );
+        let outcome = outcomes.into_iter().next().unwrap().unwrap();
+        assert_eq!(written.load(Ordering::SeqCst), 1);
+        assert_eq!(files_in(&dir.path().join("results")), 1);
+        assert_eq!(outcome.result.status, Status::Passed);
+        let (entries, _) = recording.journal.entries().unwrap();
+        assert_eq!(entries.len(), 1);
+        let closed = entries[0].0.closed.as_ref().expect("closed");
+        assert_eq!(closed.status, Status::Passed);
+        assert_eq!(closed.note, None);
     }
 }
