@@ -555,3 +555,39 @@ fn a_method_file_that_is_a_fifo_is_a_usage_error_not_a_hang() {
     assert_eq!(code, 2, "{}", run.stderr());
     assert!(run.stderr().contains("FIFO"), "{}", run.stderr());
 }
+
+#[test]
+fn a_loop_device_grown_under_a_running_wipe_is_failed_not_passed() {
+    require_root();
+    let dev = LoopDevice::new(4 * MIB, 512);
+    dev.fill_backing(0xAA);
+    let (mut run, _throttle) = throttled_wipe(&dev, 2 * MIB, &["--json", "--method", "zero"]);
+    run.wait_for("\"progress\"", Duration::from_secs(30));
+    // The backing file grows and the loop device re-reads its capacity (`losetup -c`) while
+    // massho writes: the new 4 MiB are never written, and the verification reads only the old
+    // extent.
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dev.backing())
+        .unwrap();
+    f.set_len(8 * MIB).unwrap();
+    drop(f);
+    let status = Command::new("losetup")
+        .arg("-c")
+        .arg(dev.path())
+        .status()
+        .unwrap();
+    assert!(status.success(), "losetup -c failed");
+    let (code, _) = run.finish(Duration::from_secs(60));
+    let result = common::results(run.stdout().as_bytes())
+        .pop()
+        .unwrap_or_else(|| panic!("a result\n{}", run.stderr()));
+    assert_eq!(result["status"], "failed", "{}", run.stderr());
+    assert!(
+        result["warnings"]
+            .to_string()
+            .contains("changed during the wipe"),
+        "{result}"
+    );
+    assert_eq!(code, 1, "{}", run.stderr());
+}
