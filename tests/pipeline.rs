@@ -591,3 +591,35 @@ fn a_loop_device_grown_under_a_running_wipe_is_failed_not_passed() {
     );
     assert_eq!(code, 1, "{}", run.stderr());
 }
+
+#[test]
+fn a_loop_device_re_pointed_at_another_part_of_its_file_while_confirming_is_refused() {
+    require_root();
+    let dev = LoopDevice::new(4 * MIB, 512);
+    dev.fill_backing(0xAA);
+    // The backing file holds a second 4 MiB region the operator never confirmed.
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dev.backing())
+            .unwrap();
+        f.seek(SeekFrom::Start(4 * MIB)).unwrap();
+        f.write_all(&vec![0xBBu8; 4 * MIB as usize]).unwrap();
+    }
+    let mut cmd = massho();
+    cmd.arg("wipe").arg(dev.path());
+    let mut run = Running::spawn(cmd);
+    run.wait_for(confirmation_prompt(), Duration::from_secs(30));
+    // Same name, device number, diskseq, size and backing file: only the offset moved.
+    dev.set_offset(4 * MIB);
+    run.write_stdin(&format!("{}\n", token(&dev)));
+    let (code, _) = run.finish(Duration::from_secs(60));
+    let backing = dev.backing_bytes();
+    assert!(
+        backing[4 * MIB as usize..].iter().all(|&b| b == 0xBB),
+        "the region that was never confirmed was written"
+    );
+    assert_eq!(code, 3, "{}", run.stderr());
+    assert!(run.stderr().contains("offset"), "{}", run.stderr());
+}
