@@ -623,3 +623,31 @@ fn a_loop_device_re_pointed_at_another_part_of_its_file_while_confirming_is_refu
     assert_eq!(code, 3, "{}", run.stderr());
     assert!(run.stderr().contains("offset"), "{}", run.stderr());
 }
+
+#[test]
+fn a_journal_that_cannot_be_closed_is_not_listed_as_kept() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal");
+    let dev = LoopDevice::new(64 * MIB, 512);
+    let (mut run, _throttle) =
+        throttled_wipe(&dev, 2 * MIB, &["--journal-dir", journal.to_str().unwrap()]);
+    run.wait_for("pass 1/1 write", Duration::from_secs(30));
+    // The journal directory disappears under massho's feet: its entry cannot be closed.
+    std::fs::remove_dir_all(&journal).unwrap();
+    std::fs::write(&journal, b"not a directory").unwrap();
+    run.signal(libc::SIGINT);
+    let (code, _) = run.finish(Duration::from_secs(60));
+    assert_eq!(code, 4, "{}", run.stderr());
+    let stderr = run.stderr();
+    assert!(stderr.contains("NO JOURNAL CLOSE"), "{stderr}");
+    let kept = stderr
+        .split("what was kept:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no list of what was kept in {stderr}"));
+    let line = kept
+        .lines()
+        .find(|l| l.contains(dev.path().to_str().unwrap()))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(!line.contains("journal"), "{line}");
+}

@@ -190,7 +190,10 @@ fn finish(outcomes: &[Outcome], console: &Console) -> anyhow::Result<Exit> {
         .iter()
         .flatten()
         .map(|d| {
-            let mut kept = vec!["journal"];
+            let mut kept = Vec::new();
+            if d.journal_closed {
+                kept.push("journal");
+            }
             if d.result_file.is_some() {
                 kept.push("result file");
             }
@@ -200,7 +203,12 @@ fn finish(outcomes: &[Outcome], console: &Console) -> anyhow::Result<Exit> {
             if d.ledger.is_some() {
                 kept.push("ledger record");
             }
-            format!("{}: {}", path_safe(&d.result.device), kept.join(", "))
+            let kept = if kept.is_empty() {
+                "nothing".to_owned()
+            } else {
+                kept.join(", ")
+            };
+            format!("{}: {kept}", path_safe(&d.result.device))
         })
         .collect();
     let message = format!(

@@ -253,6 +253,9 @@ pub struct DeviceOutcome {
     pub result_file: Option<PathBuf>,
     pub certificate: Option<(String, PathBuf)>,
     pub ledger: Option<(String, u64)>,
+    /// Whether the journal entry was closed with the outcome (false: it could not be written,
+    /// and the entry, if it still exists, reads as an interrupted wipe).
+    pub journal_closed: bool,
     /// Records that should exist and do not (result file, certificate, ledger record), each
     /// naming what failed.
     pub record_failures: Vec<String>,
@@ -683,15 +686,20 @@ fn record(
         certificate_id: certificate.as_ref().map(|c| c.0.clone()),
         note: note.map(str::to_owned),
     });
-    if let Err(err) = recording.journal.write(&e) {
-        fail("journal close", err.to_string());
-    }
+    let journal_closed = match recording.journal.write(&e) {
+        Ok(_) => true,
+        Err(err) => {
+            fail("journal close", err.to_string());
+            false
+        }
+    };
     drop(e);
     DeviceOutcome {
         result,
         result_file,
         certificate,
         ledger,
+        journal_closed,
         record_failures: failures,
     }
 }
