@@ -176,13 +176,7 @@ fn finish(outcomes: &[Outcome], console: &Console) -> anyhow::Result<Exit> {
     for e in &not_started {
         errln!("massho: error: {e}");
     }
-    let exit = exit_for(results.iter().map(|r| r.status));
-    let exit = if not_started.is_empty() || exit > Exit::Passed && exit != Exit::Unverified {
-        exit
-    } else {
-        // A device that never started was refused (nothing written to it).
-        exit.max(Exit::Refused)
-    };
+    let exit = batch_exit(results.iter().map(|r| r.status), !not_started.is_empty());
     if failures.is_empty() {
         return Ok(exit);
     }
@@ -218,7 +212,8 @@ fn finish(outcomes: &[Outcome], console: &Console) -> anyhow::Result<Exit> {
         written.join("\n  ")
     );
     match exit {
-        Exit::Failed | Exit::Aborted => {
+        // A refused device (nothing written) is not "every wipe passed": keep its code.
+        Exit::Failed | Exit::Aborted | Exit::Refused => {
             errln!("massho: error: {message}");
             Ok(exit)
         }
@@ -537,6 +532,16 @@ fn print_summary(results: &[&WipeResult]) {
     }
 }
 
+/// The exit code of a batch: the worst status, except that a device that never started (it
+/// was refused; nothing was written to it, so all its data is still there) outranks the
+/// devices that passed or were only left unverified.
+fn batch_exit(statuses: impl IntoIterator<Item = Status>, any_refused: bool) -> Exit {
+    match exit_for(statuses) {
+        Exit::Passed | Exit::Unverified if any_refused => Exit::Refused,
+        exit => exit,
+    }
+}
+
 /// Aborted beats failed beats unverified beats passed.
 pub fn exit_for(statuses: impl IntoIterator<Item = Status>) -> Exit {
     statuses
@@ -587,6 +592,18 @@ mod tests {
         assert_eq!(exit_for([Failed, Aborted, Passed]), Exit::Aborted);
         assert_eq!(exit_for([Passed, Unverified]), Exit::Unverified);
         assert_eq!(exit_for([Unverified, Failed]), Exit::Failed);
+    }
+
+    #[test]
+    fn a_device_refused_in_a_batch_outranks_passed_and_unverified_ones() {
+        use Status::*;
+        assert_eq!(batch_exit([], true), Exit::Refused);
+        assert_eq!(batch_exit([Passed], true), Exit::Refused);
+        assert_eq!(batch_exit([Unverified], true), Exit::Refused);
+        assert_eq!(batch_exit([Unverified], false), Exit::Unverified);
+        assert_eq!(batch_exit([Failed, Unverified], true), Exit::Failed);
+        assert_eq!(batch_exit([Aborted], true), Exit::Aborted);
+        assert_eq!(batch_exit([Passed], false), Exit::Passed);
     }
 
     #[test]
