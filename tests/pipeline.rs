@@ -651,3 +651,30 @@ fn a_journal_that_cannot_be_closed_is_not_listed_as_kept() {
         .unwrap_or_else(|| panic!("{stderr}"));
     assert!(!line.contains("journal"), "{line}");
 }
+
+#[test]
+fn a_record_failure_never_prints_the_device_name_raw() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let dev = LoopDevice::new(64 * MIB, 512);
+    // A name that would recolour the terminal (and could retitle it) if printed as it is.
+    let link = dir.path().join("\u{1b}[31mRED");
+    std::os::unix::fs::symlink(dev.path(), &link).unwrap();
+    let throttle = Throttle::new(&dev, 2 * MIB);
+    let mut cmd = massho();
+    cmd.args(["wipe", "--yes", "--result-dir"])
+        .arg(&results)
+        .arg(&link);
+    let mut run = Running::spawn(throttle.command(cmd));
+    run.wait_for("pass 1/1 write", Duration::from_secs(30));
+    std::fs::remove_dir(&results).unwrap();
+    std::fs::write(&results, b"not a directory").unwrap();
+    run.signal(libc::SIGINT);
+    let (code, _) = run.finish(Duration::from_secs(60));
+    assert_eq!(code, 4, "{}", run.stderr());
+    assert!(run.stderr().contains("NO RESULT FILE"), "{}", run.stderr());
+    for (name, text) in [("stdout", run.stdout()), ("stderr", run.stderr())] {
+        assert!(!text.contains('\u{1b}'), "{name} has a raw ESC:\n{text:?}");
+    }
+}

@@ -155,7 +155,12 @@ fn finish(outcomes: &[Outcome], console: &Console) -> anyhow::Result<Exit> {
                     console.json(&result_event(&d.result));
                 }
                 for f in &d.record_failures {
-                    failures.push(format!("{}: {f}", path_safe(&d.result.device)));
+                    // A record's error can quote a serial or asset tag the drive supplied.
+                    failures.push(format!(
+                        "{}: {}",
+                        path_safe(&d.result.device),
+                        terminal_safe(f)
+                    ));
                 }
                 results.push(&d.result);
             }
@@ -229,7 +234,7 @@ pub fn report_interrupted(journal: &Journal) {
             path_safe(&e.device),
             terminal_safe(e.serial.as_deref().unwrap_or("none")),
             terminal_safe(&e.method),
-            e.started_at,
+            terminal_safe(&e.started_at),
             path_safe(&journal.dir().join(format!("{}.json", e.id)))
         );
     }
