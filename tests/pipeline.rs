@@ -425,10 +425,18 @@ fn a_second_signal_stops_waiting_and_records_the_device_as_aborted() {
     require_root();
     let dir = tempfile::tempdir().unwrap();
     let dev = LoopDevice::new(64 * MIB, 512);
+    // A journal of its own: the shared one holds other tests' entries for the same loop name.
+    let journal = tempfile::tempdir().unwrap();
     let (mut run, _throttle) = throttled_wipe(
         &dev,
         256 << 10,
-        &["--json", "--result-dir", dir.path().to_str().unwrap()],
+        &[
+            "--json",
+            "--result-dir",
+            dir.path().to_str().unwrap(),
+            "--journal-dir",
+            journal.path().to_str().unwrap(),
+        ],
     );
     run.wait_for("\"progress\"", Duration::from_secs(30));
     run.signal(libc::SIGTERM);
@@ -446,14 +454,16 @@ fn a_second_signal_stops_waiting_and_records_the_device_as_aborted() {
         "{result}"
     );
     // The journal entry is closed, saying how.
-    let out = common::run(massho().args(["journal", "--all", "--json"]));
+    let out = common::run(
+        massho()
+            .args(["journal", "--all", "--json", "--journal-dir"])
+            .arg(journal.path()),
+    );
     let entries: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let entry = entries
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["device"] == dev.path().to_str().unwrap())
-        .expect("a journal entry for the device");
+    let entries = entries.as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let entry = &entries[0];
+    assert_eq!(entry["device"], dev.path().to_str().unwrap());
     assert_eq!(entry["state"], "closed");
     assert!(entry["closed"]["note"]
         .as_str()
