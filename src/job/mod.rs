@@ -61,6 +61,17 @@ impl Job {
                 stage: "when it was inspected",
                 source,
             })?;
+        // What the operator is shown and confirms (the serial they type, the size) comes from
+        // `device`; what is bound later is compared with `inspected`. Both must be one medium,
+        // or a drive swapped between the two reads would be confirmed under the old one's name.
+        let changes = described_changes(&device, &inspected);
+        if !changes.is_empty() {
+            return Err(JobError::Changed {
+                path: device.path.clone(),
+                stage: "while it was being inspected",
+                changes,
+            });
+        }
         Ok(Job {
             device,
             inspected,
@@ -68,6 +79,45 @@ impl Job {
             warnings,
         })
     }
+}
+
+/// How the identity read now differs from the inspected description, as phrases.
+fn described_changes(device: &DeviceInfo, now: &MediumIdentity) -> Vec<String> {
+    let show = |v: &Option<String>| {
+        v.as_deref().map_or("none".into(), |s| {
+            crate::text::terminal_safe(s).into_owned()
+        })
+    };
+    let mut out = Vec::new();
+    if device.size_bytes != now.size_bytes {
+        out.push(format!(
+            "size {} → {} bytes",
+            device.size_bytes, now.size_bytes
+        ));
+    }
+    if device.serial != now.serial {
+        out.push(format!(
+            "serial {} → {}",
+            show(&device.serial),
+            show(&now.serial)
+        ));
+    }
+    if device.model != now.model {
+        out.push(format!(
+            "model {} → {}",
+            show(&device.model),
+            show(&now.model)
+        ));
+    }
+    if device.backing_file != now.backing_file {
+        let p = |v: &Option<PathBuf>| v.as_deref().map_or("none".into(), crate::text::path_safe);
+        out.push(format!(
+            "backing file {} → {}",
+            p(&device.backing_file),
+            p(&now.backing_file)
+        ));
+    }
+    out
 }
 
 /// A job whose device is open for writing, with the identity read from that descriptor.
@@ -804,6 +854,26 @@ mod tests {
 
     fn files_in(dir: &Path) -> usize {
         std::fs::read_dir(dir).unwrap().count()
+    }
+
+    #[test]
+    fn a_medium_replaced_between_inspection_and_identity_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("disk.img");
+        std::fs::write(&path, vec![0xAAu8; 1 << 20]).unwrap();
+        let device = crate::device::inspect(&path).unwrap();
+        // Another image takes the name after it was described to the operator.
+        let other = dir.path().join("other.img");
+        std::fs::write(&other, vec![0xBBu8; 2 << 20]).unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        let method = crate::method::resolve("zero").unwrap();
+        let plan = crate::method::plan(&method, &Default::default());
+        match Job::new(device, plan, Vec::new()) {
+            Err(JobError::Changed { changes, .. }) => {
+                assert!(changes.iter().any(|c| c.starts_with("size")), "{changes:?}")
+            }
+            other => panic!("expected a refusal, got {:?}", other.map(|j| j.inspected)),
+        }
     }
 
     #[test]
