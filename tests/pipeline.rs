@@ -599,6 +599,13 @@ fn a_loop_device_grown_under_a_running_wipe_is_failed_not_passed() {
             .contains("changed during the wipe"),
         "{result}"
     );
+    // The engine's own end event says the same, never "passed" first.
+    let finished: Vec<Value> = ndjson(run.stdout().as_bytes())
+        .into_iter()
+        .filter(|v| v["event"] == "finished")
+        .collect();
+    assert_eq!(finished.len(), 1, "{}", run.stdout());
+    assert_eq!(finished[0]["status"], "failed");
     assert_eq!(code, 1, "{}", run.stderr());
 }
 

@@ -507,10 +507,37 @@ struct Journaling<'a> {
     entry: &'a Mutex<Entry>,
     journal: &'a Journal,
     device: String,
+    /// The descriptor written through and the identity bound before the first write: checked
+    /// again when the engine ends, before the front end is told how it ended.
+    target: &'a DeviceTarget,
+    bound: &'a MediumIdentity,
+    /// Why the medium is no longer the bound one, once the engine has ended.
+    changed: Mutex<Option<String>>,
+}
+
+/// A status that cannot stand for a medium that changed under the wipe.
+fn demoted(status: Status) -> Status {
+    match status {
+        Status::Passed | Status::Unverified => Status::Failed,
+        other => other,
+    }
 }
 
 impl Observer for Journaling<'_> {
     fn event(&self, event: &WipeEvent) -> Control {
+        if let WipeEvent::Finished { device, status } = event {
+            // What was written through must still be the medium that was bound: a size that
+            // changed under the wipe (an image extended, a loop device's capacity re-read)
+            // leaves bytes no pass covered, and the verification, which reads the old extent,
+            // cannot see them. Checked here so that the front end never hears "passed" first.
+            if let Some(why) = changed_during_wipe(self.bound, self.target.identity()) {
+                *lock(&self.changed) = Some(why);
+                return self.inner.event(&WipeEvent::Finished {
+                    device: device.clone(),
+                    status: demoted(*status),
+                });
+            }
+        }
         if let WipeEvent::PassDone { pass, .. } = event {
             let mut e = lock(self.entry);
             e.passes_done.push(pass.clone());
@@ -542,12 +569,15 @@ fn run_bound(
         entry,
         journal: &recording.journal,
         device: device.clone(),
+        target: &b.target,
+        bound: &b.identity,
+        changed: Mutex::new(None),
     };
     let report = engine::run(&b.job.plan, &b.target, &device, config, &journaling);
-    // What was written through must still be the medium that was bound: a size that changed
-    // under the wipe (an image extended, a loop device's capacity re-read) leaves bytes that no
-    // pass covered, and the verification, which reads the old extent, cannot see them.
-    let changed = changed_during_wipe(&b.identity, b.target.identity());
+    let changed = journaling
+        .changed
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
     // Release the device before probing it for what is left on it.
     drop(b.target);
     if !claim() {
@@ -561,9 +591,7 @@ fn run_bound(
         recording.local_offset,
     );
     if let Some(why) = changed {
-        if matches!(result.status, Status::Passed | Status::Unverified) {
-            result.status = Status::Failed;
-        }
+        result.status = demoted(result.status);
         result.warnings.push(why);
     }
     result.identity = Some(b.identity);
