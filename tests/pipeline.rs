@@ -695,3 +695,53 @@ fn a_record_failure_never_prints_the_device_name_raw() {
         assert!(!text.contains('\u{1b}'), "{name} has a raw ESC:\n{text:?}");
     }
 }
+
+#[test]
+fn one_image_file_under_two_hard_links_is_named_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("a.img");
+    std::fs::write(&image, vec![0xAAu8; MIB as usize]).unwrap();
+    let link = dir.path().join("b.img");
+    std::fs::hard_link(&image, &link).unwrap();
+    // Two wipes of one file at once: two certificates for one medium, or each failing the
+    // other's verification.
+    let out = common::run(
+        massho()
+            .args(["wipe", "--yes", "--method", "zero"])
+            .arg(&image)
+            .arg(&link),
+    );
+    assert_exit(&out, 2);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("named twice"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all_bytes_are(&image, 0xAA), "the image was written");
+}
+
+#[test]
+fn one_block_device_under_a_second_device_node_is_named_twice() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let dev = LoopDevice::new(4 * MIB, 512);
+    dev.fill_backing(0xAA);
+    // A second node with the same device number (mknod), not a symlink: canonical paths differ.
+    let alias = dir.path().join("alias");
+    let rdev = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(dev.path()).unwrap().rdev()
+    };
+    let c = std::ffi::CString::new(alias.to_str().unwrap()).unwrap();
+    // SAFETY: mknod on a NUL-terminated path in our own temporary directory.
+    let rc = unsafe { libc::mknod(c.as_ptr(), libc::S_IFBLK | 0o600, rdev) };
+    assert_eq!(rc, 0, "mknod: {}", std::io::Error::last_os_error());
+    let out = common::run(massho().args(["wipe", "--yes"]).arg(dev.path()).arg(&alias));
+    assert_exit(&out, 2);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("named twice"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all_bytes_are(dev.backing(), 0xAA), "the device was written");
+}

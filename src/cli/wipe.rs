@@ -2,7 +2,6 @@
 //! open and bind each device, confirm, then run the library's per-device pipeline
 //! ([`crate::job`]) on all of them at once and report one result per device.
 
-use std::collections::HashSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -323,7 +322,7 @@ fn prng(p: PrngArg) -> Prng {
 
 /// Inspect every named device; the same device named twice is a usage error.
 fn inspect_all(paths: &[PathBuf]) -> anyhow::Result<Vec<DeviceInfo>> {
-    let mut seen = HashSet::new();
+    let mut seen: Vec<(MediumKey, PathBuf)> = Vec::new();
     let mut out = Vec::with_capacity(paths.len());
     for path in paths {
         let info = device::inspect(path).map_err(|e| match e {
@@ -334,24 +333,28 @@ fn inspect_all(paths: &[PathBuf]) -> anyhow::Result<Vec<DeviceInfo>> {
                 anyhow::Error::new(other).context(format!("cannot inspect {}", path.display()))
             }
         })?;
-        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
-        if !seen.insert(canonical.clone()) {
+        // The same medium under two names is one medium, whatever the names: a second device
+        // node with the same number, a hard link to the same image file. Two threads wiping
+        // one medium at once would certify it twice (or fail each other's verification).
+        let key = medium_key(path).unwrap_or_else(|| {
+            let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+            MediumKey::Path(canonical)
+        });
+        if let Some(first) = seen.iter().find(|(k, _)| *k == key).map(|(_, p)| p) {
             return Err(ExitError::usage(format!(
-                "{} is named twice (as {}); name each device once",
-                canonical.display(),
-                path.display()
+                "{} is named twice (as {} and {}); name each device once",
+                path_safe(&std::fs::canonicalize(path).unwrap_or_else(|_| path.clone())),
+                path_safe(first),
+                path_safe(path)
             )));
         }
+        seen.push((key, path.clone()));
         out.push(info);
     }
     for part in out.iter().filter(|d| d.kind == DeviceKind::Partition) {
-        let parent = part
-            .parent
-            .as_ref()
-            .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()));
+        let parent = part.parent.as_deref().and_then(medium_key);
         if let Some(disk) = out.iter().find(|d| {
-            d.kind != DeviceKind::Partition
-                && Some(std::fs::canonicalize(&d.path).unwrap_or_else(|_| d.path.clone())) == parent
+            d.kind != DeviceKind::Partition && parent.is_some() && medium_key(&d.path) == parent
         }) {
             return Err(ExitError::usage(format!(
                 "{} is a partition of {}, which is named too: wiping the whole disk covers it; name either the disk or its partitions",
@@ -361,6 +364,27 @@ fn inspect_all(paths: &[PathBuf]) -> anyhow::Result<Vec<DeviceInfo>> {
         }
     }
     Ok(out)
+}
+
+/// What makes two names one medium.
+#[derive(Debug, PartialEq, Eq)]
+enum MediumKey {
+    /// A block device's number.
+    Block(u64),
+    /// A file's filesystem and inode.
+    File(u64, u64),
+    /// Neither could be read: the resolved path.
+    Path(PathBuf),
+}
+
+fn medium_key(path: &std::path::Path) -> Option<MediumKey> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let meta = std::fs::metadata(path).ok()?;
+    Some(if meta.file_type().is_block_device() {
+        MediumKey::Block(meta.rdev())
+    } else {
+        MediumKey::File(meta.dev(), meta.ino())
+    })
 }
 
 /// Every refusal of every device, or nothing: one unsafe device refuses the whole command.
