@@ -885,6 +885,65 @@ mod tests {
     }
 
     #[test]
+    fn a_certificate_never_describes_what_another_medium_holds_after_the_wipe() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, job) = image_job(dir.path(), "disk.img", 4 << 20);
+        let bound = bind(job).unwrap();
+        let (_, _, key_path) = crate::sign::generate(&dir.path().join("keys"), "k", None).unwrap();
+        let key = crate::sign::SecretKey::from_file(&key_path, &|| Ok(String::new())).unwrap();
+        let certs = dir.path().join("certs");
+        std::fs::create_dir_all(&certs).unwrap();
+        let mut recording = Arc::into_inner(recording(dir.path())).unwrap();
+        recording.certifier = Some(Certifier::new(
+            certs,
+            key,
+            crate::cert::IssueContext {
+                organization: None,
+                operator: "t".into(),
+                witness: None,
+                asset_tag: None,
+                disposition: crate::cert::Disposition::Reuse,
+            },
+        ));
+        // Once the wiped image is released, another file with a filesystem on it takes its
+        // name: what the certificate says is left on the medium must not come from that one.
+        let other = dir.path().join("other.img");
+        std::fs::write(&other, vec![0u8; 4 << 20]).unwrap();
+        let made = std::process::Command::new("mkfs.ext4")
+            .args(["-q", "-F"])
+            .arg(&other)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let (from, to) = (other.clone(), path.clone());
+        let observer = Arc::new(Hooks {
+            on_event: Box::new(|_| {}),
+            on_job: Box::new(move |e| {
+                if let JobEvent::ResultWritten { .. } = e {
+                    std::fs::rename(&from, &to).unwrap();
+                }
+            }),
+        });
+        let outcomes = run_batch(
+            vec![bound],
+            Arc::new(recording),
+            config(),
+            observer,
+            Arc::new(AtomicBool::new(false)),
+        );
+        let outcome = outcomes.into_iter().next().unwrap().unwrap();
+        let (_, file) = outcome.certificate.expect("a certificate");
+        let cert: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+        assert_eq!(cert["status"], "passed");
+        assert!(
+            cert["signatures_after"].is_null(),
+            "{}",
+            cert["signatures_after"]
+        );
+    }
+
+    #[test]
     fn a_medium_replaced_between_inspection_and_identity_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("disk.img");
