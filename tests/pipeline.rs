@@ -425,10 +425,18 @@ fn a_second_signal_stops_waiting_and_records_the_device_as_aborted() {
     require_root();
     let dir = tempfile::tempdir().unwrap();
     let dev = LoopDevice::new(64 * MIB, 512);
+    // A journal of its own: the shared one holds other tests' entries for the same loop name.
+    let journal = tempfile::tempdir().unwrap();
     let (mut run, _throttle) = throttled_wipe(
         &dev,
         256 << 10,
-        &["--json", "--result-dir", dir.path().to_str().unwrap()],
+        &[
+            "--json",
+            "--result-dir",
+            dir.path().to_str().unwrap(),
+            "--journal-dir",
+            journal.path().to_str().unwrap(),
+        ],
     );
     run.wait_for("\"progress\"", Duration::from_secs(30));
     run.signal(libc::SIGTERM);
@@ -446,14 +454,16 @@ fn a_second_signal_stops_waiting_and_records_the_device_as_aborted() {
         "{result}"
     );
     // The journal entry is closed, saying how.
-    let out = common::run(massho().args(["journal", "--all", "--json"]));
+    let out = common::run(
+        massho()
+            .args(["journal", "--all", "--json", "--journal-dir"])
+            .arg(journal.path()),
+    );
     let entries: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let entry = entries
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["device"] == dev.path().to_str().unwrap())
-        .expect("a journal entry for the device");
+    let entries = entries.as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let entry = &entries[0];
+    assert_eq!(entry["device"], dev.path().to_str().unwrap());
     assert_eq!(entry["state"], "closed");
     assert!(entry["closed"]["note"]
         .as_str()
@@ -554,4 +564,184 @@ fn a_method_file_that_is_a_fifo_is_a_usage_error_not_a_hang() {
     let (code, _) = run.finish(Duration::from_secs(20));
     assert_eq!(code, 2, "{}", run.stderr());
     assert!(run.stderr().contains("FIFO"), "{}", run.stderr());
+}
+
+#[test]
+fn a_loop_device_grown_under_a_running_wipe_is_failed_not_passed() {
+    require_root();
+    let dev = LoopDevice::new(4 * MIB, 512);
+    dev.fill_backing(0xAA);
+    let (mut run, _throttle) = throttled_wipe(&dev, 2 * MIB, &["--json", "--method", "zero"]);
+    run.wait_for("\"progress\"", Duration::from_secs(30));
+    // The backing file grows and the loop device re-reads its capacity (`losetup -c`) while
+    // massho writes: the new 4 MiB are never written, and the verification reads only the old
+    // extent.
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dev.backing())
+        .unwrap();
+    f.set_len(8 * MIB).unwrap();
+    drop(f);
+    let status = Command::new("losetup")
+        .arg("-c")
+        .arg(dev.path())
+        .status()
+        .unwrap();
+    assert!(status.success(), "losetup -c failed");
+    let (code, _) = run.finish(Duration::from_secs(60));
+    let result = common::results(run.stdout().as_bytes())
+        .pop()
+        .unwrap_or_else(|| panic!("a result\n{}", run.stderr()));
+    assert_eq!(result["status"], "failed", "{}", run.stderr());
+    assert!(
+        result["warnings"]
+            .to_string()
+            .contains("changed during the wipe"),
+        "{result}"
+    );
+    // The engine's own end event says the same, never "passed" first.
+    let finished: Vec<Value> = ndjson(run.stdout().as_bytes())
+        .into_iter()
+        .filter(|v| v["event"] == "finished")
+        .collect();
+    assert_eq!(finished.len(), 1, "{}", run.stdout());
+    assert_eq!(finished[0]["status"], "failed");
+    assert_eq!(code, 1, "{}", run.stderr());
+}
+
+#[test]
+fn a_loop_device_re_pointed_at_another_part_of_its_file_while_confirming_is_refused() {
+    require_root();
+    let dev = LoopDevice::new(4 * MIB, 512);
+    dev.fill_backing(0xAA);
+    // The backing file holds a second 4 MiB region the operator never confirmed.
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dev.backing())
+            .unwrap();
+        f.seek(SeekFrom::Start(4 * MIB)).unwrap();
+        f.write_all(&vec![0xBBu8; 4 * MIB as usize]).unwrap();
+    }
+    let mut cmd = massho();
+    cmd.arg("wipe").arg(dev.path());
+    let mut run = Running::spawn(cmd);
+    run.wait_for(confirmation_prompt(), Duration::from_secs(30));
+    // Same name, device number, diskseq, size and backing file: only the offset moved.
+    dev.set_offset(4 * MIB);
+    run.write_stdin(&format!("{}\n", token(&dev)));
+    let (code, _) = run.finish(Duration::from_secs(60));
+    let backing = dev.backing_bytes();
+    assert!(
+        backing[4 * MIB as usize..].iter().all(|&b| b == 0xBB),
+        "the region that was never confirmed was written"
+    );
+    assert_eq!(code, 3, "{}", run.stderr());
+    assert!(run.stderr().contains("offset"), "{}", run.stderr());
+}
+
+#[test]
+fn a_journal_that_cannot_be_closed_is_not_listed_as_kept() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal");
+    let dev = LoopDevice::new(64 * MIB, 512);
+    let (mut run, _throttle) =
+        throttled_wipe(&dev, 2 * MIB, &["--journal-dir", journal.to_str().unwrap()]);
+    run.wait_for("pass 1/1 write", Duration::from_secs(30));
+    // The journal directory disappears under massho's feet: its entry cannot be closed.
+    std::fs::remove_dir_all(&journal).unwrap();
+    std::fs::write(&journal, b"not a directory").unwrap();
+    run.signal(libc::SIGINT);
+    let (code, _) = run.finish(Duration::from_secs(60));
+    assert_eq!(code, 4, "{}", run.stderr());
+    let stderr = run.stderr();
+    assert!(stderr.contains("NO JOURNAL CLOSE"), "{stderr}");
+    let kept = stderr
+        .split("what was kept:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no list of what was kept in {stderr}"));
+    let line = kept
+        .lines()
+        .find(|l| l.contains(dev.path().to_str().unwrap()))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(!line.contains("journal"), "{line}");
+}
+
+#[test]
+fn a_record_failure_never_prints_the_device_name_raw() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let dev = LoopDevice::new(64 * MIB, 512);
+    // A name that would recolour the terminal (and could retitle it) if printed as it is.
+    let link = dir.path().join("\u{1b}[31mRED");
+    std::os::unix::fs::symlink(dev.path(), &link).unwrap();
+    let throttle = Throttle::new(&dev, 2 * MIB);
+    let mut cmd = massho();
+    cmd.args(["wipe", "--yes", "--result-dir"])
+        .arg(&results)
+        .arg(&link);
+    let mut run = Running::spawn(throttle.command(cmd));
+    run.wait_for("pass 1/1 write", Duration::from_secs(30));
+    std::fs::remove_dir(&results).unwrap();
+    std::fs::write(&results, b"not a directory").unwrap();
+    run.signal(libc::SIGINT);
+    let (code, _) = run.finish(Duration::from_secs(60));
+    assert_eq!(code, 4, "{}", run.stderr());
+    assert!(run.stderr().contains("NO RESULT FILE"), "{}", run.stderr());
+    for (name, text) in [("stdout", run.stdout()), ("stderr", run.stderr())] {
+        assert!(!text.contains('\u{1b}'), "{name} has a raw ESC:\n{text:?}");
+    }
+}
+
+#[test]
+fn one_image_file_under_two_hard_links_is_named_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("a.img");
+    std::fs::write(&image, vec![0xAAu8; MIB as usize]).unwrap();
+    let link = dir.path().join("b.img");
+    std::fs::hard_link(&image, &link).unwrap();
+    // Two wipes of one file at once: two certificates for one medium, or each failing the
+    // other's verification.
+    let out = common::run(
+        massho()
+            .args(["wipe", "--yes", "--method", "zero"])
+            .arg(&image)
+            .arg(&link),
+    );
+    assert_exit(&out, 2);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("named twice"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all_bytes_are(&image, 0xAA), "the image was written");
+}
+
+#[test]
+fn one_block_device_under_a_second_device_node_is_named_twice() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let dev = LoopDevice::new(4 * MIB, 512);
+    dev.fill_backing(0xAA);
+    // A second node with the same device number (mknod), not a symlink: canonical paths differ.
+    let alias = dir.path().join("alias");
+    let rdev = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(dev.path()).unwrap().rdev()
+    };
+    let c = std::ffi::CString::new(alias.to_str().unwrap()).unwrap();
+    // SAFETY: mknod on a NUL-terminated path in our own temporary directory.
+    let rc = unsafe { libc::mknod(c.as_ptr(), libc::S_IFBLK | 0o600, rdev) };
+    assert_eq!(rc, 0, "mknod: {}", std::io::Error::last_os_error());
+    let out = common::run(massho().args(["wipe", "--yes"]).arg(dev.path()).arg(&alias));
+    assert_exit(&out, 2);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("named twice"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all_bytes_are(dev.backing(), 0xAA), "the device was written");
 }

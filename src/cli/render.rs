@@ -420,8 +420,11 @@ impl JobObserver for Console {
                 what,
                 error,
             } => format!(
-                "massho: error: {device}: NO {}: {}",
-                what.to_uppercase(),
+                // The device is the path as the operator named it (a symlink may carry any
+                // bytes); this line is printed without the escaping the others get below.
+                "massho: error: {}: NO {}: {}",
+                terminal_safe(device),
+                terminal_safe(&what.to_uppercase()),
                 terminal_safe(error)
             ),
             #[allow(unreachable_patterns)]

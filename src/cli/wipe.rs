@@ -2,7 +2,6 @@
 //! open and bind each device, confirm, then run the library's per-device pipeline
 //! ([`crate::job`]) on all of them at once and report one result per device.
 
-use std::collections::HashSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -155,7 +154,12 @@ fn finish(outcomes: &[Outcome], console: &Console) -> anyhow::Result<Exit> {
                     console.json(&result_event(&d.result));
                 }
                 for f in &d.record_failures {
-                    failures.push(format!("{}: {f}", path_safe(&d.result.device)));
+                    // A record's error can quote a serial or asset tag the drive supplied.
+                    failures.push(format!(
+                        "{}: {}",
+                        path_safe(&d.result.device),
+                        terminal_safe(f)
+                    ));
                 }
                 results.push(&d.result);
             }
@@ -176,13 +180,7 @@ fn finish(outcomes: &[Outcome], console: &Console) -> anyhow::Result<Exit> {
     for e in &not_started {
         errln!("massho: error: {e}");
     }
-    let exit = exit_for(results.iter().map(|r| r.status));
-    let exit = if not_started.is_empty() || exit > Exit::Passed && exit != Exit::Unverified {
-        exit
-    } else {
-        // A device that never started was refused (nothing written to it).
-        exit.max(Exit::Refused)
-    };
+    let exit = batch_exit(results.iter().map(|r| r.status), !not_started.is_empty());
     if failures.is_empty() {
         return Ok(exit);
     }
@@ -190,7 +188,10 @@ fn finish(outcomes: &[Outcome], console: &Console) -> anyhow::Result<Exit> {
         .iter()
         .flatten()
         .map(|d| {
-            let mut kept = vec!["journal"];
+            let mut kept = Vec::new();
+            if d.journal_closed {
+                kept.push("journal");
+            }
             if d.result_file.is_some() {
                 kept.push("result file");
             }
@@ -200,7 +201,12 @@ fn finish(outcomes: &[Outcome], console: &Console) -> anyhow::Result<Exit> {
             if d.ledger.is_some() {
                 kept.push("ledger record");
             }
-            format!("{}: {}", path_safe(&d.result.device), kept.join(", "))
+            let kept = if kept.is_empty() {
+                "nothing".to_owned()
+            } else {
+                kept.join(", ")
+            };
+            format!("{}: {kept}", path_safe(&d.result.device))
         })
         .collect();
     let message = format!(
@@ -210,7 +216,8 @@ fn finish(outcomes: &[Outcome], console: &Console) -> anyhow::Result<Exit> {
         written.join("\n  ")
     );
     match exit {
-        Exit::Failed | Exit::Aborted => {
+        // A refused device (nothing written) is not "every wipe passed": keep its code.
+        Exit::Failed | Exit::Aborted | Exit::Refused => {
             errln!("massho: error: {message}");
             Ok(exit)
         }
@@ -226,7 +233,7 @@ pub fn report_interrupted(journal: &Journal) {
             path_safe(&e.device),
             terminal_safe(e.serial.as_deref().unwrap_or("none")),
             terminal_safe(&e.method),
-            e.started_at,
+            terminal_safe(&e.started_at),
             path_safe(&journal.dir().join(format!("{}.json", e.id)))
         );
     }
@@ -315,7 +322,7 @@ fn prng(p: PrngArg) -> Prng {
 
 /// Inspect every named device; the same device named twice is a usage error.
 fn inspect_all(paths: &[PathBuf]) -> anyhow::Result<Vec<DeviceInfo>> {
-    let mut seen = HashSet::new();
+    let mut seen: Vec<(MediumKey, PathBuf)> = Vec::new();
     let mut out = Vec::with_capacity(paths.len());
     for path in paths {
         let info = device::inspect(path).map_err(|e| match e {
@@ -326,24 +333,28 @@ fn inspect_all(paths: &[PathBuf]) -> anyhow::Result<Vec<DeviceInfo>> {
                 anyhow::Error::new(other).context(format!("cannot inspect {}", path.display()))
             }
         })?;
-        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
-        if !seen.insert(canonical.clone()) {
+        // The same medium under two names is one medium, whatever the names: a second device
+        // node with the same number, a hard link to the same image file. Two threads wiping
+        // one medium at once would certify it twice (or fail each other's verification).
+        let key = medium_key(path).unwrap_or_else(|| {
+            let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+            MediumKey::Path(canonical)
+        });
+        if let Some(first) = seen.iter().find(|(k, _)| *k == key).map(|(_, p)| p) {
             return Err(ExitError::usage(format!(
-                "{} is named twice (as {}); name each device once",
-                canonical.display(),
-                path.display()
+                "{} is named twice (as {} and {}); name each device once",
+                path_safe(&std::fs::canonicalize(path).unwrap_or_else(|_| path.clone())),
+                path_safe(first),
+                path_safe(path)
             )));
         }
+        seen.push((key, path.clone()));
         out.push(info);
     }
     for part in out.iter().filter(|d| d.kind == DeviceKind::Partition) {
-        let parent = part
-            .parent
-            .as_ref()
-            .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()));
+        let parent = part.parent.as_deref().and_then(medium_key);
         if let Some(disk) = out.iter().find(|d| {
-            d.kind != DeviceKind::Partition
-                && Some(std::fs::canonicalize(&d.path).unwrap_or_else(|_| d.path.clone())) == parent
+            d.kind != DeviceKind::Partition && parent.is_some() && medium_key(&d.path) == parent
         }) {
             return Err(ExitError::usage(format!(
                 "{} is a partition of {}, which is named too: wiping the whole disk covers it; name either the disk or its partitions",
@@ -353,6 +364,27 @@ fn inspect_all(paths: &[PathBuf]) -> anyhow::Result<Vec<DeviceInfo>> {
         }
     }
     Ok(out)
+}
+
+/// What makes two names one medium.
+#[derive(Debug, PartialEq, Eq)]
+enum MediumKey {
+    /// A block device's number.
+    Block(u64),
+    /// A file's filesystem and inode.
+    File(u64, u64),
+    /// Neither could be read: the resolved path.
+    Path(PathBuf),
+}
+
+fn medium_key(path: &std::path::Path) -> Option<MediumKey> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let meta = std::fs::metadata(path).ok()?;
+    Some(if meta.file_type().is_block_device() {
+        MediumKey::Block(meta.rdev())
+    } else {
+        MediumKey::File(meta.dev(), meta.ino())
+    })
 }
 
 /// Every refusal of every device, or nothing: one unsafe device refuses the whole command.
@@ -529,6 +561,16 @@ fn print_summary(results: &[&WipeResult]) {
     }
 }
 
+/// The exit code of a batch: the worst status, except that a device that never started (it
+/// was refused; nothing was written to it, so all its data is still there) outranks the
+/// devices that passed or were only left unverified.
+fn batch_exit(statuses: impl IntoIterator<Item = Status>, any_refused: bool) -> Exit {
+    match exit_for(statuses) {
+        Exit::Passed | Exit::Unverified if any_refused => Exit::Refused,
+        exit => exit,
+    }
+}
+
 /// Aborted beats failed beats unverified beats passed.
 pub fn exit_for(statuses: impl IntoIterator<Item = Status>) -> Exit {
     statuses
@@ -579,6 +621,18 @@ mod tests {
         assert_eq!(exit_for([Failed, Aborted, Passed]), Exit::Aborted);
         assert_eq!(exit_for([Passed, Unverified]), Exit::Unverified);
         assert_eq!(exit_for([Unverified, Failed]), Exit::Failed);
+    }
+
+    #[test]
+    fn a_device_refused_in_a_batch_outranks_passed_and_unverified_ones() {
+        use Status::*;
+        assert_eq!(batch_exit([], true), Exit::Refused);
+        assert_eq!(batch_exit([Passed], true), Exit::Refused);
+        assert_eq!(batch_exit([Unverified], true), Exit::Refused);
+        assert_eq!(batch_exit([Unverified], false), Exit::Unverified);
+        assert_eq!(batch_exit([Failed, Unverified], true), Exit::Failed);
+        assert_eq!(batch_exit([Aborted], true), Exit::Aborted);
+        assert_eq!(batch_exit([Passed], false), Exit::Passed);
     }
 
     #[test]

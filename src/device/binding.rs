@@ -40,6 +40,11 @@ pub struct MediumIdentity {
     /// For a loop device: the file behind it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backing_file: Option<PathBuf>,
+    /// For a loop device: where in its backing file it starts. `LOOP_SET_STATUS64` can move
+    /// it while the device is held open, keeping the name, device number, disk sequence
+    /// number, size and backing file: the same loop device then maps other bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loop_offset: Option<u64>,
     /// For a loop device: a detach was requested and happens when the last user closes it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub detaching: bool,
@@ -113,6 +118,11 @@ impl MediumIdentity {
             serial: id.as_ref().and_then(|i| i.serial.clone()),
             model: id.as_ref().and_then(|i| i.model.clone()),
             backing_file: disk.as_ref().and_then(BlockNode::loop_backing_file),
+            loop_offset: disk
+                .as_ref()
+                .filter(|d| d.attr("loop/backing_file").is_some())
+                .and_then(|d| d.attr("loop/offset"))
+                .and_then(|s| s.parse().ok()),
             detaching: disk
                 .as_ref()
                 .is_some_and(|d| d.attr("loop/backing_file").is_some() && d.flag("loop/autoclear")),
@@ -128,6 +138,7 @@ impl MediumIdentity {
             serial: None,
             model: None,
             backing_file: None,
+            loop_offset: None,
             detaching: false,
         }
     }
@@ -187,6 +198,13 @@ impl MediumIdentity {
                 "backing file {} → {}",
                 p(&self.backing_file),
                 p(&now.backing_file)
+            ));
+        }
+        if self.loop_offset != now.loop_offset {
+            out.push(format!(
+                "loop offset {} → {} (the loop device now maps another part of its backing file)",
+                self.loop_offset.map_or("none".into(), |o| o.to_string()),
+                now.loop_offset.map_or("none".into(), |o| o.to_string())
             ));
         }
         if now.detaching && !self.detaching {

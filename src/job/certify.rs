@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::cert::{self, Certificate, IssueContext};
+use crate::device::binding::MediumIdentity;
 use crate::result::WipeResult;
 use crate::sign::SecretKey;
 
@@ -48,7 +49,7 @@ impl Certifier {
         context.asset_tag = asset.map(str::to_owned);
         // Read the medium again, now that the wipe has released it: what is left on it? A
         // probe that fails is recorded as unknown (`None`), never as "no signatures".
-        let after = crate::device::signatures::probe(&result.device).ok();
+        let after = probe_same_medium(result);
         let certificate = Certificate::new(result.clone(), &context, after, local_offset);
         let (files, json) = cert::issue_bytes(&certificate, &self.key, &self.dir)?;
         Ok(IssuedCertificate {
@@ -57,6 +58,25 @@ impl Certifier {
             json,
         })
     }
+}
+
+/// What libblkid finds on `result`'s medium now, read by its name: `None` (unknown) unless
+/// the name still names the medium that was written through, before and after the probe. Once
+/// the wipe has released it, a hot-swap bay or a renamed image can put another medium under
+/// the name, and its contents must not be signed as what the wipe left.
+fn probe_same_medium(result: &WipeResult) -> Option<Vec<crate::device::Signature>> {
+    let same = || match &result.identity {
+        Some(bound) => {
+            MediumIdentity::of_path(&result.device).is_ok_and(|now| bound.changes(&now).is_empty())
+        }
+        // A result without an identity (older front ends) cannot be compared.
+        None => true,
+    };
+    if !same() {
+        return None;
+    }
+    let found = crate::device::signatures::probe(&result.device).ok()?;
+    same().then_some(found)
 }
 
 /// Create `dir` if needed and prove that a file can be written, fsynced and removed there:

@@ -258,6 +258,7 @@ mod tests {
                 serial: None,
                 model: None,
                 backing_file: None,
+                loop_offset: None,
                 detaching: false,
             },
             method: "zero".into(),

@@ -61,6 +61,17 @@ impl Job {
                 stage: "when it was inspected",
                 source,
             })?;
+        // What the operator is shown and confirms (the serial they type, the size) comes from
+        // `device`; what is bound later is compared with `inspected`. Both must be one medium,
+        // or a drive swapped between the two reads would be confirmed under the old one's name.
+        let changes = described_changes(&device, &inspected);
+        if !changes.is_empty() {
+            return Err(JobError::Changed {
+                path: device.path.clone(),
+                stage: "while it was being inspected",
+                changes,
+            });
+        }
         Ok(Job {
             device,
             inspected,
@@ -68,6 +79,45 @@ impl Job {
             warnings,
         })
     }
+}
+
+/// How the identity read now differs from the inspected description, as phrases.
+fn described_changes(device: &DeviceInfo, now: &MediumIdentity) -> Vec<String> {
+    let show = |v: &Option<String>| {
+        v.as_deref().map_or("none".into(), |s| {
+            crate::text::terminal_safe(s).into_owned()
+        })
+    };
+    let mut out = Vec::new();
+    if device.size_bytes != now.size_bytes {
+        out.push(format!(
+            "size {} → {} bytes",
+            device.size_bytes, now.size_bytes
+        ));
+    }
+    if device.serial != now.serial {
+        out.push(format!(
+            "serial {} → {}",
+            show(&device.serial),
+            show(&now.serial)
+        ));
+    }
+    if device.model != now.model {
+        out.push(format!(
+            "model {} → {}",
+            show(&device.model),
+            show(&now.model)
+        ));
+    }
+    if device.backing_file != now.backing_file {
+        let p = |v: &Option<PathBuf>| v.as_deref().map_or("none".into(), crate::text::path_safe);
+        out.push(format!(
+            "backing file {} → {}",
+            p(&device.backing_file),
+            p(&now.backing_file)
+        ));
+    }
+    out
 }
 
 /// A job whose device is open for writing, with the identity read from that descriptor.
@@ -253,6 +303,9 @@ pub struct DeviceOutcome {
     pub result_file: Option<PathBuf>,
     pub certificate: Option<(String, PathBuf)>,
     pub ledger: Option<(String, u64)>,
+    /// Whether the journal entry was closed with the outcome (false: it could not be written,
+    /// and the entry, if it still exists, reads as an interrupted wipe).
+    pub journal_closed: bool,
     /// Records that should exist and do not (result file, certificate, ledger record), each
     /// naming what failed.
     pub record_failures: Vec<String>,
@@ -277,6 +330,8 @@ pub fn run_batch(
     let mut outcomes: Vec<Option<Outcome>> = Vec::new();
     let mut running = 0;
     let mut meta = Vec::new();
+    let mut claims: Vec<Option<Arc<AtomicBool>>> = Vec::new();
+    let mut handles: Vec<Option<std::thread::JoinHandle<()>>> = Vec::new();
     for (index, b) in bound.into_iter().enumerate() {
         outcomes.push(None);
         // Checked once more right before the journal and the first write.
@@ -284,6 +339,8 @@ pub fn run_batch(
             outcomes[index] = Some(Err(e));
             entries.push(None);
             meta.push(None);
+            claims.push(None);
+            handles.push(None);
             continue;
         }
         let entry = match open_entry(&b, &recording.journal) {
@@ -292,6 +349,8 @@ pub fn run_batch(
                 outcomes[index] = Some(Err(e));
                 entries.push(None);
                 meta.push(None);
+                claims.push(None);
+                handles.push(None);
                 continue;
             }
         };
@@ -311,10 +370,26 @@ pub fn run_batch(
             Arc::clone(&config),
             Arc::clone(&observer),
         );
-        std::thread::spawn(move || {
-            let outcome = run_bound(index, b, &entry, &recording, &config, observer.as_ref());
-            let _ = tx.send((index, Ok(outcome)));
+        let claim = Arc::new(AtomicBool::new(false));
+        claims.push(Some(Arc::clone(&claim)));
+        let handle = std::thread::spawn(move || {
+            // Only the thread that claims a device records it: a device whose engine returns
+            // after a forced stop recorded it as aborted must not get a second set of records.
+            let claimed = || !claim.swap(true, Ordering::SeqCst);
+            let outcome = run_bound(
+                index,
+                b,
+                &entry,
+                &recording,
+                &config,
+                observer.as_ref(),
+                claimed,
+            );
+            if let Some(outcome) = outcome {
+                let _ = tx.send((index, Ok(outcome)));
+            }
         });
+        handles.push(Some(handle));
     }
     drop(tx);
     while running > 0 {
@@ -324,10 +399,35 @@ pub fn run_batch(
                 running -= 1;
             }
             Err(mpsc::RecvTimeoutError::Timeout) if force.load(Ordering::SeqCst) => {
-                for i in 0..outcomes.len() {
-                    if outcomes[i].is_some() {
-                        continue;
+                // A device whose engine already returned is being recorded by its own thread
+                // (its real outcome): wait for that rather than record it a second time as
+                // aborted. Recording does no writes to the medium, so this wait is short.
+                // Claim every unfinished device; those whose thread had claimed first are
+                // being recorded there.
+                let (mut recording_now, forced): (Vec<usize>, Vec<usize>) = (0..outcomes.len())
+                    .filter(|&i| outcomes[i].is_none() && claims[i].is_some())
+                    .partition(|&i| {
+                        claims[i]
+                            .as_ref()
+                            .is_some_and(|c| c.swap(true, Ordering::SeqCst))
+                    });
+                while !recording_now.is_empty() {
+                    match rx.recv_timeout(Duration::from_millis(100)) {
+                        Ok((i, o)) => {
+                            outcomes[i] = Some(o);
+                            recording_now.retain(|&r| r != i);
+                        }
+                        Err(mpsc::RecvTimeoutError::Timeout) => {
+                            // A recording thread that panicked sends nothing.
+                            recording_now
+                                .retain(|&r| !handles[r].as_ref().is_none_or(|h| h.is_finished()));
+                        }
+                        Err(mpsc::RecvTimeoutError::Disconnected) => break,
                     }
+                }
+                // Only the devices claimed here are recorded here; one whose own thread was
+                // recording and sent nothing (it panicked) is left to the fallback below.
+                for i in forced {
                     let (Some(entry), Some((job, identity))) = (&entries[i], &meta[i]) else {
                         continue;
                     };
@@ -407,10 +507,37 @@ struct Journaling<'a> {
     entry: &'a Mutex<Entry>,
     journal: &'a Journal,
     device: String,
+    /// The descriptor written through and the identity bound before the first write: checked
+    /// again when the engine ends, before the front end is told how it ended.
+    target: &'a DeviceTarget,
+    bound: &'a MediumIdentity,
+    /// Why the medium is no longer the bound one, once the engine has ended.
+    changed: Mutex<Option<String>>,
+}
+
+/// A status that cannot stand for a medium that changed under the wipe.
+fn demoted(status: Status) -> Status {
+    match status {
+        Status::Passed | Status::Unverified => Status::Failed,
+        other => other,
+    }
 }
 
 impl Observer for Journaling<'_> {
     fn event(&self, event: &WipeEvent) -> Control {
+        if let WipeEvent::Finished { device, status } = event {
+            // What was written through must still be the medium that was bound: a size that
+            // changed under the wipe (an image extended, a loop device's capacity re-read)
+            // leaves bytes no pass covered, and the verification, which reads the old extent,
+            // cannot see them. Checked here so that the front end never hears "passed" first.
+            if let Some(why) = changed_during_wipe(self.bound, self.target.identity()) {
+                *lock(&self.changed) = Some(why);
+                return self.inner.event(&WipeEvent::Finished {
+                    device: device.clone(),
+                    status: demoted(*status),
+                });
+            }
+        }
         if let WipeEvent::PassDone { pass, .. } = event {
             let mut e = lock(self.entry);
             e.passes_done.push(pass.clone());
@@ -434,17 +561,28 @@ fn run_bound(
     recording: &Recording,
     config: &EngineConfig,
     observer: &dyn JobObserver,
-) -> DeviceOutcome {
+    claim: impl FnOnce() -> bool,
+) -> Option<DeviceOutcome> {
     let device = label(&b);
     let journaling = Journaling {
         inner: observer,
         entry,
         journal: &recording.journal,
         device: device.clone(),
+        target: &b.target,
+        bound: &b.identity,
+        changed: Mutex::new(None),
     };
     let report = engine::run(&b.job.plan, &b.target, &device, config, &journaling);
+    let changed = journaling
+        .changed
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
     // Release the device before probing it for what is left on it.
     drop(b.target);
+    if !claim() {
+        return None;
+    }
     let mut result = WipeResult::new(
         &b.job.device,
         &b.job.plan,
@@ -452,8 +590,34 @@ fn run_bound(
         b.job.warnings.clone(),
         recording.local_offset,
     );
+    if let Some(why) = changed {
+        result.status = demoted(result.status);
+        result.warnings.push(why);
+    }
     result.identity = Some(b.identity);
-    record(index, result, entry, recording, observer, None)
+    Some(record(index, result, entry, recording, observer, None))
+}
+
+/// Why the medium behind the descriptor is not, after the wipe, the one bound before it;
+/// `None` when it still is.
+fn changed_during_wipe(
+    bound: &MediumIdentity,
+    after: std::io::Result<MediumIdentity>,
+) -> Option<String> {
+    match after {
+        Ok(after) => {
+            let changes = bound.changes(&after);
+            (!changes.is_empty()).then(|| {
+                format!(
+                    "the medium changed during the wipe: {}; what the passes wrote may not cover it",
+                    changes.join(", ")
+                )
+            })
+        }
+        Err(e) => Some(format!(
+            "the medium's identity could not be read after the wipe ({e}); it may have been removed or replaced while being written"
+        )),
+    }
 }
 
 /// The result of a device whose engine was not waited for.
@@ -600,15 +764,20 @@ fn record(
         certificate_id: certificate.as_ref().map(|c| c.0.clone()),
         note: note.map(str::to_owned),
     });
-    if let Err(err) = recording.journal.write(&e) {
-        fail("journal close", err.to_string());
-    }
+    let journal_closed = match recording.journal.write(&e) {
+        Ok(_) => true,
+        Err(err) => {
+            fail("journal close", err.to_string());
+            false
+        }
+    };
     drop(e);
     DeviceOutcome {
         result,
         result_file,
         certificate,
         ledger,
+        journal_closed,
         record_failures: failures,
     }
 }
@@ -643,5 +812,234 @@ pub fn write_result(dir: &Path, result: &WipeResult) -> std::io::Result<PathBuf>
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             other => return other.map(|()| path),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// A job for a fresh image file of `size` bytes, zero-filled with verification.
+    fn image_job(dir: &Path, name: &str, size: u64) -> (PathBuf, Job) {
+        let path = dir.join(name);
+        std::fs::write(&path, vec![0xAAu8; size as usize]).unwrap();
+        let device = crate::device::inspect(&path).unwrap();
+        let method = crate::method::resolve("zero").unwrap();
+        let plan = crate::method::plan(
+            &method,
+            &crate::method::PlanOptions {
+                verify: Some(crate::method::VerifyMode::Last),
+                ..Default::default()
+            },
+        );
+        (path, Job::new(device, plan, Vec::new()).unwrap())
+    }
+
+    fn recording(dir: &Path) -> Arc<Recording> {
+        let journal = Journal::locate(Some(&dir.join("journal")));
+        journal.ensure_writable().unwrap();
+        let results = dir.join("results");
+        std::fs::create_dir_all(&results).unwrap();
+        Arc::new(Recording {
+            journal,
+            result_dir: Some(results),
+            certifier: None,
+            assets: Vec::new(),
+            ledger: None,
+            local_offset: time::UtcOffset::UTC,
+        })
+    }
+
+    fn config() -> Arc<EngineConfig> {
+        Arc::new(EngineConfig {
+            chunk_size: 1 << 20,
+            workers: 2,
+            generators: 1,
+            progress_interval: Duration::from_millis(50),
+        })
+    }
+
+    /// Runs a closure on each event; the closures stand for what happens to the medium or
+    /// the operator while a wipe runs.
+    struct Hooks {
+        on_event: Box<dyn Fn(&WipeEvent) + Send + Sync>,
+        on_job: Box<dyn Fn(&JobEvent) + Send + Sync>,
+    }
+
+    impl Observer for Hooks {
+        fn event(&self, event: &WipeEvent) -> Control {
+            (self.on_event)(event);
+            Control::Continue
+        }
+    }
+
+    impl JobObserver for Hooks {
+        fn job_event(&self, event: &JobEvent) {
+            (self.on_job)(event);
+        }
+    }
+
+    fn files_in(dir: &Path) -> usize {
+        std::fs::read_dir(dir).unwrap().count()
+    }
+
+    #[test]
+    fn a_certificate_never_describes_what_another_medium_holds_after_the_wipe() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, job) = image_job(dir.path(), "disk.img", 4 << 20);
+        let bound = bind(job).unwrap();
+        let (_, _, key_path) = crate::sign::generate(&dir.path().join("keys"), "k", None).unwrap();
+        let key = crate::sign::SecretKey::from_file(&key_path, &|| Ok(String::new())).unwrap();
+        let certs = dir.path().join("certs");
+        std::fs::create_dir_all(&certs).unwrap();
+        let mut recording = Arc::into_inner(recording(dir.path())).unwrap();
+        recording.certifier = Some(Certifier::new(
+            certs,
+            key,
+            crate::cert::IssueContext {
+                organization: None,
+                operator: "t".into(),
+                witness: None,
+                asset_tag: None,
+                disposition: crate::cert::Disposition::Reuse,
+            },
+        ));
+        // Once the wiped image is released, another file with a filesystem on it takes its
+        // name: what the certificate says is left on the medium must not come from that one.
+        let other = dir.path().join("other.img");
+        std::fs::write(&other, vec![0u8; 4 << 20]).unwrap();
+        let made = std::process::Command::new("mkfs.ext4")
+            .args(["-q", "-F"])
+            .arg(&other)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let (from, to) = (other.clone(), path.clone());
+        let observer = Arc::new(Hooks {
+            on_event: Box::new(|_| {}),
+            on_job: Box::new(move |e| {
+                if let JobEvent::ResultWritten { .. } = e {
+                    std::fs::rename(&from, &to).unwrap();
+                }
+            }),
+        });
+        let outcomes = run_batch(
+            vec![bound],
+            Arc::new(recording),
+            config(),
+            observer,
+            Arc::new(AtomicBool::new(false)),
+        );
+        let outcome = outcomes.into_iter().next().unwrap().unwrap();
+        let (_, file) = outcome.certificate.expect("a certificate");
+        let cert: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+        assert_eq!(cert["status"], "passed");
+        assert!(
+            cert["signatures_after"].is_null(),
+            "{}",
+            cert["signatures_after"]
+        );
+    }
+
+    #[test]
+    fn a_medium_replaced_between_inspection_and_identity_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("disk.img");
+        std::fs::write(&path, vec![0xAAu8; 1 << 20]).unwrap();
+        let device = crate::device::inspect(&path).unwrap();
+        // Another image takes the name after it was described to the operator.
+        let other = dir.path().join("other.img");
+        std::fs::write(&other, vec![0xBBu8; 2 << 20]).unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        let method = crate::method::resolve("zero").unwrap();
+        let plan = crate::method::plan(&method, &Default::default());
+        match Job::new(device, plan, Vec::new()) {
+            Err(JobError::Changed { changes, .. }) => {
+                assert!(changes.iter().any(|c| c.starts_with("size")), "{changes:?}")
+            }
+            other => panic!("expected a refusal, got {:?}", other.map(|j| j.inspected)),
+        }
+    }
+
+    #[test]
+    fn an_image_extended_during_the_wipe_is_not_certified_passed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, job) = image_job(dir.path(), "disk.img", 4 << 20);
+        let bound = bind(job).unwrap();
+        let grown = path.clone();
+        // Someone appends to the image once the wipe has started: the new bytes are never
+        // written, so "passed" would certify data that is still there.
+        let observer = Arc::new(Hooks {
+            on_event: Box::new(move |e| {
+                if let WipeEvent::Started { .. } = e {
+                    let f = std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(&grown)
+                        .unwrap();
+                    f.set_len(8 << 20).unwrap();
+                }
+            }),
+            on_job: Box::new(|_| {}),
+        });
+        let outcomes = run_batch(
+            vec![bound],
+            recording(dir.path()),
+            config(),
+            observer,
+            Arc::new(AtomicBool::new(false)),
+        );
+        let outcome = outcomes.into_iter().next().unwrap().unwrap();
+        assert_eq!(outcome.result.status, Status::Failed, "{outcome:?}");
+        assert!(
+            outcome
+                .result
+                .warnings
+                .iter()
+                .any(|w| w.contains("changed during the wipe") && w.contains("size")),
+            "{:?}",
+            outcome.result.warnings
+        );
+    }
+
+    #[test]
+    fn a_force_stop_while_a_finished_device_is_being_recorded_records_it_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, job) = image_job(dir.path(), "disk.img", 1 << 20);
+        let bound = bind(job).unwrap();
+        let force = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&force);
+        let written = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&written);
+        // The second Ctrl-C arrives while the device that has just finished is writing its
+        // records (result file, certificate, ledger): the main thread must not record it again.
+        let observer = Arc::new(Hooks {
+            on_event: Box::new(|_| {}),
+            on_job: Box::new(move |e| {
+                if let JobEvent::ResultWritten { .. } = e {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    flag.store(true, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(400));
+                }
+            }),
+        });
+        let recording = recording(dir.path());
+        let outcomes = run_batch(
+            vec![bound],
+            Arc::clone(&recording),
+            config(),
+            observer,
+            force,
+        );
+        let outcome = outcomes.into_iter().next().unwrap().unwrap();
+        assert_eq!(written.load(Ordering::SeqCst), 1);
+        assert_eq!(files_in(&dir.path().join("results")), 1);
+        assert_eq!(outcome.result.status, Status::Passed);
+        let (entries, _) = recording.journal.entries().unwrap();
+        assert_eq!(entries.len(), 1);
+        let closed = entries[0].0.closed.as_ref().expect("closed");
+        assert_eq!(closed.status, Status::Passed);
+        assert_eq!(closed.note, None);
     }
 }

@@ -224,3 +224,34 @@ impl LoopDevice {
         (detached, attached)
     }
 }
+
+impl LoopDevice {
+    /// Re-point this loop device at another part of its backing file (`LOOP_SET_STATUS64` with
+    /// a new `lo_offset`), as a hostile insider can while massho holds it open: the name,
+    /// device number, disk sequence number and backing file stay the same.
+    pub fn set_offset(&self, offset: u64) {
+        use std::os::unix::io::AsRawFd;
+        const LOOP_SET_STATUS64: libc::c_ulong = 0x4C04;
+        const LOOP_GET_STATUS64: libc::c_ulong = 0x4C05;
+        // struct loop_info64: lo_offset is the fourth u64.
+        let mut info = [0u8; 232];
+        let f = std::fs::File::open(self.path()).expect("open loop device");
+        // SAFETY: the kernel reads or writes exactly sizeof(struct loop_info64) = 232 bytes of
+        // `info`, which lives for both calls.
+        unsafe {
+            assert_eq!(
+                libc::ioctl(f.as_raw_fd(), LOOP_GET_STATUS64, info.as_mut_ptr()),
+                0,
+                "LOOP_GET_STATUS64: {}",
+                std::io::Error::last_os_error()
+            );
+            info[24..32].copy_from_slice(&offset.to_ne_bytes());
+            assert_eq!(
+                libc::ioctl(f.as_raw_fd(), LOOP_SET_STATUS64, info.as_ptr()),
+                0,
+                "LOOP_SET_STATUS64: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+}
