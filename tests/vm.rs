@@ -45,7 +45,8 @@ fn run_vm(dir: &Path, disks: &[(&str, &str)], script: &str, timeout_s: u32) -> O
     cmd.arg("--out").arg(dir);
     cmd.arg("--timeout").arg(timeout_s.to_string());
     for (kind, serial) in disks {
-        cmd.arg("--disk").arg(format!("{kind}:{DISK_SIZE}:{serial}"));
+        cmd.arg("--disk")
+            .arg(format!("{kind}:{DISK_SIZE}:{serial}"));
     }
     cmd.arg("--").arg(repo().join("tests/vm").join(script));
     // Hermetic: only the rig's own settings (cache, kernel pin, accelerator) pass through.
@@ -226,7 +227,9 @@ fn rig_returns_the_guest_exit_code_and_copies_out_back() {
     let out = run_vm(dir.path(), &[], "exit_code.sh", 300);
     assert_eq!(out.status.code(), Some(7), "{}", describe(dir.path(), &out));
     assert_eq!(
-        std::fs::read_to_string(dir.path().join("vm-status")).ok().as_deref(),
+        std::fs::read_to_string(dir.path().join("vm-status"))
+            .ok()
+            .as_deref(),
         Some("exit 7\n")
     );
     let hello = read_out(dir.path(), "nested/hello.txt");
@@ -239,14 +242,26 @@ fn rig_tells_timeouts_and_setup_failures_from_guest_failures() {
     // A guest that cannot boot in 2 s: 124 and "timeout", whatever the script would have done.
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temporary directory: {e}"));
     let out = run_vm(dir.path(), &[], "exit_code.sh", 2);
-    assert_eq!(out.status.code(), Some(124), "{}", describe(dir.path(), &out));
     assert_eq!(
-        std::fs::read_to_string(dir.path().join("vm-status")).ok().as_deref(),
+        out.status.code(),
+        Some(124),
+        "{}",
+        describe(dir.path(), &out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("vm-status"))
+            .ok()
+            .as_deref(),
         Some("timeout\n")
     );
     // A disk kind the rig does not know: 125 before anything boots, naming the kinds.
     let out = run_vm(dir.path(), &[("floppy", "f1")], "exit_code.sh", 300);
-    assert_eq!(out.status.code(), Some(125), "{}", describe(dir.path(), &out));
+    assert_eq!(
+        out.status.code(),
+        Some(125),
+        "{}",
+        describe(dir.path(), &out)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unknown kind floppy"), "{stderr}");
     assert!(!dir.path().join("disk-f1.img").exists());

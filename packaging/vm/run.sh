@@ -141,6 +141,7 @@ MASSHO_VM_KERNEL=PACKAGE=VERSION to another linux-image-6.1.0-*-amd64 it has"
     dpkg-deb -x "$kdir"/deb/*.deb "$kdir/tree" || die "cannot unpack $kdir/deb"
     depmod -b "$kdir/tree" "$kver" || die "depmod failed on $kdir/tree"
     [[ -f $kdir/tree/boot/vmlinuz-$kver ]] || die "$kernel_pkg has no /boot/vmlinuz-$kver"
+    rm -rf "$kdir/deb"   # the unpacked tree is all later runs need
     touch "$kdir/ready"
 fi
 
@@ -171,6 +172,8 @@ if [[ ! -f $base ]]; then
     (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc) > "$base.tmp"
     mv "$base.tmp" "$base"
     rm -rf "$stage"
+    # Earlier inputs' archives are never used again (a running VM has its own copy).
+    find "$cache/initramfs" -name 'base-*.cpio' ! -path "$base" -delete
 fi
 flock -u 9
 
