@@ -57,7 +57,7 @@ usage() {
 }
 
 # --- arguments ---------------------------------------------------------------------------------
-out_dir= timeout_s=300 script= disks=()
+out_dir='' timeout_s=300 script='' disks=()
 while [[ $# -gt 0 ]]; do
     case $1 in
         --out) [[ $# -ge 2 ]] || usage; out_dir=$2; shift 2 ;;
@@ -115,6 +115,7 @@ kernel_spec=${MASSHO_VM_KERNEL:-$DEFAULT_KERNEL}
 [[ $kernel_spec =~ ^(linux-image-([0-9][A-Za-z0-9.+-]*))=([A-Za-z0-9.+:~-]+)$ ]] \
     || die "MASSHO_VM_KERNEL=$kernel_spec is not PACKAGE=VERSION, e.g. $DEFAULT_KERNEL"
 kernel_pkg=${BASH_REMATCH[1]} kver=${BASH_REMATCH[2]} kernel_version=${BASH_REMATCH[3]}
+[[ -n ${MASSHO_VM_CACHE:-} || -n ${HOME:-} ]] || die "neither MASSHO_VM_CACHE nor HOME is set: name a cache directory"
 cache=${MASSHO_VM_CACHE:-$HOME/.cache/massho-vm}
 mkdir -p "$cache" || die "cannot create the cache directory $cache"
 kdir="$cache/kernel/${kernel_pkg}_$kernel_version"
@@ -152,7 +153,7 @@ base="$cache/initramfs/base-$key.cpio"
 if [[ ! -f $base ]]; then
     note "building the base initramfs ($base)"
     stage=$(mktemp -d "$cache/stage.XXXXXX")
-    mkdir -p "$stage"/{bin,massho-vm,lib/modules/$kver}
+    mkdir -p "$stage/bin" "$stage/massho-vm" "$stage/lib/modules/$kver"
     cp "$busybox" "$stage/bin/busybox"
     cp "$vm_dir/init" "$stage/init"
     cp "$vm_dir/massho-vm-disk" "$stage/bin/massho-vm-disk"
@@ -180,8 +181,9 @@ flock -u 9
 # --- per-run initramfs: massho, its libraries, the script, the disk list --------------------------
 work=$(mktemp -d /tmp/massho-vm-work.XXXXXX)
 qemu_pid=
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
-    [[ -n $qemu_pid ]] && kill "$qemu_pid" 2>/dev/null
+    if [[ -n $qemu_pid ]]; then kill "$qemu_pid" 2>/dev/null || true; fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -225,10 +227,10 @@ for i in "${!kinds[@]}"; do
         nvme) qemu_disks+=(-device "nvme,drive=$id,serial=$serial") ;;
         sata) qemu_disks+=(-device "ide-hd,drive=$id,bus=ide.$sata_port,serial=$serial")
               sata_port=$((sata_port + 1)) ;;
-        scsi) [[ $have_scsi -eq 1 ]] || qemu_disks+=(-device virtio-scsi-pci,id=massho-scsi)
+        scsi) [[ $have_scsi -eq 1 ]] || qemu_disks+=(-device "virtio-scsi-pci,id=massho-scsi")
               have_scsi=1
               qemu_disks+=(-device "scsi-hd,drive=$id,bus=massho-scsi.0,serial=$serial") ;;
-        usb)  [[ $have_usb -eq 1 ]] || qemu_disks+=(-device qemu-xhci,id=massho-xhci)
+        usb)  [[ $have_usb -eq 1 ]] || qemu_disks+=(-device "qemu-xhci,id=massho-xhci")
               have_usb=1
               qemu_disks+=(-device "usb-storage,drive=$id,bus=massho-xhci.0,serial=$serial") ;;
         virtio) qemu_disks+=(-device "virtio-blk-pci,drive=$id,serial=$serial") ;;
