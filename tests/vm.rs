@@ -39,6 +39,16 @@ fn repo() -> PathBuf {
 
 /// Runs the rig with the given disks and guest script, output into `dir`.
 fn run_vm(dir: &Path, disks: &[(&str, &str)], script: &str, timeout_s: u32) -> Output {
+    run_vm_with(dir, disks, &[], script, timeout_s)
+}
+
+fn run_vm_with(
+    dir: &Path,
+    disks: &[(&str, &str)],
+    tools: &[&str],
+    script: &str,
+    timeout_s: u32,
+) -> Output {
     require_root();
     let _one_at_a_time = VM.lock().unwrap_or_else(|e| e.into_inner());
     let mut cmd = Command::new(repo().join("packaging/vm/run.sh"));
@@ -47,6 +57,9 @@ fn run_vm(dir: &Path, disks: &[(&str, &str)], script: &str, timeout_s: u32) -> O
     for (kind, serial) in disks {
         cmd.arg("--disk")
             .arg(format!("{kind}:{DISK_SIZE}:{serial}"));
+    }
+    for tool in tools {
+        cmd.arg("--tool").arg(tool);
     }
     cmd.arg("--").arg(repo().join("tests/vm").join(script));
     // Hermetic: only the rig's own settings (cache, kernel pin, accelerator) pass through.
@@ -213,9 +226,9 @@ fn check_certified_overwrite(dir: &Path) {
 }
 
 #[test]
-fn rig_returns_the_guest_exit_code_and_copies_out_back() {
+fn rig_returns_the_guest_exit_code_copies_out_back_and_adds_tools() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temporary directory: {e}"));
-    let out = run_vm(dir.path(), &[], "exit_code.sh", 300);
+    let out = run_vm_with(dir.path(), &[], &["/usr/sbin/blkid"], "exit_code.sh", 300);
     assert_eq!(out.status.code(), Some(7), "{}", describe(dir.path(), &out));
     assert_eq!(
         std::fs::read_to_string(dir.path().join("vm-status"))
@@ -226,6 +239,11 @@ fn rig_returns_the_guest_exit_code_and_copies_out_back() {
     let hello = read_out(dir.path(), "nested/hello.txt");
     assert!(hello.starts_with("hello from 6.1.0-"), "{hello}");
     assert_eq!(read_out(dir.path(), "massho-path").trim(), "/bin/massho");
+    let blkid = read_out(dir.path(), "blkid-version");
+    assert!(
+        blkid.contains("util-linux"),
+        "--tool /usr/sbin/blkid in the guest: {blkid}"
+    );
 }
 
 #[test]

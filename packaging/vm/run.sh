@@ -3,13 +3,16 @@
 # (virtio-scsi), USB (usb-storage on xHCI) and virtio-blk drives, so massho meets the real Linux
 # drivers. See docs/testing.md ("The QEMU guest rig").
 #
-#   packaging/vm/run.sh [--out DIR] [--timeout SECONDS] [--disk KIND:SIZE:SERIAL]... -- GUEST-SCRIPT
+#   packaging/vm/run.sh [--out DIR] [--timeout SECONDS] [--disk KIND:SIZE:SERIAL]... [--tool PATH]...
+#                       -- GUEST-SCRIPT
 #
 # The guest boots a pinned Debian kernel (downloaded once with apt-get download) with a small
 # initramfs: busybox-static, massho ($MASSHO_BIN, default target/debug/massho) with its shared
 # libraries, the storage modules, and GUEST-SCRIPT. In the guest, `massho` is on the PATH, $OUT
 # names a directory on a FAT result disk, `massho-vm-disk SERIAL` prints the /dev node of the disk
-# with that serial (from sysfs) and $MASSHO_VM_DISKS lists "KIND:SERIAL" pairs.
+# with that serial (from sysfs) and $MASSHO_VM_DISKS lists "KIND:SERIAL" pairs. --tool copies a
+# host program (e.g. /usr/sbin/nvme, /usr/bin/sg_inq, /usr/sbin/hdparm) and its shared libraries
+# into the guest's /bin, so a script can check massho against a peer tool on the same drivers.
 #
 # On the host, DIR (default: a new /tmp/massho-vm.XXXXXX, printed) then holds:
 #   disk-SERIAL.img   each disk's raw backing file (sparse; an existing file of exactly SIZE bytes
@@ -51,18 +54,19 @@ die() {
 }
 note() { echo "massho-vm: $*" >&2; }
 usage() {
-    sed -n '6p' "$0" | sed 's/^#   /usage: /' >&2
+    sed -n '6,7p' "$0" | sed '1s/^#   /usage: /; 2s/^#/    /' >&2
     echo "  KIND is one of: $KINDS; SIZE as for truncate(1) (64M, 1G); SERIAL [A-Za-z0-9._-], at most 20 characters" >&2
     exit $EXIT_SETUP
 }
 
 # --- arguments ---------------------------------------------------------------------------------
-out_dir='' timeout_s=300 script='' disks=()
+out_dir='' timeout_s=300 script='' disks=() tools=()
 while [[ $# -gt 0 ]]; do
     case $1 in
         --out) [[ $# -ge 2 ]] || usage; out_dir=$2; shift 2 ;;
         --timeout) [[ $# -ge 2 && $2 =~ ^[0-9]+$ ]] || usage; timeout_s=$2; shift 2 ;;
         --disk) [[ $# -ge 2 ]] || usage; disks+=("$2"); shift 2 ;;
+        --tool) [[ $# -ge 2 ]] || usage; tools+=("$2"); shift 2 ;;
         --) shift; [[ $# -eq 1 ]] || usage; script=$1; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) usage ;;
@@ -70,6 +74,12 @@ while [[ $# -gt 0 ]]; do
 done
 [[ -n $script ]] || usage
 [[ -f $script && -r $script ]] || die "guest script $script is not a readable file"
+for tool in "${tools[@]}"; do
+    [[ -f $tool && -x $tool ]] || die "--tool $tool is not an executable file"
+    case ${tool##*/} in
+        massho|massho-vm-disk|busybox) die "--tool $tool would replace the rig's own ${tool##*/}" ;;
+    esac
+done
 
 declare -A seen_serial=()
 kinds=() sizes=() serials=()
@@ -196,9 +206,18 @@ mkdir -p "$run/bin" "$run/massho-vm"
 # less under TCG; the code is the same.
 objcopy --strip-debug "$massho_bin" "$run/bin/massho" || die "objcopy cannot read $massho_bin"
 # Shared libraries at the paths the dynamic loader will look for them.
-ldd "$massho_bin" | awk '/=> \// { print $3 } /^\t\// { print $1 }' | while read -r lib; do
-    mkdir -p "$run$(dirname "$lib")"
-    cp -L "$lib" "$run$lib"
+copy_libs() {
+    # ldd fails on a static program: it has no libraries to copy.
+    { ldd "$1" 2>/dev/null || true; } | awk '/=> \// { print $3 } /^\t\// { print $1 }' |
+        while read -r lib; do
+            mkdir -p "$run$(dirname "$lib")"
+            cp -L "$lib" "$run$lib"
+        done
+}
+copy_libs "$massho_bin"
+for tool in "${tools[@]}"; do
+    copy_libs "$tool"
+    cp -L "$tool" "$run/bin/"
 done
 cp "$script" "$run/massho-vm/guest-script"
 chmod 755 "$run/massho-vm/guest-script"
