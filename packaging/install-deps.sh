@@ -13,15 +13,20 @@
 #                                                   font without Japanese, which PDF output refuses
 #             poppler-utils zbar-tools              tests: pdfinfo/pdffonts/pdftotext/pdftoppm judge the
 #                                                   PDFs, zbarimg reads their QR codes back
+#             qemu-system-x86 busybox-static kmod   tests/vm.rs: the QEMU guest rig (packaging/vm/run.sh)
+#             cpio mtools dosfstools binutils       boots a Debian kernel with a busybox initramfs
+#                                                   (depmod/modprobe resolve its modules, cpio packs
+#                                                   it, objcopy strips massho's debug sections) and
+#                                                   reads the guest's FAT result disk with mtools
 #   optional  fio nwipe dd(coreutils) jq            packaging/bench.sh peers and JSON parsing
-#             dosfstools                            FAT fixtures (mkfs.vfat)
 #
 # Usage: sudo packaging/install-deps.sh
 set -euo pipefail
 
 required=(libblkid-dev libclang-dev pkg-config util-linux fdisk e2fsprogs fuse3 minisign openssl python3-jsonschema sqlite3
-          fonts-ipaexfont-gothic fonts-noto-cjk fonts-dejavu-core poppler-utils zbar-tools)
-optional=(fio nwipe jq dosfstools)
+          fonts-ipaexfont-gothic fonts-noto-cjk fonts-dejavu-core poppler-utils zbar-tools
+          qemu-system-x86 busybox-static kmod cpio mtools dosfstools binutils)
+optional=(fio nwipe jq)
 
 if [[ $(id -u) -ne 0 ]]; then
     echo "install-deps: run as root (apt-get install needs it): sudo $0" >&2
