@@ -112,6 +112,51 @@ struct SweepState {
     in_flight: InFlight,
 }
 
+/// The device's throughput, smoothed, from the bytes a sweep has done so far.
+///
+/// Sampled every 50 ms: the first window's rate is taken as it is, so a fast device gets its
+/// full in-flight budget after 50 ms; later windows are blended in with a time constant of half
+/// a second, so a slow device whose pieces complete in bursts gets a steady estimate.
+struct RateEstimate {
+    last: Instant,
+    last_done: u64,
+    estimate: Option<f64>,
+}
+
+impl RateEstimate {
+    const WINDOW: Duration = Duration::from_millis(50);
+    const TIME_CONSTANT_SECONDS: f64 = 0.5;
+
+    fn new() -> RateEstimate {
+        RateEstimate {
+            last: Instant::now(),
+            last_done: 0,
+            estimate: None,
+        }
+    }
+
+    /// A new estimate when a window has passed.
+    fn sample(&mut self, done: u64) -> Option<f64> {
+        let dt = self.last.elapsed();
+        if dt < Self::WINDOW {
+            return None;
+        }
+        let dt = dt.as_secs_f64();
+        let window_rate = done.saturating_sub(self.last_done) as f64 / dt;
+        let blended = match self.estimate {
+            None => window_rate,
+            Some(r) => {
+                let alpha = 1.0 - (-dt / Self::TIME_CONSTANT_SECONDS).exp();
+                r + alpha * (window_rate - r)
+            }
+        };
+        self.estimate = Some(blended);
+        self.last = Instant::now();
+        self.last_done = done;
+        Some(blended)
+    }
+}
+
 /// The bytes of I/O a sweep may have in flight at once.
 ///
 /// A write that has been submitted cannot be taken back: when the operator stops a wipe, massho
@@ -291,20 +336,15 @@ impl Sweep<'_> {
                 });
             }
             let mut last_emit = Instant::now();
-            let (mut last_done, mut rate_estimate) = (0u64, None::<f64>);
+            let mut rate = RateEstimate::new();
             while finished_workers.load(Ordering::Acquire) < workers {
                 std::thread::sleep(Duration::from_millis(10));
+                if let Some(estimate) = rate.sample(done.load(Ordering::Relaxed)) {
+                    state.in_flight.follow_rate(estimate);
+                }
                 if last_emit.elapsed() >= self.config.progress_interval {
-                    let window = last_emit.elapsed().as_secs_f64();
                     last_emit = Instant::now();
                     let bytes_done = done.load(Ordering::Relaxed);
-                    // Smoothed throughput of the last windows steers the in-flight budget.
-                    let window_rate = bytes_done.saturating_sub(last_done) as f64 / window;
-                    last_done = bytes_done;
-                    let estimate =
-                        rate_estimate.map_or(window_rate, |r| 0.5 * r + 0.5 * window_rate);
-                    rate_estimate = Some(estimate);
-                    state.in_flight.follow_rate(estimate);
                     let secs = started.elapsed().as_secs_f64();
                     let event = WipeEvent::Progress {
                         device: self.label.to_owned(),
