@@ -188,6 +188,54 @@ fn check_identity(dir: &Path, failure: Option<&str>) {
             Some(0),
             "{kind} disk {serial} should be wipeable: {entry:#}"
         );
+        check_firmware_answers(kind, serial, entry);
+    }
+}
+
+/// What the real Linux drivers in the guest carried back from QEMU's emulated firmware: the
+/// drive's own identity, the purge techniques it reports, hidden areas and health — through
+/// SG_IO ATA PASS-THROUGH (libata), SG_IO SCSI (usb-storage) and the NVMe admin ioctl.
+fn check_firmware_answers(kind: &str, serial: &str, entry: &serde_json::Value) {
+    let own = &entry["drive_identity"];
+    match kind {
+        "nvme" => {
+            assert_eq!(own["source"], "nvme_identify", "{entry:#}");
+            assert_eq!(own["serial"], serial, "{entry:#}");
+            // QEMU: Format NVM supported (OACS bit 1), SANICAP 0, FNA 0 (no crypto erase).
+            let techniques = entry["sanitize"]["techniques"].to_string();
+            assert!(techniques.contains("nvme_format_user_data"), "{entry:#}");
+            assert!(!techniques.contains("crypto"), "{entry:#}");
+            assert!(!techniques.contains("nvme_sanitize"), "{entry:#}");
+            assert_eq!(entry["health"]["passed"], true, "{entry:#}");
+            assert_eq!(entry["health"]["media_errors"], 0, "{entry:#}");
+        }
+        "sata" => {
+            assert_eq!(own["source"], "ata_identify", "{entry:#}");
+            assert_eq!(own["serial"], serial, "{entry:#}");
+            // QEMU's AHCI disk answers READ NATIVE MAX ADDRESS EXT with its full size: no HPA.
+            assert_eq!(entry["hidden"]["state"], "none", "{entry:#}");
+            assert_eq!(
+                entry["hidden"]["native_sectors"], entry["hidden"]["accessible_sectors"],
+                "{entry:#}"
+            );
+            assert_eq!(
+                entry["hidden"]["accessible_sectors"],
+                DISK_SIZE / 512,
+                "{entry:#}"
+            );
+            // No SANITIZE or SECURITY feature set is claimed by QEMU's IDENTIFY.
+            assert_eq!(
+                entry["sanitize"]["techniques"],
+                serde_json::json!([]),
+                "{entry:#}"
+            );
+            assert_eq!(entry["health"]["passed"], true, "{entry:#}");
+        }
+        "usb" => {
+            assert_eq!(own["source"], "scsi_inquiry", "{entry:#}");
+            assert_eq!(own["serial"], serial, "{entry:#}");
+        }
+        _ => {}
     }
 }
 
