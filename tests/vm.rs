@@ -231,7 +231,8 @@ fn check_firmware_answers(kind: &str, serial: &str, entry: &serde_json::Value) {
             );
             assert_eq!(entry["health"]["passed"], true, "{entry:#}");
         }
-        "usb" => {
+        // usb-storage and virtio-scsi: plain SCSI (QEMU's scsi-hd has no SAT layer).
+        "usb" | "scsi" => {
             assert_eq!(own["source"], "scsi_inquiry", "{entry:#}");
             assert_eq!(own["serial"], serial, "{entry:#}");
         }

@@ -46,12 +46,31 @@ pub fn probe_disk(node: &BlockNode, transport: Transport) -> Result<DriveReport,
         Transport::Sata | Transport::Ata | Transport::Sas | Transport::Scsi | Transport::Usb => {
             probe_sg(&node.node)
         }
+        // virtio-scsi: a SCSI disk (sd) behind a virtio host adapter answers SCSI commands;
+        // virtio-blk has no command set to ask.
+        Transport::Virtio if behind_scsi_host(&node.sys) => probe_sg(&node.node),
         Transport::Mmc
         | Transport::Virtio
         | Transport::Loop
         | Transport::File
         | Transport::Unknown => Ok(DriveReport::default()),
     }
+}
+
+/// Whether a disk's sysfs path runs through a SCSI host and target (`.../host2/target2:0:0/...`).
+fn behind_scsi_host(sys: &Path) -> bool {
+    let mut host = false;
+    for c in sys.components() {
+        let c = c.as_os_str().to_string_lossy();
+        if c.strip_prefix("host")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        {
+            host = true;
+        } else if host && c.starts_with("target") {
+            return true;
+        }
+    }
+    false
 }
 
 /// ATA through SAT on `path`, falling back to SCSI when the path has no SAT layer.
@@ -455,6 +474,19 @@ pub fn probe_scsi<T: ScsiTransport>(t: &mut T) -> Result<DriveReport, TransportE
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn virtio_scsi_disks_are_asked_and_virtio_blk_disks_are_not() {
+        let scsi = Path::new(
+            "/sys/devices/pci0000:00/0000:00:03.0/virtio2/host2/target2:0:0/2:0:0:0/block/sdb",
+        );
+        let blk = Path::new("/sys/devices/pci0000:00/0000:00:02.0/virtio1/block/vda");
+        assert!(behind_scsi_host(scsi));
+        assert!(!behind_scsi_host(blk));
+        assert!(!behind_scsi_host(Path::new(
+            "/sys/devices/virtual/block/loop0"
+        )));
+    }
     use super::*;
     use crate::device::transport::fake::{
         FakeAtaDrive, FakeNvmeController, FakeSanitizeLog, SanitizeState, SecurityState, SenseStyle,
