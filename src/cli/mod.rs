@@ -104,17 +104,36 @@ pub fn dispatch(cli: Cli) -> i32 {
     }
 }
 
+/// A device that cannot be opened: busy is a refusal, an empty one a usage error; anything
+/// else (permission, I/O) says nothing by itself.
+fn exit_of_io(e: &crate::device::io::IoError) -> Option<Exit> {
+    use crate::device::io::IoError;
+    match e {
+        IoError::Busy { .. } => Some(Exit::Refused),
+        IoError::Empty { .. } => Some(Exit::Usage),
+        _ => None,
+    }
+}
+
+/// What a device's wipe that could not start means: busy or changed media are refused,
+/// an empty one is a usage error; `None` when the error itself does not say.
+pub fn exit_of_job(e: &crate::job::JobError) -> Option<Exit> {
+    use crate::job::JobError;
+    match e {
+        JobError::Open(io) => exit_of_io(io),
+        JobError::Changed { .. }
+        | JobError::Identity { .. }
+        | JobError::NotConfirmed(_)
+        | JobError::Journal(_) => Some(Exit::Refused),
+    }
+}
+
 /// The one place an error becomes an exit code: the first error in the chain that knows what
 /// it means decides; anything else is an environment or internal error (5).
 pub fn exit_of(err: &anyhow::Error) -> Exit {
     use crate::device::io::IoError;
     use crate::device::DeviceError;
     use crate::job::JobError;
-    let of_io = |e: &IoError| match e {
-        IoError::Busy { .. } => Some(Exit::Refused),
-        IoError::Empty { .. } => Some(Exit::Usage),
-        _ => None,
-    };
     for cause in err.chain() {
         let exit = if let Some(e) = cause.downcast_ref::<ExitError>() {
             Some(e.exit)
@@ -125,15 +144,9 @@ pub fn exit_of(err: &anyhow::Error) -> Exit {
                 Exit::Internal
             })
         } else if let Some(e) = cause.downcast_ref::<JobError>() {
-            match e {
-                JobError::Open(io) => of_io(io),
-                JobError::Changed { .. }
-                | JobError::Identity { .. }
-                | JobError::NotConfirmed(_)
-                | JobError::Journal(_) => Some(Exit::Refused),
-            }
+            exit_of_job(e)
         } else if let Some(e) = cause.downcast_ref::<IoError>() {
-            of_io(e)
+            exit_of_io(e)
         } else if let Some(e) = cause.downcast_ref::<DeviceError>() {
             match e {
                 DeviceError::NotFound { .. } | DeviceError::NotADevice { .. } => Some(Exit::Usage),

@@ -151,6 +151,10 @@ impl Console {
 
     /// Acknowledge a stop request at once, saying what the stop waits for.
     pub fn stopping(&self, signal: &str) {
+        self.tell(&self.stop_message(signal));
+    }
+
+    fn stop_message(&self, signal: &str) -> String {
         let pending: Vec<String> = self
             .views()
             .iter()
@@ -163,15 +167,16 @@ impl Console {
                 )
             })
             .collect();
-        self.tell(&format!(
-            "massho: {signal}: stopping: {}; the wipe(s) will be recorded as aborted. {} again stops without waiting for the writes in flight",
-            if pending.is_empty() {
-                "nothing in flight".to_owned()
-            } else {
-                pending.join(", ")
-            },
+        if pending.is_empty() {
+            // Every wipe has ended: only its records are being written, and they say how it
+            // ended, not "aborted".
+            return format!("massho: {signal}: every wipe has ended; finishing their records");
+        }
+        format!(
+            "massho: {signal}: stopping: {}; the unfinished wipe(s) will be recorded as aborted. {} again stops without waiting for the writes in flight",
+            pending.join(", "),
             if signal == "SIGINT" { "Ctrl-C" } else { "the same signal" }
-        ));
+        )
     }
 
     /// Acknowledge a second stop request.
@@ -563,6 +568,31 @@ mod tests {
             assert!(bar.is_finished());
             assert_eq!(views["/dev/sdz"].in_flight, 0);
         }
+    }
+
+    #[test]
+    fn a_stop_after_every_wipe_ended_does_not_announce_aborts() {
+        let console = Console::new(Style::Plain, Arc::new(AtomicBool::new(false)));
+        console.event(&WipeEvent::Started {
+            device: "/dev/sdz".into(),
+            size_bytes: 100,
+            method: "zero".into(),
+            passes: 1,
+        });
+        console.event(&progress(50));
+        let running = console.stop_message("SIGINT");
+        assert!(
+            running.contains("3.0 MiB still in flight on /dev/sdz"),
+            "{running}"
+        );
+        assert!(running.contains("recorded as aborted"), "{running}");
+        console.event(&WipeEvent::Finished {
+            device: "/dev/sdz".into(),
+            status: Status::Passed,
+        });
+        let ended = console.stop_message("SIGINT");
+        assert!(!ended.contains("aborted"), "{ended}");
+        assert!(ended.contains("every wipe has ended"), "{ended}");
     }
 
     #[test]

@@ -179,6 +179,10 @@ fn finish(outcomes: &[Outcome], console: &Console) -> anyhow::Result<Exit> {
     }
     for e in &not_started {
         errln!("massho: error: {e}");
+        // A device refused inside the batch is a JSON object too, like the up-front refusals.
+        if console.style() == Style::Json {
+            console.json(&not_started_event(e));
+        }
     }
     let exit = batch_exit(results.iter().map(|r| r.status), !not_started.is_empty());
     if failures.is_empty() {
@@ -223,6 +227,16 @@ fn finish(outcomes: &[Outcome], console: &Console) -> anyhow::Result<Exit> {
         }
         _ => Err(anyhow::anyhow!(message)),
     }
+}
+
+/// The NDJSON object for a device whose wipe never started.
+fn not_started_event(e: &JobError) -> serde_json::Value {
+    let exit = super::exit_of_job(e).unwrap_or(Exit::Internal);
+    serde_json::json!({
+        "event": if exit == Exit::Refused { "refused" } else { "error" },
+        "exit": exit as i32,
+        "message": e.to_string(),
+    })
 }
 
 /// Warn about wipes that an earlier massho started and never finished.
@@ -610,6 +624,24 @@ mod tests {
         assert!(warnings_for(&hdd).is_empty());
         let file = device(DeviceKind::File, Transport::File, MediaClass::Virtual);
         assert!(warnings_for(&file)[0].contains("copy-on-write"));
+    }
+
+    #[test]
+    fn a_device_refused_inside_the_batch_is_a_json_object_with_its_exit_code() {
+        let changed = JobError::Changed {
+            path: "/dev/sdz".into(),
+            stage: "while waiting for confirmation",
+            changes: vec!["serial A → B".into()],
+        };
+        let v = not_started_event(&changed);
+        assert_eq!(v["event"], "refused");
+        assert_eq!(v["exit"], 3);
+        assert!(v["message"].as_str().unwrap().contains("serial A → B"));
+        let empty = JobError::Open(crate::device::io::IoError::Empty {
+            path: "/dev/sdz".into(),
+        });
+        assert_eq!(not_started_event(&empty)["event"], "error");
+        assert_eq!(not_started_event(&empty)["exit"], 2);
     }
 
     #[test]
