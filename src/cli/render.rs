@@ -542,6 +542,17 @@ mod tests {
         }
     }
 
+    /// A one-pass wipe of /dev/sdz started and half written, 3 MiB in flight.
+    fn half_way(console: &Console) {
+        console.event(&WipeEvent::Started {
+            device: "/dev/sdz".into(),
+            size_bytes: 100,
+            method: "zero".into(),
+            passes: 1,
+        });
+        console.event(&progress(50));
+    }
+
     #[test]
     fn an_aborted_bar_freezes_where_it_stopped_and_a_passed_one_fills() {
         for (status, position) in [
@@ -550,13 +561,7 @@ mod tests {
             (Status::Passed, 200),
         ] {
             let console = Console::new(Style::Bars, Arc::new(AtomicBool::new(false)));
-            console.event(&WipeEvent::Started {
-                device: "/dev/sdz".into(),
-                size_bytes: 100,
-                method: "zero".into(),
-                passes: 1,
-            });
-            console.event(&progress(50));
+            half_way(&console);
             assert_eq!(console.views()["/dev/sdz"].in_flight, 3 << 20);
             console.event(&WipeEvent::Finished {
                 device: "/dev/sdz".into(),
@@ -573,13 +578,7 @@ mod tests {
     #[test]
     fn a_stop_after_every_wipe_ended_does_not_announce_aborts() {
         let console = Console::new(Style::Plain, Arc::new(AtomicBool::new(false)));
-        console.event(&WipeEvent::Started {
-            device: "/dev/sdz".into(),
-            size_bytes: 100,
-            method: "zero".into(),
-            passes: 1,
-        });
-        console.event(&progress(50));
+        half_way(&console);
         let running = console.stop_message("SIGINT");
         assert!(
             running.contains("3.0 MiB still in flight on /dev/sdz"),

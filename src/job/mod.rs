@@ -83,41 +83,16 @@ impl Job {
 
 /// How the identity read now differs from the inspected description, as phrases.
 fn described_changes(device: &DeviceInfo, now: &MediumIdentity) -> Vec<String> {
-    let show = |v: &Option<String>| {
-        v.as_deref().map_or("none".into(), |s| {
-            crate::text::terminal_safe(s).into_owned()
-        })
+    // What the operator was shown, as an identity: the fields a description carries come from
+    // it, the rest from `now` (so they cannot differ).
+    let described = MediumIdentity {
+        size_bytes: device.size_bytes,
+        serial: device.serial.clone(),
+        model: device.model.clone(),
+        backing_file: device.backing_file.clone(),
+        ..now.clone()
     };
-    let mut out = Vec::new();
-    if device.size_bytes != now.size_bytes {
-        out.push(format!(
-            "size {} → {} bytes",
-            device.size_bytes, now.size_bytes
-        ));
-    }
-    if device.serial != now.serial {
-        out.push(format!(
-            "serial {} → {}",
-            show(&device.serial),
-            show(&now.serial)
-        ));
-    }
-    if device.model != now.model {
-        out.push(format!(
-            "model {} → {}",
-            show(&device.model),
-            show(&now.model)
-        ));
-    }
-    if device.backing_file != now.backing_file {
-        let p = |v: &Option<PathBuf>| v.as_deref().map_or("none".into(), crate::text::path_safe);
-        out.push(format!(
-            "backing file {} → {}",
-            p(&device.backing_file),
-            p(&now.backing_file)
-        ));
-    }
-    out
+    described.changes(now)
 }
 
 /// A job whose device is open for writing, with the identity read from that descriptor.
