@@ -301,34 +301,23 @@ pub fn run_batch(
     force: Arc<AtomicBool>,
 ) -> Vec<Outcome> {
     let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
-    let mut entries: Vec<Option<Arc<Mutex<Entry>>>> = Vec::new();
     let mut outcomes: Vec<Option<Outcome>> = Vec::new();
+    // What the main thread keeps of each device it started (`None`: it never started).
+    let mut started: Vec<Option<Started>> = Vec::new();
     let mut running = 0;
-    let mut meta = Vec::new();
-    let mut claims: Vec<Option<Arc<AtomicBool>>> = Vec::new();
-    let mut handles: Vec<Option<std::thread::JoinHandle<()>>> = Vec::new();
     for (index, b) in bound.into_iter().enumerate() {
-        outcomes.push(None);
         // Checked once more right before the journal and the first write.
-        if let Err(e) = recheck(&b, "while waiting for confirmation") {
-            outcomes[index] = Some(Err(e));
-            entries.push(None);
-            meta.push(None);
-            claims.push(None);
-            handles.push(None);
-            continue;
-        }
-        let entry = match open_entry(&b, &recording.journal) {
+        let entry = recheck(&b, "while waiting for confirmation")
+            .and_then(|()| open_entry(&b, &recording.journal));
+        let entry = match entry {
             Ok(e) => Arc::new(Mutex::new(e)),
             Err(e) => {
-                outcomes[index] = Some(Err(e));
-                entries.push(None);
-                meta.push(None);
-                claims.push(None);
-                handles.push(None);
+                outcomes.push(Some(Err(e)));
+                started.push(None);
                 continue;
             }
         };
+        outcomes.push(None);
         observer.job_event(&JobEvent::Journaled {
             device: label(&b),
             file: recording
@@ -336,8 +325,7 @@ pub fn run_batch(
                 .dir()
                 .join(format!("{}.json", lock(&entry).id)),
         });
-        entries.push(Some(Arc::clone(&entry)));
-        meta.push(Some((b.job.clone(), b.identity.clone())));
+        let (job, identity) = (b.job.clone(), b.identity.clone());
         running += 1;
         let (tx, recording, config, observer) = (
             tx.clone(),
@@ -346,8 +334,9 @@ pub fn run_batch(
             Arc::clone(&observer),
         );
         let claim = Arc::new(AtomicBool::new(false));
-        claims.push(Some(Arc::clone(&claim)));
+        let (thread_entry, thread_claim) = (Arc::clone(&entry), Arc::clone(&claim));
         let handle = std::thread::spawn(move || {
+            let (entry, claim) = (thread_entry, thread_claim);
             // Only the thread that claims a device records it: a device whose engine returns
             // after a forced stop recorded it as aborted must not get a second set of records.
             let claimed = || !claim.swap(true, Ordering::SeqCst);
@@ -364,7 +353,13 @@ pub fn run_batch(
                 let _ = tx.send((index, Ok(outcome)));
             }
         });
-        handles.push(Some(handle));
+        started.push(Some(Started {
+            entry,
+            job,
+            identity,
+            claim,
+            handle,
+        }));
     }
     drop(tx);
     while running > 0 {
@@ -380,11 +375,11 @@ pub fn run_batch(
                 // Claim every unfinished device; those whose thread had claimed first are
                 // being recorded there.
                 let (mut recording_now, forced): (Vec<usize>, Vec<usize>) = (0..outcomes.len())
-                    .filter(|&i| outcomes[i].is_none() && claims[i].is_some())
+                    .filter(|&i| outcomes[i].is_none() && started[i].is_some())
                     .partition(|&i| {
-                        claims[i]
+                        started[i]
                             .as_ref()
-                            .is_some_and(|c| c.swap(true, Ordering::SeqCst))
+                            .is_some_and(|d| d.claim.swap(true, Ordering::SeqCst))
                     });
                 while !recording_now.is_empty() {
                     match rx.recv_timeout(Duration::from_millis(100)) {
@@ -394,8 +389,9 @@ pub fn run_batch(
                         }
                         Err(mpsc::RecvTimeoutError::Timeout) => {
                             // A recording thread that panicked sends nothing.
-                            recording_now
-                                .retain(|&r| !handles[r].as_ref().is_none_or(|h| h.is_finished()));
+                            recording_now.retain(|&r| {
+                                !started[r].as_ref().is_none_or(|d| d.handle.is_finished())
+                            });
                         }
                         Err(mpsc::RecvTimeoutError::Disconnected) => break,
                     }
@@ -403,14 +399,14 @@ pub fn run_batch(
                 // Only the devices claimed here are recorded here; one whose own thread was
                 // recording and sent nothing (it panicked) is left to the fallback below.
                 for i in forced {
-                    let (Some(entry), Some((job, identity))) = (&entries[i], &meta[i]) else {
+                    let Some(d) = &started[i] else {
                         continue;
                     };
-                    let result = forced_result(job, identity, entry, &recording);
+                    let result = forced_result(&d.job, &d.identity, &d.entry, &recording);
                     outcomes[i] = Some(Ok(record(
                         i,
                         result,
-                        entry,
+                        &d.entry,
                         &recording,
                         observer.as_ref(),
                         Some("stopped without waiting for the writes in flight: their outcome is unknown"),
@@ -433,6 +429,16 @@ pub fn run_batch(
             })
         })
         .collect()
+}
+
+/// A device whose wipe started: what a forced stop needs to record it without its thread.
+struct Started {
+    entry: Arc<Mutex<Entry>>,
+    job: Job,
+    identity: MediumIdentity,
+    /// Set by whichever of the device's thread and the main thread records it first.
+    claim: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

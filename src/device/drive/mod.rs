@@ -13,6 +13,19 @@ pub mod scsi;
 
 use serde::{Deserialize, Serialize};
 
+/// A space-padded ASCII field of a drive's answer (NVMe Identify, SCSI INQUIRY), trimmed; bytes
+/// that are not printable ASCII are dropped, and a field past the end of a short answer is empty.
+fn ascii_field(buf: &[u8], range: std::ops::Range<usize>) -> String {
+    buf.get(range)
+        .unwrap_or(&[])
+        .iter()
+        .filter(|c| c.is_ascii_graphic() || **c == b' ')
+        .map(|c| char::from(*c))
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
 /// Who the drive says it is (as opposed to what the kernel or a USB bridge reports).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DriveIdentity {

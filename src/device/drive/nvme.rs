@@ -3,6 +3,7 @@
 //! log figure 291).
 
 use super::super::transport::NvmeAdminCommand;
+use super::ascii_field;
 
 pub const IDENTIFY_LEN: usize = 4096;
 pub const LOG_SMART: u8 = 0x02;
@@ -68,18 +69,6 @@ fn le128_saturating(buf: &[u8], at: usize) -> u64 {
     u64::try_from(u128::from_le_bytes(bytes(buf, at))).unwrap_or(u64::MAX)
 }
 
-/// An NVMe ASCII field, space padded.
-fn ascii(buf: &[u8], at: usize, len: usize) -> String {
-    buf.get(at..at + len)
-        .unwrap_or(&[])
-        .iter()
-        .filter(|c| c.is_ascii_graphic() || **c == b' ')
-        .map(|c| char::from(*c))
-        .collect::<String>()
-        .trim()
-        .to_owned()
-}
-
 /// The Identify Controller fields massho uses.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NvmeIdentifyController {
@@ -101,9 +90,9 @@ impl NvmeIdentifyController {
             return None;
         }
         Some(NvmeIdentifyController {
-            serial: ascii(buf, 4, 20),
-            model: ascii(buf, 24, 40),
-            firmware: ascii(buf, 64, 8),
+            serial: ascii_field(buf, 4..24),
+            model: ascii_field(buf, 24..64),
+            firmware: ascii_field(buf, 64..72),
             oacs: le16(buf, 0x100),
             sanicap: le32(buf, 0x148),
             fna: buf[0x20c],

@@ -1,5 +1,7 @@
 //! SCSI commands discovery sends (SPC-4, SBC-4), and what the answers mean.
 
+use super::ascii_field;
+
 /// Standard INQUIRY, `len` bytes (SPC-4 §6.6): 12h, EVPD 0, page 0, allocation length.
 pub fn inquiry(len: u16) -> [u8; 6] {
     let [hi, lo] = len.to_be_bytes();
@@ -48,17 +50,6 @@ pub struct ScsiInquiry {
     pub revision: String,
 }
 
-fn ascii(buf: &[u8], range: std::ops::Range<usize>) -> String {
-    buf.get(range)
-        .unwrap_or(&[])
-        .iter()
-        .filter(|c| c.is_ascii_graphic() || **c == b' ')
-        .map(|c| char::from(*c))
-        .collect::<String>()
-        .trim()
-        .to_owned()
-}
-
 impl ScsiInquiry {
     pub fn parse(buf: &[u8]) -> Option<ScsiInquiry> {
         if buf.len() < 36 {
@@ -66,9 +57,9 @@ impl ScsiInquiry {
         }
         Some(ScsiInquiry {
             device_type: buf[0] & 0x1f,
-            vendor: ascii(buf, 8..16),
-            product: ascii(buf, 16..32),
-            revision: ascii(buf, 32..36),
+            vendor: ascii_field(buf, 8..16),
+            product: ascii_field(buf, 16..32),
+            revision: ascii_field(buf, 32..36),
         })
     }
 }
@@ -79,7 +70,7 @@ pub fn parse_unit_serial(buf: &[u8]) -> Option<String> {
         return None;
     }
     let len = usize::from(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?]));
-    let s = ascii(buf, 4..(4 + len).min(buf.len()));
+    let s = ascii_field(buf, 4..(4 + len).min(buf.len()));
     (!s.is_empty()).then_some(s)
 }
 
