@@ -18,6 +18,7 @@ pub mod ledger;
 pub mod method;
 pub mod pattern;
 pub mod pdf;
+pub mod purge;
 pub mod result;
 pub mod sign;
 pub mod text;

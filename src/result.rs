@@ -17,8 +17,11 @@ pub const RESULT_SCHEMA: &str = "massho.wipe-result.v1";
 /// NIST SP 800-88 classification of what was done.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Sanitization {
-    /// `clear`: an overwrite of every user-addressable location. massho's overwrite never
-    /// claims `purge`; that needs firmware sanitize.
+    /// What was achieved, derived from the steps that ran and what verification found
+    /// ([`sanitization`]): `purge` only when a firmware purge completed *and* its read-back
+    /// confirmed it; `clear` for an overwrite of every user-addressable location; `none` when
+    /// neither was achieved (a failed or refused firmware step with nothing else done, or an
+    /// overwrite that did not reach the end).
     pub nist_category: String,
     pub technique: String,
     pub note: String,
@@ -51,6 +54,10 @@ pub struct WipeResult {
     pub status: Status,
     pub passes: Vec<PassRecord>,
     pub verification: VerificationSummary,
+    /// The firmware steps: the exact commands sent, the drive's answers, the sanitize log and
+    /// what the read-back found. Empty for overwrite-only methods.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub firmware: Vec<crate::purge::FirmwareRecord>,
     pub errors: Vec<ErrorRange>,
     pub errors_truncated: u64,
     /// Why the wipe gave up on the medium before the end, if it did.
@@ -108,6 +115,80 @@ pub fn sanitization_for(media: MediaClass) -> Sanitization {
     }
 }
 
+/// What a wipe achieved: derived from the firmware records and the overwrite passes, never
+/// taken from the method's name.
+pub fn sanitization(media: MediaClass, report: &WipeReport) -> Sanitization {
+    let purged: Vec<&crate::purge::FirmwareRecord> =
+        report.firmware.iter().filter(|f| f.purged()).collect();
+    let overwritten = !report.passes.is_empty() && report.passes.iter().all(|p| p.completed);
+    let failed = report.status == Status::Failed || report.status == Status::Aborted;
+    let unconfirmed: Vec<String> = report
+        .firmware
+        .iter()
+        .filter(|f| !f.purged())
+        .map(|f| {
+            format!(
+                "step {} {} ({:?}: {}; check: {})",
+                f.step,
+                f.technique,
+                f.outcome,
+                f.detail,
+                match &f.check {
+                    crate::purge::FirmwareCheck::None { reason } => reason.clone(),
+                    other if !other.passed() => "FAILED".into(),
+                    _ => "passed".into(),
+                }
+            )
+        })
+        .collect();
+    if !purged.is_empty() && !failed && unconfirmed.is_empty() {
+        let techniques: Vec<&str> = purged.iter().map(|f| f.technique.as_str()).collect();
+        let mut note = format!(
+            "firmware purge by the drive ({}), each confirmed by reading the medium back after the drive reported success",
+            techniques.join(", ")
+        );
+        if purged
+            .iter()
+            .any(|f| f.technique == "nvme-format-user-data")
+        {
+            note.push_str("; NVMe Format user-data erase reaches what the vendor defines as the namespace's user data: NIST SP 800-88 counts it as Purge when the vendor documents that it reaches all of it");
+        }
+        if overwritten {
+            note.push_str("; the overwrite passes that followed completed");
+        }
+        return Sanitization {
+            nist_category: "purge".into(),
+            technique: techniques.join(" + "),
+            note,
+        };
+    }
+    if !report.firmware.is_empty() {
+        let clear = overwritten && !failed;
+        return Sanitization {
+            nist_category: if clear { "clear" } else { "none" }.into(),
+            technique: if clear { "overwrite" } else { "none" }.into(),
+            note: format!(
+                "the firmware purge was not achieved: {}{}",
+                unconfirmed.join("; "),
+                if clear {
+                    "; the overwrite passes completed, which is NIST SP 800-88 Clear"
+                } else {
+                    ""
+                }
+            ),
+        };
+    }
+    let mut s = sanitization_for(media);
+    if !overwritten {
+        s.nist_category = "none".into();
+        s.note = format!(
+            "the overwrite did not reach the end of the medium; {}",
+            s.note
+        );
+    }
+    s
+}
+
 fn rfc3339(t: time::OffsetDateTime, offset: UtcOffset) -> String {
     t.to_offset(offset)
         .format(&time::format_description::well_known::Rfc3339)
@@ -131,7 +212,7 @@ impl WipeResult {
             size_bytes: device.size_bytes,
             media: device.clone(),
             identity: None,
-            sanitization: sanitization_for(device.media_class),
+            sanitization: sanitization(device.media_class, &report),
             method: plan.method.clone(),
             rounds: plan.rounds,
             blank: plan.blank,
@@ -146,6 +227,7 @@ impl WipeResult {
             duration_seconds: duration,
             passes: report.passes,
             verification: report.verification,
+            firmware: report.firmware,
             errors: report.errors,
             errors_truncated: report.errors_truncated,
             abandoned: report.abandoned,

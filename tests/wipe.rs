@@ -260,8 +260,10 @@ builtin_tests! {
 fn methods_json_lists_every_builtin_with_its_pass_count() {
     let out = run_ok(massho().args(["methods", "--json"]));
     let listed: Vec<Value> = serde_json::from_str(&out).expect("methods --json is a JSON array");
+    // Overwrite methods here; the firmware ones (purge, nvme-*, ata-*, scsi-*) are checked below.
     let got: Vec<(&str, u64)> = listed
         .iter()
+        .filter(|m| m["firmware_steps"] == 0)
         .map(|m| {
             (
                 m["name"].as_str().unwrap(),
@@ -271,6 +273,64 @@ fn methods_json_lists_every_builtin_with_its_pass_count() {
         .collect();
     let want: Vec<(&str, u64)> = BUILTINS.iter().map(|b| (b.0, b.1 as u64)).collect();
     assert_eq!(got, want);
+    let firmware: Vec<&str> = listed
+        .iter()
+        .filter(|m| m["firmware_steps"].as_u64() > Some(0))
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    for name in [
+        "purge",
+        "purge-zero",
+        "purge-overwrite-purge",
+        "nvme-sanitize-crypto",
+        "nvme-sanitize-block",
+        "nvme-sanitize-overwrite",
+        "nvme-format-crypto",
+        "nvme-format-user-data",
+        "ata-sanitize-crypto",
+        "ata-sanitize-block",
+        "ata-sanitize-overwrite",
+        "ata-secure-erase",
+        "ata-secure-erase-enhanced",
+        "scsi-sanitize-crypto",
+        "scsi-sanitize-block",
+        "scsi-sanitize-overwrite",
+    ] {
+        assert!(firmware.contains(&name), "{name} missing from {firmware:?}");
+    }
+}
+
+/// `-m purge` on a loop device: no firmware to ask, so the wipe is refused (exit 3) before
+/// anything is written, naming why and the alternatives.
+#[test]
+fn purge_on_a_loop_device_is_refused_before_anything_is_written() {
+    let dev = LoopDevice::new(4 * MIB, 512);
+    let before = dev.backing_bytes();
+    for method in ["purge", "nvme-sanitize-crypto", "purge-zero"] {
+        let out = massho()
+            .args(["wipe", "--yes", "--json", "-m", method])
+            .arg(dev.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{method}: {stderr}");
+        assert!(
+            stderr.contains("no firmware purge massho can reach")
+                && stderr.contains("NIST SP 800-88 Clear")
+                && stderr.contains("destroy the medium"),
+            "{method}: {stderr}"
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("\"event\":\"refused\""),
+            "{method}: {stdout}"
+        );
+        assert_eq!(
+            dev.backing_bytes(),
+            before,
+            "{method} wrote to a refused device"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

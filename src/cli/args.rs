@@ -52,6 +52,8 @@ pub enum Command {
     Methods(MethodsArgs),
     /// Wipes in progress and wipes that were interrupted (killed, power cut) before they ended
     Journal(JournalArgs),
+    /// Remove the temporary ATA password a failed security erase left on a drive (from the journal)
+    Unlock(UnlockArgs),
     /// Show the whole flow on a scratch image file (no root needed)
     Demo(DemoArgs),
     /// Check, render and summarize signed certificates
@@ -80,6 +82,16 @@ pub struct DevicesArgs {
     #[arg(long)]
     pub json: bool,
     /// Journal to check for interrupted wipes (see `massho journal`)
+    #[arg(long, value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The drive (whole disk) a massho security erase left locked or with a password
+    #[arg(value_name = "DEVICE")]
+    pub device: PathBuf,
+    /// The journal that recorded the password [default: as for `massho wipe`]
     #[arg(long, value_name = "DIR")]
     pub journal_dir: Option<PathBuf>,
 }
@@ -154,8 +166,25 @@ pub struct WipeArgs {
     /// else /var/lib/massho/journal for root, ~/.local/state/massho/journal otherwise]
     #[arg(long, value_name = "DIR")]
     pub journal_dir: Option<PathBuf>,
+    /// Let a firmware purge run ATA SECURITY ERASE through a USB bridge (bridges time out long
+    /// commands and can leave the drive locked; `massho unlock` then removes massho's password)
+    #[arg(long)]
+    pub allow_bridge: bool,
+    /// A drive that hides sectors (HPA, DCO, accessible max address): `refuse` the wipe, or
+    /// `ignore` the hidden area (wipe what the host sees; the result records the hidden sectors
+    /// as not sanitized)
+    #[arg(long, value_enum, default_value = "refuse")]
+    pub hidden: HiddenArg,
     #[command(flatten)]
     pub cert: CertIssueArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HiddenArg {
+    /// Refuse to wipe a drive with hidden sectors (nothing is written)
+    Refuse,
+    /// Wipe what the host can address and record the hidden sectors as left untouched
+    Ignore,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

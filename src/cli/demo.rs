@@ -67,6 +67,8 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         result_dir: Some(results.clone()),
         dry_run: false,
         journal_dir: Some(dir.path().join("journal")),
+        allow_bridge: false,
+        hidden: super::args::HiddenArg::Refuse,
         cert: super::args::CertIssueArgs {
             cert_dir: Some(certs.clone()),
             key: Some(key_path.clone()),

@@ -12,6 +12,8 @@ struct MethodView {
     name: String,
     description: String,
     pass_count: usize,
+    /// Firmware purge steps among the passes (0 for overwrite methods).
+    firmware_steps: usize,
     passes: Vec<String>,
     default_verify: &'static str,
 }
@@ -22,6 +24,11 @@ pub fn run(args: &MethodsArgs) -> anyhow::Result<Exit> {
         .filter_map(|entry| method::builtin(entry.0))
         .map(|m| MethodView {
             pass_count: m.passes.iter().map(pass_count).sum(),
+            firmware_steps: m
+                .passes
+                .iter()
+                .filter(|p| matches!(p.template, PassTemplate::Firmware(_)))
+                .count(),
             passes: m.passes.iter().map(describe).collect(),
             default_verify: m.default_verify.name(),
             name: m.name,
@@ -59,6 +66,7 @@ fn describe(pass: &MethodPass) -> String {
         PassTemplate::Random => "random".to_owned(),
         PassTemplate::Complement => "complement".to_owned(),
         PassTemplate::GutmannShuffled => "27 Gutmann patterns (shuffled per run)".to_owned(),
+        PassTemplate::Firmware(r) => format!("firmware {}", r.name()),
     };
     if pass.verify {
         format!("{what} (verified)")

@@ -30,6 +30,7 @@ pub mod ledger;
 pub mod methods;
 pub mod render;
 pub mod table;
+pub mod unlock;
 pub mod verify;
 pub mod wipe;
 
@@ -87,6 +88,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Verify(a) => verify::run(&a),
         Command::Methods(a) => methods::run(&a),
         Command::Journal(a) => journal::run(&a),
+        Command::Unlock(a) => unlock::run(&a),
         Command::Demo(a) => demo::run(&a),
         Command::Cert(c) => cert::run(&c),
         Command::Key(a) => key::run(&a),

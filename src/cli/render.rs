@@ -236,6 +236,7 @@ impl Console {
                 let what = match phase {
                     Phase::Write => "write",
                     Phase::Verify => "verify",
+                    Phase::Firmware => "firmware",
                 };
                 // The rate is this phase's own average; no rate until something was measured.
                 let (rate, eta, eta_all) = if *rate_bps > 0.0 {
@@ -315,6 +316,48 @@ impl Console {
                     } else {
                         format!("FAILED: {}", problems.join(", "))
                     }
+                ))
+            }
+            WipeEvent::FirmwareDone { device, firmware } => {
+                let check = match &firmware.check {
+                    crate::purge::FirmwareCheck::ReadBack {
+                        expected,
+                        bytes_verified,
+                        mismatched_bytes,
+                        ..
+                    } => format!(
+                        "read back {} expecting {expected}: {}",
+                        HumanBytes(*bytes_verified),
+                        if *mismatched_bytes == 0 {
+                            "no mismatches".to_owned()
+                        } else {
+                            format!("FAILED: {mismatched_bytes} MISMATCHED BYTES")
+                        }
+                    ),
+                    crate::purge::FirmwareCheck::Fingerprints {
+                        sectors,
+                        unchanged,
+                        unreadable,
+                    } => format!(
+                        "{sectors} sampled sector(s) re-read: {}",
+                        if *unchanged == 0 && *unreadable == 0 {
+                            "none reads as before".to_owned()
+                        } else {
+                            format!("FAILED: {unchanged} UNCHANGED, {unreadable} UNREADABLE")
+                        }
+                    ),
+                    crate::purge::FirmwareCheck::None { reason } => {
+                        format!("not verified: {}", terminal_safe(reason))
+                    }
+                };
+                self.say(&format!(
+                    "{}: step {} firmware {} {:?} in {:.1}s: {}; {check}",
+                    terminal_safe(device),
+                    firmware.step,
+                    firmware.technique,
+                    firmware.outcome,
+                    firmware.seconds,
+                    terminal_safe(&firmware.detail),
                 ))
             }
             WipeEvent::Finished { device, status } => self.finished(device, *status),

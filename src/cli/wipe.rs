@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use indicatif::HumanBytes;
 
-use super::args::{PrngArg, VerifyArg, WipeArgs};
+use super::args::{HiddenArg, PrngArg, VerifyArg, WipeArgs};
 use super::render::{Console, Style};
 use super::{certify, Exit, ExitError};
 use crate::device::{self, DeviceInfo, DeviceKind, MediaClass};
@@ -49,8 +49,9 @@ fn wipe(args: &WipeArgs) -> anyhow::Result<Exit> {
     let devices = inspect_all(&args.devices)?;
     refuse_unsafe(&devices, style)?;
     let mut jobs = Vec::with_capacity(devices.len());
+    let mut refused = Vec::new();
     for device in devices {
-        let plan = method::plan(
+        let mut plan = method::plan(
             &method,
             &PlanOptions {
                 verify: args.verify.map(verify_mode),
@@ -60,8 +61,38 @@ fn wipe(args: &WipeArgs) -> anyhow::Result<Exit> {
                 seed: Seed::generate(),
             },
         );
-        let warnings = warnings_for(&device);
+        // Which firmware technique each step uses is decided here, for this drive, before
+        // anything is written anywhere.
+        if let Err(e) = plan.resolve(&device, args.allow_bridge) {
+            refused.push((device.path.clone(), e.to_string()));
+            continue;
+        }
+        if let Some(why) = hidden_refusal(&device, args.hidden) {
+            refused.push((device.path.clone(), why));
+            continue;
+        }
+        let warnings = warnings_for(&device, &plan, args.hidden);
         jobs.push(Job::new(device, plan, warnings)?);
+    }
+    if !refused.is_empty() {
+        if style == Style::Json {
+            let list: Vec<serde_json::Value> = refused
+                .iter()
+                .map(|(d, why)| serde_json::json!({"device": d, "refusals": [why]}))
+                .collect();
+            outln!(
+                "{}",
+                serde_json::json!({"event": "refused", "time": super::render::now(), "devices": list})
+            );
+        }
+        let lines: Vec<String> = refused
+            .iter()
+            .map(|(_, why)| format!("  {}", terminal_safe(why)))
+            .collect();
+        return Err(ExitError::refused(format!(
+            "refusing to wipe; nothing was written:\n{}",
+            lines.join("\n")
+        )));
     }
     for job in &jobs {
         describe(job, style, args.dry_run);
@@ -129,6 +160,7 @@ fn wipe(args: &WipeArgs) -> anyhow::Result<Exit> {
         assets: args.cert.asset.clone(),
         ledger: ledger.map(Mutex::new),
         local_offset,
+        firmware: None,
     });
     let outcomes = job::run_batch(
         bound,
@@ -308,10 +340,20 @@ fn plan_json(job: &Job) -> serde_json::Value {
         "size_bytes": job.device.size_bytes,
         "identity": job.inspected,
         "method": job.plan.method,
-        "passes": job.plan.passes.iter().map(|p| serde_json::json!({
-            "pattern": p.pattern.to_string(),
-            "verify": p.verify.is_some(),
-        })).collect::<Vec<_>>(),
+        "steps": job.plan.steps.iter().map(|s| match s {
+            method::Step::Overwrite(p) => serde_json::json!({
+                "step": p.number,
+                "pattern": p.pattern.to_string(),
+                "verify": p.verify.is_some(),
+            }),
+            method::Step::Firmware(f) => serde_json::json!({
+                "step": f.number,
+                "firmware": f.requested.name(),
+                "technique": f.technique.as_ref().map(|(t, _)| t.name()),
+                "reason": f.technique.as_ref().map(|(_, r)| r),
+                "verify": f.verify.is_some(),
+            }),
+        }).collect::<Vec<_>>(),
         "verify": job.plan.verify.name(),
         "prng": job.plan.prng.name(),
         "warnings": job.warnings,
@@ -432,15 +474,45 @@ fn refuse_unsafe(devices: &[DeviceInfo], style: Style) -> anyhow::Result<()> {
     )))
 }
 
-fn warnings_for(device: &DeviceInfo) -> Vec<String> {
+/// Why `device`'s hidden sectors stop the wipe under `policy`, if they do.
+fn hidden_refusal(device: &DeviceInfo, policy: HiddenArg) -> Option<String> {
+    let hidden = device.hidden.as_ref()?;
+    if policy == HiddenArg::Ignore || !device.has_hidden_sectors() {
+        return None;
+    }
+    Some(format!(
+        "{}: the drive hides {} sector(s) beyond the {} the host can address (host protected area, DCO or accessible max address); a wipe of the visible part leaves them untouched. Restore the native capacity first (e.g. `hdparm -N p{} {}`, then power-cycle), or pass --hidden ignore to wipe only the visible part (the result records the hidden sectors as not sanitized)",
+        path_safe(&device.path),
+        hidden.hidden_sectors().map_or("some".to_owned(), |n| n.to_string()),
+        hidden.accessible_sectors,
+        hidden
+            .native_sectors
+            .max(hidden.dco_sectors)
+            .unwrap_or(hidden.accessible_sectors),
+        path_safe(&device.path)
+    ))
+}
+
+fn warnings_for(device: &DeviceInfo, plan: &method::WipePlan, hidden: HiddenArg) -> Vec<String> {
     let mut w = Vec::new();
+    if hidden == HiddenArg::Ignore && device.has_hidden_sectors() {
+        w.push(format!(
+            "{}: {} hidden sector(s) (HPA/DCO/AMA) were left untouched at the operator's request (--hidden ignore): they are not sanitized",
+            device.path.display(),
+            device
+                .hidden
+                .as_ref()
+                .and_then(|h| h.hidden_sectors())
+                .map_or("some".to_owned(), |n| n.to_string())
+        ));
+    }
     if device.kind == DeviceKind::File {
         w.push(format!(
             "{} is a regular file: overwriting it on a journaling or copy-on-write filesystem does not sanitize the underlying disk",
             device.path.display()
         ));
     }
-    if device.media_class == MediaClass::Flash {
+    if device.media_class == MediaClass::Flash && !plan.has_firmware() {
         w.push(format!(
             "{}: {}",
             device.path.display(),
@@ -471,23 +543,35 @@ fn describe(job: &Job, style: Style, dry_run: bool) {
         d.size_bytes,
         d.logical_sector_size
     )];
-    let passes: Vec<String> = job
+    let steps: Vec<String> = job
         .plan
-        .passes
+        .steps
         .iter()
-        .map(|p| match p.verify {
-            Some(_) => format!("{}+verify", p.pattern),
-            None => p.pattern.to_string(),
+        .map(|s| {
+            let verified = match s {
+                method::Step::Overwrite(p) => p.verify.is_some(),
+                method::Step::Firmware(f) => f.verify.is_some(),
+            };
+            if verified {
+                format!("{}+verify", s.describe())
+            } else {
+                s.describe()
+            }
         })
         .collect();
     lines.push(format!(
-        "  method {} ({} pass(es): {}), verify {}, prng {}",
+        "  method {} ({} step(s): {}), verify {}, prng {}",
         job.plan.method,
-        job.plan.passes.len(),
-        passes.join(", "),
+        job.plan.steps.len(),
+        steps.join(", "),
         job.plan.verify.name(),
         job.plan.prng.name()
     ));
+    for f in job.plan.firmware_steps() {
+        if let Some((t, why)) = &f.technique {
+            lines.push(format!("  step {}: {}: {}", f.number, t.name(), why));
+        }
+    }
     if let Some(why) = &d.signatures_unknown {
         lines.push(format!(
             "  holds: unknown (the medium could not be probed: {})",
@@ -612,18 +696,28 @@ mod tests {
         crate::device::sample(kind, transport, media_class)
     }
 
+    fn plan_of(name: &str) -> method::WipePlan {
+        method::plan(&method::resolve(name).unwrap(), &PlanOptions::default())
+    }
+
+    fn warnings(d: &DeviceInfo) -> Vec<String> {
+        warnings_for(d, &plan_of("nist-clear"), HiddenArg::Refuse)
+    }
+
     #[test]
-    fn flash_media_are_warned_to_be_clear_only() {
-        let w = warnings_for(&device(DeviceKind::Disk, Transport::Usb, MediaClass::Flash));
+    fn flash_media_are_warned_to_be_clear_only_unless_the_plan_purges() {
+        let flash = device(DeviceKind::Disk, Transport::Usb, MediaClass::Flash);
+        assert!(warnings_for(&flash, &plan_of("purge"), HiddenArg::Refuse).is_empty());
+        let w = warnings(&flash);
         assert_eq!(w.len(), 1);
         assert!(
             w[0].contains("NIST SP 800-88 Clear only") && w[0].contains("Purge"),
             "{w:?}"
         );
         let hdd = device(DeviceKind::Disk, Transport::Sata, MediaClass::Magnetic);
-        assert!(warnings_for(&hdd).is_empty());
+        assert!(warnings(&hdd).is_empty());
         let file = device(DeviceKind::File, Transport::File, MediaClass::Virtual);
-        assert!(warnings_for(&file)[0].contains("copy-on-write"));
+        assert!(warnings(&file)[0].contains("copy-on-write"));
     }
 
     #[test]

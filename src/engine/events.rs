@@ -15,6 +15,8 @@ use super::report::{PassRecord, PassVerification, Status};
 pub enum Phase {
     Write,
     Verify,
+    /// The drive's firmware is sanitizing (progress as the drive reports it).
+    Firmware,
 }
 
 /// One thing that happened during a wipe. `device` is the label the caller gave the engine.
@@ -55,6 +57,11 @@ pub enum WipeEvent {
         verification: PassVerification,
         /// Sectors this read-back could not read.
         read_error_sectors: u64,
+    },
+    /// A firmware step ended: the commands sent, the drive's answers and the check.
+    FirmwareDone {
+        device: String,
+        firmware: crate::purge::FirmwareRecord,
     },
     Finished {
         device: String,

@@ -8,6 +8,7 @@
 //! and (where asked) verified without a single differing byte.
 
 pub mod events;
+mod firmware;
 mod mismatch;
 mod pass;
 pub mod report;
@@ -25,8 +26,9 @@ pub use report::{
 };
 
 use crate::device::io::BlockTarget;
-use crate::method::{VerifyKind, VerifyMode, WipePlan};
+use crate::method::{Step, VerifyKind, VerifyMode, WipePlan};
 use crate::pattern::{PatternSource, Seed};
+use crate::purge::{Firmware, FirmwareRecord};
 use mismatch::merge_ranges;
 use pass::{BadRun, Sweep, SweepOutcome, WorkList};
 
@@ -90,7 +92,8 @@ impl EngineConfig {
     }
 }
 
-/// Overwrite `target` as `plan` says. `label` names the device in events.
+/// Overwrite `target` as `plan` says. `label` names the device in events. A plan with firmware
+/// steps needs [`run_with_firmware`]: here they fail as "no access to the firmware".
 pub fn run(
     plan: &WipePlan,
     target: &dyn BlockTarget,
@@ -98,9 +101,22 @@ pub fn run(
     config: &EngineConfig,
     observer: &dyn Observer,
 ) -> WipeReport {
+    run_with_firmware(plan, target, label, config, observer, None)
+}
+
+/// Run every step of `plan`: overwrite passes through `target`, firmware steps through
+/// `firmware`, each followed by its verification.
+pub fn run_with_firmware(
+    plan: &WipePlan,
+    target: &dyn BlockTarget,
+    label: &str,
+    config: &EngineConfig,
+    observer: &dyn Observer,
+    mut firmware: Option<&mut (dyn Firmware + '_)>,
+) -> WipeReport {
     let started_at = OffsetDateTime::now_utc();
     let stop = AtomicBool::new(false);
-    let passes_total = plan.passes.len() as u32;
+    let passes_total = plan.steps.len() as u32;
     if observer.event(&WipeEvent::Started {
         device: label.to_owned(),
         size_bytes: target.size(),
@@ -111,27 +127,53 @@ pub fn run(
         stop.store(true, Ordering::SeqCst);
     }
     let mut acc = Accumulator::new(target);
+    let read_back = |kind: Option<VerifyKind>| match kind {
+        Some(VerifyKind::Full) => target.size(),
+        Some(VerifyKind::Sampled) => {
+            sample::layout(target.size(), target.sector_size(), &plan.seed)
+                .iter()
+                .map(|r| r.1)
+                .sum()
+        }
+        None => 0,
+    };
     acc.overall_total = plan
-        .passes
+        .steps
         .iter()
-        .map(|p| {
-            target.size()
-                + match p.verify {
-                    Some(VerifyKind::Full) => target.size(),
-                    Some(VerifyKind::Sampled) => {
-                        sample::layout(target.size(), target.sector_size(), &plan.seed)
-                            .iter()
-                            .map(|r| r.1)
-                            .sum()
-                    }
-                    None => 0,
-                }
+        .map(|step| match step {
+            Step::Overwrite(p) => target.size() + read_back(p.verify),
+            Step::Firmware(f) => firmware::overall_bytes(f, read_back(f.verify), target.size()),
         })
         .sum();
-    for spec in &plan.passes {
+    for step in &plan.steps {
         if stop.load(Ordering::SeqCst) {
             break;
         }
+        let spec = match step {
+            Step::Overwrite(spec) => spec,
+            Step::Firmware(f) => {
+                let record = firmware::run_step(
+                    f,
+                    firmware.as_deref_mut(),
+                    target,
+                    &plan.seed,
+                    passes_total,
+                    label,
+                    config,
+                    observer,
+                    &stop,
+                    &mut acc,
+                );
+                let completed = record.outcome == crate::purge::FirmwareOutcome::Completed;
+                acc.firmware.push(record);
+                // A step that did not complete ends the wipe: what follows was planned on top
+                // of it (an overwrite after a purge, a second purge).
+                if !completed || acc.abandoned.is_some() {
+                    break;
+                }
+                continue;
+            }
+        };
         let source = PatternSource::new(&spec.pattern, plan.prng, &plan.seed);
         let sweep = Sweep {
             target,
@@ -374,6 +416,7 @@ struct Accumulator {
     overall_total: u64,
     /// Unreadable sectors found by the latest verification sweep.
     last_read_error_sectors: u64,
+    firmware: Vec<FirmwareRecord>,
 }
 
 impl Accumulator {
@@ -390,6 +433,7 @@ impl Accumulator {
             overall_base: 0,
             overall_total: 0,
             last_read_error_sectors: 0,
+            firmware: Vec::new(),
         }
     }
 
@@ -472,9 +516,24 @@ impl Accumulator {
             .take(MAX_RECORDED_RANGES)
             .map(|&(offset, length)| ByteRange { offset, length })
             .collect();
-        let status = if self.abandoned.is_some() {
+        use crate::purge::{FirmwareCheck, FirmwareOutcome};
+        let firmware_unfinished = self
+            .firmware
+            .iter()
+            .any(|f| f.outcome == FirmwareOutcome::LeftRunning);
+        let firmware_failed = self.firmware.iter().any(|f| {
+            matches!(
+                f.outcome,
+                FirmwareOutcome::Failed | FirmwareOutcome::NotStarted
+            ) || (!matches!(f.check, FirmwareCheck::None { .. }) && !f.check.passed())
+        });
+        let firmware_unchecked = self
+            .firmware
+            .iter()
+            .any(|f| matches!(f.check, FirmwareCheck::None { .. }));
+        let status = if self.abandoned.is_some() || firmware_failed {
             Status::Failed
-        } else if stopped || self.incomplete {
+        } else if stopped || self.incomplete || firmware_unfinished {
             Status::Aborted
         } else if !self.errors.is_empty()
             || mismatched_bytes > 0
@@ -482,7 +541,8 @@ impl Accumulator {
             || self.verifications.iter().any(|v| !v.completed)
         {
             Status::Failed
-        } else if self.verifications.is_empty() {
+        } else if firmware_unchecked || (self.verifications.is_empty() && self.firmware.is_empty())
+        {
             Status::Unverified
         } else {
             Status::Passed
@@ -505,6 +565,7 @@ impl Accumulator {
             errors: self.errors,
             errors_truncated: self.errors_truncated,
             abandoned: self.abandoned,
+            firmware: self.firmware,
         }
     }
 }
@@ -636,7 +697,9 @@ mod tests {
     fn multi_byte_patterns_stay_in_phase_across_chunks() {
         let t = MemTarget::new(300 * 1024, 512);
         let mut p = plan_for("zero", Some(VerifyMode::All));
-        p.passes[0].pattern = Pattern::Fixed(vec![0x92, 0x49, 0x24]);
+        if let Some(Step::Overwrite(first)) = p.steps.first_mut() {
+            first.pattern = Pattern::Fixed(vec![0x92, 0x49, 0x24]);
+        }
         let r = run(&p, &t, "mem", &small_config(), &Quiet);
         assert_eq!(r.status, Status::Passed, "{r:?}");
         for (i, b) in t.bytes().iter().enumerate() {

@@ -437,7 +437,8 @@ impl Sweep<'_> {
                         state,
                         &mut bad,
                     ),
-                    Phase::Verify => self.verify_chunk(
+                    // A sweep writes or reads back; firmware progress never runs a sweep.
+                    Phase::Verify | Phase::Firmware => self.verify_chunk(
                         &mut buf[at..at + n],
                         offset + at as u64,
                         sector,

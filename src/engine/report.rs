@@ -148,4 +148,8 @@ pub struct WipeReport {
     /// Why the engine gave up on the medium (device gone, too many bad sectors); the passes
     /// after it were not run. Always with status `failed`.
     pub abandoned: Option<String>,
+    /// The firmware steps that ran (or were refused), with what the drive answered and what
+    /// the read-back found.
+    #[serde(default)]
+    pub firmware: Vec<crate::purge::FirmwareRecord>,
 }

@@ -43,8 +43,68 @@ pub struct Entry {
     pub boot_id: Option<String>,
     /// Passes finished so far (written and flushed, or cut short).
     pub passes_done: Vec<PassRecord>,
+    /// What firmware steps must leave behind for a crash: the temporary ATA password massho
+    /// set (until it is removed; `massho unlock` reads it), and the fingerprints of the sectors
+    /// sampled before a crypto erase. Never any of the medium's data.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub firmware: Vec<FirmwareNotes>,
     /// `None` while the wipe runs; the outcome once it ended.
     pub closed: Option<Closed>,
+}
+
+/// One firmware step's notes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct FirmwareNotes {
+    pub step: u32,
+    /// The temporary ATA user password massho set for a security erase (ASCII).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// The password is known to be gone from the drive.
+    #[serde(default)]
+    pub password_removed: bool,
+    /// (LBA, SHA-256 of the sector) sampled before the step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fingerprints: Vec<(u64, String)>,
+}
+
+impl Entry {
+    /// Apply a note from a running firmware step.
+    pub fn note(&mut self, note: crate::purge::drive::Note) {
+        use crate::purge::drive::Note;
+        let step = match &note {
+            Note::PasswordSet { step, .. }
+            | Note::PasswordRemoved { step }
+            | Note::Fingerprints { step, .. } => *step,
+        };
+        let at = match self.firmware.iter().position(|n| n.step == step) {
+            Some(i) => i,
+            None => {
+                self.firmware.push(FirmwareNotes {
+                    step,
+                    ..FirmwareNotes::default()
+                });
+                self.firmware.len() - 1
+            }
+        };
+        let n = &mut self.firmware[at];
+        match note {
+            Note::PasswordSet { password, .. } => {
+                n.password = Some(password);
+                n.password_removed = false;
+            }
+            Note::PasswordRemoved { .. } => n.password_removed = true,
+            Note::Fingerprints { sectors, .. } => n.fingerprints = sectors,
+        }
+    }
+
+    /// A temporary password massho set and may not have removed.
+    pub fn password_left(&self) -> Option<&str> {
+        self.firmware
+            .iter()
+            .rev()
+            .find(|n| n.password.is_some() && !n.password_removed)
+            .and_then(|n| n.password.as_deref())
+    }
 }
 
 /// How an entry ended.
@@ -268,6 +328,7 @@ mod tests {
             seed: "00".into(),
             started_at: "2026-11-30T00:00:00Z".into(),
             updated_at: "2026-11-30T00:00:00Z".into(),
+            firmware: Vec::new(),
             host: "h".into(),
             pid,
             boot_id: boot,

@@ -38,6 +38,8 @@ use crate::engine::{
     WipeReport,
 };
 use crate::method::WipePlan;
+use crate::purge::drive::{DriveFirmware, Note};
+use crate::purge::Firmware;
 use crate::result::WipeResult;
 use certify::Certifier;
 use journal::{Closed, Entry, Journal, JOURNAL_SCHEMA};
@@ -269,7 +271,20 @@ pub struct Recording {
     pub assets: Vec<String>,
     pub ledger: Option<Mutex<Box<dyn LedgerRecorder>>>,
     pub local_offset: time::UtcOffset,
+    /// How firmware steps reach a drive: `None` opens the real transport
+    /// ([`DriveFirmware::open`]); tests put fakes here.
+    pub firmware: Option<FirmwareFactory>,
 }
+
+/// Where a note from a running firmware step goes (the device's journal entry).
+pub type NoteSink<'a> = Box<dyn FnMut(Note) -> Result<(), String> + Send + 'a>;
+
+/// Opens a device's firmware for a plan's firmware steps.
+pub type FirmwareFactory = Arc<
+    dyn for<'a> Fn(&DeviceInfo, NoteSink<'a>) -> Result<Box<dyn Firmware + 'a>, String>
+        + Send
+        + Sync,
+>;
 
 /// Everything one device's wipe left behind.
 #[derive(Debug, Clone)]
@@ -466,7 +481,7 @@ fn open_entry(b: &Bound, journal: &Journal) -> Result<Entry, JobError> {
         model: b.job.device.model.clone(),
         identity: b.identity.clone(),
         method: plan.method.clone(),
-        passes_planned: plan.passes.len() as u32,
+        passes_planned: plan.steps.len() as u32,
         verify_mode: plan.verify.name().into(),
         prng: plan.prng.name().into(),
         seed: plan.seed.to_hex(),
@@ -476,6 +491,7 @@ fn open_entry(b: &Bound, journal: &Journal) -> Result<Entry, JobError> {
         pid: std::process::id(),
         boot_id: journal::boot_id(),
         passes_done: Vec::new(),
+        firmware: Vec::new(),
         closed: None,
     };
     journal.write(&entry)?;
@@ -554,7 +570,51 @@ fn run_bound(
         bound: &b.identity,
         changed: Mutex::new(None),
     };
-    let report = engine::run(&b.job.plan, &b.target, &device, config, &journaling);
+    let report = if b.job.plan.has_firmware() {
+        // Notes (passwords, fingerprints) reach the journal entry before the drive is asked.
+        let sink: NoteSink<'_> = Box::new(|note: Note| {
+            let mut e = lock(entry);
+            e.note(note);
+            e.updated_at = now_rfc3339();
+            recording
+                .journal
+                .write(&e)
+                .map(|_| ())
+                .map_err(|err| err.to_string())
+        });
+        let opened: Result<Box<dyn Firmware + '_>, String> = match &recording.firmware {
+            Some(factory) => factory(&b.job.device, sink),
+            None => DriveFirmware::open(&b.job.device, sink)
+                .map(|f| Box::new(f) as Box<dyn Firmware + '_>)
+                .map_err(|e| e.to_string()),
+        };
+        match opened {
+            Ok(mut fw) => engine::run_with_firmware(
+                &b.job.plan,
+                &b.target,
+                &device,
+                config,
+                &journaling,
+                Some(fw.as_mut()),
+            ),
+            Err(e) => {
+                let mut report = engine::run_with_firmware(
+                    &b.job.plan,
+                    &b.target,
+                    &device,
+                    config,
+                    &journaling,
+                    None,
+                );
+                for f in &mut report.firmware {
+                    f.detail = format!("the drive's firmware could not be reached: {e}");
+                }
+                report
+            }
+        }
+    } else {
+        engine::run(&b.job.plan, &b.target, &device, config, &journaling)
+    };
     let changed = journaling
         .changed
         .into_inner()
@@ -633,6 +693,7 @@ fn forced_result(
         errors: Vec::new(),
         errors_truncated: 0,
         abandoned: None,
+        firmware: Vec::new(),
     };
     let mut warnings = job.warnings.clone();
     warnings.push(
@@ -829,6 +890,7 @@ mod tests {
             assets: Vec::new(),
             ledger: None,
             local_offset: time::UtcOffset::UTC,
+            firmware: None,
         })
     }
 

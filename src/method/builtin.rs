@@ -2,11 +2,12 @@
 
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 
-use super::{Method, MethodPass, PassTemplate, VerifyMode};
+use super::{Method, MethodPass, PassTemplate, Requested, VerifyMode};
 use crate::pattern::Seed;
 
 /// Name, description, passes (as a compact string: `00`, `ff`, `R` random, `C` complement,
-/// `G` Gutmann's shuffled fixed patterns, `92.49.24` multi-byte), default verification, and the
+/// `G` Gutmann's shuffled fixed patterns, `92.49.24` multi-byte, `P` firmware purge with the
+/// drive's strongest technique, `@name` one firmware technique), default verification, and the
 /// indexes of passes the method itself requires to be verified.
 type Entry = (
     &'static str,
@@ -76,6 +77,40 @@ pub const BUILTIN: &[Entry] = &[
         VerifyMode::Last,
         &[],
     ),
+    (
+        "purge",
+        "NIST SP 800-88 Purge by the drive's own firmware: the strongest technique it reports (crypto erase, block erase, format, overwrite sanitize, security erase), then read back; refused on drives with none",
+        "P",
+        VerifyMode::Last,
+        &[],
+    ),
+    (
+        "purge-zero",
+        "Purge, then one verified pass of zeros, so any tool can re-verify the medium (`cmp /dev/zero`)",
+        "P 00",
+        VerifyMode::Last,
+        &[],
+    ),
+    (
+        "purge-overwrite-purge",
+        "IEEE 2883 style: purge, a random overwrite, purge again",
+        "P R P",
+        VerifyMode::Last,
+        &[],
+    ),
+    ("nvme-sanitize-crypto", "NVMe Sanitize, crypto erase", "@nvme-sanitize-crypto", VerifyMode::Last, &[]),
+    ("nvme-sanitize-block", "NVMe Sanitize, block erase", "@nvme-sanitize-block", VerifyMode::Last, &[]),
+    ("nvme-sanitize-overwrite", "NVMe Sanitize, overwrite with zeros (one pass)", "@nvme-sanitize-overwrite", VerifyMode::Last, &[]),
+    ("nvme-format-crypto", "NVMe Format NVM, SES=2 (cryptographic erase)", "@nvme-format-crypto", VerifyMode::Last, &[]),
+    ("nvme-format-user-data", "NVMe Format NVM, SES=1 (user data erase)", "@nvme-format-user-data", VerifyMode::Last, &[]),
+    ("ata-sanitize-crypto", "ATA SANITIZE, CRYPTO SCRAMBLE", "@ata-sanitize-crypto", VerifyMode::Last, &[]),
+    ("ata-sanitize-block", "ATA SANITIZE, BLOCK ERASE", "@ata-sanitize-block", VerifyMode::Last, &[]),
+    ("ata-sanitize-overwrite", "ATA SANITIZE, OVERWRITE with zeros (one pass)", "@ata-sanitize-overwrite", VerifyMode::Last, &[]),
+    ("ata-secure-erase", "ATA SECURITY ERASE UNIT, normal (a temporary password is set and removed)", "@ata-secure-erase", VerifyMode::Last, &[]),
+    ("ata-secure-erase-enhanced", "ATA SECURITY ERASE UNIT, enhanced (a temporary password is set and removed)", "@ata-secure-erase-enhanced", VerifyMode::Last, &[]),
+    ("scsi-sanitize-crypto", "SCSI SANITIZE, CRYPTOGRAPHIC ERASE", "@scsi-sanitize-crypto", VerifyMode::Last, &[]),
+    ("scsi-sanitize-block", "SCSI SANITIZE, BLOCK ERASE", "@scsi-sanitize-block", VerifyMode::Last, &[]),
+    ("scsi-sanitize-overwrite", "SCSI SANITIZE, OVERWRITE with zeros (one pass)", "@scsi-sanitize-overwrite", VerifyMode::Last, &[]),
 ];
 
 /// Gutmann's fixed patterns, passes 5 to 31 of his table.
@@ -146,6 +181,11 @@ fn parse_token(token: &str) -> PassTemplate {
         "R" => PassTemplate::Random,
         "C" => PassTemplate::Complement,
         "G" => PassTemplate::GutmannShuffled,
+        "P" => PassTemplate::Firmware(Requested::Purge),
+        named if named.starts_with('@') => PassTemplate::Firmware(
+            crate::purge::select::technique_named(&named[1..])
+                .map_or(Requested::Purge, Requested::Technique),
+        ),
         // The table above is static and covered by tests; a typo there fails them.
         hex => PassTemplate::Fixed(
             hex.split('.')
@@ -164,7 +204,13 @@ mod tests {
         for entry in BUILTIN {
             let m = builtin(entry.0).unwrap();
             for token in entry.2.split_whitespace() {
-                if !matches!(token, "R" | "C" | "G") {
+                if let Some(name) = token.strip_prefix('@') {
+                    assert!(
+                        crate::purge::select::technique_named(name).is_some(),
+                        "{}: {token}",
+                        entry.0
+                    );
+                } else if !matches!(token, "R" | "C" | "G" | "P") {
                     for h in token.split('.') {
                         assert!(u8::from_str_radix(h, 16).is_ok(), "{}: {token}", entry.0);
                     }

@@ -14,13 +14,15 @@
 //! [[pass]]
 //! random = true
 //! verify = true              # always read this pass back
+//! [[pass]]
+//! firmware = "purge"         # the drive's strongest purge technique, or one by name
 //! ```
 
 use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{Method, MethodError, MethodPass, PassTemplate, VerifyMode};
+use super::{Method, MethodError, MethodPass, PassTemplate, Requested, VerifyMode};
 
 /// Longest repeated byte pattern a method may use.
 const MAX_PATTERN_LEN: usize = 4096;
@@ -44,6 +46,8 @@ struct PassFile {
     pattern: Option<Vec<u8>>,
     random: Option<bool>,
     complement: Option<bool>,
+    /// `purge` or a technique name (`nvme-sanitize-crypto`, ...).
+    firmware: Option<String>,
     verify: Option<bool>,
 }
 
@@ -94,21 +98,41 @@ pub fn parse(text: &str, origin: &str) -> Result<Method, MethodError> {
             kinds.push(PassTemplate::Random);
         }
         if p.complement == Some(true) {
-            if i == 0 {
-                return Err(invalid("pass 1: complement needs a previous pass".into()));
+            if !file.pass[..i].iter().any(|q| q.firmware.is_none()) {
+                return Err(invalid(format!(
+                    "pass {n}: complement needs a previous overwrite pass"
+                )));
             }
             kinds.push(PassTemplate::Complement);
+        }
+        if let Some(name) = &p.firmware {
+            let requested = match (name.as_str(), crate::purge::select::technique_named(name)) {
+                ("purge", _) => Requested::Purge,
+                (_, Some(t)) => Requested::Technique(t),
+                (_, None) => {
+                    let names: Vec<&str> = crate::purge::select::TECHNIQUES
+                        .iter()
+                        .map(|t| t.name())
+                        .collect();
+                    return Err(invalid(format!(
+                        "pass {n}: unknown firmware technique {:?}; use \"purge\" or one of {}",
+                        crate::text::terminal_safe(name),
+                        names.join(", ")
+                    )));
+                }
+            };
+            kinds.push(PassTemplate::Firmware(requested));
         }
         let template = match kinds.len() {
             1 => kinds.remove(0),
             0 => {
                 return Err(invalid(format!(
-                    "pass {n}: say what to write: byte = 0xNN, pattern = [..], random = true or complement = true"
+                    "pass {n}: say what to write: byte = 0xNN, pattern = [..], random = true, complement = true or firmware = \"purge\""
                 )))
             }
             _ => {
                 return Err(invalid(format!(
-                    "pass {n}: give only one of byte, pattern, random, complement"
+                    "pass {n}: give only one of byte, pattern, random, complement, firmware"
                 )))
             }
         };
@@ -169,6 +193,14 @@ mod tests {
                 "pass 1: give only one",
             ),
             ("[[pass]]\ncomplement = true\n", "pass 1: complement needs"),
+            (
+                "[[pass]]\nfirmware = \"purge\"\n[[pass]]\ncomplement = true\n",
+                "pass 2: complement needs a previous overwrite",
+            ),
+            (
+                "[[pass]]\nfirmware = \"nvme-melt\"\n",
+                "pass 1: unknown firmware technique",
+            ),
             ("[[pass]]\nbyte = 300\n", "m.toml"),
             ("[[pass]]\nbite = 1\n", "unknown field"),
             ("[[pass]]\npattern = []\n", "pass 1: pattern must have"),

@@ -12,7 +12,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::device::drive::PurgeTechnique;
 use crate::pattern::{Pattern, Prng, Seed};
+pub use crate::purge::select::Requested;
 
 pub use builtin::{builtin, BUILTIN};
 pub use custom::load_file;
@@ -28,6 +30,9 @@ pub enum PassTemplate {
     Complement,
     /// Gutmann's 27 fixed patterns, in an order shuffled for each run.
     GutmannShuffled,
+    /// A firmware purge step: `purge` (the strongest technique the drive reports) or one named
+    /// technique. Which command runs is decided per drive ([`WipePlan::resolve`]).
+    Firmware(Requested),
 }
 
 /// A named sequence of passes.
@@ -91,11 +96,51 @@ pub struct PassSpec {
     pub verify: Option<VerifyKind>,
 }
 
+/// One firmware step of a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirmwareSpec {
+    /// 1-based position in the plan (shared with overwrite passes).
+    pub number: u32,
+    pub requested: Requested,
+    /// The technique chosen for this drive, and why; `None` until [`WipePlan::resolve`].
+    pub technique: Option<(PurgeTechnique, String)>,
+    /// How the firmware's work is read back; `None` only with `--verify none`.
+    pub verify: Option<VerifyKind>,
+}
+
+/// One step of a plan, in the order it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Overwrite(PassSpec),
+    Firmware(FirmwareSpec),
+}
+
+impl Step {
+    pub fn number(&self) -> u32 {
+        match self {
+            Step::Overwrite(p) => p.number,
+            Step::Firmware(f) => f.number,
+        }
+    }
+
+    /// How the step is shown: the pattern (`0x00`, `random`) or the firmware request.
+    pub fn describe(&self) -> String {
+        match self {
+            Step::Overwrite(p) => p.pattern.to_string(),
+            Step::Firmware(f) => match &f.technique {
+                Some((t, _)) if f.requested == Requested::Purge => format!("purge: {}", t.name()),
+                Some((t, _)) => t.name().to_owned(),
+                None => f.requested.name().to_owned(),
+            },
+        }
+    }
+}
+
 /// Everything the engine needs to wipe one target.
 #[derive(Debug, Clone)]
 pub struct WipePlan {
     pub method: String,
-    pub passes: Vec<PassSpec>,
+    pub steps: Vec<Step>,
     pub verify: VerifyMode,
     pub prng: Prng,
     pub seed: Seed,
@@ -136,6 +181,43 @@ pub enum MethodError {
     Invalid { path: String, detail: String },
 }
 
+impl WipePlan {
+    /// The overwrite passes, in order.
+    pub fn passes(&self) -> impl Iterator<Item = &PassSpec> {
+        self.steps.iter().filter_map(|s| match s {
+            Step::Overwrite(p) => Some(p),
+            Step::Firmware(_) => None,
+        })
+    }
+
+    /// The firmware steps, in order.
+    pub fn firmware_steps(&self) -> impl Iterator<Item = &FirmwareSpec> {
+        self.steps.iter().filter_map(|s| match s {
+            Step::Firmware(f) => Some(f),
+            Step::Overwrite(_) => None,
+        })
+    }
+
+    pub fn has_firmware(&self) -> bool {
+        self.firmware_steps().next().is_some()
+    }
+
+    /// Choose each firmware step's technique for `device`; refused (nothing written) when a
+    /// step cannot run on it.
+    pub fn resolve(
+        &mut self,
+        device: &crate::device::DeviceInfo,
+        allow_bridge: bool,
+    ) -> Result<(), crate::purge::Refused> {
+        for step in &mut self.steps {
+            if let Step::Firmware(f) = step {
+                f.technique = Some(crate::purge::choose(device, f.requested, allow_bridge)?);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Find a method by built-in name, or load it from a TOML file when `name_or_path` names one.
 pub fn resolve(name_or_path: &str) -> Result<Method, MethodError> {
     if let Some(m) = builtin(name_or_path) {
@@ -153,48 +235,70 @@ pub fn resolve(name_or_path: &str) -> Result<Method, MethodError> {
 /// Make `method` concrete for one run.
 pub fn plan(method: &Method, opts: &PlanOptions) -> WipePlan {
     let verify = opts.verify.unwrap_or(method.default_verify);
-    let mut passes: Vec<(Pattern, bool)> = Vec::new();
+    // `None` pattern: a firmware step.
+    let mut passes: Vec<(Option<Pattern>, bool, Option<Requested>)> = Vec::new();
     let mut next_stream = 1u32;
     let mut gutmann_order = 0u32;
     for _ in 0..opts.rounds.max(1) {
         for mp in &method.passes {
             match &mp.template {
                 PassTemplate::Fixed(bytes) => {
-                    passes.push((Pattern::Fixed(bytes.clone()), mp.verify))
+                    passes.push((Some(Pattern::Fixed(bytes.clone())), mp.verify, None))
                 }
                 PassTemplate::Random => {
                     passes.push((
-                        Pattern::Random {
+                        Some(Pattern::Random {
                             stream: next_stream,
                             inverted: false,
-                        },
+                        }),
                         mp.verify,
+                        None,
                     ));
                     next_stream += 1;
                 }
                 PassTemplate::Complement => {
-                    // Validation guarantees a previous pass; a leading complement acts on zeros.
-                    let previous = passes.last().map_or(Pattern::byte(0), |(p, _)| p.clone());
-                    passes.push((previous.complement(), mp.verify));
+                    // Validation guarantees a previous overwrite pass; a complement with none
+                    // before it acts on zeros.
+                    let previous = passes
+                        .iter()
+                        .rev()
+                        .find_map(|(p, _, _)| p.clone())
+                        .unwrap_or(Pattern::byte(0));
+                    passes.push((Some(previous.complement()), mp.verify, None));
                 }
                 PassTemplate::GutmannShuffled => {
                     for bytes in builtin::gutmann_shuffled(&opts.seed, gutmann_order) {
-                        passes.push((Pattern::Fixed(bytes), mp.verify));
+                        passes.push((Some(Pattern::Fixed(bytes)), mp.verify, None));
                     }
                     gutmann_order += 1;
                 }
+                PassTemplate::Firmware(requested) => passes.push((None, true, Some(*requested))),
             }
         }
     }
     if opts.blank {
-        passes.push((Pattern::byte(0), false));
+        passes.push((Some(Pattern::byte(0)), false, None));
     }
     let last = passes.len();
     let specs = passes
         .into_iter()
         .enumerate()
-        .map(|(i, (pattern, required))| {
+        .map(|(i, (pattern, required, firmware))| {
             let is_last = i + 1 == last;
+            let Some(pattern) = pattern else {
+                // What a firmware did is always checked (NIST: never trust the status alone),
+                // unless the operator turned verification off.
+                return Step::Firmware(FirmwareSpec {
+                    number: i as u32 + 1,
+                    requested: firmware.unwrap_or(Requested::Purge),
+                    technique: None,
+                    verify: match verify {
+                        VerifyMode::None => None,
+                        VerifyMode::Sample => Some(VerifyKind::Sampled),
+                        VerifyMode::Last | VerifyMode::All => Some(VerifyKind::Full),
+                    },
+                });
+            };
             let verify = match verify {
                 // A pass the method itself requires to be read back (HMG IS5 Enhanced) is
                 // read back even with --verify none: otherwise the result would name a method
@@ -204,16 +308,16 @@ pub fn plan(method: &Method, opts: &PlanOptions) -> WipePlan {
                 VerifyMode::Last => (is_last || required).then_some(VerifyKind::Full),
                 VerifyMode::Sample => (is_last || required).then_some(VerifyKind::Sampled),
             };
-            PassSpec {
+            Step::Overwrite(PassSpec {
                 number: i as u32 + 1,
                 pattern,
                 verify,
-            }
+            })
         })
         .collect();
     WipePlan {
         method: method.name.clone(),
-        passes: specs,
+        steps: specs,
         verify,
         prng: opts.prng.unwrap_or_else(Prng::fastest),
         seed: opts.seed,
@@ -233,22 +337,26 @@ mod tests {
         }
     }
 
+    fn ps(p: &WipePlan) -> Vec<PassSpec> {
+        p.passes().cloned().collect()
+    }
+
     fn patterns(p: &WipePlan) -> Vec<String> {
-        p.passes.iter().map(|s| s.pattern.to_string()).collect()
+        ps(p).iter().map(|s| s.pattern.to_string()).collect()
     }
 
     #[test]
     fn nist_clear_is_one_verified_zero_pass() {
         let p = plan(&resolve("nist-clear").unwrap(), &opts());
         assert_eq!(patterns(&p), ["0x00"]);
-        assert_eq!(p.passes[0].verify, Some(VerifyKind::Full));
+        assert_eq!(ps(&p)[0].verify, Some(VerifyKind::Full));
     }
 
     #[test]
     fn dod_short_is_byte_complement_random() {
         let p = plan(&resolve("dod-3").unwrap(), &opts());
         assert_eq!(patterns(&p), ["0x00", "0xFF", "random"]);
-        assert_eq!(p.passes.iter().filter(|s| s.verify.is_some()).count(), 1);
+        assert_eq!(ps(&p).iter().filter(|s| s.verify.is_some()).count(), 1);
     }
 
     #[test]
@@ -263,8 +371,8 @@ mod tests {
             patterns(&p),
             ["0x00", "0xFF", "random", "0x00", "0xFF", "random", "0x00"]
         );
-        assert_ne!(p.passes[2].pattern, p.passes[5].pattern);
-        assert_eq!(p.passes.last().unwrap().verify, Some(VerifyKind::Full));
+        assert_ne!(ps(&p)[2].pattern, ps(&p)[5].pattern);
+        assert_eq!(ps(&p).last().unwrap().verify, Some(VerifyKind::Full));
     }
 
     #[test]
@@ -277,10 +385,7 @@ mod tests {
                 ..opts()
             },
         );
-        assert!(all
-            .passes
-            .iter()
-            .all(|s| s.verify == Some(VerifyKind::Full)));
+        assert!(all.passes().all(|s| s.verify == Some(VerifyKind::Full)));
         let none = plan(
             &m,
             &PlanOptions {
@@ -288,7 +393,7 @@ mod tests {
                 ..opts()
             },
         );
-        assert!(none.passes.iter().all(|s| s.verify.is_none()));
+        assert!(ps(&none).iter().all(|s| s.verify.is_none()));
         let sample = plan(
             &m,
             &PlanOptions {
@@ -297,7 +402,7 @@ mod tests {
             },
         );
         assert_eq!(
-            sample.passes.last().unwrap().verify,
+            ps(&sample).last().unwrap().verify,
             Some(VerifyKind::Sampled)
         );
     }
@@ -313,8 +418,8 @@ mod tests {
                 ..opts()
             },
         );
-        assert_eq!(with_blank.passes[2].verify, Some(VerifyKind::Full));
-        assert_eq!(with_blank.passes[3].verify, Some(VerifyKind::Full));
+        assert_eq!(ps(&with_blank)[2].verify, Some(VerifyKind::Full));
+        assert_eq!(ps(&with_blank)[3].verify, Some(VerifyKind::Full));
         let none = plan(
             &resolve("hmg-is5-enhanced").unwrap(),
             &PlanOptions {
@@ -322,16 +427,16 @@ mod tests {
                 ..opts()
             },
         );
-        let verified: Vec<_> = none.passes.iter().map(|s| s.verify).collect();
+        let verified: Vec<_> = ps(&none).iter().map(|s| s.verify).collect();
         assert_eq!(verified, [None, None, Some(VerifyKind::Full)]);
     }
 
     #[test]
     fn gutmann_has_35_passes_with_all_27_patterns_shuffled_per_seed() {
         let a = plan(&resolve("gutmann").unwrap(), &opts());
-        assert_eq!(a.passes.len(), 35);
-        assert!(a.passes[..4].iter().all(|s| s.pattern.is_random()));
-        assert!(a.passes[31..].iter().all(|s| s.pattern.is_random()));
+        assert_eq!(ps(&a).len(), 35);
+        assert!(ps(&a)[..4].iter().all(|s| s.pattern.is_random()));
+        assert!(ps(&a)[31..].iter().all(|s| s.pattern.is_random()));
         let mut fixed: Vec<_> = patterns(&a)[4..31].to_vec();
         let b = plan(
             &resolve("gutmann").unwrap(),
