@@ -94,6 +94,146 @@ pub fn sanitize_status() -> AtaCommand {
     }
 }
 
+/// SANITIZE DEVICE count bit 4, FAILURE MODE ("AUSE"): when the sanitize fails, the host may
+/// leave the failed state with SANITIZE STATUS EXT + CLEAR SANITIZE OPERATION FAILED instead of
+/// only through a new, successful sanitize.
+const SANITIZE_FAILURE_MODE: u16 = 1 << 4;
+
+fn sanitize_command(features: u16, count: u16, lba: u64) -> AtaCommand {
+    AtaCommand {
+        command: 0xb4,
+        features,
+        count,
+        lba,
+        device: DEVICE_LBA,
+        protocol: AtaProtocol::NonData,
+        extended: true,
+    }
+}
+
+/// CRYPTO SCRAMBLE EXT (0xB4/0x0011): LBA(31:0) carries the key "Cryp" (0x43727970).
+pub fn sanitize_crypto_scramble(ause: bool) -> AtaCommand {
+    let count = if ause { SANITIZE_FAILURE_MODE } else { 0 };
+    sanitize_command(0x0011, count, 0x4372_7970)
+}
+
+/// BLOCK ERASE EXT (0xB4/0x0012): LBA(31:0) carries the key "BkEr" (0x426B4572).
+pub fn sanitize_block_erase(ause: bool) -> AtaCommand {
+    let count = if ause { SANITIZE_FAILURE_MODE } else { 0 };
+    sanitize_command(0x0012, count, 0x426b_4572)
+}
+
+/// OVERWRITE EXT (0xB4/0x0014): LBA(47:32) the key "OW" (0x4F57), LBA(31:0) the pattern;
+/// COUNT bits 3:0 OVERWRITE LOOP COUNT (0 means 16), bit 4 FAILURE MODE, bit 7 INVERT PATTERN
+/// BETWEEN OVERWRITE PASSES.
+///
+/// `passes` is clamped to 1..=16: 0 would silently mean 16 on the wire and anything above 16
+/// cannot be encoded, so a caller asking for 0 gets one pass and one asking for 17+ gets 16.
+/// Check `passes` before calling if the difference matters.
+pub fn sanitize_overwrite(ause: bool, pattern: u32, passes: u8, invert: bool) -> AtaCommand {
+    let loops = u16::from(passes.clamp(1, 16)) & 0x0f; // 16 -> 0
+    let mut count = loops;
+    if ause {
+        count |= SANITIZE_FAILURE_MODE;
+    }
+    if invert {
+        count |= 1 << 7;
+    }
+    sanitize_command(0x0014, count, 0x4f57 << 32 | u64::from(pattern))
+}
+
+/// SANITIZE STATUS EXT with COUNT bit 0, CLEAR SANITIZE OPERATION FAILED: leaves the failed
+/// state when the failed sanitize was started with FAILURE MODE (AUSE) set; otherwise the
+/// drive stays failed (it aborts, reason "sanitize command unsuccessful").
+pub fn sanitize_status_clear_failure() -> AtaCommand {
+    AtaCommand {
+        count: 0x0001,
+        ..sanitize_status()
+    }
+}
+
+/// The 512-byte PIO-out block of the Security commands (ACS-4 SECURITY SET PASSWORD / UNLOCK /
+/// ERASE UNIT / DISABLE PASSWORD data tables): word 0 control
+/// (bit 0 IDENTIFIER: 0 user, 1 master; bit 1 ERASE MODE enhanced for ERASE UNIT; bit 8
+/// MASTER PASSWORD CAPABILITY for SET PASSWORD: 0 High, 1 Maximum), words 1-16 the password.
+fn security_block(control: u16, password: &[u8; 32]) -> [u8; 512] {
+    let mut block = [0u8; 512];
+    block[0..2].copy_from_slice(&control.to_le_bytes());
+    block[2..34].copy_from_slice(password);
+    block
+}
+
+fn security_command(command: u8) -> AtaCommand {
+    AtaCommand {
+        command,
+        features: 0,
+        count: 1,
+        lba: 0,
+        device: 0,
+        protocol: AtaProtocol::PioOut,
+        extended: false,
+    }
+}
+
+/// SECURITY SET PASSWORD (0xF1): sets the *user* password with master password capability
+/// High (word 0 = 0), which enables security. The drive then locks at the next power-on.
+pub fn security_set_password(password: &[u8; 32]) -> (AtaCommand, [u8; 512]) {
+    (security_command(0xf1), security_block(0, password))
+}
+
+/// SECURITY UNLOCK (0xF2) with the user password.
+pub fn security_unlock(password: &[u8; 32]) -> (AtaCommand, [u8; 512]) {
+    (security_command(0xf2), security_block(0, password))
+}
+
+/// SECURITY ERASE PREPARE (0xF3, non-data): must be the command immediately before ERASE UNIT.
+pub fn security_erase_prepare() -> AtaCommand {
+    AtaCommand {
+        count: 0,
+        protocol: AtaProtocol::NonData,
+        ..security_command(0xf3)
+    }
+}
+
+/// SECURITY ERASE UNIT (0xF4) with the user password; `enhanced` sets word 0 bit 1.
+pub fn security_erase_unit(password: &[u8; 32], enhanced: bool) -> (AtaCommand, [u8; 512]) {
+    let control = if enhanced { 0x0002 } else { 0 };
+    (security_command(0xf4), security_block(control, password))
+}
+
+/// SECURITY DISABLE PASSWORD (0xF6) with the user password: clears it, security disabled.
+pub fn security_disable_password(password: &[u8; 32]) -> (AtaCommand, [u8; 512]) {
+    (security_command(0xf6), security_block(0, password))
+}
+
+/// hdparm's floor for an erase: never expect more than 30 MB/s (10^6 bytes) ...
+const ERASE_FLOOR_BYTES_PER_SEC: u64 = 30_000_000;
+/// ... plus half an hour for the drive's own overhead.
+const ERASE_FLOOR_EXTRA_SECS: u64 = 30 * 60;
+
+/// How long to wait for SECURITY ERASE UNIT before giving up on it.
+///
+/// The larger of: the drive's own estimate (IDENTIFY word 89, or 90 when `enhanced`) doubled,
+/// since drives underestimate and a timeout mid-erase is far worse than a long wait (a
+/// "more than" estimate is doubled the same way); and hdparm's floor, `capacity_bytes` at
+/// 30 MB/s plus 30 minutes. A drive that reports no estimate gets the floor.
+pub fn security_erase_timeout(
+    id: &AtaIdentify,
+    enhanced: bool,
+    capacity_bytes: u64,
+) -> std::time::Duration {
+    let estimate = if enhanced {
+        id.security.enhanced_erase
+    } else {
+        id.security.erase
+    };
+    let drive_secs = estimate
+        .minutes()
+        .map_or(0, |m| u64::from(m).saturating_mul(2 * 60));
+    let floor_secs = capacity_bytes / ERASE_FLOOR_BYTES_PER_SEC + ERASE_FLOOR_EXTRA_SECS;
+    std::time::Duration::from_secs(drive_secs.max(floor_secs))
+}
+
 pub fn smart_return_status() -> AtaCommand {
     AtaCommand {
         command: 0xb0,
@@ -398,6 +538,151 @@ pub(crate) mod tests {
                 e
             );
         }
+    }
+
+    #[test]
+    fn sanitize_taskfiles_match_acs() {
+        // ACS-4 §7.32 (SANITIZE DEVICE), the "command inputs" table of each subcommand:
+        // (features, count, lba) with COMMAND 0xB4, DEVICE bit 6 set, 48-bit, non-data.
+        // CRYPTO SCRAMBLE EXT: LBA(31:0) 4372_7970h, COUNT bit 4 FAILURE MODE.
+        // BLOCK ERASE EXT: LBA(31:0) 426B_4572h. OVERWRITE EXT: LBA(47:32) 4F57h, LBA(31:0)
+        // OVERWRITE PATTERN, COUNT bit 7 INVERT, bit 4 FAILURE MODE, bits 3:0 LOOP COUNT.
+        // SANITIZE STATUS EXT: COUNT bit 0 CLEAR SANITIZE OPERATION FAILED.
+        let table: [(AtaCommand, (u16, u16, u64)); 9] = [
+            (
+                sanitize_crypto_scramble(false),
+                (0x0011, 0x0000, 0x0000_4372_7970),
+            ),
+            (
+                sanitize_crypto_scramble(true),
+                (0x0011, 0x0010, 0x0000_4372_7970),
+            ),
+            (
+                sanitize_block_erase(false),
+                (0x0012, 0x0000, 0x0000_426b_4572),
+            ),
+            (
+                sanitize_block_erase(true),
+                (0x0012, 0x0010, 0x0000_426b_4572),
+            ),
+            (
+                sanitize_overwrite(false, 0x0000_0000, 1, false),
+                (0x0014, 0x0001, 0x4f57_0000_0000),
+            ),
+            (
+                sanitize_overwrite(true, 0xdead_beef, 3, true),
+                (0x0014, 0x0093, 0x4f57_dead_beef),
+            ),
+            // 16 passes are encoded as 0.
+            (
+                sanitize_overwrite(false, 0x5555_5555, 16, false),
+                (0x0014, 0x0000, 0x4f57_5555_5555),
+            ),
+            (sanitize_status_clear_failure(), (0x0000, 0x0001, 0)),
+            (sanitize_status(), (0x0000, 0x0000, 0)),
+        ];
+        for (c, (features, count, lba)) in table {
+            assert_eq!(
+                (c.command, c.features, c.count, c.lba, c.device),
+                (0xb4, features, count, lba, 0x40),
+                "{c:?}"
+            );
+            assert!(c.extended && c.protocol == AtaProtocol::NonData);
+        }
+        // Out-of-range pass counts are clamped (documented): 0 -> 1, 17+ -> 16 (encoded 0).
+        assert_eq!(sanitize_overwrite(false, 0, 0, false).count, 0x0001);
+        assert_eq!(sanitize_overwrite(false, 0, 200, false).count, 0x0000);
+        // The whole SAT CDB for OVERWRITE EXT, byte by byte (SAT-4 table 173): protocol 3
+        // with EXTEND, CK_COND, FEATURES 00 14, COUNT 00 93, LBA interleaved
+        // 31:24 DE, 7:0 EF, 39:32 57, 15:8 BE, 47:40 4F, 23:16 AD, DEVICE 40, COMMAND B4.
+        let cdb = crate::device::transport::ata::pass_through_cdb(
+            &sanitize_overwrite(true, 0xdead_beef, 3, true),
+            crate::device::transport::ata::PassThrough::Sixteen,
+        )
+        .unwrap();
+        assert_eq!(
+            cdb,
+            [
+                0x85, 0x07, 0x20, 0x00, 0x14, 0x00, 0x93, 0xde, 0xef, 0x57, 0xbe, 0x4f, 0xad, 0x40,
+                0xb4, 0x00
+            ]
+        );
+    }
+
+    #[test]
+    fn security_commands_match_acs() {
+        // ACS-4 Security feature set (the SECURITY * command and data tables): SET PASSWORD
+        // F1h, UNLOCK F2h, ERASE PREPARE F3h (non-data), ERASE UNIT F4h, DISABLE PASSWORD F6h; the PIO-out ones
+        // transfer one 512-byte block (COUNT 1). Their data tables: word 0 bit 0 IDENTIFIER
+        // (0 = user), bit 1 ENHANCED ERASE (ERASE UNIT), bit 8 MASTER PASSWORD CAPABILITY
+        // (SET PASSWORD, 0 = High); words 1-16 PASSWORD.
+        let mut pw = [0u8; 32];
+        pw[..6].copy_from_slice(b"massho");
+        pw[31] = 0x7e;
+        let mut expected_block = [0u8; 512];
+        expected_block[2..8].copy_from_slice(&[0x6d, 0x61, 0x73, 0x73, 0x68, 0x6f]);
+        expected_block[33] = 0x7e;
+        let mut enhanced_block = expected_block;
+        enhanced_block[0] = 0x02;
+        type Row = ((AtaCommand, [u8; 512]), u8, [u8; 512]);
+        let table: [Row; 5] = [
+            (security_set_password(&pw), 0xf1, expected_block),
+            (security_unlock(&pw), 0xf2, expected_block),
+            (security_erase_unit(&pw, false), 0xf4, expected_block),
+            (security_erase_unit(&pw, true), 0xf4, enhanced_block),
+            (security_disable_password(&pw), 0xf6, expected_block),
+        ];
+        for ((c, block), command, expected) in table {
+            assert_eq!(
+                (c.command, c.features, c.count, c.lba, c.device, c.extended),
+                (command, 0, 1, 0, 0, false)
+            );
+            assert_eq!(c.protocol, AtaProtocol::PioOut);
+            assert_eq!(block, expected, "command {command:#x}");
+        }
+        let p = security_erase_prepare();
+        assert_eq!(
+            (p.command, p.count, p.protocol, p.extended),
+            (0xf3, 0, AtaProtocol::NonData, false)
+        );
+    }
+
+    #[test]
+    fn security_erase_timeout_is_generous() {
+        let id = |w89: u16, w90: u16| {
+            AtaIdentify::parse(&identify_words(
+                &[
+                    (82, 0x0002),
+                    (83, 0x4000),
+                    (89, w89),
+                    (90, w90),
+                    (128, 0x0021),
+                ],
+                &[],
+            ))
+            .unwrap()
+        };
+        // Word 89 = 30: 60 minutes, doubled: 7200 s. 1 GB at 30 MB/s = 33 s + 1800 s.
+        let d = id(30, 0);
+        assert_eq!(
+            security_erase_timeout(&d, false, 1_000_000_000).as_secs(),
+            7200
+        );
+        // 1 TB: the floor (33 333 s + 1800 s) is larger than the drive's 2 hours.
+        assert_eq!(
+            security_erase_timeout(&d, false, 1_000_000_000_000).as_secs(),
+            35_133
+        );
+        // Enhanced not reported: the floor.
+        assert_eq!(
+            security_erase_timeout(&d, true, 1_000_000_000).as_secs(),
+            1833
+        );
+        // "More than 508 minutes" (0xFF): 510 minutes as the field's value, doubled.
+        assert_eq!(
+            security_erase_timeout(&id(0, 0x00ff), true, 0).as_secs(),
+            510 * 2 * 60
+        );
     }
 
     #[test]

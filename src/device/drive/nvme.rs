@@ -44,6 +44,64 @@ pub fn get_log_page(lid: u8, nsid: u32, len: usize) -> NvmeAdminCommand {
     }
 }
 
+/// Format NVM (opcode 0x80) of namespace `nsid` to LBA format `lbaf_index` (0..=63) with
+/// Secure Erase Settings `ses` (0 none, 1 user data erase, 2 cryptographic erase). CDW10
+/// (NVMe 2.0 figure "Format NVM - Command Dword 10"): LBAF 3:0 = index bits 3:0, MSET 4 = 0,
+/// PI 7:5 = 0, PIL 8 = 0, SES 11:9, LBAFU 13:12 = index bits 5:4.
+pub fn format_nvm(nsid: u32, lbaf_index: u8, ses: u8) -> NvmeAdminCommand {
+    let lbaf = u32::from(lbaf_index & 0x0f);
+    let lbafu = u32::from((lbaf_index >> 4) & 0x03);
+    NvmeAdminCommand {
+        opcode: 0x80,
+        nsid,
+        cdw10: lbafu << 12 | u32::from(ses & 0x07) << 9 | lbaf,
+        ..NvmeAdminCommand::default()
+    }
+}
+
+/// Sanitize Action (SANACT, CDW10 bits 2:0) of the Sanitize command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NvmeSanitizeAction {
+    ExitFailureMode = 1,
+    BlockErase = 2,
+    Overwrite = 3,
+    CryptoErase = 4,
+}
+
+/// Sanitize (opcode 0x84), always for the whole NVM subsystem (NSID 0). CDW10 (NVMe 2.0
+/// figure "Sanitize - Command Dword 10"): SANACT 2:0, AUSE 3, OWPASS 7:4, OIPBP 8 = 0, NDAS 9;
+/// CDW11: the overwrite pattern.
+///
+/// `owpass` and `pattern` only mean something for [`NvmeSanitizeAction::Overwrite`] and are
+/// sent as 0 otherwise. For an overwrite `owpass` is clamped to 1..=16 (16 is encoded as 0;
+/// 0 would silently mean 16 on the wire).
+pub fn sanitize(
+    action: NvmeSanitizeAction,
+    ause: bool,
+    no_dealloc: bool,
+    owpass: u8,
+    pattern: u32,
+) -> NvmeAdminCommand {
+    let (owpass, pattern) = match action {
+        NvmeSanitizeAction::Overwrite => (u32::from(owpass.clamp(1, 16)) & 0x0f, pattern),
+        _ => (0, 0),
+    };
+    NvmeAdminCommand {
+        opcode: 0x84,
+        nsid: 0,
+        cdw10: u32::from(no_dealloc) << 9 | owpass << 4 | u32::from(ause) << 3 | action as u32,
+        cdw11: pattern,
+        ..NvmeAdminCommand::default()
+    }
+}
+
+/// Get Log Page for the Sanitize Status log (LID 0x81, 512 bytes, global, RAE set).
+pub fn sanitize_log() -> NvmeAdminCommand {
+    get_log_page(LOG_SANITIZE, NSID_ALL, SANITIZE_LOG_LEN)
+}
+
+pub const SANITIZE_LOG_LEN: usize = 512;
+
 fn bytes<const N: usize>(buf: &[u8], at: usize) -> [u8; N] {
     let mut out = [0u8; N];
     if let Some(s) = buf.get(at..at + N) {
@@ -111,6 +169,22 @@ pub struct NvmeIdentifyNamespace {
     pub nsze: u64,
     /// The LBA size in use, from FLBAS and the LBA format list (2^LBADS bytes).
     pub lba_size: Option<u32>,
+    /// The LBA format index in use (FLBAS bits 3:0, and 6:5 as bits 5:4), whether or not the
+    /// format list describes it: what Format NVM must be given to keep the current format.
+    pub flbas_index: u8,
+    /// DLFEAT (byte 33): what reads of deallocated blocks return (bits 2:0), and more.
+    pub dlfeat: u8,
+}
+
+/// What a read of a deallocated logical block returns (DLFEAT bits 2:0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeallocatedReads {
+    /// 000b, or a reserved value: the controller does not say.
+    NotReported,
+    /// 001b: every byte 0x00.
+    Zeros,
+    /// 010b: every byte 0xFF.
+    Ones,
 }
 
 impl NvmeIdentifyNamespace {
@@ -121,7 +195,8 @@ impl NvmeIdentifyNamespace {
         let nlbaf = usize::from(buf[25]); // zero-based count
         let flbas = buf[26];
         // FLBAS bits 3:0, and bits 6:5 as the upper bits when more than 16 formats exist.
-        let index = usize::from(flbas & 0x0f) | usize::from((flbas >> 5) & 0x03) << 4;
+        let flbas_index = flbas & 0x0f | ((flbas >> 5) & 0x03) << 4;
+        let index = usize::from(flbas_index);
         let lba_size = (index <= nlbaf && index < 64)
             .then(|| buf[128 + index * 4 + 2])
             .filter(|lbads| (9..=31).contains(lbads))
@@ -129,7 +204,17 @@ impl NvmeIdentifyNamespace {
         Some(NvmeIdentifyNamespace {
             nsze: le64(buf, 0),
             lba_size,
+            flbas_index,
+            dlfeat: buf[33],
         })
+    }
+
+    pub fn deallocated_reads(&self) -> DeallocatedReads {
+        match self.dlfeat & 0x07 {
+            0b001 => DeallocatedReads::Zeros,
+            0b010 => DeallocatedReads::Ones,
+            _ => DeallocatedReads::NotReported,
+        }
     }
 }
 
@@ -238,6 +323,96 @@ mod tests {
         assert_eq!((big.cdw10 >> 16, big.cdw11), (0xffff, 0));
         let bigger = get_log_page(LOG_SMART, 0, 262_148);
         assert_eq!((bigger.cdw10 >> 16, bigger.cdw11), (0x0000, 1));
+    }
+
+    #[test]
+    fn purge_command_dwords_match_the_spec() {
+        // Format NVM, NVMe Base 2.0 figure "Format NVM - Command Dword 10": LBAF 3:0, MSET 4,
+        // PI 7:5, PIL 8, SES 11:9, LBAFU 13:12. Index 0, SES 1 (user data erase) = 0x0000_0200; index 0x13 (19: LBAFU
+        // 01b, LBAF 0011b), SES 2 = 0x1000 | 0x0400 | 0x3 = 0x0000_1403.
+        assert_eq!(
+            format_nvm(1, 0, 1),
+            NvmeAdminCommand {
+                opcode: 0x80,
+                nsid: 1,
+                cdw10: 0x0000_0200,
+                ..Default::default()
+            }
+        );
+        assert_eq!(format_nvm(1, 0x13, 2).cdw10, 0x0000_1403);
+        assert_eq!(format_nvm(0xffff_ffff, 2, 0).cdw10, 0x0000_0002);
+        // Sanitize, NVMe Base 2.0 figures "Sanitize - Command Dword 10/11": CDW10 SANACT 2:0,
+        // AUSE 3, OWPASS 7:4, OIPBP 8, NDAS 9; CDW11 OVRPAT; NSID 0.
+        // (command, cdw10, cdw11)
+        let table = [
+            (
+                sanitize(NvmeSanitizeAction::CryptoErase, false, false, 0, 0),
+                0x0000_0004,
+                0,
+            ),
+            (
+                sanitize(NvmeSanitizeAction::CryptoErase, true, true, 0, 0),
+                0x0000_020c,
+                0,
+            ),
+            (
+                sanitize(NvmeSanitizeAction::BlockErase, true, false, 5, 0xffff_ffff),
+                0x0000_000a,
+                0,
+            ),
+            (
+                sanitize(NvmeSanitizeAction::ExitFailureMode, false, false, 0, 0),
+                0x0000_0001,
+                0,
+            ),
+            (
+                sanitize(NvmeSanitizeAction::Overwrite, false, false, 3, 0xa5a5_5a5a),
+                0x0000_0033,
+                0xa5a5_5a5a,
+            ),
+            // 16 passes -> OWPASS 0; 0 passes clamped to 1.
+            (
+                sanitize(NvmeSanitizeAction::Overwrite, true, true, 16, 0),
+                0x0000_020b,
+                0,
+            ),
+            (
+                sanitize(NvmeSanitizeAction::Overwrite, false, false, 0, 0),
+                0x0000_0013,
+                0,
+            ),
+        ];
+        for (c, cdw10, cdw11) in table {
+            assert_eq!(
+                (c.opcode, c.nsid, c.cdw10, c.cdw11),
+                (0x84, 0, cdw10, cdw11)
+            );
+        }
+        let log = sanitize_log();
+        assert_eq!(
+            (log.opcode, log.nsid, log.cdw10, log.cdw11),
+            (0x02, 0xffff_ffff, 0x007f_8081, 0)
+        );
+    }
+
+    #[test]
+    fn identify_namespace_dlfeat_and_format_index() {
+        let mut buf = vec![0u8; IDENTIFY_LEN];
+        buf[25] = 19; // 20 formats
+        buf[26] = 0x23; // FLBAS: bits 3:0 = 3, bits 6:5 = 01b -> index 19
+        buf[128 + 19 * 4 + 2] = 12;
+        for (dlfeat, reads) in [
+            (0x00, DeallocatedReads::NotReported),
+            (0x09, DeallocatedReads::Zeros), // bit 3 (Write Zeroes deallocates) + 001b
+            (0x02, DeallocatedReads::Ones),
+            (0x03, DeallocatedReads::NotReported), // reserved
+        ] {
+            buf[33] = dlfeat;
+            let ns = NvmeIdentifyNamespace::parse(&buf).unwrap();
+            assert_eq!((ns.flbas_index, ns.dlfeat), (19, dlfeat));
+            assert_eq!(ns.lba_size, Some(4096));
+            assert_eq!(ns.deallocated_reads(), reads);
+        }
     }
 
     #[test]

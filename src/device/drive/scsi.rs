@@ -32,6 +32,48 @@ pub const SANITIZE_OVERWRITE: u16 = 0x01;
 pub const SANITIZE_BLOCK_ERASE: u16 = 0x02;
 pub const SANITIZE_CRYPTO_ERASE: u16 = 0x03;
 
+/// EXIT FAILURE MODE: leaves the failed state after a SANITIZE started with AUSE set.
+pub const SANITIZE_EXIT_FAILURE_MODE: u16 = 0x1f;
+
+/// SANITIZE (48h, SBC-4 "SANITIZE command" table): byte 1 IMMED bit 7, ZNR bit 6 (always 0
+/// here: zoned devices are not a target), AUSE bit 5, SERVICE ACTION 4:0; bytes 7-8 PARAMETER
+/// LIST LENGTH (only OVERWRITE takes parameters; see [`sanitize_overwrite_parameters`]).
+pub fn sanitize(service_action: u8, immed: bool, ause: bool, param_len: u16) -> [u8; 10] {
+    let byte1 = u8::from(immed) << 7 | u8::from(ause) << 5 | service_action & 0x1f;
+    let [len_hi, len_lo] = param_len.to_be_bytes();
+    [SANITIZE, byte1, 0, 0, 0, 0, 0, len_hi, len_lo, 0]
+}
+
+/// The OVERWRITE service action's parameter list (SBC-4 "parameter list format for the
+/// OVERWRITE service action"): byte 0 INVERT bit 7, TEST 6:5 = 0, OVERWRITE COUNT 4:0; byte 1
+/// reserved; bytes 2-3 INITIALIZATION PATTERN LENGTH; then the pattern.
+///
+/// `passes` is clamped to 1..=31 (0 is reserved, 31 the field's maximum). The pattern must be
+/// 1 byte to one logical block long; the drive rejects other lengths (ILLEGAL REQUEST), and a
+/// pattern over 65535 bytes is cut to what the length field can say.
+pub fn sanitize_overwrite_parameters(pattern: &[u8], passes: u8, invert: bool) -> Vec<u8> {
+    let pattern = &pattern[..pattern.len().min(usize::from(u16::MAX))];
+    let len = u16::try_from(pattern.len()).unwrap_or(u16::MAX);
+    let mut list = Vec::with_capacity(4 + pattern.len());
+    list.push(u8::from(invert) << 7 | passes.clamp(1, 31));
+    list.push(0);
+    list.extend_from_slice(&len.to_be_bytes());
+    list.extend_from_slice(pattern);
+    list
+}
+
+/// REQUEST SENSE (03h, SPC-4): byte 1 DESC (bit 0) = 0 asks for fixed-format sense, which
+/// every device supports (a device without descriptor sense must reject DESC = 1); the
+/// progress indication of a sanitize is in its sense-key specific bytes either way.
+pub fn request_sense(len: u8) -> [u8; 6] {
+    [0x03, 0x00, 0x00, 0x00, len, 0x00]
+}
+
+/// TEST UNIT READY (00h, SPC-4).
+pub fn test_unit_ready() -> [u8; 6] {
+    [0x00; 6]
+}
+
 /// The one-command answer's SUPPORT field (byte 1 bits 2:0): 011b supported as the standard
 /// says, 101b supported in a vendor-specific way.
 pub fn operation_supported(answer: &[u8]) -> bool {
@@ -86,6 +128,45 @@ mod tests {
             report_supported_operation(SANITIZE, SANITIZE_CRYPTO_ERASE, 32),
             [0xa3, 0x0c, 0x02, 0x48, 0x00, 0x03, 0, 0, 0, 0x20, 0, 0]
         );
+    }
+
+    #[test]
+    fn purge_cdbs_match_sbc() {
+        // SBC-4 SANITIZE CDB: 48h; byte 1 = IMMED 80h | ZNR 40h | AUSE 20h | service action;
+        // bytes 2-6 reserved; 7-8 parameter list length; 9 control.
+        assert_eq!(
+            sanitize(0x03, false, false, 0),
+            [0x48, 0x03, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
+        assert_eq!(
+            sanitize(0x02, true, true, 0),
+            [0x48, 0xa2, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
+        assert_eq!(
+            sanitize(0x01, true, false, 0x0204),
+            [0x48, 0x81, 0, 0, 0, 0, 0, 0x02, 0x04, 0]
+        );
+        assert_eq!(
+            sanitize(SANITIZE_EXIT_FAILURE_MODE as u8, false, false, 0),
+            [0x48, 0x1f, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
+        // Overwrite parameter list: INVERT 80h | count; reserved; length (BE); pattern.
+        assert_eq!(
+            sanitize_overwrite_parameters(&[0xde, 0xad, 0xbe, 0xef], 3, true),
+            [0x83, 0x00, 0x00, 0x04, 0xde, 0xad, 0xbe, 0xef]
+        );
+        assert_eq!(
+            sanitize_overwrite_parameters(&[0x00], 0, false),
+            [0x01, 0x00, 0x00, 0x01, 0x00]
+        );
+        assert_eq!(
+            sanitize_overwrite_parameters(&[], 40, false),
+            [0x1f, 0, 0, 0]
+        );
+        // SPC-4 REQUEST SENSE: 03h, DESC 0, allocation length in byte 4. TEST UNIT READY:
+        // six zero bytes.
+        assert_eq!(request_sense(252), [0x03, 0, 0, 0, 0xfc, 0]);
+        assert_eq!(test_unit_ready(), [0, 0, 0, 0, 0, 0]);
     }
 
     #[test]
