@@ -4,16 +4,40 @@
 //! PASS-THROUGH CDBs on [`ScsiTransport`] and answers as libata does (GOOD for a data command
 //! that worked; sense with the output registers for CK_COND and for every error, in the sense
 //! format chosen by [`SenseStyle`]). Its state machine follows ACS-4: the Security feature set
-//! (SEC1-SEC6: disabled / enabled / locked, frozen, attempt counter), the Sanitize feature set
-//! (idle, in progress, succeeded, failed; SANITIZE FREEZE LOCK), a host protected area, and
-//! SMART. [`FakeNvmeController`] answers Identify, Get Log Page, Format NVM and Sanitize as a
-//! controller does, including QEMU's answers (Invalid Opcode for Sanitize when SANICAP is 0,
-//! Invalid Field for the sanitize log).
+//! (SEC1-SEC6: disabled / enabled / locked, frozen, attempt counter, user and master passwords
+//! with High / Maximum capability, ERASE UNIT only right after ERASE PREPARE and leaving
+//! security disabled), the Sanitize feature set (idle, in progress, succeeded, failed; FAILURE
+//! MODE and CLEAR SANITIZE OPERATION FAILED; SANITIZE FREEZE LOCK), a host protected area,
+//! and SMART; optionally a USB bridge that drops long commands. [`FakeNvmeController`] answers
+//! Identify, Get Log Page, Format NVM and Sanitize as a controller does (restricted and
+//! unrestricted failure modes, NDAS, the sanitize log's status, passes and estimates),
+//! including QEMU's answers (Invalid Opcode for Sanitize when SANICAP is 0, Invalid Field for
+//! the sanitize log). [`FakeScsiDisk`] is an SBC-4 disk with SANITIZE (IMMED, AUSE, EXIT
+//! FAILURE MODE) polled through TEST UNIT READY and REQUEST SENSE.
 //!
-//! What the fakes do not model: master passwords, DCO and accessible-max changes (SET MAX,
-//! DCO SET/RESTORE, SET ACCESSIBLE MAX), data (erases do not touch any medium: purge tests check commands and states).
+//! Each fake can own a [`FakeMedium`]: a regular file a test created, rewritten with a
+//! [`MediumEffect`] when an erase completes successfully (never on a failure), so that purge
+//! verification reads back what a drive would leave. Sanitize operations run for a set number
+//! of status polls (`sanitize_polls`), the last of which sees them end.
+//!
+//! Not modelled: DCO and accessible-max changes (SET MAX, DCO SET/RESTORE, SET ACCESSIBLE
+//! MAX); reads and writes of user data through the fakes (the medium file is read directly);
+//! time (an erase takes polls, not seconds; ERASE UNIT completes at once); what a drive does
+//! to other commands while a sanitize has failed (ATA and NVMe answer them as usual, the SCSI
+//! disk only knows INQUIRY, RSOC, TUR, REQUEST SENSE and SANITIZE); an interrupted sanitize
+//! resuming after a power cycle (it just stays in progress); SATL-managed security through
+//! SECURITY PROTOCOL OUT; several namespaces or LBA formats (Format accepts format 0 of
+//! namespace 1 only); the overwrite pattern (the medium gets its effect, not the pattern);
+//! NVMe and SCSI behind bridges.
 
+mod medium;
+mod scsi_disk;
+
+use std::path::PathBuf;
 use std::time::Duration;
+
+pub use medium::{FakeMedium, MediumEffect};
+pub use scsi_disk::FakeScsiDisk;
 
 use super::{
     DataDir, NvmeAdmin, NvmeAdminCommand, NvmeCompletion, ScsiOutcome, ScsiTransport,
@@ -41,6 +65,15 @@ pub enum SecurityState {
     Enabled,
     /// SEC4: password set, locked (after a power cycle).
     Locked,
+}
+
+/// Master Password Capability (ACS-4), chosen by the last SET PASSWORD of the user password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MasterCapability {
+    /// The master password unlocks, disables and erases like the user password.
+    High,
+    /// The master password can only erase (ERASE UNIT); UNLOCK and DISABLE with it abort.
+    Maximum,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,12 +112,34 @@ pub struct FakeAtaDrive {
     pub erase_time_word: u16,
     pub enhanced_erase_time_word: u16,
     pub password: [u8; 32],
+    /// The master password (word 0 bit 0 = 1 in the command's data).
+    pub master_password: [u8; 32],
+    pub master_capability: MasterCapability,
     pub erase_prepared: bool,
     pub sanitize_crypto: bool,
     pub sanitize_block: bool,
     pub sanitize_overwrite: bool,
     pub sanitize: SanitizeState,
     pub sanitize_frozen: bool,
+    /// When > 0: every SANITIZE STATUS EXT while a sanitize runs advances its progress, and the
+    /// `sanitize_polls`-th reports it finished. 0: it runs until [`FakeAtaDrive::finish_sanitize`].
+    pub sanitize_polls: u32,
+    /// Polls seen by the running sanitize (the fake's bookkeeping).
+    pub sanitize_polls_done: u32,
+    /// The running or last sanitize ends failed instead of succeeded.
+    pub fail_sanitize: bool,
+    /// FAILURE MODE (AUSE) of the running or last sanitize: when set, a failure can be cleared
+    /// with SANITIZE STATUS EXT + CLEAR SANITIZE OPERATION FAILED.
+    pub sanitize_ause: bool,
+    /// The user data; rewritten with its effect when an erase succeeds, never on a failure.
+    pub medium: Option<FakeMedium>,
+    /// Erases (sanitize or security erase) that completed successfully.
+    pub erases_completed: u32,
+    /// A USB bridge that drops commands running longer than its timeout: SECURITY ERASE UNIT
+    /// and the SANITIZE operations get `Err(TransportError::Timeout)`. ERASE UNIT is cut by
+    /// the bridge resetting the drive (medium untouched, drive locked with its password);
+    /// a sanitize had started and goes on (ACS: it survives resets).
+    pub bridge_drops_long_commands: bool,
     /// SMART: `None` = not supported; else (threshold exceeded, attributes (id, raw)).
     pub smart: Option<(bool, Vec<(u8, u32)>)>,
     pub sense: SenseStyle,
@@ -108,6 +163,8 @@ struct Out {
     device: u8,
     count: u16,
     lba: u64,
+    /// A bridge in the path dropped the command: the host gets no answer.
+    dropped: bool,
 }
 
 impl Out {
@@ -194,12 +251,21 @@ impl Default for FakeAtaDrive {
             erase_time_word: 2,
             enhanced_erase_time_word: 2,
             password: [0; 32],
+            master_password: [0; 32],
+            master_capability: MasterCapability::High,
             erase_prepared: false,
             sanitize_crypto: true,
             sanitize_block: true,
             sanitize_overwrite: false,
             sanitize: SanitizeState::Idle,
             sanitize_frozen: false,
+            sanitize_polls: 0,
+            sanitize_polls_done: 0,
+            fail_sanitize: false,
+            sanitize_ause: false,
+            medium: None,
+            erases_completed: 0,
+            bridge_drops_long_commands: false,
             smart: Some((false, vec![(5, 0), (9, 1234), (197, 0), (198, 0)])),
             sense: SenseStyle::LibataFixed,
             accepts_12: true,
@@ -222,13 +288,29 @@ impl FakeAtaDrive {
         self.sanitize_frozen = false;
     }
 
-    /// Finish a running sanitize, successfully or not.
+    /// Finish a running sanitize, successfully (the medium gets its effect) or not.
     pub fn finish_sanitize(&mut self, success: bool) {
         if matches!(self.sanitize, SanitizeState::InProgress { .. }) {
-            self.sanitize = if success {
+            self.sanitize = if success && apply_medium(&self.medium) {
+                self.erases_completed += 1;
                 SanitizeState::Succeeded
             } else {
                 SanitizeState::Failed
+            };
+        }
+    }
+
+    /// One SANITIZE STATUS EXT seen while a sanitize runs, when `sanitize_polls` > 0.
+    fn poll_sanitize(&mut self) {
+        if self.sanitize_polls == 0 {
+            return;
+        }
+        self.sanitize_polls_done += 1;
+        if self.sanitize_polls_done >= self.sanitize_polls {
+            self.finish_sanitize(!self.fail_sanitize);
+        } else {
+            self.sanitize = SanitizeState::InProgress {
+                progress: progress(self.sanitize_polls_done, self.sanitize_polls),
             };
         }
     }
@@ -277,7 +359,8 @@ impl FakeAtaDrive {
                 | u16::from(self.security == SecurityState::Locked) << 2
                 | u16::from(self.frozen) << 3
                 | u16::from(self.attempts_left == 0) << 4
-                | u16::from(self.enhanced_erase_supported) << 5;
+                | u16::from(self.enhanced_erase_supported) << 5
+                | u16::from(self.master_capability == MasterCapability::Maximum) << 8;
         }
         let mut buf = [0u8; 512];
         for (i, v) in w.iter().enumerate() {
@@ -304,12 +387,16 @@ impl FakeAtaDrive {
         buf
     }
 
-    fn password_matches(&self, block: &[u8]) -> Option<bool> {
-        let id = u16::from_le_bytes([*block.first()?, *block.get(1)?]);
-        if id & 1 != 0 {
-            return None; // master password: not modelled
-        }
-        Some(block.get(2..34)? == self.password)
+    /// Which password a Security command's data names and whether it matches: `None` for a
+    /// block too short to hold one.
+    fn password_check(&self, block: &[u8]) -> Option<(Identifier, bool)> {
+        let control = u16::from_le_bytes([*block.first()?, *block.get(1)?]);
+        let given = block.get(2..34)?;
+        Some(if control & 1 != 0 {
+            (Identifier::Master, given == self.master_password)
+        } else {
+            (Identifier::User, given == self.password)
+        })
     }
 
     /// Run one taskfile; `data` is the PIO buffer.
@@ -329,6 +416,15 @@ impl FakeAtaDrive {
             }
             // SANITIZE DEVICE (ACS-4 §7.32).
             (0xb4, 0x0000) => {
+                if sanitizing {
+                    self.poll_sanitize();
+                }
+                // CLEAR SANITIZE OPERATION FAILED leaves the failed state only when the
+                // failed sanitize had FAILURE MODE set (ACS-4 Sanitize state machine, SD4).
+                if pt.count & 1 != 0 && self.sanitize == SanitizeState::Failed && self.sanitize_ause
+                {
+                    self.sanitize = SanitizeState::Idle;
+                }
                 let mut o = Out::ok();
                 match self.sanitize {
                     SanitizeState::Failed => {
@@ -362,6 +458,16 @@ impl FakeAtaDrive {
                     return Out::abort();
                 }
                 self.sanitize = SanitizeState::InProgress { progress: 0 };
+                self.sanitize_polls_done = 0;
+                self.sanitize_ause = pt.count & 0x0010 != 0;
+                if self.bridge_drops_long_commands {
+                    // The drive started it; the answer is lost and the bridge resets the drive.
+                    self.power_cycle();
+                    return Out {
+                        dropped: true,
+                        ..Out::ok()
+                    };
+                }
                 Out::ok()
             }
             (0xb4, 0x0020) if !sanitizing => {
@@ -445,41 +551,83 @@ impl FakeAtaDrive {
                 let DataDir::Out(block) = data else {
                     return Out::abort();
                 };
-                match c {
-                    0xf1 => {
-                        if locked || block.len() < 34 || block[0] & 1 != 0 {
-                            return Out::abort();
-                        }
-                        self.password.copy_from_slice(&block[2..34]);
+                let Some(control) = block.get(..2).map(|w| u16::from_le_bytes([w[0], w[1]])) else {
+                    return Out::abort();
+                };
+                if c == 0xf1 {
+                    let Some(new) = block.get(2..34) else {
+                        return Out::abort();
+                    };
+                    if locked {
+                        return Out::abort();
+                    }
+                    if control & 1 != 0 {
+                        // The master password: security state unchanged.
+                        self.master_password.copy_from_slice(new);
+                    } else {
+                        self.password.copy_from_slice(new);
                         self.security = SecurityState::Enabled;
-                        Out::ok()
+                        self.master_capability = if control & 0x0100 != 0 {
+                            MasterCapability::Maximum
+                        } else {
+                            MasterCapability::High
+                        };
+                    }
+                    return Out::ok();
+                }
+                if c == 0xf4 && !prepared {
+                    return Out::abort();
+                }
+                if c == 0xf4 && control & 0x0002 != 0 && !self.enhanced_erase_supported {
+                    return Out::abort();
+                }
+                if self.attempts_left == 0 && c != 0xf4 {
+                    return Out::abort();
+                }
+                let identifier = match self.password_check(block) {
+                    Some((identifier, true)) if self.security != SecurityState::Disabled => {
+                        identifier
                     }
                     _ => {
-                        if c == 0xf4 && !prepared {
+                        self.attempts_left = self.attempts_left.saturating_sub(1);
+                        return Out::abort();
+                    }
+                };
+                // Maximum: the master password only erases.
+                if identifier == Identifier::Master
+                    && self.master_capability == MasterCapability::Maximum
+                    && c != 0xf4
+                {
+                    return Out::abort();
+                }
+                match c {
+                    0xf2 => self.security = SecurityState::Enabled,
+                    0xf6 if locked => return Out::abort(),
+                    0xf6 => {
+                        self.security = SecurityState::Disabled;
+                        self.password = [0; 32];
+                    }
+                    _ => {
+                        if self.bridge_drops_long_commands {
+                            // The bridge times out and resets the drive mid-erase: nothing
+                            // erased, the password still set, locked at the reset.
+                            self.power_cycle();
+                            return Out {
+                                dropped: true,
+                                ..Out::ok()
+                            };
+                        }
+                        if !apply_medium(&self.medium) {
                             return Out::abort();
                         }
-                        if self.attempts_left == 0 && c != 0xf4 {
-                            return Out::abort();
-                        }
-                        match self.password_matches(block) {
-                            Some(true) if self.security != SecurityState::Disabled => {
-                                if c == 0xf2 {
-                                    self.security = SecurityState::Enabled;
-                                } else if c == 0xf6 && locked {
-                                    return Out::abort();
-                                } else {
-                                    self.security = SecurityState::Disabled;
-                                    self.password = [0; 32];
-                                }
-                                Out::ok()
-                            }
-                            _ => {
-                                self.attempts_left = self.attempts_left.saturating_sub(1);
-                                Out::abort()
-                            }
-                        }
+                        // ACS-4: a successful erase leaves security disabled, the user
+                        // password cleared (the master password stays).
+                        self.erases_completed += 1;
+                        self.security = SecurityState::Disabled;
+                        self.password = [0; 32];
                     }
                 }
+                Out::ok()
             }
             _ => Out::abort(),
         }
@@ -600,12 +748,37 @@ fn illegal_request(asc: u8) -> ScsiOutcome {
     }
 }
 
+/// Which password a Security command names (word 0 bit 0 of its data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Identifier {
+    User,
+    Master,
+}
+
+/// Give the medium its effect; false when it could not be written (the erase then fails, as
+/// a drive that cannot complete an erase reports an error).
+fn apply_medium(medium: &Option<FakeMedium>) -> bool {
+    medium.as_ref().is_none_or(|m| m.apply().is_ok())
+}
+
+/// Progress after `done` of `polls` polls, in 1/65536ths.
+fn progress(done: u32, polls: u32) -> u16 {
+    u16::try_from(u64::from(done) * 0xffff / u64::from(polls.max(1))).unwrap_or(u16::MAX)
+}
+
+/// A path for a fake's messages: its medium's, else a name that is no device.
+fn fake_path(medium: &Option<FakeMedium>, name: &str) -> PathBuf {
+    medium
+        .as_ref()
+        .map_or_else(|| PathBuf::from(name), |m| m.path.clone())
+}
+
 impl ScsiTransport for FakeAtaDrive {
     fn scsi(
         &mut self,
         cdb: &[u8],
         mut data: DataDir<'_>,
-        _timeout: Duration,
+        timeout: Duration,
     ) -> Result<ScsiOutcome, TransportError> {
         self.received.push(cdb.to_vec());
         if cdb.first() == Some(&0x12) {
@@ -635,6 +808,13 @@ impl ScsiTransport for FakeAtaDrive {
             return Ok(illegal_request(0x24));
         }
         let mut out = self.execute(&pt, &mut data);
+        if out.dropped {
+            return Err(TransportError::Timeout {
+                path: fake_path(&self.medium, "fake-ata-drive"),
+                what: format!("ATA {:#04x} through a USB bridge", pt.command),
+                timeout,
+            });
+        }
         if out.device == 0 {
             out.device = pt.device;
         }
@@ -676,6 +856,32 @@ pub struct FakeNvmeController {
     pub nsze: u64,
     pub lbads: u8,
     pub sanitize_log: FakeSanitizeLog,
+    /// When > 0: every read of the sanitize log while a sanitize runs advances SPROG, and the
+    /// `sanitize_polls`-th read reports it finished. 0: it stays in progress until the test
+    /// changes `sanitize_log`.
+    pub sanitize_polls: u32,
+    /// Log reads seen by the running sanitize (the fake's bookkeeping).
+    pub sanitize_polls_done: u32,
+    /// The running sanitize ends failed (SSTAT 3) instead of succeeded.
+    pub fail_sanitize: bool,
+    /// CDW10 of the last Sanitize that started an operation (log bytes 4-7, SCDW10): its
+    /// action, AUSE, OWPASS and NDAS decide how it ends and what may follow a failure.
+    pub sanitize_cdw10: u32,
+    /// Sanitize log time estimates in seconds (u32::MAX = no estimate): overwrite, block
+    /// erase, crypto erase, and the same with No-Deallocate.
+    pub eto: u32,
+    pub etbe: u32,
+    pub etce: u32,
+    pub etond: u32,
+    pub etbend: u32,
+    pub etcend: u32,
+    /// Identify Namespace DLFEAT (byte 33): what deallocated blocks read as.
+    pub dlfeat: u8,
+    /// The user data of namespace 1 (the whole subsystem here): rewritten with its effect
+    /// when a Sanitize or Format NVM succeeds, never on a failure.
+    pub medium: Option<FakeMedium>,
+    /// Sanitize operations and Formats that completed successfully.
+    pub erases_completed: u32,
     pub critical_warning: u8,
     pub percentage_used: u8,
     pub power_on_hours: u64,
@@ -696,6 +902,19 @@ impl FakeNvmeController {
             nsze: 2048,
             lbads: 9,
             sanitize_log: FakeSanitizeLog { sprog: 0, sstat: 0 },
+            sanitize_polls: 0,
+            sanitize_polls_done: 0,
+            fail_sanitize: false,
+            sanitize_cdw10: 0,
+            eto: u32::MAX,
+            etbe: u32::MAX,
+            etce: u32::MAX,
+            etond: u32::MAX,
+            etbend: u32::MAX,
+            etcend: u32::MAX,
+            dlfeat: 0,
+            medium: None,
+            erases_completed: 0,
             critical_warning: 0,
             percentage_used: 0,
             power_on_hours: 0,
@@ -736,10 +955,51 @@ impl FakeNvmeController {
         let mut b = vec![0u8; 4096];
         b[0..8].copy_from_slice(&self.nsze.to_le_bytes());
         b[8..16].copy_from_slice(&self.nsze.to_le_bytes());
-        b[25] = 0;
-        b[26] = 0;
+        b[25] = 0; // one LBA format
+        b[26] = 0; // in use: format 0
+        b[33] = self.dlfeat;
         b[128 + 2] = self.lbads;
         b
+    }
+
+    /// One read of the sanitize log while a sanitize runs, when `sanitize_polls` > 0.
+    fn poll_sanitize(&mut self) {
+        if self.sanitize_polls == 0 || self.sanitize_log.sstat & 0x7 != 2 {
+            return;
+        }
+        self.sanitize_polls_done += 1;
+        if self.sanitize_polls_done >= self.sanitize_polls {
+            self.finish_sanitize(!self.fail_sanitize);
+        } else {
+            self.sanitize_log.sprog = progress(self.sanitize_polls_done, self.sanitize_polls);
+        }
+    }
+
+    /// End a running sanitize. Success: the medium gets its effect, SSTAT 1 (4 when NDAS was
+    /// set), the overwrite passes done (bits 7:3) and Global Data Erased (bit 8). Failure:
+    /// SSTAT 3; with AUSE the controller is in unrestricted failure mode (Exit Failure Mode
+    /// allowed), without it in restricted failure mode (only a new sanitize).
+    pub fn finish_sanitize(&mut self, success: bool) {
+        if self.sanitize_log.sstat & 0x7 != 2 {
+            return;
+        }
+        let cdw10 = self.sanitize_cdw10;
+        self.sanitize_log.sprog = 0xffff;
+        if success && apply_medium(&self.medium) {
+            self.erases_completed += 1;
+            let sstat = if cdw10 & (1 << 9) != 0 { 4 } else { 1 };
+            let passes = if cdw10 & 0x7 == 3 {
+                match (cdw10 >> 4) & 0xf {
+                    0 => 16,
+                    n => n as u16,
+                }
+            } else {
+                0
+            };
+            self.sanitize_log.sstat = 0x0100 | passes << 3 | sstat;
+        } else {
+            self.sanitize_log.sstat = 3;
+        }
     }
 
     fn log(&self, lid: u8) -> Option<Vec<u8>> {
@@ -754,13 +1014,32 @@ impl FakeNvmeController {
             0x81 if self.sanicap & 0x7 != 0 => {
                 b[0..2].copy_from_slice(&self.sanitize_log.sprog.to_le_bytes());
                 b[2..4].copy_from_slice(&self.sanitize_log.sstat.to_le_bytes());
-                b[8..32].copy_from_slice(&[0xff; 24]);
+                b[4..8].copy_from_slice(&self.sanitize_cdw10.to_le_bytes());
+                let estimates = [
+                    self.eto,
+                    self.etbe,
+                    self.etce,
+                    self.etond,
+                    self.etbend,
+                    self.etcend,
+                ];
+                for (k, e) in estimates.iter().enumerate() {
+                    b[8 + 4 * k..12 + 4 * k].copy_from_slice(&e.to_le_bytes());
+                }
             }
             _ => return None,
         }
         Some(b)
     }
 }
+
+/// Generic command status codes (NVMe 2.0) the fake answers besides those discovery knows.
+const NVME_SC_INTERNAL_ERROR: u16 = 0x0006;
+const NVME_SC_INVALID_FORMAT: u16 = 0x000a;
+const NVME_SC_INVALID_NAMESPACE: u16 = 0x000b;
+const NVME_SC_SANITIZE_FAILED: u16 = 0x001c;
+const NVME_SC_SANITIZE_IN_PROGRESS: u16 = 0x001d;
+const NSID_ALL: u32 = 0xffff_ffff;
 
 fn status(sc: u16) -> NvmeCompletion {
     NvmeCompletion {
@@ -787,7 +1066,11 @@ impl NvmeAdmin for FakeNvmeController {
                 b[..n].copy_from_slice(&page[..n]);
             }
         };
+        if cmd.opcode == 0x02 && cmd.cdw10 & 0xff == 0x81 {
+            self.poll_sanitize();
+        }
         let sanitizing = self.sanitize_log.sstat & 0x7 == 2;
+        let failed = self.sanitize_log.sstat & 0x7 == 3;
         Ok(match cmd.opcode {
             0x06 => match cmd.cdw10 & 0xff {
                 0x01 => {
@@ -811,31 +1094,58 @@ impl NvmeAdmin for FakeNvmeController {
             },
             0x80 if self.oacs & 0x2 != 0 => {
                 let ses = (cmd.cdw10 >> 9) & 0x7;
-                if sanitizing || ses > 2 || (ses == 2 && self.fna & 0x4 == 0) {
+                let lbaf = cmd.cdw10 & 0xf | (cmd.cdw10 >> 12 & 0x3) << 4;
+                if sanitizing {
+                    status(NVME_SC_SANITIZE_IN_PROGRESS)
+                } else if failed {
+                    status(NVME_SC_SANITIZE_FAILED)
+                } else if cmd.nsid != 1 && cmd.nsid != NSID_ALL {
+                    status(NVME_SC_INVALID_NAMESPACE)
+                } else if ses > 2 || (ses == 2 && self.fna & 0x4 == 0) {
                     status(NVME_SC_INVALID_FIELD)
-                } else {
+                } else if lbaf != 0 {
+                    status(NVME_SC_INVALID_FORMAT)
+                } else if apply_medium(&self.medium) {
+                    // Format completes before its completion is posted.
+                    self.erases_completed += 1;
                     status(NVME_SC_SUCCESS)
+                } else {
+                    status(NVME_SC_INTERNAL_ERROR)
                 }
             }
             0x84 if self.sanicap & 0x7 != 0 => {
                 let sanact = cmd.cdw10 & 0x7;
                 let supported = match sanact {
+                    1 => true,
                     2 => self.sanicap & 0x2 != 0,
                     3 => self.sanicap & 0x4 != 0,
                     4 => self.sanicap & 0x1 != 0,
-                    1 => self.sanitize_log.sstat & 0x7 == 3,
                     _ => false,
                 };
-                if !supported || sanitizing {
+                // NDAS with No-Deallocate Inhibited (SANICAP bit 29) is refused.
+                let ndas_refused = cmd.cdw10 & (1 << 9) != 0 && self.sanicap & (1 << 29) != 0;
+                if sanitizing {
+                    status(NVME_SC_SANITIZE_IN_PROGRESS)
+                } else if !supported || ndas_refused {
                     status(NVME_SC_INVALID_FIELD)
                 } else if sanact == 1 {
-                    self.sanitize_log = FakeSanitizeLog {
-                        sprog: 0xffff,
-                        sstat: 0,
-                    };
-                    status(NVME_SC_SUCCESS)
+                    // Exit Failure Mode: only from unrestricted failure mode (the failed
+                    // sanitize had AUSE); outside failure mode it changes nothing (NVMe 2.0).
+                    if !failed {
+                        status(NVME_SC_SUCCESS)
+                    } else if self.sanitize_cdw10 & (1 << 3) != 0 {
+                        self.sanitize_log = FakeSanitizeLog {
+                            sprog: 0xffff,
+                            sstat: 0,
+                        };
+                        status(NVME_SC_SUCCESS)
+                    } else {
+                        status(NVME_SC_SANITIZE_FAILED)
+                    }
                 } else {
                     self.sanitize_log = FakeSanitizeLog { sprog: 0, sstat: 2 };
+                    self.sanitize_cdw10 = cmd.cdw10;
+                    self.sanitize_polls_done = 0;
                     status(NVME_SC_SUCCESS)
                 }
             }
@@ -861,4 +1171,533 @@ pub fn random_buffers(count: usize, max_len: usize) -> impl Iterator<Item = Vec<
         };
         (0..len).map(|_| next() as u8).collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::drive::{ata, nvme};
+    use crate::device::transport::ata::AtaOverScsi;
+    use crate::device::transport::{AtaCommand, AtaOutcome, AtaProtocol, AtaTransport};
+
+    const T: Duration = Duration::from_secs(5);
+
+    /// A medium file of `len` bytes of `byte` in a fresh temp dir.
+    pub(crate) fn medium(
+        len: usize,
+        byte: u8,
+        effect: MediumEffect,
+    ) -> (tempfile::TempDir, FakeMedium) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("medium.img");
+        std::fs::write(&path, vec![byte; len]).unwrap();
+        (dir, FakeMedium::new(path, effect))
+    }
+
+    fn all(m: &FakeMedium, byte: u8) -> bool {
+        std::fs::read(&m.path).unwrap().iter().all(|b| *b == byte)
+    }
+
+    fn send(d: &mut FakeAtaDrive, cmd: &AtaCommand) -> Result<AtaOutcome, TransportError> {
+        AtaOverScsi::new(d, "fake").ata(cmd, DataDir::None, T)
+    }
+
+    fn send_block(
+        d: &mut FakeAtaDrive,
+        (cmd, block): &(AtaCommand, [u8; 512]),
+    ) -> Result<AtaOutcome, TransportError> {
+        AtaOverScsi::new(d, "fake").ata(cmd, DataDir::Out(block), T)
+    }
+
+    /// SANITIZE STATUS EXT: (COUNT, LBA) of a successful answer, or `None` if it aborted.
+    fn status(d: &mut FakeAtaDrive, cmd: &AtaCommand) -> Option<(u16, u64)> {
+        let out = send(d, cmd).unwrap();
+        let r = out.registers.unwrap();
+        (!r.aborted()).then_some((r.count, r.lba))
+    }
+
+    fn pw(tag: u8) -> [u8; 32] {
+        let mut p = [0u8; 32];
+        p[0] = tag;
+        p[31] = 0x5a;
+        p
+    }
+
+    fn drive() -> FakeAtaDrive {
+        FakeAtaDrive {
+            // Descriptor sense carries COUNT(15:8), where the sanitize state bits are.
+            sense: SenseStyle::Descriptor,
+            sanitize_overwrite: true,
+            ..FakeAtaDrive::default()
+        }
+    }
+
+    #[test]
+    fn ata_sanitize_polls_advance_then_finish_with_the_effect() {
+        let (_dir, m) = medium(8192, 0x5a, MediumEffect::Zeros);
+        let mut d = FakeAtaDrive {
+            sanitize_polls: 3,
+            medium: Some(m.clone()),
+            ..drive()
+        };
+        let out = send(&mut d, &ata::sanitize_crypto_scramble(false)).unwrap();
+        assert!(!out.is_error());
+        let s = ata::sanitize_status();
+        assert_eq!(status(&mut d, &s), Some((0x4000, 0x5555)));
+        assert!(all(&m, 0x5a), "nothing happens to the data before the end");
+        assert_eq!(status(&mut d, &s), Some((0x4000, 0xaaaa)));
+        // The third poll sees it done: SANITIZE OPERATION COMPLETED WITHOUT ERROR.
+        assert_eq!(status(&mut d, &s), Some((0x8000, 0)));
+        assert_eq!(d.sanitize, SanitizeState::Succeeded);
+        assert!(all(&m, 0x00));
+        assert_eq!(d.erases_completed, 1);
+        // Polls after the end change nothing.
+        assert_eq!(status(&mut d, &s), Some((0x8000, 0)));
+
+        // polls = 0: stays in progress until the test finishes it.
+        let mut d = FakeAtaDrive {
+            medium: Some(FakeMedium {
+                effect: MediumEffect::Ones,
+                ..m.clone()
+            }),
+            ..drive()
+        };
+        send(&mut d, &ata::sanitize_block_erase(false)).unwrap();
+        for _ in 0..5 {
+            assert_eq!(status(&mut d, &s), Some((0x4000, 0)));
+        }
+        d.finish_sanitize(true);
+        assert_eq!(status(&mut d, &s), Some((0x8000, 0)));
+        assert!(all(&m, 0xff));
+    }
+
+    #[test]
+    fn ata_sanitize_failure_and_failure_mode() {
+        let (_dir, m) = medium(4096, 0x5a, MediumEffect::Zeros);
+        let mut d = FakeAtaDrive {
+            sanitize_polls: 1,
+            fail_sanitize: true,
+            medium: Some(m.clone()),
+            ..drive()
+        };
+        // Without FAILURE MODE: the failed state stays, even when asked to clear it ...
+        send(
+            &mut d,
+            &ata::sanitize_overwrite(false, 0x1234_5678, 2, false),
+        )
+        .unwrap();
+        assert_eq!(status(&mut d, &ata::sanitize_status()), None);
+        assert_eq!(d.sanitize, SanitizeState::Failed);
+        let out = send(&mut d, &ata::sanitize_status_clear_failure()).unwrap();
+        assert!(out.aborted());
+        assert_eq!(
+            out.registers.unwrap().lba & 0xff,
+            0x01,
+            "reason: unsuccessful"
+        );
+        assert!(all(&m, 0x5a), "a failure never touches the medium");
+        assert_eq!(d.erases_completed, 0);
+        // ... until a new sanitize succeeds.
+        d.fail_sanitize = false;
+        send(&mut d, &ata::sanitize_block_erase(false)).unwrap();
+        assert_eq!(status(&mut d, &ata::sanitize_status()), Some((0x8000, 0)));
+        assert!(all(&m, 0x00));
+
+        // With FAILURE MODE: CLEAR SANITIZE OPERATION FAILED returns the drive to idle.
+        let (_dir2, m2) = medium(4096, 0x5a, MediumEffect::Zeros);
+        let mut d = FakeAtaDrive {
+            sanitize_polls: 2,
+            fail_sanitize: true,
+            medium: Some(m2.clone()),
+            ..drive()
+        };
+        send(&mut d, &ata::sanitize_crypto_scramble(true)).unwrap();
+        assert!(d.sanitize_ause);
+        assert_eq!(
+            status(&mut d, &ata::sanitize_status()),
+            Some((0x4000, 0x7fff))
+        );
+        assert_eq!(status(&mut d, &ata::sanitize_status()), None);
+        assert_eq!(
+            status(&mut d, &ata::sanitize_status()),
+            None,
+            "still failed"
+        );
+        assert_eq!(
+            status(&mut d, &ata::sanitize_status_clear_failure()),
+            Some((0, 0))
+        );
+        assert_eq!(d.sanitize, SanitizeState::Idle);
+        assert!(all(&m2, 0x5a));
+        // Wrong keys and unsupported actions abort without starting anything.
+        let mut bad = ata::sanitize_crypto_scramble(false);
+        bad.lba ^= 1;
+        assert!(send(&mut d, &bad).unwrap().aborted());
+        assert_eq!(d.sanitize, SanitizeState::Idle);
+    }
+
+    #[test]
+    fn ata_security_erase_applies_the_effect_and_disables_security() {
+        let (_dir, m) = medium(3 << 20, 0x5a, MediumEffect::Random(9));
+        let mut d = FakeAtaDrive {
+            medium: Some(m.clone()),
+            ..drive()
+        };
+        let p = pw(1);
+        assert!(!send_block(&mut d, &ata::security_set_password(&p))
+            .unwrap()
+            .is_error());
+        assert_eq!(d.security, SecurityState::Enabled);
+        // ERASE UNIT without PREPARE right before it aborts; so does a command in between.
+        assert!(send_block(&mut d, &ata::security_erase_unit(&p, true))
+            .unwrap()
+            .aborted());
+        send(&mut d, &ata::security_erase_prepare()).unwrap();
+        send(&mut d, &ata::read_native_max_address_ext()).unwrap();
+        assert!(send_block(&mut d, &ata::security_erase_unit(&p, true))
+            .unwrap()
+            .aborted());
+        // A wrong password aborts and costs an attempt.
+        send(&mut d, &ata::security_erase_prepare()).unwrap();
+        assert!(send_block(&mut d, &ata::security_erase_unit(&pw(2), false))
+            .unwrap()
+            .aborted());
+        assert_eq!(d.attempts_left, 4);
+        assert!(all(&m, 0x5a));
+        assert_eq!(d.erases_completed, 0);
+        // PREPARE then ERASE UNIT with the password: erased, security disabled.
+        send(&mut d, &ata::security_erase_prepare()).unwrap();
+        let out = send_block(&mut d, &ata::security_erase_unit(&p, true)).unwrap();
+        assert!(!out.is_error(), "{out:?}");
+        assert_eq!(d.security, SecurityState::Disabled);
+        assert_eq!(d.password, [0; 32]);
+        assert_eq!(d.erases_completed, 1);
+        let mut expected = vec![0u8; 3 << 20];
+        MediumEffect::Random(9).fill(0, &mut expected);
+        assert_eq!(std::fs::read(&m.path).unwrap(), expected);
+        // IDENTIFY agrees: word 128 bit 1 (enabled) clear.
+        let id = identify(&mut d);
+        assert!(!id.security.enabled && !id.security.locked);
+    }
+
+    fn identify(d: &mut FakeAtaDrive) -> ata::AtaIdentify {
+        let mut buf = vec![0u8; 512];
+        AtaOverScsi::new(d, "fake")
+            .ata(&ata::identify_device(), DataDir::In(&mut buf), T)
+            .unwrap();
+        ata::AtaIdentify::parse(&buf).unwrap()
+    }
+
+    #[test]
+    fn bridge_drops_a_long_erase_and_leaves_the_drive_locked() {
+        let (_dir, m) = medium(4096, 0x5a, MediumEffect::Zeros);
+        let mut d = FakeAtaDrive {
+            medium: Some(m.clone()),
+            bridge_drops_long_commands: true,
+            ..drive()
+        };
+        let p = pw(7);
+        send_block(&mut d, &ata::security_set_password(&p)).unwrap();
+        // A wrong password costs an attempt; the bridge passes the drive's quick abort.
+        assert!(send_block(&mut d, &ata::security_unlock(&pw(8)))
+            .unwrap()
+            .aborted());
+        assert_eq!(d.attempts_left, 4);
+        send(&mut d, &ata::security_erase_prepare()).unwrap();
+        let err = send_block(&mut d, &ata::security_erase_unit(&p, false)).unwrap_err();
+        assert!(matches!(err, TransportError::Timeout { .. }), "{err}");
+        assert!(err.to_string().contains("power-cycle"), "{err}");
+        // Reset mid-erase: nothing erased, locked with the password still set, 5 attempts.
+        assert!(all(&m, 0x5a));
+        assert_eq!(d.erases_completed, 0);
+        assert_eq!(d.security, SecurityState::Locked);
+        assert_eq!(d.password, p);
+        assert_eq!(d.attempts_left, 5);
+        let id = identify(&mut d);
+        assert!(id.security.enabled && id.security.locked);
+        // Unlock works; a sanitize through the bridge is lost too, but the drive runs it.
+        assert!(!send_block(&mut d, &ata::security_unlock(&p))
+            .unwrap()
+            .is_error());
+        send_block(&mut d, &ata::security_disable_password(&p)).unwrap();
+        let err = send(&mut d, &ata::sanitize_block_erase(false)).unwrap_err();
+        assert!(matches!(err, TransportError::Timeout { .. }));
+        assert!(matches!(d.sanitize, SanitizeState::InProgress { .. }));
+        // Short commands still pass.
+        assert_eq!(status(&mut d, &ata::sanitize_status()), Some((0x4000, 0)));
+    }
+
+    /// SET PASSWORD with an explicit control word (master identifier, capability).
+    fn set_password(d: &mut FakeAtaDrive, control: u16, p: &[u8; 32]) -> AtaOutcome {
+        let (cmd, mut block) = ata::security_set_password(p);
+        block[0..2].copy_from_slice(&control.to_le_bytes());
+        send_block(d, &(cmd, block)).unwrap()
+    }
+
+    fn with_master((cmd, mut block): (AtaCommand, [u8; 512])) -> (AtaCommand, [u8; 512]) {
+        block[0] |= 1;
+        (cmd, block)
+    }
+
+    #[test]
+    fn master_password_high_and_maximum() {
+        let (user, master) = (pw(1), pw(2));
+        for capability in [MasterCapability::High, MasterCapability::Maximum] {
+            let (_dir, m) = medium(4096, 0x5a, MediumEffect::Zeros);
+            let mut d = FakeAtaDrive {
+                medium: Some(m.clone()),
+                ..drive()
+            };
+            assert!(!set_password(&mut d, 0x0001, &master).is_error());
+            assert_eq!(
+                d.security,
+                SecurityState::Disabled,
+                "a master password alone"
+            );
+            let control = match capability {
+                MasterCapability::High => 0x0000,
+                MasterCapability::Maximum => 0x0100,
+            };
+            assert!(!set_password(&mut d, control, &user).is_error());
+            assert_eq!(d.master_capability, capability);
+            d.power_cycle();
+            assert_eq!(d.security, SecurityState::Locked);
+            let unlock = send_block(&mut d, &with_master(ata::security_unlock(&master))).unwrap();
+            match capability {
+                // High: the master password unlocks ...
+                MasterCapability::High => {
+                    assert!(!unlock.is_error());
+                    assert_eq!(d.security, SecurityState::Enabled);
+                    d.power_cycle();
+                }
+                // ... Maximum: it does not, and that is no wrong guess.
+                MasterCapability::Maximum => {
+                    assert!(unlock.aborted());
+                    assert_eq!((d.security, d.attempts_left), (SecurityState::Locked, 5));
+                }
+            }
+            // Either way the master password erases a locked drive.
+            send(&mut d, &ata::security_erase_prepare()).unwrap();
+            let out = send_block(
+                &mut d,
+                &with_master(ata::security_erase_unit(&master, false)),
+            )
+            .unwrap();
+            assert!(!out.is_error(), "{capability:?}");
+            assert!(all(&m, 0x00));
+            assert_eq!(d.security, SecurityState::Disabled);
+            assert_eq!(d.master_password, master, "the master password stays");
+        }
+        // A wrong master password counts as a wrong password.
+        let mut d = drive();
+        set_password(&mut d, 0x0001, &master);
+        set_password(&mut d, 0x0000, &user);
+        assert!(
+            send_block(&mut d, &with_master(ata::security_unlock(&pw(3))))
+                .unwrap()
+                .aborted()
+        );
+        assert_eq!(d.attempts_left, 4);
+    }
+
+    #[test]
+    fn power_cycle_locks_an_enabled_drive_and_clears_frozen() {
+        let mut d = drive();
+        let p = pw(4);
+        send_block(&mut d, &ata::security_set_password(&p)).unwrap();
+        let freeze = AtaCommand {
+            command: 0xf5,
+            features: 0,
+            count: 0,
+            lba: 0,
+            device: 0,
+            protocol: AtaProtocol::NonData,
+            extended: false,
+        };
+        send(&mut d, &freeze).unwrap();
+        assert!(d.frozen);
+        send(&mut d, &ata::security_erase_prepare()).unwrap();
+        assert!(
+            send_block(&mut d, &ata::security_erase_unit(&p, false))
+                .unwrap()
+                .aborted(),
+            "frozen"
+        );
+        d.power_cycle();
+        assert!(!d.frozen);
+        assert_eq!(d.security, SecurityState::Locked);
+        // Enhanced erase on a drive without it aborts.
+        d.enhanced_erase_supported = false;
+        send(&mut d, &ata::security_erase_prepare()).unwrap();
+        assert!(send_block(&mut d, &ata::security_erase_unit(&p, true))
+            .unwrap()
+            .aborted());
+    }
+
+    fn admin(c: &mut FakeNvmeController, cmd: &NvmeAdminCommand) -> u16 {
+        c.admin(cmd, DataDir::None, T).unwrap().code()
+    }
+
+    fn sanitize_log(c: &mut FakeNvmeController) -> nvme::NvmeSanitizeLog {
+        let mut buf = vec![0u8; nvme::SANITIZE_LOG_LEN];
+        let done = c
+            .admin(&nvme::sanitize_log(), DataDir::In(&mut buf), T)
+            .unwrap();
+        assert!(done.is_success());
+        nvme::NvmeSanitizeLog::parse(&buf).unwrap()
+    }
+
+    #[test]
+    fn nvme_sanitize_polls_advance_and_report_the_outcome() {
+        use nvme::{NvmeSanitizeAction as A, NvmeSanitizeState as S};
+        let (_dir, m) = medium(8192, 0x5a, MediumEffect::Random(3));
+        let mut c = FakeNvmeController {
+            sanitize_polls: 2,
+            etce: 30,
+            etbe: 600,
+            medium: Some(m.clone()),
+            ..FakeNvmeController::full("N1")
+        };
+        assert_eq!(
+            admin(&mut c, &nvme::sanitize(A::CryptoErase, false, false, 0, 0)),
+            0
+        );
+        let l = sanitize_log(&mut c);
+        assert_eq!((l.state, l.progress), (S::InProgress, 0x7fff));
+        assert_eq!(
+            (l.estimate_crypto, l.estimate_block, l.estimate_overwrite),
+            (Some(30), Some(600), None)
+        );
+        assert!(all(&m, 0x5a));
+        // Another sanitize or a Format while it runs: Sanitize In Progress.
+        assert_eq!(
+            admin(&mut c, &nvme::sanitize(A::BlockErase, false, false, 0, 0)),
+            0x1d
+        );
+        assert_eq!(admin(&mut c, &nvme::format_nvm(1, 0, 1)), 0x1d);
+        let l = sanitize_log(&mut c);
+        assert_eq!((l.state, l.progress), (S::Succeeded, 0xffff));
+        assert!(l.global_data_erased);
+        let mut expected = vec![0u8; 8192];
+        MediumEffect::Random(3).fill(0, &mut expected);
+        assert_eq!(std::fs::read(&m.path).unwrap(), expected);
+
+        // NDAS: SSTAT 4; an overwrite reports its passes (16 from OWPASS 0).
+        c.medium = None;
+        admin(&mut c, &nvme::sanitize(A::BlockErase, true, true, 0, 0));
+        sanitize_log(&mut c);
+        assert_eq!(sanitize_log(&mut c).state, S::SucceededNoDeallocate);
+        admin(
+            &mut c,
+            &nvme::sanitize(A::Overwrite, false, false, 3, 0xdead_beef),
+        );
+        sanitize_log(&mut c);
+        let l = sanitize_log(&mut c);
+        assert_eq!((l.state, l.overwrite_passes), (S::Succeeded, 3));
+        admin(&mut c, &nvme::sanitize(A::Overwrite, false, false, 16, 0));
+        sanitize_log(&mut c);
+        assert_eq!(sanitize_log(&mut c).overwrite_passes, 16);
+        assert_eq!(c.erases_completed, 4);
+        // The log says what was asked (SCDW10).
+        let mut raw = vec![0u8; 512];
+        c.admin(&nvme::sanitize_log(), DataDir::In(&mut raw), T)
+            .unwrap();
+        assert_eq!(raw[4..8], 0x03u32.to_le_bytes());
+
+        // NDAS on a controller that inhibits it (SANICAP bit 29): Invalid Field.
+        c.sanicap |= 1 << 29;
+        assert_eq!(
+            admin(&mut c, &nvme::sanitize(A::CryptoErase, false, true, 0, 0)),
+            0x2
+        );
+    }
+
+    #[test]
+    fn nvme_failure_modes() {
+        use nvme::{NvmeSanitizeAction as A, NvmeSanitizeState as S};
+        let (_dir, m) = medium(4096, 0x5a, MediumEffect::Zeros);
+        // Restricted (AUSE 0): Exit Failure Mode refused, only a new sanitize gets out.
+        let mut c = FakeNvmeController {
+            sanitize_polls: 1,
+            fail_sanitize: true,
+            medium: Some(m.clone()),
+            ..FakeNvmeController::full("N2")
+        };
+        // Outside failure mode Exit Failure Mode changes nothing (NVMe 2.0).
+        assert_eq!(
+            admin(
+                &mut c,
+                &nvme::sanitize(A::ExitFailureMode, false, false, 0, 0)
+            ),
+            0
+        );
+        admin(&mut c, &nvme::sanitize(A::BlockErase, false, false, 0, 0));
+        assert_eq!(sanitize_log(&mut c).state, S::Failed);
+        assert!(all(&m, 0x5a));
+        assert_eq!(
+            admin(
+                &mut c,
+                &nvme::sanitize(A::ExitFailureMode, false, false, 0, 0)
+            ),
+            0x1c
+        );
+        assert_eq!(admin(&mut c, &nvme::format_nvm(1, 0, 1)), 0x1c);
+        c.fail_sanitize = false;
+        admin(&mut c, &nvme::sanitize(A::CryptoErase, false, false, 0, 0));
+        assert_eq!(sanitize_log(&mut c).state, S::Succeeded);
+        assert!(all(&m, 0x00));
+        // Unrestricted (AUSE 1): Exit Failure Mode leaves it.
+        std::fs::write(&m.path, [0x5a; 4096]).unwrap();
+        c.fail_sanitize = true;
+        admin(&mut c, &nvme::sanitize(A::CryptoErase, true, false, 0, 0));
+        assert_eq!(sanitize_log(&mut c).state, S::Failed);
+        assert_eq!(
+            admin(
+                &mut c,
+                &nvme::sanitize(A::ExitFailureMode, false, false, 0, 0)
+            ),
+            0
+        );
+        assert_eq!(sanitize_log(&mut c).state, S::NeverSanitized);
+        assert!(all(&m, 0x5a));
+        assert_eq!(c.erases_completed, 1);
+    }
+
+    #[test]
+    fn nvme_format_applies_the_effect_at_once() {
+        let (_dir, m) = medium(4096, 0x5a, MediumEffect::Ones);
+        let mut c = FakeNvmeController {
+            dlfeat: 0x02,
+            medium: Some(m.clone()),
+            ..FakeNvmeController::full("N3")
+        };
+        let mut buf = vec![0u8; nvme::IDENTIFY_LEN];
+        c.admin(&nvme::identify_namespace(1), DataDir::In(&mut buf), T)
+            .unwrap();
+        let ns = nvme::NvmeIdentifyNamespace::parse(&buf).unwrap();
+        assert_eq!(ns.deallocated_reads(), nvme::DeallocatedReads::Ones);
+        assert_eq!(ns.flbas_index, 0);
+        // Refusals first: nothing written.
+        assert_eq!(
+            admin(&mut c, &nvme::format_nvm(1, 1, 1)),
+            0x0a,
+            "no format 1"
+        );
+        assert_eq!(admin(&mut c, &nvme::format_nvm(1, 0, 3)), 0x02, "SES 3");
+        assert_eq!(
+            admin(&mut c, &nvme::format_nvm(2, 0, 1)),
+            0x0b,
+            "no namespace 2"
+        );
+        assert!(all(&m, 0x5a));
+        for ses in 0..=2 {
+            std::fs::write(&m.path, [0x5a; 4096]).unwrap();
+            assert_eq!(admin(&mut c, &nvme::format_nvm(1, ns.flbas_index, ses)), 0);
+            assert!(all(&m, 0xff), "SES {ses}");
+        }
+        // Crypto erase by Format needs FNA bit 2 (QEMU ignores SES; this fake does not).
+        c.fna = 0;
+        assert_eq!(admin(&mut c, &nvme::format_nvm(1, 0, 2)), 0x02);
+        assert_eq!(c.erases_completed, 3);
+    }
 }
