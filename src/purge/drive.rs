@@ -1101,9 +1101,9 @@ pub fn unlock_from_journal<T: AtaTransport + ?Sized>(
     let mut entry = entries
         .into_iter()
         .map(|(e, _)| e)
-        .filter(|e| e.serial.as_deref().map(str::trim) == Some(serial.trim()))
-        .filter(|e| e.password_left().is_some())
-        .next_back()
+        .rfind(|e| {
+            e.serial.as_deref().map(str::trim) == Some(serial.trim()) && e.password_left().is_some()
+        })
         .ok_or_else(|| {
             format!(
                 "the journal in {} records no password massho set on the drive with serial {:?} that is not already removed; if the drive is locked with another password, unlock it with that password (hdparm --security-unlock)",
