@@ -495,6 +495,21 @@ fn ata_sanitize<T: AtaTransport + ?Sized>(
                         "SANITIZE STATUS EXT answered without its output registers; the outcome cannot be read",
                     );
                 };
+                if reg.high_bytes_missing {
+                    // Fixed-format sense has no room for COUNT(15:8), where the completion and
+                    // in-progress bits are: the outcome cannot be read on this path.
+                    let (answer, _) = ata_answer(&r);
+                    log.push(
+                        "sanitize_status_ext",
+                        ata_sent(&ata::sanitize_status()),
+                        answer,
+                        false,
+                    );
+                    return ended(
+                        FirmwareOutcome::LeftRunning,
+                        "SANITIZE STATUS EXT came back in fixed-format sense, which cannot carry its completion bits (COUNT 15:8): whether the sanitize completed is unknown; check it with another tool (hdparm --sanitize-status) before trusting the drive",
+                    );
+                }
                 let s = AtaSanitizeStatus::from_registers(reg.count, reg.lba);
                 if s.in_progress {
                     if let Some(why) = poller.tick(Some(f64::from(s.progress) / 65536.0), None) {
@@ -910,23 +925,23 @@ pub fn run_scsi<T: ScsiTransport + ?Sized>(
 // The real drive
 
 /// The transport a device's firmware is reached through.
-pub enum Access {
+pub enum Access<'a> {
     Nvme {
-        admin: Box<dyn NvmeAdmin + Send>,
+        admin: Box<dyn NvmeAdmin + Send + 'a>,
         nsid: u32,
         dlfeat: DeallocatedReads,
     },
     Ata {
-        ata: Box<dyn AtaTransport + Send>,
+        ata: Box<dyn AtaTransport + Send + 'a>,
     },
     Scsi {
-        scsi: Box<dyn ScsiTransport + Send>,
+        scsi: Box<dyn ScsiTransport + Send + 'a>,
     },
 }
 
 /// A drive's firmware, with the journal hook that keeps passwords and fingerprints.
 pub struct DriveFirmware<'a> {
-    pub access: Access,
+    pub access: Access<'a>,
     pub capacity_bytes: u64,
     pub sector_size: u32,
     pub poll_interval: Duration,
