@@ -927,6 +927,91 @@ mod tests {
         std::fs::read_dir(dir).unwrap().count()
     }
 
+    /// A purge through the pipeline with a fake NVMe controller over the image: the
+    /// fingerprints reach the journal file before the command, the result carries the firmware
+    /// record and says Purge, and the entry is closed.
+    #[test]
+    fn a_purge_runs_through_the_pipeline_with_its_notes_journaled() {
+        use crate::device::transport::fake::{FakeMedium, FakeNvmeController, MediumEffect};
+        use crate::purge::drive::{Access, DriveFirmware};
+        let dir = tempfile::tempdir().unwrap();
+        let (path, job) = image_job(dir.path(), "nvme.img", 4 << 20);
+        let mut plan = crate::method::plan(
+            &crate::method::resolve("purge").unwrap(),
+            &crate::method::PlanOptions::default(),
+        );
+        let mut device = job.device.clone();
+        device.sanitize = Some(crate::device::drive::SanitizeSupport {
+            techniques: vec![crate::device::drive::PurgeTechnique::NvmeSanitizeCrypto],
+            ..Default::default()
+        });
+        plan.resolve(&device, false).unwrap();
+        let job = Job { plan, ..job };
+        let journal_dir = dir.path().join("journal");
+        let seen_in_journal = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&seen_in_journal);
+        let image = path.clone();
+        let factory: FirmwareFactory = Arc::new(move |_device, mut sink| {
+            let mut nvme = FakeNvmeController::full("N1");
+            nvme.sanitize_polls = 2;
+            nvme.medium = Some(FakeMedium::new(&image, MediumEffect::Random(5)));
+            let jd = journal_dir.clone();
+            let seen = Arc::clone(&seen);
+            Ok(Box::new(DriveFirmware {
+                access: Access::Nvme {
+                    admin: Box::new(nvme),
+                    nsid: 1,
+                    dlfeat: crate::device::drive::nvme::DeallocatedReads::NotReported,
+                },
+                capacity_bytes: 4 << 20,
+                sector_size: 512,
+                poll_interval: Duration::from_millis(1),
+                journal: Box::new(move |note| {
+                    sink(note)?;
+                    // The note is on disk before the step goes on.
+                    let on_disk = std::fs::read_dir(&jd)
+                        .unwrap()
+                        .flatten()
+                        .filter(|f| {
+                            std::fs::read_to_string(f.path())
+                                .unwrap_or_default()
+                                .contains("\"fingerprints\"")
+                        })
+                        .count();
+                    seen.fetch_add(on_disk, Ordering::SeqCst);
+                    Ok(())
+                }),
+            }) as Box<dyn Firmware>)
+        });
+        let mut rec = Arc::into_inner(recording(dir.path())).unwrap();
+        rec.firmware = Some(factory);
+        let rec = Arc::new(rec);
+        let quiet = Arc::new(Hooks {
+            on_event: Box::new(|_| {}),
+            on_job: Box::new(|_| {}),
+        });
+        let outcomes = run_batch(
+            vec![bind(job).unwrap()],
+            Arc::clone(&rec),
+            config(),
+            quiet,
+            Arc::new(AtomicBool::new(false)),
+        );
+        let d = outcomes.into_iter().next().unwrap().unwrap();
+        assert_eq!(d.result.status, Status::Passed, "{:#?}", d.result.firmware);
+        assert_eq!(d.result.sanitization.nist_category, "purge");
+        assert_eq!(d.result.firmware[0].technique, "nvme-sanitize-crypto");
+        assert_eq!(seen_in_journal.load(Ordering::SeqCst), 1);
+        let (entries, _) = rec.journal.entries().unwrap();
+        let (entry, state) = &entries[0];
+        assert_eq!(*state, journal::EntryState::Closed);
+        assert_eq!(entry.firmware[0].fingerprints.len(), 256);
+        // The result file holds the same record.
+        let file: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.result_file.unwrap()).unwrap()).unwrap();
+        assert_eq!(file["firmware"][0]["outcome"], "completed");
+    }
+
     #[test]
     fn a_certificate_never_describes_what_another_medium_holds_after_the_wipe() {
         let dir = tempfile::tempdir().unwrap();

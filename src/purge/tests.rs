@@ -584,3 +584,54 @@ fn verify_none_runs_the_firmware_but_never_claims_purge() {
     assert_eq!(r.firmware[0].outcome, FirmwareOutcome::Completed);
     assert_ne!(category(&r), "purge");
 }
+
+#[test]
+fn unlock_takes_the_password_from_the_journal_and_marks_it_removed() {
+    use crate::job::journal::{Entry, Journal};
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::locate(Some(&dir.path().join("journal")));
+    journal.ensure_writable().unwrap();
+    let password = "massho-0123456789abcdef";
+    let entry: Entry = serde_json::from_value(serde_json::json!({
+        "schema": crate::job::journal::JOURNAL_SCHEMA,
+        "id": "e1", "device": "/dev/sdz", "serial": "ATA-1", "model": null,
+        "identity": {"device_number": "8:0", "inode": null, "diskseq": 1, "size_bytes": 4096,
+                     "serial": "ATA-1", "model": null, "backing_file": null,
+                     "loop_offset": null, "detaching": false},
+        "method": "purge", "passes_planned": 1, "verify_mode": "last", "prng": "aes-ctr",
+        "seed": "00", "started_at": "2026-12-01T00:00:00Z", "updated_at": "2026-12-01T00:00:00Z",
+        "host": "h", "pid": 1, "boot_id": null, "passes_done": [],
+        "firmware": [{"step": 1, "password": password}],
+        "closed": null
+    }))
+    .unwrap();
+    journal.write(&entry).unwrap();
+    // The drive as a bridge left it: locked with massho's password.
+    let mut drive = FakeAtaDrive {
+        security_supported: true,
+        sense: SenseStyle::Descriptor,
+        security: SecurityState::Locked,
+        password: super::drive::password_field(password),
+        ..FakeAtaDrive::default()
+    };
+    // Another serial has nothing to unlock: nothing is sent.
+    let mut ata = AtaOverScsi::new(&mut drive, "fake");
+    let e = super::drive::unlock_from_journal(&mut ata, &journal, "OTHER").unwrap_err();
+    assert!(e.contains("records no password"), "{e}");
+    let sent = super::drive::unlock_from_journal(&mut ata, &journal, "ATA-1").unwrap();
+    let names: Vec<&str> = sent.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["security_unlock (user)", "security_disable_password (user)"]
+    );
+    drop(ata);
+    assert_eq!(drive.security, SecurityState::Disabled);
+    let (entries, _) = journal.entries().unwrap();
+    assert!(
+        entries[0].0.password_left().is_none(),
+        "the journal still offers the password"
+    );
+    // A second run finds nothing left to do.
+    let mut ata = AtaOverScsi::new(&mut drive, "fake");
+    assert!(super::drive::unlock_from_journal(&mut ata, &journal, "ATA-1").is_err());
+}
