@@ -376,3 +376,29 @@ fn loop_devices_have_no_firmware_to_ask() {
         "{e}"
     );
 }
+
+/// On a machine where no drive is frozen (this one: virtio and loop devices, no ATA security),
+/// `massho unfreeze` says so and never suspends the machine, even with --yes.
+#[test]
+fn unfreeze_with_no_frozen_drive_does_nothing() {
+    // Never suspend a test machine: only run where no drive is frozen.
+    let any_frozen = devices_json().iter().any(|d| {
+        d["sanitize"]["blocked_by"].as_array().is_some_and(|b| {
+            b.iter()
+                .any(|x| x["state"].as_str().unwrap_or("").ends_with("frozen"))
+        })
+    });
+    if any_frozen {
+        eprintln!("a drive of this machine is frozen: not running `massho unfreeze` here");
+        return;
+    }
+    let out = massho().args(["unfreeze", "--yes"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("nothing to do"), "{stdout}");
+}

@@ -54,6 +54,8 @@ pub enum Command {
     Journal(JournalArgs),
     /// Remove the temporary ATA password a failed security erase left on a drive (from the journal)
     Unlock(UnlockArgs),
+    /// Unfreeze ATA security by a suspend-to-RAM and resume cycle (woken by the clock alarm)
+    Unfreeze(UnfreezeArgs),
     /// Show the whole flow on a scratch image file (no root needed)
     Demo(DemoArgs),
     /// Check, render and summarize signed certificates
@@ -84,6 +86,16 @@ pub struct DevicesArgs {
     /// Journal to check for interrupted wipes (see `massho journal`)
     #[arg(long, value_name = "DIR")]
     pub journal_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct UnfreezeArgs {
+    /// Seconds the machine sleeps before its clock alarm wakes it
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..=120))]
+    pub seconds: u32,
+    /// Do not ask the operator to type "suspend"
+    #[arg(long, short)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -30,6 +30,7 @@ pub mod ledger;
 pub mod methods;
 pub mod render;
 pub mod table;
+pub mod unfreeze;
 pub mod unlock;
 pub mod verify;
 pub mod wipe;
@@ -89,6 +90,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Methods(a) => methods::run(&a),
         Command::Journal(a) => journal::run(&a),
         Command::Unlock(a) => unlock::run(&a),
+        Command::Unfreeze(a) => unfreeze::run(&a),
         Command::Demo(a) => demo::run(&a),
         Command::Cert(c) => cert::run(&c),
         Command::Key(a) => key::run(&a),

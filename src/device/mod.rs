@@ -10,6 +10,7 @@ pub mod discover;
 pub mod drive;
 pub mod identity;
 pub mod io;
+pub mod power;
 pub mod safety;
 pub mod signatures;
 pub mod sysfs;
