@@ -20,6 +20,8 @@ use std::sync::Mutex;
 use common::require_root;
 
 const DISK_SIZE: u64 = 32 << 20;
+/// Past 2^24 sectors of 512 bytes (8 GiB): a max LBA fixed-format sense cannot carry.
+const BIG: u64 = 16 << 30;
 const FILL: u8 = 0xA5;
 /// Every disk kind the rig emulates, with the serial the test gives it.
 const DISKS: [(&str, &str); 5] = [
@@ -49,14 +51,25 @@ fn run_vm_with(
     script: &str,
     timeout_s: u32,
 ) -> Output {
+    let sized: Vec<(&str, u64, &str)> = disks.iter().map(|(k, s)| (*k, DISK_SIZE, *s)).collect();
+    run_vm_sized(dir, &sized, tools, script, timeout_s)
+}
+
+/// Disks as (kind, size in bytes, serial).
+fn run_vm_sized(
+    dir: &Path,
+    disks: &[(&str, u64, &str)],
+    tools: &[&str],
+    script: &str,
+    timeout_s: u32,
+) -> Output {
     require_root();
     let _one_at_a_time = VM.lock().unwrap_or_else(|e| e.into_inner());
     let mut cmd = Command::new(repo().join("packaging/vm/run.sh"));
     cmd.arg("--out").arg(dir);
     cmd.arg("--timeout").arg(timeout_s.to_string());
-    for (kind, serial) in disks {
-        cmd.arg("--disk")
-            .arg(format!("{kind}:{DISK_SIZE}:{serial}"));
+    for (kind, size, serial) in disks {
+        cmd.arg("--disk").arg(format!("{kind}:{size}:{serial}"));
     }
     for tool in tools {
         cmd.arg("--tool").arg(tool);
@@ -347,7 +360,14 @@ fn guest_purges_nvme_by_format_and_refuses_what_a_drive_cannot_do() {
         )
         .unwrap_or_else(|e| panic!("cannot fill the backing file of {serial}: {e}"));
     }
-    let out = run_vm(dir.path(), &disks, "purge.sh", 900);
+    // And a sparse 16 GiB AHCI disk, only listed: its native max LBA needs more than 24 bits,
+    // read through the real libata. (This guest kernel answers CK_COND pass-through in
+    // descriptor format already; where a kernel answers in fixed format, the probe switches
+    // the Control mode page's D_SENSE, which only the fakes exercise.)
+    let mut sized: Vec<(&str, u64, &str)> =
+        disks.iter().map(|(k, s)| (*k, DISK_SIZE, *s)).collect();
+    sized.push(("sata", BIG, "vm-sata-big"));
+    let out = run_vm_sized(dir.path(), &sized, &[], "purge.sh", 900);
     assert!(out.status.success(), "{}", describe(dir.path(), &out));
     let exit = |name: &str| {
         read_out(dir.path(), &format!("{name}.exit"))
@@ -443,6 +463,16 @@ fn guest_purges_nvme_by_format_and_refuses_what_a_drive_cannot_do() {
         verdicts.contains("serial=vm-nvme-p") && verdicts.contains("status=passed"),
         "{verdicts}"
     );
+    let listed: Vec<serde_json::Value> =
+        serde_json::from_str(&read_out(dir.path(), "devices.json"))
+            .unwrap_or_else(|e| panic!("devices.json: {e}"));
+    let big = listed
+        .iter()
+        .find(|d| d["drive_identity"]["serial"] == "vm-sata-big")
+        .unwrap_or_else(|| panic!("the 16 GiB disk is not listed: {listed:#?}"));
+    assert_eq!(big["hidden"]["state"], "none", "{big:#}");
+    assert_eq!(big["hidden"]["native_sectors"], BIG / 512, "{big:#}");
+    assert_eq!(big["hidden"]["accessible_sectors"], BIG / 512, "{big:#}");
     // For the benchmark notes: printed, never asserted.
     eprintln!(
         "timings (guest uptime seconds):\n{}",

@@ -480,7 +480,40 @@ fn ata_sanitize<T: AtaTransport + ?Sized>(
     };
     log.flags
         .push("failure_mode=restricted (AUSE=0): a failed sanitize leaves the drive unusable until a sanitize succeeds".into());
-    if let Err(e) = ata_send(t, log, "sanitize_device", &cmd, DataDir::None, SHORT) {
+    // SANITIZE STATUS EXT answers in COUNT(15:8), which fixed-format sense cannot carry: ask
+    // the SAT layer (libata) for descriptor sense first, and put it back afterwards.
+    let restore = match t.set_descriptor_sense(true) {
+        Ok(was_on) => {
+            if !was_on {
+                log.flags
+                    .push("descriptor_sense: switched on for the status polls (Control mode page D_SENSE), restored afterwards".into());
+            }
+            !was_on
+        }
+        Err(e) => {
+            log.flags
+                .push(format!("descriptor_sense: could not be switched on ({e})"));
+            false
+        }
+    };
+    let end = ata_sanitize_poll(t, &cmd, poller, log);
+    if restore {
+        if let Err(e) = t.set_descriptor_sense(false) {
+            log.flags.push(format!(
+                "descriptor_sense: could not be restored ({e}); it stays on until the next reset"
+            ));
+        }
+    }
+    end
+}
+
+fn ata_sanitize_poll<T: AtaTransport + ?Sized>(
+    t: &mut T,
+    cmd: &AtaCommand,
+    poller: &mut Poller<'_>,
+    log: &mut Log,
+) -> Ended {
+    if let Err(e) = ata_send(t, log, "sanitize_device", cmd, DataDir::None, SHORT) {
         return ended(FirmwareOutcome::Failed, e);
     }
     let mut failures = 0;

@@ -364,13 +364,60 @@ fn ata_sanitize_block_erase_polls_status_until_done() {
 }
 
 #[test]
-fn ata_sanitize_status_in_fixed_sense_is_never_taken_for_success() {
+fn ata_sanitize_on_libata_switches_to_descriptor_sense_and_back() {
     let dir = tempfile::tempdir().unwrap();
     let path = image(dir.path(), OLD);
     let mut drive = FakeAtaDrive {
         sanitize_block: true,
         sanitize_polls: 2,
         sense: SenseStyle::LibataFixed,
+        medium: Some(FakeMedium::new(&path, MediumEffect::Ones)),
+        ..FakeAtaDrive::default()
+    };
+    let (mut fw, _) = firmware(Access::Ata {
+        ata: Box::new(AtaOverScsi::new(&mut drive, "fake")),
+    });
+    let r = run(
+        &path,
+        &plan("purge", PurgeTechnique::AtaSanitizeBlock, None),
+        &mut fw,
+        &engine::Quiet,
+    );
+    drop(fw);
+    assert_eq!(r.status, Status::Passed, "{:#?}", r.firmware);
+    assert!(
+        r.firmware[0]
+            .flags
+            .iter()
+            .any(|f| f.starts_with("descriptor_sense: switched on")),
+        "{:?}",
+        r.firmware[0].flags
+    );
+    assert_eq!(
+        drive.sense,
+        SenseStyle::LibataFixed,
+        "the sense format is put back"
+    );
+    // MODE SENSE, MODE SELECT on, SANITIZE, the polls, MODE SENSE, MODE SELECT off.
+    let modes: Vec<u8> = drive
+        .received
+        .iter()
+        .map(|c| c[0])
+        .filter(|op| matches!(op, 0x55 | 0x5a))
+        .collect();
+    assert_eq!(modes, [0x5a, 0x55, 0x5a, 0x55]);
+}
+
+#[test]
+fn ata_sanitize_status_in_fixed_sense_is_never_taken_for_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = image(dir.path(), OLD);
+    // A SATL that cannot switch its sense format (no Control mode page).
+    let mut drive = FakeAtaDrive {
+        sanitize_block: true,
+        sanitize_polls: 2,
+        sense: SenseStyle::LibataFixed,
+        control_page: false,
         medium: Some(FakeMedium::new(&path, MediumEffect::Ones)),
         ..FakeAtaDrive::default()
     };

@@ -20,6 +20,7 @@ echo "vm-nvme-p $nvme" >> "$OUT/disks.txt"
 echo "vm-sata-p $sata" >> "$OUT/disks.txt"
 echo "vm-scsi-p $scsi" >> "$OUT/disks.txt"
 
+massho devices --json > "$OUT/devices.json" 2> "$OUT/devices.stderr" || exit 11
 massho key generate --out "$OUT/key" --name vm --no-passphrase 2> "$OUT/key.stderr" || exit 12
 
 for which in sata scsi; do

@@ -127,6 +127,28 @@ pub fn probe_ata<T: AtaTransport>(t: &mut T) -> Result<DriveReport, TransportErr
     })
 }
 
+/// Send a non-data command whose answer needs the 48-bit output registers. When the SAT layer
+/// answered in fixed-format sense, which cannot carry COUNT(15:8) or LBA(47:24), ask it for
+/// descriptor sense (the Control mode page's D_SENSE: a setting of the kernel's SATL, not of
+/// the drive), ask again, and put the setting back.
+fn whole_registers<T: AtaTransport + ?Sized>(
+    t: &mut T,
+    cmd: &crate::device::transport::AtaCommand,
+) -> Result<AtaOutcome, TransportError> {
+    let first = t.ata(cmd, DataDir::None, PROBE_TIMEOUT)?;
+    if !first.registers.is_some_and(|r| r.high_bytes_missing) {
+        return Ok(first);
+    }
+    match t.set_descriptor_sense(true) {
+        Ok(false) => {
+            let again = t.ata(cmd, DataDir::None, PROBE_TIMEOUT);
+            let _ = t.set_descriptor_sense(false);
+            again
+        }
+        _ => Ok(first),
+    }
+}
+
 fn registers_or_reason(
     what: &str,
     r: Result<AtaOutcome, TransportError>,
@@ -175,7 +197,7 @@ fn ata_sanitize<T: AtaTransport>(t: &mut T, id: &AtaIdentify) -> SanitizeSupport
         }
     }
     if bits.supported {
-        let out = t.ata(&ata::sanitize_status(), DataDir::None, PROBE_TIMEOUT);
+        let out = whole_registers(t, &ata::sanitize_status());
         match registers_or_reason("SANITIZE STATUS EXT", out) {
             // The drive aborts SANITIZE STATUS EXT after a failed sanitize (ACS-4 §7.32.10).
             Ok(r) if r.aborted() => s.blocked_by.push(PurgeBlocker::SanitizeFailed),
@@ -232,7 +254,7 @@ fn ata_hidden<T: AtaTransport>(t: &mut T, id: &AtaIdentify) -> HiddenArea {
     };
     let claimed = id.hpa_supported || id.ama_supported;
     let mut native_known = false;
-    let out = t.ata(&cmd, DataDir::None, PROBE_TIMEOUT);
+    let out = whole_registers(t, &cmd);
     match registers_or_reason("READ NATIVE MAX ADDRESS", out) {
         Ok(r) if r.is_error() && !claimed => {
             native_known = true;
@@ -578,8 +600,24 @@ mod tests {
             assert_eq!(h.native_sectors, Some(1_953_525_168));
             assert_eq!(h.hidden_sectors(), Some(5168));
         }
-        // Fixed format has room for LBA(23:0) only; this drive's max LBA needs 31 bits.
-        let h = ata(&mut hpa(SenseStyle::LibataFixed)).hidden.unwrap();
+        // Fixed format has room for LBA(23:0) only; this drive's max LBA needs 31 bits. libata
+        // switches to descriptor sense when asked (Control mode page D_SENSE): the probe asks,
+        // reads the whole LBA, and puts the setting back.
+        let mut fixed = hpa(SenseStyle::LibataFixed);
+        let h = ata(&mut fixed).hidden.unwrap();
+        assert_eq!(h.state, HiddenState::Hidden, "{h:?}");
+        assert_eq!(h.native_sectors, Some(1_953_525_168));
+        assert_eq!(
+            fixed.sense,
+            SenseStyle::LibataFixed,
+            "the sense format is put back"
+        );
+        // A SATL that cannot switch: unknown, never "none".
+        let mut stuck = FakeAtaDrive {
+            control_page: false,
+            ..hpa(SenseStyle::LibataFixed)
+        };
+        let h = ata(&mut stuck).hidden.unwrap();
         assert_eq!(h.state, HiddenState::Unknown);
         assert!(h.notes[0].contains("fixed-format"), "{h:?}");
         // A drive below 2^24 sectors fits: no HPA, known.
@@ -781,8 +819,15 @@ mod tests {
             s.blocked_by,
             [PurgeBlocker::SanitizeInProgress { percent: 50 }]
         );
-        // Fixed-format sense loses COUNT(15:8): unknown, not "idle".
+        // Fixed-format sense loses COUNT(15:8): the probe switches to descriptor sense; where
+        // the SATL cannot, unknown, not "idle".
         d.sense = SenseStyle::LibataFixed;
+        let s = ata(&mut d).sanitize.unwrap();
+        assert_eq!(
+            s.blocked_by,
+            [PurgeBlocker::SanitizeInProgress { percent: 50 }]
+        );
+        d.control_page = false;
         let s = ata(&mut d).sanitize.unwrap();
         assert!(s.blocked_by.is_empty());
         assert!(s.unknown[0].contains("COUNT(15:8)"), "{s:?}");

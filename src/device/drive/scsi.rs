@@ -116,9 +116,82 @@ pub fn parse_unit_serial(buf: &[u8]) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
+/// The Control mode page (SPC-4 §7.5.8), where D_SENSE selects descriptor-format sense.
+pub const CONTROL_MODE_PAGE: u8 = 0x0a;
+/// Bytes asked for and sent with the Control mode page: an 8-byte MODE (10) header and the
+/// 12-byte page, no block descriptors (DBD set).
+pub const CONTROL_PAGE_LEN: u16 = 8 + 12;
+
+/// MODE SENSE (10) of the current Control mode page, without block descriptors (SPC-4 §6.15):
+/// 5A 08 0A 00 00 00 00 len(15:8) len(7:0) 00.
+pub fn mode_sense_control() -> [u8; 10] {
+    let len = CONTROL_PAGE_LEN.to_be_bytes();
+    [0x5a, 0x08, CONTROL_MODE_PAGE, 0, 0, 0, 0, len[0], len[1], 0]
+}
+
+/// MODE SELECT (10) with PF set (SPC-4 §6.13): 55 10 00 00 00 00 00 len(15:8) len(7:0) 00.
+pub fn mode_select(param_len: u16) -> [u8; 10] {
+    let len = param_len.to_be_bytes();
+    [0x55, 0x10, 0, 0, 0, 0, 0, len[0], len[1], 0]
+}
+
+/// From a MODE SENSE (10) answer holding the Control mode page: the page's bytes (page code,
+/// length, then its fields), or `None` when the answer holds no such page.
+pub fn control_page(answer: &[u8]) -> Option<&[u8]> {
+    let block_descriptors = usize::from(u16::from_be_bytes([*answer.get(6)?, *answer.get(7)?]));
+    let page = answer.get(8 + block_descriptors..)?;
+    let len = usize::from(*page.get(1)?);
+    (page.first()? & 0x3f == CONTROL_MODE_PAGE && len >= 10)
+        .then(|| page.get(..2 + len))
+        .flatten()
+}
+
+/// The MODE SELECT (10) parameter list that sets D_SENSE to `on` and leaves every other field
+/// of `page` (as MODE SENSE returned it) unchanged: libata refuses any other change.
+pub fn control_page_with_d_sense(page: &[u8], on: bool) -> Vec<u8> {
+    let mut out = vec![0u8; 8];
+    let mut p = page.to_vec();
+    if let Some(b) = p.first_mut() {
+        *b &= 0x3f; // PS is reserved in MODE SELECT
+    }
+    if let Some(b) = p.get_mut(2) {
+        *b = if on { *b | 0x04 } else { *b & !0x04 };
+    }
+    out.extend_from_slice(&p);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_page_d_sense_round_trip() {
+        // SPC-4 table 458/459: MODE SENSE (10) 5A, DBD=1 (08), page 0A, allocation length 20.
+        assert_eq!(
+            mode_sense_control(),
+            [0x5a, 0x08, 0x0a, 0, 0, 0, 0, 0, 20, 0]
+        );
+        // MODE SELECT (10) 55, PF=1 (10), parameter list length 20.
+        assert_eq!(mode_select(20), [0x55, 0x10, 0, 0, 0, 0, 0, 0, 20, 0]);
+        // What libata answers (ata_msense_control): header, no block descriptors, page 0A of
+        // length 0A with D_SENSE clear, busy timeout FFFF at bytes 8-9 of the page.
+        let answer = [
+            0x00, 0x12, 0, 0, 0, 0, 0, 0, // header: data length, no descriptors
+            0x0a, 0x0a, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0x00, 0x1e,
+        ];
+        let page = control_page(&answer).unwrap();
+        assert_eq!(page.len(), 12);
+        let on = control_page_with_d_sense(page, true);
+        assert_eq!(on[..8], [0; 8]);
+        assert_eq!(
+            on[8..],
+            [0x0a, 0x0a, 0x06, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0x1e]
+        );
+        assert_eq!(control_page_with_d_sense(&on[8..], false)[10], 0x02);
+        assert!(control_page(&answer[..10]).is_none());
+        assert!(control_page(&[0u8; 3]).is_none());
+    }
 
     #[test]
     fn cdbs_match_spc() {

@@ -193,6 +193,50 @@ impl<S: ScsiTransport> AtaOverScsi<S> {
 }
 
 impl<S: ScsiTransport> super::AtaTransport for AtaOverScsi<S> {
+    /// MODE SENSE the Control mode page, and MODE SELECT it back with D_SENSE changed (libata
+    /// accepts exactly that change: ata_mselect_control).
+    fn set_descriptor_sense(&mut self, on: bool) -> Result<bool, TransportError> {
+        use crate::device::drive::scsi;
+        let unsupported = |detail: String| TransportError::Unsupported {
+            path: self.path.clone(),
+            what: "descriptor sense (Control mode page)",
+            detail,
+        };
+        let mut answer = vec![0u8; usize::from(scsi::CONTROL_PAGE_LEN)];
+        let out = self.scsi.scsi(
+            &scsi::mode_sense_control(),
+            DataDir::In(&mut answer),
+            Duration::from_secs(10),
+        )?;
+        if !out.is_good() {
+            return Err(unsupported(format!(
+                "MODE SENSE: {}",
+                out.decoded_sense()
+                    .map_or_else(|| format!("status {:#04x}", out.status), |s| s.summary())
+            )));
+        }
+        let page = scsi::control_page(&answer)
+            .ok_or_else(|| unsupported("MODE SENSE returned no Control mode page".into()))?;
+        let was_on = page.get(2).is_some_and(|b| b & 0x04 != 0);
+        if was_on == on {
+            return Ok(was_on);
+        }
+        let params = scsi::control_page_with_d_sense(page, on);
+        let out = self.scsi.scsi(
+            &scsi::mode_select(params.len() as u16),
+            DataDir::Out(&params),
+            Duration::from_secs(10),
+        )?;
+        if !out.is_good() {
+            return Err(unsupported(format!(
+                "MODE SELECT: {}",
+                out.decoded_sense()
+                    .map_or_else(|| format!("status {:#04x}", out.status), |s| s.summary())
+            )));
+        }
+        Ok(was_on)
+    }
+
     fn ata(
         &mut self,
         cmd: &AtaCommand,

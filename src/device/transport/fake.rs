@@ -147,6 +147,10 @@ pub struct FakeAtaDrive {
     pub accepts_12: bool,
     /// Accept ATA PASS-THROUGH (16) (some old USB bridges do not).
     pub accepts_16: bool,
+    /// Answer MODE SENSE / MODE SELECT of the Control mode page as libata does
+    /// (ata_msense_control / ata_mselect_control): D_SENSE switches between
+    /// [`SenseStyle::LibataFixed`] and [`SenseStyle::Descriptor`]; any other change is refused.
+    pub control_page: bool,
     /// Every CDB received, in order.
     pub received: Vec<Vec<u8>>,
 }
@@ -270,6 +274,7 @@ impl Default for FakeAtaDrive {
             sense: SenseStyle::LibataFixed,
             accepts_12: true,
             accepts_16: true,
+            control_page: true,
             received: Vec::new(),
         }
     }
@@ -735,6 +740,68 @@ impl FakeAtaDrive {
     }
 }
 
+impl FakeAtaDrive {
+    /// libata's Control mode page: 0A 0A, byte 2 = 0x02 (GLTSD) | D_SENSE, busy timeout FFFF,
+    /// extended self-test time 30 s.
+    fn control_page_bytes(&self) -> [u8; 12] {
+        let d_sense = if self.sense == SenseStyle::Descriptor {
+            0x04
+        } else {
+            0
+        };
+        [
+            0x0a,
+            0x0a,
+            0x02 | d_sense,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0xff,
+            0xff,
+            0,
+            0x1e,
+        ]
+    }
+
+    fn control_mode_page(&mut self, cdb: &[u8], data: &mut DataDir<'_>) -> ScsiOutcome {
+        if !self.control_page {
+            return illegal_request(0x20);
+        }
+        match (cdb[0], data) {
+            (0x5a, DataDir::In(buf)) if cdb.get(2).map(|p| p & 0x3f) == Some(0x0a) => {
+                let mut answer = vec![0u8, 18, 0, 0, 0, 0, 0, 0];
+                answer.extend_from_slice(&self.control_page_bytes());
+                let n = buf.len().min(answer.len());
+                buf[..n].copy_from_slice(&answer[..n]);
+                ScsiOutcome::good()
+            }
+            (0x55, DataDir::Out(params)) if cdb.get(1).is_some_and(|b| b & 0x10 != 0) => {
+                let current = self.control_page_bytes();
+                let Some(page) = params.get(8..8 + current.len()) else {
+                    return illegal_request(0x1a); // parameter list length error
+                };
+                // Only D_SENSE may change (ata_mselect_control).
+                let others_same = page[0] == current[0]
+                    && page[1] == current[1]
+                    && page[2] & !0x04 == current[2] & !0x04
+                    && page[3..] == current[3..];
+                if !others_same {
+                    return illegal_request(0x26);
+                }
+                self.sense = if page[2] & 0x04 != 0 {
+                    SenseStyle::Descriptor
+                } else {
+                    SenseStyle::LibataFixed
+                };
+                ScsiOutcome::good()
+            }
+            _ => illegal_request(0x24),
+        }
+    }
+}
+
 fn illegal_request(asc: u8) -> ScsiOutcome {
     let mut sb = vec![0u8; 18];
     sb[0] = 0x70;
@@ -783,6 +850,9 @@ impl ScsiTransport for FakeAtaDrive {
         self.received.push(cdb.to_vec());
         if cdb.first() == Some(&0x12) {
             return Ok(self.inquiry(cdb, &mut data));
+        }
+        if matches!(cdb.first(), Some(0x5a | 0x55)) {
+            return Ok(self.control_mode_page(cdb, &mut data));
         }
         if (cdb.first() == Some(&0xa1) && !self.accepts_12)
             || (cdb.first() == Some(&0x85) && !self.accepts_16)

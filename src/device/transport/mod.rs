@@ -138,6 +138,18 @@ pub trait AtaTransport {
         data: DataDir<'_>,
         timeout: Duration,
     ) -> Result<AtaOutcome, TransportError>;
+
+    /// Ask the SAT layer for descriptor-format sense (`on`) or fixed (`!on`), so that 48-bit
+    /// output registers (COUNT 15:8, LBA 47:24) come back whole. Returns whether descriptor
+    /// sense was on before. Paths without a SAT layer to ask do not support it.
+    fn set_descriptor_sense(&mut self, on: bool) -> Result<bool, TransportError> {
+        let _ = on;
+        Err(TransportError::Unsupported {
+            path: PathBuf::from("ata"),
+            what: "descriptor sense",
+            detail: "this transport cannot change its sense format".into(),
+        })
+    }
 }
 
 /// One NVMe admin command: opcode, namespace, and command dwords 10-15 (NVMe base spec, figure
