@@ -21,5 +21,6 @@ pub mod pdf;
 pub mod purge;
 pub mod result;
 pub mod sign;
+pub mod station;
 pub mod text;
 pub mod timestamp;

@@ -56,6 +56,8 @@ pub enum Command {
     Unlock(UnlockArgs),
     /// Unfreeze ATA security by a suspend-to-RAM and resume cycle (woken by the clock alarm)
     Unfreeze(UnfreezeArgs),
+    /// Hot-swap bench: wipe every disk attached after the station started, by a policy file
+    Station(StationArgs),
     /// Show the whole flow on a scratch image file (no root needed)
     Demo(DemoArgs),
     /// Check, render and summarize signed certificates
@@ -86,6 +88,38 @@ pub struct DevicesArgs {
     /// Journal to check for interrupted wipes (see `massho journal`)
     #[arg(long, value_name = "DIR")]
     pub journal_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StationArgs {
+    /// The policy (TOML): method per media class or transport, verification, records, disks to
+    /// ignore (see docs/examples/station.toml)
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+    /// NDJSON events on stdout (attached, ignored, started, progress, finished, detached)
+    #[arg(long)]
+    pub json: bool,
+    /// Overrides the policy's result_dir
+    #[arg(long, value_name = "DIR")]
+    pub result_dir: Option<PathBuf>,
+    /// Overrides the policy's cert_dir
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+    /// Overrides the policy's key
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<PathBuf>,
+    /// Overrides the policy's operator
+    #[arg(long, value_name = "NAME")]
+    pub operator: Option<String>,
+    /// Overrides the policy's ledger
+    #[arg(long, value_name = "PATH")]
+    pub ledger: Option<PathBuf>,
+    /// Overrides the policy's journal_dir
+    #[arg(long, value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
+    /// How often to rescan for disks when no uevent arrives, in milliseconds
+    #[arg(long, default_value_t = 2000, value_name = "MS", value_parser = clap::value_parser!(u64).range(100..=60000))]
+    pub interval_ms: u64,
 }
 
 #[derive(Debug, Args)]

@@ -29,6 +29,7 @@ pub mod key;
 pub mod ledger;
 pub mod methods;
 pub mod render;
+pub mod station;
 pub mod table;
 pub mod unfreeze;
 pub mod unlock;
@@ -91,6 +92,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Journal(a) => journal::run(&a),
         Command::Unlock(a) => unlock::run(&a),
         Command::Unfreeze(a) => unfreeze::run(&a),
+        Command::Station(a) => station::run(&a),
         Command::Demo(a) => demo::run(&a),
         Command::Cert(c) => cert::run(&c),
         Command::Key(a) => key::run(&a),

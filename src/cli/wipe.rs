@@ -323,7 +323,7 @@ impl Confirm for SerialPrompt {
 }
 
 /// The NDJSON line for a result: the result object with `"event": "result"` and a time added.
-fn result_event(result: &WipeResult) -> serde_json::Value {
+pub(super) fn result_event(result: &WipeResult) -> serde_json::Value {
     let mut value = serde_json::to_value(result).unwrap_or(serde_json::Value::Null);
     if let Some(obj) = value.as_object_mut() {
         obj.insert("event".into(), "result".into());

@@ -9,6 +9,7 @@ use crate::result::WipeResult;
 use crate::sign::SecretKey;
 
 /// Everything needed to issue certificates.
+#[derive(Clone)]
 pub struct Certifier {
     dir: PathBuf,
     key: SecretKey,

@@ -133,7 +133,8 @@ fn group4(hex: &str) -> String {
 }
 
 /// An Ed25519 signing key with minisign's key id. The key material is wiped on drop
-/// (ed25519-dalek's `zeroize` feature).
+/// (ed25519-dalek's `zeroize` feature); a clone (one per station disk's records) is wiped too.
+#[derive(Clone)]
 pub struct SecretKey {
     key_id: KeyId,
     signing: SigningKey,

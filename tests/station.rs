@@ -1,0 +1,200 @@
+//! `massho station` against loop devices this test attaches while it runs. The policy only
+//! admits loop devices whose backing files lie in this test's own directory
+//! (`loop_files_under`), so no other device — nor another test's loop device — is touched.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{keypair, massho, LoopDevice};
+use serde_json::Value;
+
+const MIB: u64 = 1 << 20;
+
+struct Station {
+    child: Child,
+    events: mpsc::Receiver<Value>,
+    seen: Vec<Value>,
+}
+
+impl Station {
+    fn start(policy: &Path) -> Station {
+        let mut child = massho()
+            .args(["station", "--json", "--interval-ms", "300", "--policy"])
+            .arg(policy)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start massho station");
+        let stdout = child.stdout.take().expect("station stdout");
+        let (tx, events) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    if tx.send(v).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        Station {
+            child,
+            events,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Wait for the first event matching `pred`, up to 60 s.
+    fn expect(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let until = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < until {
+            match self.events.recv_timeout(Duration::from_millis(200)) {
+                Ok(v) => {
+                    self.seen.push(v.clone());
+                    if pred(&v) {
+                        return v;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        panic!("no {what} event; saw:\n{:#?}", self.seen);
+    }
+
+    fn stop(mut self) -> (std::process::ExitStatus, Vec<Value>) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let status = self.child.wait().expect("wait for the station");
+        self.seen.extend(self.events.try_iter());
+        (status, std::mem::take(&mut self.seen))
+    }
+}
+
+impl Drop for Station {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn image(dir: &Path, name: &str, fill: u8) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, vec![fill; (8 * MIB) as usize]).unwrap();
+    p
+}
+
+#[test]
+fn a_disk_attached_after_the_station_started_is_wiped_certified_and_the_others_are_not() {
+    common::require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let (key, public) = keypair(dir.path(), "station");
+    let images = dir.path().join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    let policy = dir.path().join("station.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "method = \"zero\"\nverify = \"all\"\nresult_dir = \"{}\"\ncert_dir = \"{}\"\nkey = \"{}\"\noperator = \"Bench\"\nloop_files_under = \"{}\"\n",
+            dir.path().join("results").display(),
+            dir.path().join("certs").display(),
+            key.display(),
+            images.display()
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("results")).unwrap();
+    std::fs::create_dir_all(dir.path().join("certs")).unwrap();
+    // Present before the station starts: never touched.
+    let before = LoopDevice::over(&image(&images, "before.img", 0x11), 512);
+    // Attached later but outside the allowed directory: ignored.
+    let elsewhere_dir = tempfile::tempdir().unwrap();
+    let mut station = Station::start(&policy);
+    let started = station.expect("station", |v| v["event"] == "station");
+    let present: Vec<&str> = started["ignoring_present"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        present.contains(&before.path().to_str().unwrap()),
+        "{started:#}"
+    );
+    let foreign = LoopDevice::over(&image(elsewhere_dir.path(), "foreign.img", 0x22), 512);
+    let ignored = station.expect("ignored", |v| {
+        v["event"] == "ignored" && v["device"] == foreign.path().to_str().unwrap()
+    });
+    assert!(
+        ignored["reason"]
+            .as_str()
+            .unwrap()
+            .contains("loop_files_under"),
+        "{ignored:#}"
+    );
+    let new = LoopDevice::over(&image(&images, "new.img", 0x33), 4096);
+    let new_path = new.path().to_str().unwrap().to_owned();
+    station.expect("attached", |v| {
+        v["event"] == "attached" && v["device"] == new_path.as_str()
+    });
+    let finished = station.expect("recorded", |v| {
+        v["event"] == "recorded" && v["device"] == new_path.as_str()
+    });
+    assert_eq!(finished["status"], "passed", "{finished:#}");
+    let cert = finished["certificate"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no certificate: {finished:#}"));
+    let (status, events) = station.stop();
+    assert!(status.success(), "station exit: {status}");
+    assert!(
+        events.iter().any(|v| v["event"] == "stopped"),
+        "{events:#?}"
+    );
+    // What the disks hold, judged from their backing files.
+    assert!(
+        new.backing_bytes().iter().all(|b| *b == 0),
+        "the new disk is not all zeros"
+    );
+    assert!(
+        before.backing_bytes().iter().all(|b| *b == 0x11),
+        "a disk present at start was written"
+    );
+    assert!(
+        foreign.backing_bytes().iter().all(|b| *b == 0x22),
+        "a foreign loop device was written"
+    );
+    // The certificate verifies with the policy's key.
+    let out = massho()
+        .args(["cert", "verify", "--pubkey"])
+        .arg(&public)
+        .arg(cert)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn a_malformed_policy_is_a_usage_error_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("bad.toml");
+    std::fs::write(&policy, "method = \"zero\"\nverifi = \"all\"\n").unwrap();
+    let out = massho()
+        .args(["station", "--policy"])
+        .arg(&policy)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("line 2") && stderr.contains("verifi"),
+        "{stderr}"
+    );
+}
