@@ -132,7 +132,7 @@ pub fn run(args: &StationArgs) -> anyhow::Result<Exit> {
             present.join(", ")
         ),
     );
-    let running: Arc<Mutex<Vec<(Seen, std::thread::JoinHandle<()>)>>> = Arc::default();
+    let mut running: Vec<(Seen, std::thread::JoinHandle<()>)> = Vec::new();
     let interval = Duration::from_millis(args.interval_ms);
     let mut failed = false;
     while !interrupted.load(Ordering::SeqCst) {
@@ -143,7 +143,7 @@ pub fn run(args: &StationArgs) -> anyhow::Result<Exit> {
                         break;
                     }
                     if let Some(handle) = attach(&setup, &seen) {
-                        lock(&running).push((seen, handle));
+                        running.push((seen, handle));
                     }
                 }
                 Change::Removed(seen) => {
@@ -170,11 +170,10 @@ pub fn run(args: &StationArgs) -> anyhow::Result<Exit> {
                 }
             }
         }
-        lock(&running).retain(|(_, h)| !h.is_finished());
+        running.retain(|(_, h)| !h.is_finished());
     }
     // Stopping: the running wipes saw the stop through the console and are recording.
-    let left: Vec<(Seen, std::thread::JoinHandle<()>)> = std::mem::take(&mut *lock(&running));
-    for (seen, h) in left {
+    for (seen, h) in running {
         if h.join().is_err() {
             failed = true;
             errln!(
