@@ -147,7 +147,7 @@ pub fn run(args: &StationArgs) -> anyhow::Result<Exit> {
                     }
                 }
                 Change::Removed(seen) => {
-                    let was_running = lock(&running)
+                    let was_running = running
                         .iter()
                         .any(|(s, h)| s.key == seen.key && !h.is_finished());
                     event(
