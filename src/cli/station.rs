@@ -190,10 +190,6 @@ pub fn run(args: &StationArgs) -> anyhow::Result<Exit> {
     Ok(if failed { Exit::Internal } else { Exit::Passed })
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// One NDJSON object, or one line on a terminal.
 fn event(console: &Console, json: serde_json::Value, line: &str) {
     if console.style() == Style::Json {
