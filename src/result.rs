@@ -43,6 +43,10 @@ pub struct WipeResult {
     /// confirmation and before the first write. Absent in results of older versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<crate::device::binding::MediumIdentity>,
+    /// Set when this wipe continued an interrupted one (after a power cut or a kill): which
+    /// journal entry, and the step and byte offset it continued from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<crate::job::resume::Resumed>,
     pub sanitization: Sanitization,
     pub method: String,
     pub rounds: u32,
@@ -212,6 +216,7 @@ impl WipeResult {
             size_bytes: device.size_bytes,
             media: device.clone(),
             identity: None,
+            resumed: None,
             sanitization: sanitization(device.media_class, &report),
             method: plan.method.clone(),
             rounds: plan.rounds,

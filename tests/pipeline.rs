@@ -745,3 +745,132 @@ fn one_block_device_under_a_second_device_node_is_named_twice() {
     );
     assert!(all_bytes_are(dev.backing(), 0xAA), "the device was written");
 }
+
+/// A wipe killed with SIGKILL (a power cut, as far as massho can tell) after a checkpoint is
+/// resumed with `--resume`: the same plan and seed from the journal, continued where the last
+/// flush reached, verified over the whole medium; the result records the resumption, the old
+/// entry is closed, and an independent check of the medium against the result passes.
+#[test]
+fn a_killed_wipe_resumes_from_its_last_checkpoint_and_verifies_the_whole_medium() {
+    require_root();
+    let journal = tempfile::tempdir().unwrap();
+    let results = tempfile::tempdir().unwrap();
+    let dev = LoopDevice::new(16 * MIB, 4096);
+    dev.fill_backing(0xA5);
+    {
+        let throttle = Throttle::new(&dev, 2 * MIB);
+        let mut cmd = massho();
+        cmd.env("MASSHO_JOURNAL_DIR", journal.path())
+            .env("MASSHO_CHECKPOINT_MS", "300")
+            .env("MASSHO_CHUNK_KIB", "256")
+            .args(["wipe", "--yes", "-m", "random"])
+            .arg(dev.path());
+        let mut run = Running::spawn(throttle.command(cmd));
+        // Until the journal holds a checkpoint past the first megabytes.
+        let until = std::time::Instant::now() + Duration::from_secs(60);
+        let mut checkpoint = 0;
+        while checkpoint < 2 * MIB && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(100));
+            for f in std::fs::read_dir(journal.path()).unwrap().flatten() {
+                let entry: Value =
+                    serde_json::from_slice(&std::fs::read(f.path()).unwrap_or_default())
+                        .unwrap_or(Value::Null);
+                checkpoint =
+                    checkpoint.max(entry["checkpoint"]["flushed_bytes"].as_u64().unwrap_or(0));
+            }
+        }
+        assert!(
+            checkpoint >= 2 * MIB,
+            "no checkpoint in the journal: {}",
+            run.stderr()
+        );
+        run.signal(libc::SIGKILL);
+        let _ = run.finish(Duration::from_secs(10));
+    }
+    // A device that is not the one in the journal is never resumed.
+    let other = LoopDevice::new(16 * MIB, 4096);
+    let out = common::run(
+        massho()
+            .env("MASSHO_JOURNAL_DIR", journal.path())
+            .args(["wipe", "--resume", "--yes"])
+            .arg(other.path()),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        common::describe_output(&out)
+    );
+    // The resume.
+    let out = common::run(
+        massho()
+            .env("MASSHO_JOURNAL_DIR", journal.path())
+            .args(["wipe", "--resume", "--yes", "--json", "--result-dir"])
+            .arg(results.path())
+            .arg(dev.path()),
+    );
+    assert_exit(&out, 0);
+    let result = common::results(&out.stdout).pop().expect("a result");
+    assert_eq!(result["status"], "passed", "{result:#}");
+    assert_eq!(result["method"], "random");
+    let resumed = &result["resumed"];
+    assert_eq!(resumed["step"], 1, "{result:#}");
+    let offset = resumed["offset"].as_u64().unwrap();
+    assert!((2 * MIB..16 * MIB).contains(&offset), "{resumed}");
+    assert_eq!(
+        result["verification"]["bytes_verified"],
+        16 * MIB,
+        "{result:#}"
+    );
+    assert_eq!(result["passes"][0]["bytes_written"], 16 * MIB - offset);
+    assert!(
+        result["warnings"].to_string().contains("resumed at step 1"),
+        "{result:#}"
+    );
+    // The journal: the interrupted entry closed as resumed, nothing left to resume.
+    let out = common::run(
+        massho()
+            .env("MASSHO_JOURNAL_DIR", journal.path())
+            .args(["journal", "--all", "--json"]),
+    );
+    let entries: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["state"] == "closed"),
+        "{entries:#}"
+    );
+    assert!(
+        entries.to_string().contains("resumed as journal entry"),
+        "{entries:#}"
+    );
+    // Independently: the medium holds exactly the random stream of the recorded seed, start
+    // to end (the part written before the kill and the part after).
+    let file = std::fs::read_dir(results.path())
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let out = common::run(
+        massho()
+            .args(["verify", "--result"])
+            .arg(&file)
+            .arg(dev.path()),
+    );
+    assert_exit(&out, 0);
+    let out = common::run(
+        massho()
+            .env("MASSHO_JOURNAL_DIR", journal.path())
+            .args(["wipe", "--resume", "--yes"])
+            .arg(dev.path()),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "nothing left to resume: {}",
+        common::describe_output(&out)
+    );
+}

@@ -178,8 +178,14 @@ pub enum PrngArg {
 #[derive(Debug, Args)]
 pub struct WipeArgs {
     /// Devices (whole disk, partition) or regular image files to overwrite
-    #[arg(required = true, value_name = "DEVICE")]
+    #[arg(required_unless_present = "resume", value_name = "DEVICE")]
     pub devices: Vec<PathBuf>,
+    /// Continue interrupted wipes (see `massho journal`) where their last checkpoint reached,
+    /// with the plan and seed the journal recorded: those of the named devices, or every
+    /// interrupted one whose drive is attached. A drive whose serial, size or model differ from
+    /// the journal's is never resumed
+    #[arg(long)]
+    pub resume: bool,
     /// Method name (see `massho methods`) or a TOML file describing the passes
     #[arg(long, short, default_value = "nist-clear", value_name = "NAME|FILE")]
     pub method: String,

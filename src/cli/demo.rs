@@ -68,6 +68,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         dry_run: false,
         journal_dir: Some(dir.path().join("journal")),
         allow_bridge: false,
+        resume: false,
         hidden: super::args::HiddenArg::Refuse,
         cert: super::args::CertIssueArgs {
             cert_dir: Some(certs.clone()),

@@ -361,6 +361,8 @@ impl Console {
                 ))
             }
             WipeEvent::Finished { device, status } => self.finished(device, *status),
+            // Kept in the journal; nothing to show.
+            WipeEvent::Checkpoint { .. } => {}
         }
     }
 

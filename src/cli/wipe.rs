@@ -46,11 +46,49 @@ fn wipe(args: &WipeArgs) -> anyhow::Result<Exit> {
     report_interrupted(&journal);
     // Every method error (unknown name, unreadable or invalid file) is the operator's to fix.
     let method = method::resolve(&args.method).map_err(|e| ExitError::usage(e.to_string()))?;
-    let devices = inspect_all(&args.devices)?;
+    let (devices, resumes) = if args.resume {
+        resumable(args, &journal)?
+    } else {
+        (inspect_all(&args.devices)?, Vec::new())
+    };
     refuse_unsafe(&devices, style)?;
     let mut jobs = Vec::with_capacity(devices.len());
     let mut refused = Vec::new();
-    for device in devices {
+    let fresh = if args.resume {
+        for (device, entry) in devices.into_iter().zip(resumes) {
+            if let Some(why) = job::resume::mismatch(&entry, &device) {
+                refused.push((
+                    device.path.clone(),
+                    format!(
+                        "{} is not the drive journal entry {} was wiping ({why}); it is not resumed",
+                        path_safe(&device.path),
+                        entry.id
+                    ),
+                ));
+                continue;
+            }
+            match job::resume::plan(&entry) {
+                Ok(plan) => {
+                    let warnings = warnings_for(&device, &plan, args.hidden);
+                    let mut job = Job::new(device, plan, warnings)?;
+                    job.resumes = Some(entry);
+                    jobs.push(job);
+                }
+                Err(why) => refused.push((
+                    device.path.clone(),
+                    format!(
+                        "{}: journal entry {} cannot be resumed: {why}",
+                        path_safe(&device.path),
+                        entry.id
+                    ),
+                )),
+            }
+        }
+        Vec::new()
+    } else {
+        devices
+    };
+    for device in fresh {
         let mut plan = method::plan(
             &method,
             &PlanOptions {
@@ -269,6 +307,50 @@ fn not_started_event(e: &JobError) -> serde_json::Value {
         "exit": exit as i32,
         "message": e.to_string(),
     })
+}
+
+/// The interrupted wipes to resume, with their devices inspected now: those of the named
+/// devices, or every interrupted entry whose device path exists.
+fn resumable(
+    args: &WipeArgs,
+    journal: &Journal,
+) -> anyhow::Result<(Vec<DeviceInfo>, Vec<crate::job::journal::Entry>)> {
+    let interrupted = journal.interrupted();
+    let mut pairs = Vec::new();
+    if args.devices.is_empty() {
+        for entry in interrupted {
+            if entry.device.exists() {
+                pairs.push((entry.device.clone(), entry));
+            }
+        }
+    } else {
+        for path in &args.devices {
+            let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+            // The newest interrupted entry for this path.
+            let found = interrupted
+                .iter()
+                .rev()
+                .find(|e| std::fs::canonicalize(&e.device).unwrap_or_else(|_| e.device.clone()) == canonical)
+                .cloned()
+                .ok_or_else(|| {
+                    ExitError::usage(format!(
+                        "{}: the journal in {} has no interrupted wipe of it (see `massho journal`)",
+                        path_safe(path),
+                        journal.dir().display()
+                    ))
+                })?;
+            pairs.push((path.clone(), found));
+        }
+    }
+    if pairs.is_empty() {
+        return Err(ExitError::usage(format!(
+            "nothing to resume: the journal in {} has no interrupted wipe of an attached device (see `massho journal`)",
+            journal.dir().display()
+        )));
+    }
+    let paths: Vec<PathBuf> = pairs.iter().map(|p| p.0.clone()).collect();
+    let devices = inspect_all(&paths)?;
+    Ok((devices, pairs.into_iter().map(|p| p.1).collect()))
 }
 
 /// Warn about wipes that an earlier massho started and never finished.

@@ -58,6 +58,13 @@ pub enum WipeEvent {
         /// Sectors this read-back could not read.
         read_error_sectors: u64,
     },
+    /// Every byte of pass `pass` before `flushed_bytes` is written and flushed (fdatasync): where
+    /// a resumed wipe may continue.
+    Checkpoint {
+        device: String,
+        pass: u32,
+        flushed_bytes: u64,
+    },
     /// A firmware step ended: the commands sent, the drive's answers and the check.
     FirmwareDone {
         device: String,

@@ -44,6 +44,8 @@ pub struct EngineConfig {
     pub generators: usize,
     /// How often a running sweep reports progress (and can be stopped).
     pub progress_interval: Duration,
+    /// How often a write pass flushes and reports a [`WipeEvent::Checkpoint`] (zero: never).
+    pub checkpoint_interval: Duration,
 }
 
 impl Default for EngineConfig {
@@ -57,6 +59,7 @@ impl Default for EngineConfig {
             workers: 4,
             generators: (cores / 2).max(1),
             progress_interval: Duration::from_millis(200),
+            checkpoint_interval: Duration::from_secs(10),
         }
     }
 }
@@ -81,6 +84,9 @@ impl EngineConfig {
         }
         if let Some(n) = get("MASSHO_GENERATORS", 1, 64) {
             c.generators = n;
+        }
+        if let Some(ms) = get("MASSHO_CHECKPOINT_MS", 0, 3_600_000) {
+            c.checkpoint_interval = Duration::from_millis(ms as u64);
         }
         c
     }
@@ -137,15 +143,22 @@ pub fn run_with_firmware(
         }
         None => 0,
     };
+    // A resumed wipe skips the steps the journal says were done and continues the interrupted
+    // one where its last checkpoint reached.
+    let (resume_step, resume_offset) = plan.resume.unwrap_or((0, 0));
+    let resume_offset = resume_offset.min(target.size());
+    let todo = |step: &Step| step.number() >= resume_step;
     acc.overall_total = plan
         .steps
         .iter()
+        .filter(|s| todo(s))
         .map(|step| match step {
             Step::Overwrite(p) => target.size() + read_back(p.verify),
             Step::Firmware(f) => firmware::overall_bytes(f, read_back(f.verify), target.size()),
         })
-        .sum();
-    for step in &plan.steps {
+        .sum::<u64>()
+        .saturating_sub(if resume_step > 0 { resume_offset } else { 0 });
+    for step in plan.steps.iter().filter(|s| todo(s)) {
         if stop.load(Ordering::SeqCst) {
             break;
         }
@@ -179,6 +192,13 @@ pub fn run_with_firmware(
             target,
             source: &source,
             work: WorkList::Whole {
+                start: if spec.number == resume_step {
+                    // Sector-aligned, as every write is.
+                    let sector = u64::from(target.sector_size().max(512));
+                    resume_offset / sector * sector
+                } else {
+                    0
+                },
                 size: target.size(),
                 chunk: config.chunk_for(target),
             },
@@ -342,7 +362,15 @@ fn verify_sweep(
             WorkList::from_ranges(&ranges, chunk),
             Some(ranges.len() as u64),
         ),
-        _ => (VerifyKind::Full, WorkList::Whole { size, chunk }, None),
+        _ => (
+            VerifyKind::Full,
+            WorkList::Whole {
+                start: 0,
+                size,
+                chunk,
+            },
+            None,
+        ),
     };
     let sweep_bytes = work.total_bytes();
     let outcome = Sweep {
@@ -665,6 +693,7 @@ mod tests {
             workers: 3,
             generators: 1,
             progress_interval: Duration::from_millis(1),
+            checkpoint_interval: Duration::ZERO,
         }
     }
 

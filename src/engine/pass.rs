@@ -19,8 +19,9 @@ use crate::pattern::PatternSource;
 
 /// The pieces of the medium a sweep covers.
 pub(super) enum WorkList {
-    /// Everything, in chunks of `chunk` bytes.
-    Whole { size: u64, chunk: u64 },
+    /// Everything from `start` (0, or where a resumed wipe continues), in chunks of `chunk`
+    /// bytes.
+    Whole { start: u64, size: u64, chunk: u64 },
     /// Selected `(offset, length)` pieces, each at most one chunk long.
     Pieces(Vec<(u64, u64)>),
 }
@@ -42,8 +43,8 @@ impl WorkList {
 
     fn get(&self, i: usize) -> Option<(u64, usize)> {
         match self {
-            WorkList::Whole { size, chunk } => {
-                let offset = (i as u64).checked_mul(*chunk)?;
+            WorkList::Whole { start, size, chunk } => {
+                let offset = (i as u64).checked_mul(*chunk)?.checked_add(*start)?;
                 (offset < *size).then(|| (offset, (*chunk).min(*size - offset) as usize))
             }
             WorkList::Pieces(p) => p.get(i).map(|&(o, n)| (o, n as usize)),
@@ -52,7 +53,7 @@ impl WorkList {
 
     pub(super) fn total_bytes(&self) -> u64 {
         match self {
-            WorkList::Whole { size, .. } => *size,
+            WorkList::Whole { start, size, .. } => size.saturating_sub(*start),
             WorkList::Pieces(p) => p.iter().map(|r| r.1).sum(),
         }
     }
@@ -110,6 +111,24 @@ struct SweepState {
     abandoned: Mutex<Option<String>>,
     halted: AtomicBool,
     in_flight: InFlight,
+    /// Chunks finished, as (every chunk below this index is done, those done above it): the
+    /// first gives the prefix of the medium a checkpoint may call written.
+    finished: Mutex<(usize, std::collections::BTreeSet<usize>)>,
+}
+
+impl SweepState {
+    fn chunk_done(&self, i: usize) {
+        let mut f = self.finished.lock().unwrap_or_else(|e| e.into_inner());
+        let (below, above) = &mut *f;
+        above.insert(i);
+        while above.remove(below) {
+            *below += 1;
+        }
+    }
+
+    fn chunks_done_below(&self) -> usize {
+        self.finished.lock().unwrap_or_else(|e| e.into_inner()).0
+    }
 }
 
 /// The device's throughput, smoothed, from the bytes a sweep has done so far.
@@ -323,7 +342,10 @@ impl Sweep<'_> {
                 IN_FLIGHT_FLOOR,
                 (self.config.workers.max(1) * self.config.chunk_size) as u64,
             ),
+            finished: Mutex::new((0, std::collections::BTreeSet::new())),
         };
+        let mut last_checkpoint = Instant::now();
+        let mut checkpointed = 0u64;
         let done = &state.done;
         let finished_workers = AtomicUsize::new(0);
         let workers = self.config.workers.max(1);
@@ -370,6 +392,9 @@ impl Sweep<'_> {
                         self.stop.store(true, Ordering::SeqCst);
                     }
                 }
+                if let Some(flushed) = self.checkpoint(&state, &mut last_checkpoint, checkpointed) {
+                    checkpointed = flushed;
+                }
             }
         });
         let abandoned = state
@@ -389,6 +414,35 @@ impl Sweep<'_> {
             completed,
             abandoned,
         }
+    }
+
+    /// Every `checkpoint_interval` of a whole-medium write: flush, then tell the observer how
+    /// far from the start every byte is written and durable (`None`: not due, or nothing new).
+    fn checkpoint(&self, state: &SweepState, last: &mut Instant, before: u64) -> Option<u64> {
+        let interval = self.config.checkpoint_interval;
+        if self.phase != Phase::Write || interval.is_zero() || last.elapsed() < interval {
+            return None;
+        }
+        *last = Instant::now();
+        let WorkList::Whole { start, size, chunk } = &self.work else {
+            return None;
+        };
+        let below = state.chunks_done_below() as u64;
+        let flushed = below
+            .checked_mul(*chunk)
+            .and_then(|b| b.checked_add(*start))
+            .map_or(*size, |b| b.min(*size));
+        // Only chunks written without error count: a chunk with bad sectors ends the prefix
+        // (its sectors are not written), and the final verification reads everything anyway.
+        if flushed <= before || self.target.sync().is_err() {
+            return None;
+        }
+        self.observer.event(&WipeEvent::Checkpoint {
+            device: self.label.to_owned(),
+            pass: self.pass,
+            flushed_bytes: flushed,
+        });
+        Some(flushed)
     }
 
     fn running(&self, state: &SweepState) -> bool {
@@ -450,6 +504,9 @@ impl Sweep<'_> {
                 state.in_flight.release(n as u64);
                 state.done.fetch_add(n as u64, Ordering::Relaxed);
                 at += n;
+            }
+            if at >= len && good == len as u64 {
+                state.chunk_done(i);
             }
             state.ok.fetch_add(good, Ordering::Relaxed);
             if !bad.is_empty() || !found.is_empty() {
@@ -615,12 +672,23 @@ mod tests {
     #[test]
     fn work_list_covers_ragged_end() {
         let w = WorkList::Whole {
+            start: 0,
             size: 10_000,
             chunk: 4096,
         };
         assert_eq!(w.get(0), Some((0, 4096)));
         assert_eq!(w.get(2), Some((8192, 10_000 - 8192)));
         assert_eq!(w.get(3), None);
+        // A resumed sweep starts at its checkpoint.
+        let r = WorkList::Whole {
+            start: 4096,
+            size: 10_000,
+            chunk: 4096,
+        };
+        assert_eq!(r.total_bytes(), 10_000 - 4096);
+        assert_eq!(r.get(0), Some((4096, 4096)));
+        assert_eq!(r.get(1), Some((8192, 10_000 - 8192)));
+        assert_eq!(r.get(2), None);
         let p = WorkList::from_ranges(&[(0, 512), (8192, 9000)], 4096);
         assert_eq!(p.total_bytes(), 9512);
         assert_eq!(p.get(3), Some((16384, 9000 - 8192)));

@@ -31,6 +31,11 @@ pub struct Entry {
     pub method: String,
     pub passes_planned: u32,
     pub verify_mode: String,
+    /// The plan's repetitions and final zero pass, so a resumed wipe follows the same plan.
+    #[serde(default = "one")]
+    pub rounds: u32,
+    #[serde(default)]
+    pub blank: bool,
     pub prng: String,
     /// The random streams' seed: with it a later massho can regenerate what was written.
     pub seed: String,
@@ -48,8 +53,25 @@ pub struct Entry {
     /// sampled before a crypto erase. Never any of the medium's data.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub firmware: Vec<FirmwareNotes>,
+    /// How far the running pass is written and flushed: where a resumed wipe continues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<Checkpoint>,
+    /// The entry of the interrupted wipe this one continues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_from: Option<String>,
     /// `None` while the wipe runs; the outcome once it ended.
     pub closed: Option<Closed>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A pass written and flushed up to a byte offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub pass: u32,
+    pub flushed_bytes: u64,
 }
 
 /// One firmware step's notes.
@@ -329,6 +351,10 @@ mod tests {
             started_at: "2026-11-30T00:00:00Z".into(),
             updated_at: "2026-11-30T00:00:00Z".into(),
             firmware: Vec::new(),
+            rounds: 1,
+            blank: false,
+            checkpoint: None,
+            resumed_from: None,
             host: "h".into(),
             pid,
             boot_id: boot,

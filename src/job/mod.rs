@@ -20,6 +20,7 @@
 
 pub mod certify;
 pub mod journal;
+pub mod resume;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,6 +53,8 @@ pub struct Job {
     pub inspected: MediumIdentity,
     pub plan: WipePlan,
     pub warnings: Vec<String>,
+    /// The interrupted wipe this job continues (`plan.resume` says where).
+    pub resumes: Option<journal::Entry>,
 }
 
 impl Job {
@@ -79,6 +82,7 @@ impl Job {
             inspected,
             plan,
             warnings,
+            resumes: None,
         })
     }
 }
@@ -482,6 +486,8 @@ fn open_entry(b: &Bound, journal: &Journal) -> Result<Entry, JobError> {
         identity: b.identity.clone(),
         method: plan.method.clone(),
         passes_planned: plan.steps.len() as u32,
+        rounds: plan.rounds,
+        blank: plan.blank,
         verify_mode: plan.verify.name().into(),
         prng: plan.prng.name().into(),
         seed: plan.seed.to_hex(),
@@ -490,11 +496,36 @@ fn open_entry(b: &Bound, journal: &Journal) -> Result<Entry, JobError> {
         host: crate::result::HostInfo::current().hostname,
         pid: std::process::id(),
         boot_id: journal::boot_id(),
-        passes_done: Vec::new(),
+        // A resumed wipe carries what the interrupted one had done, so that a second
+        // interruption still knows it.
+        passes_done: b
+            .job
+            .resumes
+            .as_ref()
+            .map(|r| r.passes_done.clone())
+            .unwrap_or_default(),
         firmware: Vec::new(),
+        checkpoint: b.job.resumes.as_ref().and_then(|r| r.checkpoint),
+        resumed_from: b.job.resumes.as_ref().map(|r| r.id.clone()),
         closed: None,
     };
     journal.write(&entry)?;
+    // The interrupted entry is closed now: this one carries on for it.
+    if let Some(old) = &b.job.resumes {
+        let mut old = old.clone();
+        old.updated_at = now_rfc3339();
+        old.closed = Some(Closed {
+            status: Status::Aborted,
+            finished_at: old.updated_at.clone(),
+            result_file: None,
+            certificate_id: None,
+            note: Some(format!(
+                "interrupted; resumed as journal entry {}",
+                entry.id
+            )),
+        });
+        journal.write(&old)?;
+    }
     Ok(entry)
 }
 
@@ -532,6 +563,26 @@ impl Observer for Journaling<'_> {
                 return self.inner.event(&WipeEvent::Finished {
                     device: device.clone(),
                     status: demoted(*status),
+                });
+            }
+        }
+        if let WipeEvent::Checkpoint {
+            pass,
+            flushed_bytes,
+            ..
+        } = event
+        {
+            let mut e = lock(self.entry);
+            e.checkpoint = Some(journal::Checkpoint {
+                pass: *pass,
+                flushed_bytes: *flushed_bytes,
+            });
+            e.updated_at = now_rfc3339();
+            if let Err(err) = self.journal.write(&e) {
+                self.inner.job_event(&JobEvent::RecordFailed {
+                    device: self.device.clone(),
+                    what: "journal checkpoint".into(),
+                    error: err.to_string(),
                 });
             }
         }
@@ -634,6 +685,30 @@ fn run_bound(
     if let Some(why) = changed {
         result.status = demoted(result.status);
         result.warnings.push(why);
+    }
+    if let (Some(old), Some((step, offset))) = (&b.job.resumes, b.job.plan.resume) {
+        let offset = offset.min(result.size_bytes);
+        let mut passes = old.passes_done.clone();
+        passes.append(&mut result.passes);
+        result.passes = passes;
+        result.warnings.push(format!(
+            "this wipe was interrupted (journal entry {}, started {}, last seen {}) and resumed at step {step}, byte {offset}: the passes before were written by the interrupted run, as its journal recorded them; the verification after the resumption read {}",
+            old.id,
+            old.started_at,
+            old.updated_at,
+            match result.verify_mode {
+                crate::method::VerifyMode::None => "nothing (--verify none)",
+                crate::method::VerifyMode::Sample => "a NIST sample of the whole medium",
+                _ => "the whole medium",
+            }
+        ));
+        result.resumed = Some(resume::Resumed {
+            journal_id: old.id.clone(),
+            interrupted_started_at: old.started_at.clone(),
+            interrupted_last_seen: old.updated_at.clone(),
+            step,
+            offset,
+        });
     }
     result.identity = Some(b.identity);
     Some(record(index, result, entry, recording, observer, None))
@@ -900,6 +975,7 @@ mod tests {
             workers: 2,
             generators: 1,
             progress_interval: Duration::from_millis(50),
+            checkpoint_interval: Duration::ZERO,
         })
     }
 

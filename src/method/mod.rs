@@ -146,6 +146,9 @@ pub struct WipePlan {
     pub seed: Seed,
     pub rounds: u32,
     pub blank: bool,
+    /// Continue an interrupted wipe: skip the steps before this one and start this one at this
+    /// byte offset (from the journal's last checkpoint). `None` for a fresh wipe.
+    pub resume: Option<(u32, u64)>,
 }
 
 /// The operator's choices that shape a plan.
@@ -323,6 +326,7 @@ pub fn plan(method: &Method, opts: &PlanOptions) -> WipePlan {
         seed: opts.seed,
         rounds: opts.rounds.max(1),
         blank: opts.blank,
+        resume: None,
     }
 }
 
