@@ -14,7 +14,7 @@
 #                           artefact byte for byte and name the ones that differ (exit 1); when
 #                           they agree, the first build's artefacts go to --out
 #
-# Needs: the Rust toolchain (target x86_64-unknown-linux-gnu), libblkid-dev (libblkid.a),
+# Needs: rustup with the toolchain 1.95.0 (see RUSTUP_TOOLCHAIN below), libblkid-dev (libblkid.a),
 # libclang-dev, pkg-config, dpkg-dev, file, git (packaging/install-deps.sh installs them).
 set -euo pipefail
 
@@ -60,6 +60,9 @@ umask 022
 unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS CARGO_BUILD_RUSTFLAGS CFLAGS CARGO_PROFILE_DIST_STRIP
 
 target=x86_64-unknown-linux-gnu
+# The compiler is an input like any other: a rebuild needs this very toolchain (rustup installs it
+# with `rustup toolchain install 1.95.0`). Override only to try another one.
+export RUSTUP_TOOLCHAIN=${MASSHO_RUST_TOOLCHAIN:-1.95.0}
 cargo_home=$(cd "${CARGO_HOME:-$HOME/.cargo}" && pwd -P)
 maintainer="massho maintainers <maintainers@users.noreply.b-seed-975be16e.example>"
 
@@ -83,6 +86,8 @@ else
     deb_version="$version~git$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y%m%d).${commit:0:12}"
 fi
 
+static_flags='-C target-feature=+crt-static -C relocation-model=static --cfg getrandom_backend="linux_getrandom"'
+
 # build_binary SRC TARGET_DIR: prints the path of the static binary built from SRC.
 build_binary() {
     local src=$1 target_dir=$2
@@ -92,10 +97,9 @@ build_binary() {
     # a static PIE. getrandom 0.4 finds getrandom(2) with dlsym, which a static binary cannot
     # answer, and would fall back to /dev/urandom: call glibc's getrandom directly (docs/release.md).
     local remap="--remap-path-prefix=$src=/build/massho --remap-path-prefix=$cargo_home=/cargo"
-    local static='-C target-feature=+crt-static -C relocation-model=static --cfg getrandom_backend="linux_getrandom"'
     (
         cd "$src"
-        RUSTFLAGS="$static $remap" \
+        RUSTFLAGS="$static_flags $remap" \
             CFLAGS="-ffile-prefix-map=$src=/build/massho -ffile-prefix-map=$cargo_home=/cargo" \
             CARGO_TARGET_DIR=$target_dir \
             cargo build --locked --quiet --profile dist --target "$target" --features static-blkid >&2
@@ -122,10 +126,34 @@ assemble() {
     stage=$(mktemp -d)
     build_deb "$dir" "$stage"
     rm -rf "$stage"
+    # The hash a certificate records is the same whichever way the binary was installed.
+    if ! dpkg-deb --fsys-tarfile "$dir"/massho_*.deb | tar -xO ./usr/bin/massho | cmp -s - "$bin"; then
+        echo "release: /usr/bin/massho in the .deb is not the released binary" >&2
+        exit 1
+    fi
+    buildinfo >"$dir/BUILDINFO"
 
     local sums
     sums=$(cd "$dir" && find . -type f -printf '%P\n' | sort | xargs -d '\n' sha256sum)
     printf '%s\n' "$sums" >"$dir/SHA256SUMS"
+}
+
+# What a rebuild must match to give the same bytes (docs/release.md).
+buildinfo() {
+    echo "massho $version release build (packaging/release.sh)"
+    echo "commit: $commit"
+    echo "SOURCE_DATE_EPOCH: $SOURCE_DATE_EPOCH"
+    echo "deb version: $deb_version"
+    echo "cargo build --locked --profile dist --target $target --features static-blkid"
+    echo "RUSTFLAGS: $static_flags --remap-path-prefix=SRC=/build/massho --remap-path-prefix=CARGO_HOME=/cargo"
+    echo "CFLAGS: -ffile-prefix-map=SRC=/build/massho -ffile-prefix-map=CARGO_HOME=/cargo"
+    echo "toolchain: $RUSTUP_TOOLCHAIN"
+    rustc -vV
+    echo "cc: $(cc --version | head -n 1)"
+    echo "Debian: $(cat /etc/debian_version 2>/dev/null || echo none)"
+    echo "Debian packages:"
+    dpkg-query -W -f '  ${Package}=${Version}\n' libc6-dev libblkid-dev libclang-dev gcc binutils \
+        dpkg-dev gzip xz-utils 2>/dev/null || true
 }
 
 check_static() {
@@ -241,7 +269,7 @@ else
         echo "release: NOT reproducible: the two builds differ (kept in $work)" >&2
         exit 1
     fi
-    echo "release: reproducible: both builds of $commit agree on every byte:"
+    echo "release: reproducible: both builds of $commit agree on every byte"
     rm -rf "$out"
     cp -a "$work/dist-a" "$out"
     rm -rf "$work"
