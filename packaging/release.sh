@@ -132,6 +132,17 @@ assemble() {
         exit 1
     fi
     buildinfo >"$dir/BUILDINFO"
+    # lintian is optional (install-deps.sh installs it when it can); errors and warnings fail the
+    # build, informational tags are listed (docs/release.md says which ones there are and why).
+    if command -v lintian >/dev/null; then
+        local report status=0
+        report=$(lintian --fail-on error,warning "$dir"/massho_*.deb 2>&1) || status=$?
+        grep -v 'root privileges' <<<"$report" >&2 || true
+        if [[ $status -ne 0 ]]; then
+            echo "release: lintian reports errors or warnings on the .deb" >&2
+            exit 1
+        fi
+    fi
 
     local sums
     sums=$(cd "$dir" && find . -type f -printf '%P\n' | sort | xargs -d '\n' sha256sum)
