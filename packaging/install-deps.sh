@@ -18,15 +18,21 @@
 #                                                   (depmod/modprobe resolve its modules, cpio packs
 #                                                   it, objcopy strips massho's debug sections) and
 #                                                   reads the guest's FAT result disk with mtools
+#             man-db bash zsh fish                  tests/release.rs: man(1) renders the generated pages,
+#                                                   the shells parse the generated completions
+#             dpkg-dev file git                     packaging/release.sh: dpkg-deb builds the .deb, file
+#                                                   checks the binary is static, git names the commit
 #   optional  fio nwipe dd(coreutils) jq            packaging/bench.sh peers and JSON parsing
+#             lintian                               checks the .deb (docs/release.md)
 #
 # Usage: sudo packaging/install-deps.sh
 set -euo pipefail
 
 required=(libblkid-dev libclang-dev pkg-config util-linux fdisk e2fsprogs fuse3 minisign openssl python3-jsonschema sqlite3
           fonts-ipaexfont-gothic fonts-noto-cjk fonts-dejavu-core poppler-utils zbar-tools
-          qemu-system-x86 busybox-static kmod cpio mtools dosfstools binutils)
-optional=(fio nwipe jq)
+          qemu-system-x86 busybox-static kmod cpio mtools dosfstools binutils
+          man-db bash zsh fish dpkg-dev file git)
+optional=(fio nwipe jq lintian)
 
 if [[ $(id -u) -ne 0 ]]; then
     echo "install-deps: run as root (apt-get install needs it): sudo $0" >&2

@@ -78,6 +78,32 @@ pub enum Command {
     /// Auditor's reports: media out, backups past retention, leases due, disposals, history
     #[command(subcommand, after_help = LEDGER_EXIT_CODES)]
     Report(ReportCommand),
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+    /// Print massho's manual page, or write one page per subcommand into a directory
+    Man(ManArgs),
+}
+
+const COMPLETIONS_HELP: &str = "\
+Installed by the .deb; to try them by hand:
+  bash: source <(massho completions bash)
+  zsh:  massho completions zsh > ~/.zfunc/_massho   (with fpath+=~/.zfunc before compinit)
+  fish: massho completions fish > ~/.config/fish/completions/massho.fish";
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write massho.1 and a page per subcommand (massho-wipe.1, massho-cert-verify.1, ...) into
+    /// DIR, created if missing, instead of printing massho.1
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

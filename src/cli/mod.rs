@@ -24,6 +24,7 @@ pub mod cert;
 pub mod certify;
 pub mod demo;
 pub mod devices;
+pub mod generate;
 pub mod journal;
 pub mod key;
 pub mod ledger;
@@ -100,6 +101,8 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Media(c) => ledger::media(&c),
         Command::Cabinet(c) => ledger::cabinet(&c),
         Command::Report(c) => ledger::report(&c),
+        Command::Completions(a) => generate::completions(&a),
+        Command::Man(a) => generate::man(&a),
     };
     match outcome {
         Ok(exit) => exit as i32,

@@ -332,12 +332,26 @@ pub fn default_key_dir() -> Option<PathBuf> {
         std::env::var_os("XDG_CONFIG_HOME"),
         std::env::var_os("HOME"),
         || {
-            nix::unistd::User::from_uid(nix::unistd::getuid())
-                .ok()
-                .flatten()
-                .map(|u| u.dir)
+            let passwd = fs::read_to_string("/etc/passwd").ok()?;
+            home_in_passwd(&passwd, nix::unistd::getuid().as_raw())
         },
     )
+}
+
+/// The home directory of `uid` in the text of `/etc/passwd`. Read directly rather than through
+/// getpwuid(3): the release binary is statically linked against glibc, whose NSS would try to
+/// load the running system's `libnss_*.so` modules, built for another glibc (docs/release.md).
+fn home_in_passwd(passwd: &str, uid: u32) -> Option<PathBuf> {
+    passwd.lines().find_map(|line| {
+        // name:password:uid:gid:gecos:home:shell
+        let fields: Vec<&str> = line.split(':').collect();
+        match fields.as_slice() {
+            [_, _, id, _, _, home, ..] if id.parse() == Ok(uid) && !home.is_empty() => {
+                Some(PathBuf::from(home))
+            }
+            _ => None,
+        }
+    })
 }
 
 /// The XDG rule: a relative or empty `XDG_CONFIG_HOME` is ignored, as is a relative `HOME`.
@@ -607,5 +621,21 @@ mod tests {
             Some(PathBuf::from("/root/.config/massho/keys"))
         );
         assert_eq!(key_dir_from(None, os("rel"), none), None);
+    }
+
+    #[test]
+    fn home_from_passwd_text() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n\
+                      # not an entry\n\
+                      op:x:1000:1000:Operator,,,:/home/op:/bin/sh\n\
+                      nohome:x:1001:1001:::/bin/sh\n";
+        assert_eq!(home_in_passwd(passwd, 0), Some(PathBuf::from("/root")));
+        assert_eq!(
+            home_in_passwd(passwd, 1000),
+            Some(PathBuf::from("/home/op"))
+        );
+        assert_eq!(home_in_passwd(passwd, 1001), None);
+        assert_eq!(home_in_passwd(passwd, 4242), None);
+        assert_eq!(home_in_passwd("", 0), None);
     }
 }
