@@ -59,6 +59,15 @@ impl DigestAlg {
         }
     }
 
+    /// The digest an AlgorithmIdentifier names, with absent or NULL parameters only.
+    pub(crate) fn from_identifier(alg: &AlgorithmIdentifierOwned) -> Option<DigestAlg> {
+        let params_ok = alg
+            .parameters
+            .as_ref()
+            .is_none_or(|p| *p == der::Any::null());
+        params_ok.then(|| DigestAlg::from_oid(&alg.oid)).flatten()
+    }
+
     pub(crate) fn digest(self, data: &[u8]) -> Vec<u8> {
         match self {
             DigestAlg::Sha256 => Sha256::digest(data).to_vec(),
@@ -120,7 +129,18 @@ pub(crate) fn verify_signature(
             "signature algorithm {sig_oid} does not go with digest {hash:?}"
         ))
     };
+    // The parameters are not covered by every signature that names them (a certificate's outer
+    // signatureAlgorithm, a SignerInfo's): only the forms the RFCs define are accepted.
+    let null_or_absent = signature_algorithm
+        .parameters
+        .as_ref()
+        .is_none_or(|p| *p == der::Any::null());
     if spki.algorithm.oid == RSA_ENCRYPTION {
+        if !null_or_absent {
+            return Err(VerifyError::Inconsistent(format!(
+                "signature algorithm {sig_oid} with parameters other than NULL"
+            )));
+        }
         // rsaEncryption alone is the usual CMS form; the combined OIDs must agree with the digest.
         let consistent = match sig_oid {
             RSA_ENCRYPTION => true,
@@ -151,6 +171,11 @@ pub(crate) fn verify_signature(
             return Err(VerifyError::Unsupported(format!(
                 "an EC key on curve {}",
                 curve.map_or("(unnamed)".to_owned(), |c| c.to_string())
+            )));
+        }
+        if signature_algorithm.parameters.is_some() && sig_oid != ID_EC_PUBLIC_KEY {
+            return Err(VerifyError::Inconsistent(format!(
+                "signature algorithm {sig_oid} with parameters (RFC 5758: absent)"
             )));
         }
         let consistent = match sig_oid {

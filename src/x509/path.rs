@@ -67,6 +67,14 @@ impl Cert {
                 reader.tlv_bytes().map(<[u8]>::to_vec)
             })
             .map_err(|e| format!("not an X.509 certificate ({e})"))?;
+        // RFC 5280 §4.1.1.2: the outer signatureAlgorithm, which the issuer's signature does
+        // not cover, must be the signed one.
+        if cert.signature_algorithm != cert.tbs_certificate.signature {
+            return Err(
+                "not an X.509 certificate (its signatureAlgorithm differs from the signed one)"
+                    .into(),
+            );
+        }
         Ok(Cert {
             der: der.to_vec(),
             tbs_der,
@@ -342,11 +350,13 @@ pub(crate) fn validate(
         anchors: &anchors.anchors,
         checks: 0,
         bad_link: None,
+        furthest: None,
+        furthest_len: 0,
     };
     let mut path = vec![leaf.clone()];
     if !search.extend(&mut path) {
         return Err(search.bad_link.unwrap_or_else(|| {
-            let last = path.last().unwrap_or(leaf);
+            let last = search.furthest.as_ref().unwrap_or(leaf);
             Failure::UnknownCa(format!(
                 "no trusted CA issued {} (issuer {}); pass that CA's certificate with --ca, or the signer is not one you trust",
                 last.subject(),
@@ -374,6 +384,9 @@ struct Search<'a> {
     checks: usize,
     /// A certificate whose issuer was found by name but whose signature did not verify.
     bad_link: Option<Failure>,
+    /// The end of the longest chain found, to name where it stops.
+    furthest: Option<Cert>,
+    furthest_len: usize,
 }
 
 impl Search<'_> {
@@ -382,6 +395,10 @@ impl Search<'_> {
         let Some(current) = path.last().cloned() else {
             return false;
         };
+        if path.len() > self.furthest_len {
+            self.furthest_len = path.len();
+            self.furthest = Some(current.clone());
+        }
         // A certificate that is itself trusted ends the path.
         if path.len() > 1 && self.anchors.iter().any(|a| a.der == current.der) {
             return true;

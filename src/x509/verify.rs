@@ -4,11 +4,12 @@
 //! signing-certificate-v2 binding of the signer's certificate, then the certification path to a
 //! trust anchor and each certificate on it (validity, key usage, CA constraints).
 
-use cms::content_info::ContentInfo;
+use cms::content_info::{CmsVersion, ContentInfo};
 use cms::signed_data::{SignerIdentifier, SignerInfo};
-use der::asn1::{ObjectIdentifier, OctetString};
+use der::asn1::{ObjectIdentifier, OctetString, SetOfVec};
 use der::{Decode, Encode};
 use sha2::{Digest, Sha256};
+use x509_cert::spki::AlgorithmIdentifierOwned;
 
 use super::algorithms::{verify_signature, DigestAlg, VerifyError, ID_SHA256};
 use super::cms::{
@@ -84,6 +85,27 @@ pub fn verify_detached(
             signers.len()
         )));
     };
+    // The version numbers and the digest list are not signed: check them against what RFC 5652
+    // §5.1/§5.3 fix, so that no byte of the .p7s can change unnoticed.
+    let (signer_version, data_version) = match signer_info.sid {
+        SignerIdentifier::IssuerAndSerialNumber(_) => (CmsVersion::V1, 1),
+        SignerIdentifier::SubjectKeyIdentifier(_) => (CmsVersion::V3, 3),
+    };
+    if signer_info.version != signer_version || signed.version != data_version {
+        return Err(Failure::Malformed(format!(
+            "version numbers SignedData {} / SignerInfo {:?} that RFC 5652 does not allow for this signer (expected {data_version} / {signer_version:?})",
+            signed.version, signer_info.version
+        )));
+    }
+    let digests: SetOfVec<AlgorithmIdentifierOwned> = signed
+        .digest_algorithms
+        .decode_as()
+        .map_err(|e| malformed("unreadable digestAlgorithms", e))?;
+    if !digests.iter().any(|d| d.oid == signer_info.digest_alg.oid) {
+        return Err(Failure::Malformed(
+            "the digestAlgorithms list does not name the signer's digest".into(),
+        ));
+    }
     let signer = certificates
         .iter()
         .find(|c| sid_names(&signer_info.sid, c))
@@ -94,7 +116,7 @@ pub fn verify_detached(
             )
         })?;
 
-    let hash = DigestAlg::from_oid(&signer_info.digest_alg.oid).ok_or_else(|| {
+    let hash = DigestAlg::from_identifier(&signer_info.digest_alg).ok_or_else(|| {
         Failure::Unsupported(format!("digest algorithm {}", signer_info.digest_alg.oid))
     })?;
     let attrs = signer_info.signed_attrs.as_ref().ok_or_else(|| {
