@@ -294,7 +294,8 @@ pub struct CertIssueArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum CertCommand {
-    /// Check certificates: signature, trusted signer, format, status (and timestamp)
+    /// Check certificates: signatures (minisign; X.509 with --ca), signer, format, status (and
+    /// timestamp)
     Verify(CertVerifyArgs),
     /// Print a certificate for people: text, HTML or a printable A4 PDF
     Render(CertRenderArgs),

@@ -116,27 +116,14 @@ fn bad(detail: &str) -> TimestampError {
 
 /// The certificate's DER from PEM (the first CERTIFICATE block, so a chain file works) or DER.
 fn certificate_der(input: &[u8]) -> Result<Vec<u8>, TimestampError> {
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-    const END: &str = "-----END CERTIFICATE-----";
-    let Some(text) = std::str::from_utf8(input)
-        .ok()
-        .filter(|t| t.contains("-----BEGIN"))
-    else {
-        return Ok(input.to_vec());
-    };
-    let block = text
-        .find(BEGIN)
-        .and_then(|start| {
-            let end = start + text[start..].find(END)? + END.len();
-            Some(&text[start..end])
-        })
+    crate::x509::certificates_in(input)
+        .map_err(|detail| TimestampError::TsaCert { detail })?
+        .into_iter()
+        .next()
+        .map(|c| c.der)
         .ok_or_else(|| TimestampError::TsaCert {
             detail: "a PEM file without a CERTIFICATE block".into(),
-        })?;
-    let (_, der) = der::pem::decode_vec(block.as_bytes()).map_err(|e| TimestampError::TsaCert {
-        detail: format!("bad PEM ({e})"),
-    })?;
-    Ok(der)
+        })
 }
 
 fn subject(cert: &Certificate) -> String {

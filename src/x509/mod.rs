@@ -23,7 +23,7 @@ mod verify;
 use std::path::{Path, PathBuf};
 
 pub use material::{PassphraseSource, SignerMaterial};
-pub use path::{AnchorError, Cert, TrustAnchors};
+pub use path::{certificates_in, AnchorError, Cert, TrustAnchors};
 pub use sign::sign_detached;
 pub use verify::{verify_detached, Verified};
 
