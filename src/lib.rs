@@ -24,3 +24,4 @@ pub mod sign;
 pub mod station;
 pub mod text;
 pub mod timestamp;
+pub mod x509;

@@ -22,6 +22,7 @@ use crate::input::{self, limit, InputError};
 use crate::sign::{self, PublicKey};
 use crate::text::{path_safe, terminal_safe};
 use crate::timestamp;
+use crate::x509::{self, TrustAnchors};
 
 /// Why a certificate does not check out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +54,10 @@ pub enum Problem {
     /// The timestamp token is missing (when a TSA certificate was given), does not cover this
     /// certificate and its signature, or is not signed by the given TSA.
     Timestamp(String),
+    /// X.509 trust anchors were given, and there is no `.p7s` beside the certificate.
+    X509Unsigned,
+    /// The `.p7s` does not check out against the trust anchors.
+    X509(x509::Failure),
 }
 
 impl std::fmt::Display for Problem {
@@ -90,6 +95,10 @@ impl std::fmt::Display for Problem {
             ),
             Problem::NotPassed(s) => write!(f, "genuine, but the wipe status is {}", s.name()),
             Problem::Timestamp(e) => write!(f, "timestamp: {}", terminal_safe(e)),
+            Problem::X509Unsigned => f.write_str(
+                "unsigned (X.509): no .p7s signature beside it; sign it with `massho cert sign-x509`",
+            ),
+            Problem::X509(e) => write!(f, "X.509 signature: {}", terminal_safe(&e.to_string())),
         }
     }
 }
@@ -105,12 +114,14 @@ pub struct CertFiles {
     pub minisig: Option<Vec<u8>>,
     /// `<id>.json.tsr`; `None` when there is none.
     pub token: Option<Vec<u8>>,
+    /// `<id>.json.p7s`, the X.509 signature; `None` when there is none.
+    pub p7s: Option<Vec<u8>>,
 }
 
 impl CertFiles {
-    /// Read the certificate at `path` and the signature and timestamp token beside it. A missing
+    /// Read the certificate at `path` and the signatures and timestamp token beside it. A missing
     /// signature or token is not an error here (the check reports it); a FIFO, device, directory
-    /// or oversized file in any of the three places is.
+    /// or oversized file in any of those places is.
     pub fn read(path: &Path) -> Result<CertFiles, InputError> {
         let json = input::read_regular(path, "certificate", limit::CERTIFICATE)?;
         let optional = |p: PathBuf, what, max| match input::read_regular(&p, what, max) {
@@ -125,6 +136,7 @@ impl CertFiles {
                 "timestamp token",
                 limit::TIMESTAMP,
             )?,
+            p7s: optional(x509::signature_path(path), "X.509 signature", limit::X509)?,
             path: path.to_owned(),
             json,
         })
@@ -164,6 +176,8 @@ pub struct Checked {
     pub signer: Option<String>,
     /// A timestamp token that covers this certificate and its signature.
     pub timestamp: Option<Timestamp>,
+    /// The X.509 signer's subject, once its `.p7s` has been verified against trust anchors.
+    pub x509_signer: Option<String>,
     pub problem: Option<Problem>,
 }
 
@@ -180,18 +194,48 @@ impl Checked {
     }
 }
 
-/// Check every certificate in `files` against the `trusted` keys, in parallel, in input order.
-/// With `tsa_cert`, every certificate must also carry a timestamp token signed by that TSA. Two
-/// files holding one certificate id are both reported: counted once, not twice.
-pub fn check_all(
-    files: &[CertFiles],
-    trusted: &[PublicKey],
-    tsa_cert: Option<&[u8]>,
-) -> Vec<Checked> {
-    let mut checked: Vec<Checked> = files
-        .par_iter()
-        .map(|f| check_files(f, trusted, tsa_cert))
-        .collect();
+/// What a certificate is checked against.
+#[derive(Debug, Clone, Copy)]
+pub struct Trust<'a> {
+    /// Trusted minisign keys. When empty and X.509 anchors are given, the `.minisig` is not
+    /// checked (an X.509-only auditor); otherwise it must be signed by one of them.
+    pub keys: &'a [PublicKey],
+    /// With a TSA certificate, every certificate must carry a timestamp token signed by it.
+    pub tsa_cert: Option<&'a [u8]>,
+    /// With X.509 trust anchors, every certificate must carry a `.p7s` whose signer chains to one.
+    pub anchors: Option<&'a TrustAnchors>,
+    /// When the X.509 certification path must be valid.
+    pub at: time::OffsetDateTime,
+}
+
+impl<'a> Trust<'a> {
+    /// Minisign keys only.
+    pub fn minisign(keys: &'a [PublicKey]) -> Trust<'a> {
+        Trust {
+            keys,
+            tsa_cert: None,
+            anchors: None,
+            at: time::OffsetDateTime::now_utc(),
+        }
+    }
+
+    pub fn with_tsa(self, tsa_cert: Option<&'a [u8]>) -> Trust<'a> {
+        Trust { tsa_cert, ..self }
+    }
+
+    pub fn with_anchors(self, anchors: Option<&'a TrustAnchors>) -> Trust<'a> {
+        Trust { anchors, ..self }
+    }
+
+    fn minisign_checked(&self) -> bool {
+        !self.keys.is_empty() || self.anchors.is_none()
+    }
+}
+
+/// Check every certificate in `files` against `trust`, in parallel, in input order. Two files
+/// holding one certificate id are both reported: counted once, not twice.
+pub fn check_all(files: &[CertFiles], trust: &Trust<'_>) -> Vec<Checked> {
+    let mut checked: Vec<Checked> = files.par_iter().map(|f| check_files(f, trust)).collect();
     let mut first_of: HashMap<String, usize> = HashMap::new();
     for i in 0..checked.len() {
         let Some(id) = checked[i]
@@ -224,29 +268,31 @@ pub fn check_all(
 }
 
 /// Check one certificate's files, already read.
-pub fn check_files(files: &CertFiles, trusted: &[PublicKey], tsa_cert: Option<&[u8]>) -> Checked {
+pub fn check_files(files: &CertFiles, trust: &Trust<'_>) -> Checked {
     let mut out = Checked {
         path: files.path.clone(),
         certificate: None,
         json_sha256: Some(hex::encode(Sha256::digest(&files.json))),
         signer: None,
         timestamp: None,
+        x509_signer: None,
         problem: None,
     };
-    out.problem = check_into(files, trusted, tsa_cert, &mut out).err();
+    out.problem = check_into(files, trust, &mut out).err();
     out
 }
 
 /// Read and check one certificate file.
-pub fn check(path: &Path, trusted: &[PublicKey], tsa_cert: Option<&[u8]>) -> Checked {
+pub fn check(path: &Path, trust: &Trust<'_>) -> Checked {
     match CertFiles::read(path) {
-        Ok(files) => check_files(&files, trusted, tsa_cert),
+        Ok(files) => check_files(&files, trust),
         Err(e) => Checked {
             path: path.to_owned(),
             certificate: None,
             json_sha256: None,
             signer: None,
             timestamp: None,
+            x509_signer: None,
             problem: Some(Problem::Unreadable(e.to_string())),
         },
     }
@@ -303,22 +349,27 @@ fn signer_key<'k>(trusted: &'k [PublicKey], key_id: &str) -> Result<&'k PublicKe
     })
 }
 
-fn check_into(
-    files: &CertFiles,
-    trusted: &[PublicKey],
-    tsa_cert: Option<&[u8]>,
-    out: &mut Checked,
-) -> Result<(), Problem> {
+fn check_into(files: &CertFiles, trust: &Trust<'_>, out: &mut Checked) -> Result<(), Problem> {
     let bytes = &files.json;
-    let minisig = files.minisig.as_deref().ok_or(Problem::Unsigned)?;
-    let minisig = std::str::from_utf8(minisig)
-        .map_err(|_| Problem::Malformed("signature file: not text".into()))?;
-    let key_id = sign::signature_key_id(minisig)
-        .map_err(|e| Problem::Malformed(format!("signature file: {e}")))?;
-    out.signer = Some(key_id.clone());
-    let key = signer_key(trusted, &key_id)?;
-    let verified =
-        sign::verify(key, bytes, minisig).map_err(|e| Problem::Tampered(e.to_string()))?;
+    let mut signed_comment = None;
+    if trust.minisign_checked() {
+        let minisig = files.minisig.as_deref().ok_or(Problem::Unsigned)?;
+        let minisig = std::str::from_utf8(minisig)
+            .map_err(|_| Problem::Malformed("signature file: not text".into()))?;
+        let key_id = sign::signature_key_id(minisig)
+            .map_err(|e| Problem::Malformed(format!("signature file: {e}")))?;
+        out.signer = Some(key_id.clone());
+        let key = signer_key(trust.keys, &key_id)?;
+        let verified =
+            sign::verify(key, bytes, minisig).map_err(|e| Problem::Tampered(e.to_string()))?;
+        signed_comment = Some(verified.trusted_comment);
+    }
+    if let Some(anchors) = trust.anchors {
+        let p7s = files.p7s.as_deref().ok_or(Problem::X509Unsigned)?;
+        let verified =
+            x509::verify_detached(bytes, p7s, anchors, trust.at).map_err(Problem::X509)?;
+        out.x509_signer = Some(verified.signer);
+    }
     let cert: Certificate = serde_json::from_slice(bytes)
         .map_err(|e| Problem::Malformed(format!("not a massho certificate: {e}")))?;
     if cert.schema != CERT_SCHEMA {
@@ -327,11 +378,12 @@ fn check_into(
             cert.schema
         )));
     }
-    if verified.trusted_comment != cert.trusted_comment() {
-        return Err(Problem::Tampered(format!(
-            "the signed comment {:?} does not describe this document",
-            verified.trusted_comment
-        )));
+    if let Some(comment) = signed_comment {
+        if comment != cert.trusted_comment() {
+            return Err(Problem::Tampered(format!(
+                "the signed comment {comment:?} does not describe this document"
+            )));
+        }
     }
     if cert.status != cert.wipe.status {
         return Err(Problem::Malformed(
@@ -345,7 +397,7 @@ fn check_into(
     if files.path.file_name() != Some(std::ffi::OsStr::new(&expected_name)) {
         return Err(Problem::Misnamed { certificate_id: id });
     }
-    out.timestamp = check_timestamp(files, tsa_cert)?;
+    out.timestamp = check_timestamp(files, trust.tsa_cert)?;
     match status {
         Status::Passed => Ok(()),
         other => Err(Problem::NotPassed(other)),
@@ -398,7 +450,7 @@ mod tests {
     fn the_untouched_example_checks_out() {
         let dir = tempfile::tempdir().unwrap();
         let (path, key) = signed_example(dir.path());
-        let c = check(&path, &[key], None);
+        let c = check(&path, &Trust::minisign(&[key]));
         assert!(c.ok(), "{:?}", c.problem);
         assert_eq!(c.signer.as_deref(), Some("0807060504030201"));
     }
@@ -412,7 +464,7 @@ mod tests {
         let files = CertFiles::read(&path).unwrap();
         let original = std::fs::read(&path).unwrap();
         std::fs::write(&path, b"{\"swapped\": true}\n").unwrap();
-        let c = check_files(&files, std::slice::from_ref(&key), None);
+        let c = check_files(&files, &Trust::minisign(std::slice::from_ref(&key)));
         assert!(c.ok(), "{:?}", c.problem);
         assert_eq!(
             c.json_sha256.as_deref(),
@@ -420,7 +472,7 @@ mod tests {
         );
         assert_eq!(files.json, original);
         // Read afresh, the swapped file is refused.
-        assert!(!check(&path, &[key], None).ok());
+        assert!(!check(&path, &Trust::minisign(&[key])).ok());
     }
 
     #[test]
@@ -441,7 +493,7 @@ mod tests {
         let copy = dir.path().join("copy.json");
         std::fs::copy(&path, &copy).unwrap();
         std::fs::copy(signature_path(&path), signature_path(&copy)).unwrap();
-        let c = check(&copy, std::slice::from_ref(&key), None);
+        let c = check(&copy, &Trust::minisign(std::slice::from_ref(&key)));
         assert!(
             matches!(c.problem, Some(Problem::Misnamed { .. })),
             "{:?}",
@@ -458,7 +510,7 @@ mod tests {
             .iter()
             .map(|p| CertFiles::read(p).unwrap())
             .collect();
-        let all = check_all(&files, &[key], None);
+        let all = check_all(&files, &Trust::minisign(&[key]));
         for (c, other) in all.iter().zip([&twin, &path]) {
             match &c.problem {
                 Some(Problem::Duplicate { other: o, .. }) => assert_eq!(o, other),
@@ -475,7 +527,7 @@ mod tests {
         let impostor =
             SecretKey::from_seed_for_tests([9; 32], [1, 2, 3, 4, 5, 6, 7, 8]).public_key();
         assert_eq!(impostor.key_id(), key.key_id());
-        let c = check(&path, &[impostor.clone(), key.clone()], None);
+        let c = check(&path, &Trust::minisign(&[impostor.clone(), key.clone()]));
         match &c.problem {
             Some(p @ Problem::AmbiguousSigner { .. }) => {
                 assert!(!p.to_string().contains("TAMPERED"), "{p}")
@@ -483,7 +535,7 @@ mod tests {
             p => panic!("{p:?}"),
         }
         // The same key twice is harmless.
-        assert!(check(&path, &[key.clone(), key], None).ok());
+        assert!(check(&path, &Trust::minisign(&[key.clone(), key])).ok());
     }
 
     /// A cheap stand-in for fuzzing the certificate reader: every mutation of the signed file
@@ -534,7 +586,7 @@ mod tests {
                 continue;
             }
             std::fs::write(target, &bytes).unwrap();
-            let c = check(&path, &keys, None);
+            let c = check(&path, &Trust::minisign(&keys));
             assert!(
                 c.problem.is_some(),
                 "round {round}: a mutated {} was accepted",

@@ -2,8 +2,9 @@
 //!
 //! A certificate is two files in a directory: `<id>.json`, the [`Certificate`] document, and
 //! `<id>.json.minisig`, a minisign signature over its exact bytes, so an auditor can check it
-//! with massho or with the stock `minisign -V`. An RFC 3161 timestamp token may sit beside them
-//! as `<id>.json.tsr`. Nothing here knows how bytes were written to a disk: it certifies the
+//! with massho or with the stock `minisign -V`. An X.509 (CAdES) signature over the same bytes
+//! may sit beside them as `<id>.json.p7s` (see [`crate::x509`]), and an RFC 3161 timestamp
+//! token as `<id>.json.tsr`. Nothing here knows how bytes were written to a disk: it certifies the
 //! [`crate::result::WipeResult`] it is handed.
 
 pub mod check;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 pub use document::{Certificate, Disposition, IssueContext, ToolBuild, CERT_SCHEMA};
 
 use crate::sign::{SecretKey, SignError};
+use crate::x509::{SignerMaterial, X509Error};
 
 /// Errors issuing or reading certificates.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +35,12 @@ pub enum CertError {
         #[source]
         source: SignError,
     },
+    #[error("cannot sign certificate {id} with the X.509 key: {source}")]
+    X509Sign {
+        id: String,
+        #[source]
+        source: X509Error,
+    },
     #[error("cannot write {path}: {source}; the certificate was not issued")]
     Write {
         path: PathBuf,
@@ -46,6 +54,8 @@ pub enum CertError {
 pub struct Issued {
     pub json: PathBuf,
     pub signature: PathBuf,
+    /// `<id>.json.p7s`, when an X.509 key signed it too.
+    pub x509_signature: Option<PathBuf>,
 }
 
 /// `<dir>/<id>.json` and the signature beside it.
@@ -53,6 +63,7 @@ pub fn paths(dir: &Path, id: &str) -> Issued {
     let json = dir.join(format!("{id}.json"));
     Issued {
         signature: signature_path(&json),
+        x509_signature: None,
         json,
     }
 }
@@ -67,13 +78,15 @@ pub fn signature_path(json: &Path) -> PathBuf {
 /// Sign `cert` with `key` and write both files into `dir`, never over an existing file. The
 /// signature file is written first: a `.json` without its `.minisig` never appears.
 pub fn issue(cert: &Certificate, key: &SecretKey, dir: &Path) -> Result<Issued, CertError> {
-    issue_bytes(cert, key, dir).map(|(files, _)| files)
+    issue_bytes(cert, key, None, dir).map(|(files, _)| files)
 }
 
-/// [`issue`], also returning the exact JSON bytes that were signed and written.
+/// [`issue`], also signing with an X.509 key when given (`<id>.json.p7s`, written before the
+/// JSON like the `.minisig`), and returning the exact JSON bytes that were signed and written.
 pub fn issue_bytes(
     cert: &Certificate,
     key: &SecretKey,
+    x509: Option<&SignerMaterial>,
     dir: &Path,
 ) -> Result<(Issued, Vec<u8>), CertError> {
     let id = cert.certificate_id.clone();
@@ -89,11 +102,23 @@ pub fn issue_bytes(
             id: id.clone(),
             source,
         })?;
-    let files = paths(dir, &id);
-    for (path, bytes) in [
-        (&files.signature, minisig.as_bytes()),
-        (&files.json, &json[..]),
-    ] {
+    let p7s = x509
+        .map(|signer| crate::x509::sign_detached(&json, signer))
+        .transpose()
+        .map_err(|source| CertError::X509Sign {
+            id: id.clone(),
+            source,
+        })?;
+    let mut files = paths(dir, &id);
+    files.x509_signature = p7s
+        .as_ref()
+        .map(|_| crate::x509::signature_path(&files.json));
+    let mut writes: Vec<(&PathBuf, &[u8])> = vec![(&files.signature, minisig.as_bytes())];
+    if let (Some(path), Some(p7s)) = (&files.x509_signature, &p7s) {
+        writes.push((path, p7s));
+    }
+    writes.push((&files.json, &json));
+    for (path, bytes) in writes {
         crate::atomic::create_new(path, bytes, None).map_err(|source| CertError::Write {
             path: path.clone(),
             source,

@@ -310,11 +310,18 @@ pub struct CertIssueArgs {
     /// unknown), linked to its certificate
     #[arg(long, value_name = "PATH", requires = "cert_dir")]
     pub ledger: Option<PathBuf>,
+    /// Also sign each certificate with the organisation's X.509 certificate: a detached CAdES
+    /// signature <id>.json.p7s. FILE is PKCS#12 (.p12/.pfx) or PEM holding the key, its
+    /// certificate and the chain; its passphrase is asked for (or read from
+    /// $MASSHO_PASSPHRASE_FILE), never taken from the command line
+    #[arg(long, value_name = "FILE", requires = "cert_dir")]
+    pub x509_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum CertCommand {
-    /// Check certificates: signature, trusted signer, format, status (and timestamp)
+    /// Check certificates: signatures (minisign; X.509 with --ca), signer, format, status (and
+    /// timestamp)
     Verify(CertVerifyArgs),
     /// Print a certificate for people: text, HTML or a printable A4 PDF
     Render(CertRenderArgs),
@@ -324,6 +331,20 @@ pub enum CertCommand {
     TimestampRequest(TimestampRequestArgs),
     /// Store a TSA's response (.tsr) beside the certificate after checking that it covers it
     TimestampAttach(TimestampAttachArgs),
+    /// Sign an existing certificate with an X.509 certificate: a detached CAdES signature
+    /// <id>.json.p7s that `openssl cms -verify` accepts
+    #[command(name = "sign-x509")]
+    SignX509(SignX509Args),
+}
+
+#[derive(Debug, Args)]
+pub struct SignX509Args {
+    /// Certificate file (<id>.json); the signature is written beside it as <id>.json.p7s
+    pub file: PathBuf,
+    /// PKCS#12 (.p12/.pfx) or PEM file with the signing key, its certificate and the chain; the
+    /// passphrase is asked for (or read from $MASSHO_PASSPHRASE_FILE)
+    #[arg(long, value_name = "FILE")]
+    pub x509_key: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -355,6 +376,11 @@ pub struct CertVerifyArgs {
     /// (<id>.json.tsr) signed by it; without it a token's time is shown as unverified
     #[arg(long, value_name = "TSA.pem")]
     pub tsa_cert: Option<PathBuf>,
+    /// Trusted CA certificates (a PEM/DER file, or a directory of *.pem *.crt *.cer *.der;
+    /// repeatable): every certificate must then carry an X.509 signature (<id>.json.p7s) whose
+    /// signer chains to one of them, valid now, allowed to sign documents
+    #[arg(long, value_name = "FILE|DIR")]
+    pub ca: Vec<PathBuf>,
     /// One JSON object per certificate instead of a line
     #[arg(long)]
     pub json: bool,

@@ -1,4 +1,4 @@
-//! `massho cert verify | render | summary | timestamp-request | timestamp-attach`.
+//! `massho cert verify | render | summary | timestamp-request | timestamp-attach | sign-x509`.
 //!
 //! Every file judged here is read once through [`CertFiles`] / [`crate::input::read_regular`]
 //! (regular files only, bounded), and everything printed that came from a file is escaped for
@@ -14,10 +14,10 @@ use rayon::prelude::*;
 
 use super::args::{
     CertCommand, CertRenderArgs, CertSummaryArgs, CertVerifyArgs, FontArgs, RenderFormat,
-    SummaryFormat, TimestampAttachArgs, TimestampRequestArgs, TrustArgs,
+    SignX509Args, SummaryFormat, TimestampAttachArgs, TimestampRequestArgs, TrustArgs,
 };
 use super::{Exit, ExitError};
-use crate::cert::check::CertFiles;
+use crate::cert::check::{CertFiles, Trust};
 use crate::cert::summary::{Signature, SummaryRow, Totals};
 use crate::cert::{self, check, render, Certificate};
 use crate::input::{self, InputError};
@@ -25,6 +25,7 @@ use crate::pdf::font::{self, FontFile};
 use crate::sign::{self, PublicKey};
 use crate::text::{path_safe, terminal_safe};
 use crate::timestamp;
+use crate::x509::{self, AnchorError, TrustAnchors};
 
 pub fn run(command: &CertCommand) -> anyhow::Result<Exit> {
     match command {
@@ -33,6 +34,7 @@ pub fn run(command: &CertCommand) -> anyhow::Result<Exit> {
         CertCommand::Summary(a) => summary(a),
         CertCommand::TimestampRequest(a) => timestamp_request(a),
         CertCommand::TimestampAttach(a) => timestamp_attach(a),
+        CertCommand::SignX509(a) => sign_x509(a),
     }
     .map_err(terminal_safe_error)
 }
@@ -69,6 +71,17 @@ fn trusted_keys(args: &TrustArgs) -> anyhow::Result<Vec<PublicKey>> {
     })
 }
 
+/// The CA certificates given with --ca, each file read once; `None` without --ca.
+fn trust_anchors(paths: &[PathBuf]) -> anyhow::Result<Option<TrustAnchors>> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    TrustAnchors::load(paths).map(Some).map_err(|e| match e {
+        AnchorError::Input(e) => input_error(e),
+        other => ExitError::usage(other.to_string()),
+    })
+}
+
 /// The TSA certificate given with --tsa-cert, read once.
 fn tsa_certificate(path: Option<&Path>) -> anyhow::Result<Option<Vec<u8>>> {
     path.map(|p| input::read_regular(p, "TSA certificate", input::limit::TIMESTAMP))
@@ -98,6 +111,8 @@ struct VerifyLine<'a> {
     serial: Option<&'a str>,
     status: Option<&'a str>,
     signer: Option<&'a str>,
+    /// The X.509 signer's subject, once its .p7s verified against --ca.
+    x509_signer: Option<&'a str>,
     /// Only a time a TSA's signature vouches for (--tsa-cert).
     timestamp: Option<&'a str>,
     /// A token's time that no TSA certificate was checked against: a claim, not evidence.
@@ -124,15 +139,24 @@ pub(super) fn json_terminal_safe(json: &str) -> String {
 }
 
 fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
-    if args.trust.pubkey.is_empty() && args.trust.trusted.is_none() {
+    let minisign = !args.trust.pubkey.is_empty() || args.trust.trusted.is_some();
+    if !minisign && args.ca.is_empty() {
         return Err(ExitError::usage(
-            "say whose signatures you trust: --pubkey KEY.pub (repeatable) or --trusted DIR",
+            "say whose signatures you trust: --pubkey KEY.pub (repeatable) or --trusted DIR for minisign signatures, --ca CA.pem|DIR for X.509 (.p7s) signatures",
         ));
     }
-    let keys = trusted_keys(&args.trust)?;
+    let keys = if minisign {
+        trusted_keys(&args.trust)?
+    } else {
+        Vec::new()
+    };
+    let anchors = trust_anchors(&args.ca)?;
     let tsa_cert = tsa_certificate(args.tsa_cert.as_deref())?;
     let files = certificate_files(&args.paths)?;
-    let checked = check::check_all(&files, &keys, tsa_cert.as_deref());
+    let trust = Trust::minisign(&keys)
+        .with_tsa(tsa_cert.as_deref())
+        .with_anchors(anchors.as_ref());
+    let checked = check::check_all(&files, &trust);
     let mut bad = 0usize;
     for c in &checked {
         let cert = c.certificate.as_ref();
@@ -144,6 +168,7 @@ fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
             serial: cert.and_then(|x| x.wipe.serial.as_deref()),
             status: cert.map(|x| x.status.name()),
             signer: c.signer.as_deref(),
+            x509_signer: c.x509_signer.as_deref(),
             timestamp: ts.filter(|t| t.tsa_verified).map(|t| t.time.as_str()),
             unverified_timestamp: ts.filter(|t| !t.tsa_verified).map(|t| t.time.as_str()),
             problem: c.problem.as_ref().map(|p| p.to_string()),
@@ -158,11 +183,14 @@ fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
         } else {
             let safe = |s: Option<&str>| terminal_safe(s.unwrap_or("-")).into_owned();
             outln!(
-                "OK   {} serial={} status={} signer={}{} ({})",
+                "OK   {} serial={} status={} signer={}{}{} ({})",
                 safe(line.certificate_id),
                 safe(line.serial),
                 safe(line.status),
                 safe(line.signer),
+                line.x509_signer
+                    .map(|s| format!(" x509=\"{}\"", terminal_safe(s)))
+                    .unwrap_or_default(),
                 ts.map(|t| match t.tsa_verified {
                     true => format!(" timestamp={}", t.describe()),
                     false => format!(" ({})", t.describe()),
@@ -297,7 +325,12 @@ fn summary(args: &CertSummaryArgs) -> anyhow::Result<Exit> {
     };
     let tsa_cert = tsa_certificate(args.tsa_cert.as_deref())?;
     let files = certificate_files(&args.paths)?;
-    let checked = (!keys.is_empty()).then(|| check::check_all(&files, &keys, tsa_cert.as_deref()));
+    let checked = (!keys.is_empty()).then(|| {
+        check::check_all(
+            &files,
+            &Trust::minisign(&keys).with_tsa(tsa_cert.as_deref()),
+        )
+    });
     let mut rows = Vec::with_capacity(files.len());
     for (i, f) in files.iter().enumerate() {
         let c = parse_certificate(&f.path, &f.json)?;
@@ -426,6 +459,50 @@ fn timestamp_attach(args: &TimestampAttachArgs) -> anyhow::Result<Exit> {
         terminal_safe(&info.serial.to_string()),
         terminal_safe(&info.gen_time),
         path_safe(&dest)
+    );
+    Ok(Exit::Passed)
+}
+
+fn sign_x509(args: &SignX509Args) -> anyhow::Result<Exit> {
+    let json = input::read_regular(&args.file, "certificate", input::limit::CERTIFICATE)
+        .map_err(input_error)?;
+    // Only a massho certificate named after its id is signed: the signature vouches for it.
+    let cert = parse_certificate(&args.file, &json)?;
+    let expected = format!("{}.json", cert.certificate_id);
+    if args.file.file_name() != Some(std::ffi::OsStr::new(&expected)) {
+        return Err(ExitError::usage(format!(
+            "{} holds certificate {}, so it must be named {expected}; nothing was signed",
+            path_safe(&args.file),
+            terminal_safe(&cert.certificate_id)
+        )));
+    }
+    let dest = x509::signature_path(&args.file);
+    if dest.exists() {
+        return Err(ExitError::refused(format!(
+            "{} exists already; it is kept as it is (remove it yourself to sign again)",
+            path_safe(&dest)
+        )));
+    }
+    let signer = super::certify::load_x509_signer(&args.x509_key)
+        .map_err(|e| ExitError::usage(format!("{e}; nothing was signed")))?;
+    let p7s = x509::sign_detached(&json, &signer)?;
+    crate::atomic::create_new(&dest, &p7s, None).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            ExitError::refused(format!(
+                "{} exists already; it is kept as it is",
+                path_safe(&dest)
+            ))
+        } else {
+            anyhow::Error::new(e).context(format!("cannot write {}", dest.display()))
+        }
+    })?;
+    outln!("{}", path_safe(&dest));
+    eprintln!(
+        "signed by {}; check it with: openssl cms -verify -binary -inform DER -content {} -in {} -CAfile CA.pem -purpose any, or massho cert verify {} --ca CA.pem",
+        terminal_safe(&signer.subject()),
+        path_safe(&args.file),
+        path_safe(&dest),
+        path_safe(&args.file)
     );
     Ok(Exit::Passed)
 }

@@ -7,6 +7,7 @@ use super::ExitError;
 use crate::cert::{Disposition, IssueContext};
 use crate::job::certify::{ensure_writable_dir, Certifier};
 use crate::sign::{self, SecretKey};
+use crate::x509::{SignerMaterial, X509Error};
 
 /// Validate the certificate options and load the signing key. `Ok(None)` when no certificate
 /// was asked for. Asking for certificates without a usable key or directory is refused: a wipe
@@ -60,13 +61,19 @@ pub fn prepare(args: &CertIssueArgs, devices: usize) -> anyhow::Result<Option<Ce
     let prompt = format!("Passphrase for {}: ", key_path.display());
     let key = SecretKey::from_file(&key_path, &|| sign::passphrase_from_env_or_tty(&prompt))
         .map_err(|e| ExitError::usage(format!("{e}; nothing was written")))?;
+    let x509 = args
+        .x509_key
+        .as_deref()
+        .map(load_x509_signer)
+        .transpose()
+        .map_err(|e| ExitError::usage(format!("{e}; nothing was written")))?;
     ensure_writable_dir(dir).map_err(|e| {
         ExitError::refused(format!(
             "cannot write certificates into {}: {e}; choose a writable --cert-dir; nothing was written",
             dir.display()
         ))
     })?;
-    Ok(Some(Certifier::new(
+    let certifier = Certifier::new(
         dir.clone(),
         key,
         IssueContext {
@@ -76,5 +83,18 @@ pub fn prepare(args: &CertIssueArgs, devices: usize) -> anyhow::Result<Option<Ce
             asset_tag: None,
             disposition,
         },
-    )))
+    );
+    Ok(Some(match x509 {
+        Some(signer) => certifier.with_x509(signer),
+        None => certifier,
+    }))
+}
+
+/// The organisation's X.509 signing key, certificate and chain, with the passphrase asked for
+/// as the minisign key's is (terminal, or $MASSHO_PASSPHRASE_FILE), never from an argument.
+pub fn load_x509_signer(path: &std::path::Path) -> Result<SignerMaterial, X509Error> {
+    let prompt = format!("Passphrase for {}: ", path.display());
+    SignerMaterial::load(path, &|| {
+        sign::passphrase_from_env_or_tty(&prompt).map_err(|e| X509Error::Passphrase(e.to_string()))
+    })
 }

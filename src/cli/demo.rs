@@ -81,6 +81,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
             contract: None,
             witness: None,
             ledger: Some(ledger_path.clone()),
+            x509_key: None,
         },
     })?;
     outln!("\n== 5. The result object (what the certificate is issued over)");
@@ -121,6 +122,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
             trusted: None,
         },
         tsa_cert: None,
+        ca: Vec::new(),
         json: false,
     }))?;
     outln!(

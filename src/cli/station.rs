@@ -50,6 +50,8 @@ pub fn run(args: &StationArgs) -> anyhow::Result<Exit> {
         contract: None,
         witness: None,
         ledger: args.ledger.clone().or_else(|| policy.ledger.clone()),
+        // Station mode signs with minisign only, for now.
+        x509_key: None,
     };
     if cert.cert_dir.is_some() && cert.operator.is_none() {
         return Err(ExitError::usage(

@@ -2,17 +2,21 @@
 //! before anything is written, and who signs, why and for which asset.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::cert::{self, Certificate, IssueContext};
 use crate::device::binding::MediumIdentity;
 use crate::result::WipeResult;
 use crate::sign::SecretKey;
+use crate::x509::SignerMaterial;
 
 /// Everything needed to issue certificates.
 #[derive(Clone)]
 pub struct Certifier {
     dir: PathBuf,
     key: SecretKey,
+    /// The organisation's X.509 signer: each certificate also gets a `.p7s`.
+    x509: Option<Arc<SignerMaterial>>,
     context: IssueContext,
 }
 
@@ -28,7 +32,20 @@ impl Certifier {
     /// A certifier writing into `dir`, which must exist and be writable (see
     /// [`ensure_writable_dir`]).
     pub fn new(dir: PathBuf, key: SecretKey, context: IssueContext) -> Certifier {
-        Certifier { dir, key, context }
+        Certifier {
+            dir,
+            key,
+            x509: None,
+            context,
+        }
+    }
+
+    /// Also sign every certificate with `signer` (a detached CAdES `<id>.json.p7s`).
+    pub fn with_x509(self, signer: SignerMaterial) -> Certifier {
+        Certifier {
+            x509: Some(Arc::new(signer)),
+            ..self
+        }
     }
 
     pub fn operator(&self) -> &str {
@@ -52,7 +69,8 @@ impl Certifier {
         // probe that fails is recorded as unknown (`None`), never as "no signatures".
         let after = probe_same_medium(result);
         let certificate = Certificate::new(result.clone(), &context, after, local_offset);
-        let (files, json) = cert::issue_bytes(&certificate, &self.key, &self.dir)?;
+        let (files, json) =
+            cert::issue_bytes(&certificate, &self.key, self.x509.as_deref(), &self.dir)?;
         Ok(IssuedCertificate {
             certificate,
             files,

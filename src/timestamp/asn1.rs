@@ -4,12 +4,11 @@
 //! der's RFC 5280 `GeneralizedTime`, which rejects the fractional seconds RFC 3161 §2.4.2 allows
 //! and that real TSAs send (OpenSSL with `clock_precision_digits`). The rest is a handful of
 //! plain SEQUENCEs. The CMS pieces of a token (ContentInfo, SignerInfo) come from the `cms` crate,
-//! but not its `SignedData`: see [`SignedData`].
+//! but not its `SignedData`: see [`crate::x509::cms::SignedData`].
 
 use der::asn1::{BitString, Int, ObjectIdentifier, OctetString};
 use der::{
-    Any, DecodeValue, EncodeValue, ErrorKind, FixedTag, Header, Length, Reader, Sequence, Tag,
-    Writer,
+    DecodeValue, EncodeValue, ErrorKind, FixedTag, Header, Length, Reader, Sequence, Tag, Writer,
 };
 use time::{Date, Month, OffsetDateTime, Time};
 use x509_cert::ext::pkix::name::GeneralName;
@@ -22,7 +21,7 @@ pub const ID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1
 pub const ID_CT_TSTINFO: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
 /// `id-signedData`, the content type of a token.
-pub const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
+pub use crate::x509::cms::{SignedData, ID_SIGNED_DATA};
 
 /// ```text
 /// MessageImprint ::= SEQUENCE { hashAlgorithm AlgorithmIdentifier, hashedMessage OCTET STRING }
@@ -64,34 +63,6 @@ pub struct PkiStatusInfo {
     pub status_string: Option<Vec<String>>,
     #[asn1(optional = "true")]
     pub fail_info: Option<BitString>,
-}
-
-/// CMS `SignedData` (RFC 5652 §5.1) with the certificate and CRL sets kept as raw elements.
-///
-/// `cms::signed_data::SignedData` decodes `certificates` as a DER SET OF and refuses duplicates,
-/// but OpenSSL's TSA (certReq plus a `certs` file holding the signer) sends the TSA certificate
-/// twice. massho never reads these certificates — the TSA certificate is the auditor's to supply —
-/// so they are skipped, not judged.
-#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
-pub struct SignedData {
-    pub version: u8,
-    pub digest_algorithms: Any,
-    pub encap_content_info: cms::signed_data::EncapsulatedContentInfo,
-    #[asn1(
-        context_specific = "0",
-        tag_mode = "IMPLICIT",
-        constructed = "true",
-        optional = "true"
-    )]
-    pub certificates: Option<Vec<Any>>,
-    #[asn1(
-        context_specific = "1",
-        tag_mode = "IMPLICIT",
-        constructed = "true",
-        optional = "true"
-    )]
-    pub crls: Option<Vec<Any>>,
-    pub signer_infos: cms::signed_data::SignerInfos,
 }
 
 /// ```text

@@ -4,40 +4,21 @@
 
 use cms::signed_data::{SignerIdentifier, SignerInfo};
 use der::asn1::{ObjectIdentifier, OctetString};
-use der::{Any, Decode, Encode, Sequence};
-use p256::ecdsa::signature::hazmat::PrehashVerifier;
-use rsa::pkcs8::DecodePublicKey;
-use sha2::{Digest, Sha256, Sha384, Sha512};
+use der::{Any, Decode, Encode};
 use x509_cert::ext::pkix::{ExtendedKeyUsage, SubjectKeyIdentifier};
-use x509_cert::spki::AlgorithmIdentifierOwned;
 use x509_cert::Certificate;
 
 use super::asn1::ID_CT_TSTINFO;
 use super::token::{rfc3339, Token};
 use super::TimestampError;
+use crate::x509::algorithms::{self, DigestAlg, VerifyError, ID_SHA256};
+use crate::x509::cms::{
+    SigningCertificateV2, ID_CONTENT_TYPE, ID_MESSAGE_DIGEST, ID_SIGNING_CERTIFICATE_V2,
+};
 
 const ID_CE_SUBJECT_KEY_IDENTIFIER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.14");
 const ID_CE_EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
 const ID_KP_TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
-
-const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
-const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
-const ID_SIGNING_CERTIFICATE_V2: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
-
-const ID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
-const ID_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
-const ID_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
-
-const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
-const SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
-const SHA384_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
-const SHA512_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
-const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-const PRIME256V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
-const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
-const ECDSA_WITH_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
-const ECDSA_WITH_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4");
 
 /// Verify the CMS SignedData signature of the token with the TSA certificate (PEM or DER file
 /// contents): signer identified by the cert, signed attributes' messageDigest == SHA-256(eContent
@@ -57,7 +38,7 @@ pub fn verify_tsa_signature(token_or_tsr: &[u8], tsa_cert: &[u8]) -> Result<(), 
     check_timestamping_usage(&cert)?;
 
     let signer = find_signer(&token, &cert)?;
-    let hash = DigestAlg::from_oid(&signer.digest_alg.oid)?;
+    let hash = digest_alg(&signer.digest_alg.oid)?;
     let signed_attrs = signer
         .signed_attrs
         .as_ref()
@@ -102,15 +83,29 @@ pub fn verify_tsa_signature(token_or_tsr: &[u8], tsa_cert: &[u8]) -> Result<(), 
         .to_der()
         .map_err(|e| bad(&format!("cannot encode the signed attributes: {e}")))?;
     let attrs_hash = hash.digest(&attrs_der);
-    verify_signature(
-        &cert,
+    algorithms::verify_signature(
+        &cert.tbs_certificate.subject_public_key_info,
         &signer.signature_algorithm,
         hash,
         &attrs_hash,
         signer.signature.as_bytes(),
-    )?;
+    )
+    .map_err(|e| match e {
+        VerifyError::Unsupported(what) => TimestampError::UnsupportedAlgorithm { what },
+        VerifyError::BadKey(detail) => TimestampError::TsaCert {
+            detail: format!("unreadable public key ({detail})"),
+        },
+        VerifyError::Inconsistent(detail) => bad(&detail),
+        VerifyError::Invalid => bad("the signature over the signed attributes is invalid"),
+    })?;
 
     check_validity(&cert, token.tst_info.gen_time.time())
+}
+
+fn digest_alg(oid: &ObjectIdentifier) -> Result<DigestAlg, TimestampError> {
+    DigestAlg::from_oid(oid).ok_or_else(|| TimestampError::UnsupportedAlgorithm {
+        what: format!("digest algorithm {oid}"),
+    })
 }
 
 fn bad(detail: &str) -> TimestampError {
@@ -121,27 +116,14 @@ fn bad(detail: &str) -> TimestampError {
 
 /// The certificate's DER from PEM (the first CERTIFICATE block, so a chain file works) or DER.
 fn certificate_der(input: &[u8]) -> Result<Vec<u8>, TimestampError> {
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-    const END: &str = "-----END CERTIFICATE-----";
-    let Some(text) = std::str::from_utf8(input)
-        .ok()
-        .filter(|t| t.contains("-----BEGIN"))
-    else {
-        return Ok(input.to_vec());
-    };
-    let block = text
-        .find(BEGIN)
-        .and_then(|start| {
-            let end = start + text[start..].find(END)? + END.len();
-            Some(&text[start..end])
-        })
+    crate::x509::certificates_in(input)
+        .map_err(|detail| TimestampError::TsaCert { detail })?
+        .into_iter()
+        .next()
+        .map(|c| c.der)
         .ok_or_else(|| TimestampError::TsaCert {
             detail: "a PEM file without a CERTIFICATE block".into(),
-        })?;
-    let (_, der) = der::pem::decode_vec(block.as_bytes()).map_err(|e| TimestampError::TsaCert {
-        detail: format!("bad PEM ({e})"),
-    })?;
-    Ok(der)
+        })
 }
 
 fn subject(cert: &Certificate) -> String {
@@ -222,27 +204,6 @@ fn subject_key_identifier(cert: &Certificate) -> Option<SubjectKeyIdentifier> {
     SubjectKeyIdentifier::from_der(ext.extn_value.as_bytes()).ok()
 }
 
-/// ```text
-/// SigningCertificateV2 ::= SEQUENCE { certs SEQUENCE OF ESSCertIDv2, policies ... OPTIONAL }
-/// ESSCertIDv2 ::= SEQUENCE { hashAlgorithm AlgorithmIdentifier DEFAULT {id-sha256},
-///                            certHash OCTET STRING, issuerSerial IssuerSerial OPTIONAL }
-/// ```
-#[derive(Sequence)]
-struct SigningCertificateV2 {
-    certs: Vec<EssCertIdV2>,
-    #[asn1(optional = "true")]
-    policies: Option<Any>,
-}
-
-#[derive(Sequence)]
-struct EssCertIdV2 {
-    #[asn1(optional = "true")]
-    hash_algorithm: Option<AlgorithmIdentifierOwned>,
-    cert_hash: OctetString,
-    #[asn1(optional = "true")]
-    issuer_serial: Option<Any>,
-}
-
 /// The ESS attribute binds the signature to one certificate (RFC 5816), so a second certificate
 /// with the same key and issuer/serial cannot be passed off as the signer.
 fn check_signing_certificate(
@@ -258,7 +219,7 @@ fn check_signing_certificate(
         .first()
         .ok_or_else(|| bad("signingCertificateV2 names no certificate"))?;
     let alg = first.hash_algorithm.as_ref().map_or(ID_SHA256, |a| a.oid);
-    let hash = DigestAlg::from_oid(&alg)?;
+    let hash = digest_alg(&alg)?;
     if first.cert_hash.as_bytes() != hash.digest(cert_der).as_slice() {
         return Err(TimestampError::SignerMismatch {
             signer: format!(
@@ -269,114 +230,6 @@ fn check_signing_certificate(
         });
     }
     Ok(())
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DigestAlg {
-    Sha256,
-    Sha384,
-    Sha512,
-}
-
-impl DigestAlg {
-    fn from_oid(oid: &ObjectIdentifier) -> Result<DigestAlg, TimestampError> {
-        match *oid {
-            ID_SHA256 => Ok(DigestAlg::Sha256),
-            ID_SHA384 => Ok(DigestAlg::Sha384),
-            ID_SHA512 => Ok(DigestAlg::Sha512),
-            other => Err(TimestampError::UnsupportedAlgorithm {
-                what: format!("digest algorithm {other}"),
-            }),
-        }
-    }
-
-    fn digest(self, data: &[u8]) -> Vec<u8> {
-        match self {
-            DigestAlg::Sha256 => Sha256::digest(data).to_vec(),
-            DigestAlg::Sha384 => Sha384::digest(data).to_vec(),
-            DigestAlg::Sha512 => Sha512::digest(data).to_vec(),
-        }
-    }
-}
-
-fn verify_signature(
-    cert: &Certificate,
-    signature_algorithm: &AlgorithmIdentifierOwned,
-    hash: DigestAlg,
-    hashed: &[u8],
-    signature: &[u8],
-) -> Result<(), TimestampError> {
-    let spki = &cert.tbs_certificate.subject_public_key_info;
-    let spki_der = spki.to_der().map_err(|e| TimestampError::TsaCert {
-        detail: format!("unreadable public key ({e})"),
-    })?;
-    let sig_oid = signature_algorithm.oid;
-    let unsupported = || TimestampError::UnsupportedAlgorithm {
-        what: format!(
-            "signature algorithm {sig_oid} with a {} key",
-            spki.algorithm.oid
-        ),
-    };
-    let mismatch = || {
-        bad(&format!(
-            "signature algorithm {sig_oid} does not go with digest {hash:?}"
-        ))
-    };
-    if spki.algorithm.oid == RSA_ENCRYPTION {
-        // rsaEncryption alone is the usual CMS form; the combined OIDs must agree with the digest.
-        let consistent = match sig_oid {
-            RSA_ENCRYPTION => true,
-            SHA256_WITH_RSA => hash == DigestAlg::Sha256,
-            SHA384_WITH_RSA => hash == DigestAlg::Sha384,
-            SHA512_WITH_RSA => hash == DigestAlg::Sha512,
-            _ => return Err(unsupported()),
-        };
-        if !consistent {
-            return Err(mismatch());
-        }
-        let key = rsa::RsaPublicKey::from_public_key_der(&spki_der).map_err(|e| {
-            TimestampError::TsaCert {
-                detail: format!("unreadable RSA public key ({e})"),
-            }
-        })?;
-        let scheme = match hash {
-            DigestAlg::Sha256 => rsa::Pkcs1v15Sign::new::<Sha256>(),
-            DigestAlg::Sha384 => rsa::Pkcs1v15Sign::new::<Sha384>(),
-            DigestAlg::Sha512 => rsa::Pkcs1v15Sign::new::<Sha512>(),
-        };
-        key.verify(scheme, hashed, signature)
-            .map_err(|_| bad("the RSA signature over the signed attributes is invalid"))
-    } else if spki.algorithm.oid == ID_EC_PUBLIC_KEY {
-        let curve: Option<ObjectIdentifier> = spki
-            .algorithm
-            .parameters
-            .as_ref()
-            .and_then(|p| p.decode_as().ok());
-        if curve != Some(PRIME256V1) {
-            return Err(unsupported());
-        }
-        let consistent = match sig_oid {
-            ECDSA_WITH_SHA256 => hash == DigestAlg::Sha256,
-            ECDSA_WITH_SHA384 => hash == DigestAlg::Sha384,
-            ECDSA_WITH_SHA512 => hash == DigestAlg::Sha512,
-            ID_EC_PUBLIC_KEY => true,
-            _ => return Err(unsupported()),
-        };
-        if !consistent {
-            return Err(mismatch());
-        }
-        let key = p256::ecdsa::VerifyingKey::from_public_key_der(&spki_der).map_err(|e| {
-            TimestampError::TsaCert {
-                detail: format!("unreadable P-256 public key ({e})"),
-            }
-        })?;
-        let sig = p256::ecdsa::Signature::from_der(signature)
-            .map_err(|_| bad("the ECDSA signature is not a valid DER ECDSA-Sig-Value"))?;
-        key.verify_prehash(hashed, &sig)
-            .map_err(|_| bad("the ECDSA signature over the signed attributes is invalid"))
-    } else {
-        Err(unsupported())
-    }
 }
 
 /// A TSA key signs only while its certificate is valid; a time outside that window means the

@@ -432,7 +432,7 @@ fn wiped_event(
     asset: &str,
 ) -> anyhow::Result<EventData> {
     use crate::cert::check::Problem;
-    let c = crate::cert::check::check_files(files, keys, None);
+    let c = crate::cert::check::check_files(files, &crate::cert::check::Trust::minisign(keys));
     let refused = |p: &dyn std::fmt::Display| {
         ExitError::refused(format!(
             "certificate {}: {p}; not recorded",
