@@ -27,6 +27,7 @@ pub mod devices;
 pub mod journal;
 pub mod key;
 pub mod ledger;
+pub mod live;
 pub mod methods;
 pub mod render;
 pub mod table;
@@ -98,6 +99,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Media(c) => ledger::media(&c),
         Command::Cabinet(c) => ledger::cabinet(&c),
         Command::Report(c) => ledger::report(&c),
+        Command::Live(c) => live::run(&c),
     };
     match outcome {
         Ok(exit) => exit as i32,
