@@ -32,6 +32,8 @@
 #   MASSHO_VM_KERNEL    "PACKAGE=VERSION" of the Debian kernel (default: the pinned one below)
 #   MASSHO_VM_ACCEL     tcg (default) or kvm: nested KVM hangs on the CI machines (REFERENCE.md)
 #   MASSHO_VM_MEM, MASSHO_VM_SMP   guest memory in MiB (default 1024) and CPUs (default 1)
+#   MASSHO_VM_APPEND    more kernel parameters (e.g. massho.medium=GUID, as the live stick's boot
+#                       loader passes it)
 set -euo pipefail
 export MTOOLS_SKIP_CHECK=1
 
@@ -242,7 +244,7 @@ timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
     -machine q35 "${accel[@]}" -m "${MASSHO_VM_MEM:-1024}" -smp "${MASSHO_VM_SMP:-1}" \
     -nodefaults -nographic -no-reboot -monitor none -serial "file:$console" \
     -kernel "$kdir/tree/boot/vmlinuz-$kver" -initrd "$work/initramfs.cpio" \
-    -append "console=ttyS0 panic=-1 loglevel=4 printk.time=1 rdinit=/init" \
+    -append "console=ttyS0 panic=-1 loglevel=4 printk.time=1 rdinit=/init ${MASSHO_VM_APPEND:-}" \
     -drive "file=$fat,if=none,id=massho-out,format=raw" \
     -device virtio-blk-pci,drive=massho-out,serial=massho-vm-out \
     "${qemu_disks[@]}" < /dev/null &

@@ -231,6 +231,10 @@ fn start_inner(args: &LiveStartArgs, next: &mut &'static str) -> anyhow::Result<
                     .unwrap_or(Path::new(live_cfg::MEDIUM_MOUNT))
             )
         );
+        // Repeated last, where the technician looks: the drive table pushed it up.
+        for why in &blocked {
+            outln!("!!!! {why}");
+        }
         return Ok(if blocked.is_empty() {
             Exit::Passed
         } else {

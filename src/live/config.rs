@@ -179,12 +179,14 @@ impl LiveConfig {
                 "last" => Verify::Last,
                 "all" => Verify::All,
                 "sample" => Verify::Sample,
-                other => return Err(at(
-                    verify.span(),
-                    format!(
+                other => {
+                    return Err(at(
+                        verify.span(),
+                        format!(
                         "verify = \"{other}\": expected \"last\", \"all\", \"sample\" or \"none\""
                     ),
-                )),
+                    ))
+                }
             });
         }
         if let Some(countdown) = raw.countdown {
