@@ -18,6 +18,9 @@
 #                                                   (depmod/modprobe resolve its modules, cpio packs
 #                                                   it, objcopy strips massho's debug sections) and
 #                                                   reads the guest's FAT result disk with mtools
+#             grub-pc-bin grub-efi-amd64-bin ovmf   packaging/live/build.sh: GRUB images for BIOS and
+#                                                   UEFI (grub-mkimage; nothing is installed to a
+#                                                   disk); test.sh boots the image under OVMF (UEFI)
 #   optional  fio nwipe dd(coreutils) jq            packaging/bench.sh peers and JSON parsing
 #
 # Usage: sudo packaging/install-deps.sh
@@ -25,7 +28,8 @@ set -euo pipefail
 
 required=(libblkid-dev libclang-dev pkg-config util-linux fdisk e2fsprogs fuse3 minisign openssl python3-jsonschema sqlite3
           fonts-ipaexfont-gothic fonts-noto-cjk fonts-dejavu-core poppler-utils zbar-tools
-          qemu-system-x86 busybox-static kmod cpio mtools dosfstools binutils)
+          qemu-system-x86 busybox-static kmod cpio mtools dosfstools binutils
+          grub-pc-bin grub-efi-amd64-bin ovmf)
 optional=(fio nwipe jq)
 
 if [[ $(id -u) -ne 0 ]]; then
