@@ -15,7 +15,8 @@
 #   - the stick's bytes outside the MASSHO partition (MBR, both GPTs, BIOS boot partition, ESP)
 #     are unchanged;
 #   - the stick itself was refused as the boot medium (the log on the stick says so) and the
-#     console showed the drive table.
+#     console showed the drive table;
+#   - (SATA boot) the media ledger on the stick verifies and lists every wiped disk.
 # The malformed boot must show the error with its line, wipe nothing and not power off.
 #
 # Environment: MASSHO_BIN (default target/release/massho), MASSHO_LIVE_STRIP_DEBUG (passed to
@@ -94,6 +95,12 @@ organisation = "massho CI"
 path = "keys/massho.key"
 generate = true
 EOF
+}
+# The SATA boot also keeps a media ledger on the stick (SQLite on FAT).
+# shellcheck disable=SC2317 # called by name through run_boot
+config_auto_ledger() {
+    config_auto
+    printf '\n[ledger]\npath = "ledger.sqlite"\n'
 }
 # shellcheck disable=SC2317 # called by name through run_boot
 config_malformed() {
@@ -206,6 +213,18 @@ check_wiped() {
     grep -q "auto mode finished: exit 0" "$dir/console.log" || fail "auto mode did not finish with exit 0"
 }
 
+check_ledger() {
+    local ledger="$out/$boot/medium/massho/ledger.sqlite"
+    [[ -f $ledger ]] || { fail "no ledger on the stick"; return; }
+    "$massho" ledger verify --ledger "$ledger" > "$out/$boot/ledger-verify.txt" 2>&1 \
+        || fail "massho ledger verify rejected the stick's ledger: $(cat "$out/$boot/ledger-verify.txt")"
+    local spec
+    for spec in "${TARGETS[@]}"; do
+        MASSHO_LEDGER=$ledger "$massho" media list 2>/dev/null | grep -q "${spec#*:}" \
+            || fail "the ledger does not list the wiped disk ${spec#*:}"
+    done
+}
+
 check_untouched() {
     local dir="$out/$boot" spec serial
     for spec in "${TARGETS[@]}"; do
@@ -225,7 +244,7 @@ for boot in "${boots[@]}"; do
     case $boot in
         bios-usb)  run_boot bios usb config_auto yes && check_wiped ;;
         uefi-usb)  run_boot uefi usb config_auto yes && check_wiped ;;
-        bios-sata) run_boot bios sata config_auto yes && check_wiped ;;
+        bios-sata) run_boot bios sata config_auto_ledger yes && check_wiped && check_ledger ;;
         malformed) run_boot bios usb config_malformed no && check_untouched ;;
     esac
     [[ $failures -eq $before ]] && note "[$boot] passed in $(cat "$out/$boot/seconds")s of VM time"
