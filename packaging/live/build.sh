@@ -225,7 +225,7 @@ start=$bios_start, size=$bios_sectors, type=$TYPE_BIOS_BOOT, uuid=$(guid bios), 
 start=$esp_start, size=$esp_sectors, type=$TYPE_ESP, uuid=$(guid esp), name="massho boot"
 start=$data_start, size=$data_sectors, type=$TYPE_BASIC_DATA, uuid=$(guid data), name="MASSHO"
 EOF
-put() { dd if="$1" of="$img" bs=512 seek="$2" conv=notrunc status=none || die "cannot write $1 into the image"; }
+put() { dd if="$1" of="$img" bs=512 seek="$2" conv=notrunc,sparse status=none || die "cannot write $1 into the image"; }
 put "$work/esp.fat" "$esp_start"
 put "$work/data.fat" "$data_start"
 
