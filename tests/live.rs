@@ -181,3 +181,73 @@ fn stick_named_on_the_command_line_is_refused_unmounted() {
         "the other disk was not wiped"
     );
 }
+
+/// `massho live wipe` on a workstation-like setup: a directory standing for the mounted MASSHO
+/// partition, an image file as the target. The stick's method, key (generated) and record
+/// folders are used; a malformed live.toml refuses before anything is written.
+#[test]
+fn live_wipe_uses_the_sticks_settings_and_refuses_a_malformed_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let medium = dir.path().join("medium");
+    let folder = medium.join("massho");
+    std::fs::create_dir_all(&folder).unwrap();
+    let image = dir.path().join("disk.img");
+    std::fs::write(&image, vec![FILL; 1 << 20]).unwrap();
+    let live = |args: &[&str]| {
+        hermetic(PathBuf::from(env!("CARGO_BIN_EXE_massho")))
+            .env("MASSHO_JOURNAL_DIR", dir.path().join("unused-journal"))
+            .arg("live")
+            .arg("wipe")
+            .arg("--medium")
+            .arg(&medium)
+            .args(args)
+            .arg(&image)
+            .output()
+            .unwrap()
+    };
+
+    std::fs::write(
+        folder.join("live.toml"),
+        "method = \"zero\"\noperator = \"Bench\"\n[key]\ngenerate = true\n[exclude]\nserials = [\"X\"]\nmodel = []\n",
+    )
+    .unwrap();
+    let out = live(&["--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("live.toml line 7: unknown key `model`"),
+        "{}",
+        text(&out)
+    );
+    assert!(std::fs::read(&image).unwrap().iter().all(|&b| b == FILL));
+    assert!(
+        !folder.join("keys").exists(),
+        "nothing may be created for a malformed file"
+    );
+
+    std::fs::write(
+        folder.join("live.toml"),
+        "method = \"zero\"\noperator = \"Bench\"\n[key]\ngenerate = true\n",
+    )
+    .unwrap();
+    let out = live(&["--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(std::fs::read(&image).unwrap().iter().all(|&b| b == 0));
+    assert!(folder.join("keys/massho.pub").exists(), "{}", text(&out));
+    let count = |sub: &str| std::fs::read_dir(folder.join(sub)).map_or(0, |d| d.count());
+    assert_eq!(count("results"), 1, "{}", text(&out));
+    assert_eq!(count("certificates"), 2, "{}", text(&out)); // ID.json and ID.json.minisig
+    assert!(
+        count("journal") >= 1,
+        "the journal goes to the stick: {}",
+        text(&out)
+    );
+    assert!(!dir.path().join("unused-journal").exists());
+    let verify = Command::new(env!("CARGO_BIN_EXE_massho"))
+        .args(["cert", "verify"])
+        .arg(folder.join("certificates"))
+        .arg("--pubkey")
+        .arg(folder.join("keys/massho.pub"))
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", text(&verify));
+}
