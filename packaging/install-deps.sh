@@ -22,6 +22,9 @@
 #                                                   the shells parse the generated completions
 #             dpkg-dev file git                     packaging/release.sh: dpkg-deb builds the .deb, file
 #                                                   checks the binary is static, git names the commit
+#             grub-pc-bin grub-efi-amd64-bin ovmf   packaging/live/build.sh: GRUB images for BIOS and
+#                                                   UEFI (grub-mkimage; nothing is installed to a
+#                                                   disk); test.sh boots the image under OVMF (UEFI)
 #   optional  fio nwipe dd(coreutils) jq            packaging/bench.sh peers and JSON parsing
 #             lintian                               checks the .deb (docs/release.md)
 #
@@ -31,7 +34,8 @@ set -euo pipefail
 required=(libblkid-dev libclang-dev pkg-config util-linux fdisk e2fsprogs fuse3 minisign openssl python3-jsonschema sqlite3
           fonts-ipaexfont-gothic fonts-noto-cjk fonts-dejavu-core poppler-utils zbar-tools
           qemu-system-x86 busybox-static kmod cpio mtools dosfstools binutils
-          man-db bash zsh fish dpkg-dev file git)
+          man-db bash zsh fish dpkg-dev file git
+          grub-pc-bin grub-efi-amd64-bin ovmf)
 optional=(fio nwipe jq lintian)
 
 if [[ $(id -u) -ne 0 ]]; then

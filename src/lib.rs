@@ -15,6 +15,7 @@ pub mod expected;
 pub mod input;
 pub mod job;
 pub mod ledger;
+pub mod live;
 pub mod method;
 pub mod pattern;
 pub mod pdf;

@@ -32,13 +32,14 @@
 #   MASSHO_VM_KERNEL    "PACKAGE=VERSION" of the Debian kernel (default: the pinned one below)
 #   MASSHO_VM_ACCEL     tcg (default) or kvm: nested KVM hangs on the CI machines (REFERENCE.md)
 #   MASSHO_VM_MEM, MASSHO_VM_SMP   guest memory in MiB (default 1024) and CPUs (default 1)
+#   MASSHO_VM_APPEND    more kernel parameters (e.g. massho.medium=GUID, as the live stick's boot
+#                       loader passes it)
 set -euo pipefail
 export MTOOLS_SKIP_CHECK=1
 
 readonly EXIT_NO_STATUS=123 EXIT_TIMEOUT=124 EXIT_SETUP=125
-# The pinned kernel: in bookworm/main and bookworm-security on 2026-12-01. Debian removes old ABI
-# packages after a point release; bump this (and check docs/testing.md) when apt no longer has it.
-readonly DEFAULT_KERNEL=linux-image-6.1.0-47-amd64=6.1.170-3
+# The pinned kernel ($MASSHO_DEFAULT_KERNEL) and its download live in kernel.sh, shared with the
+# live image (packaging/live/build.sh).
 # The modules the guest loads, in this order, with their dependencies resolved by modprobe.
 readonly MODULES=(virtio_pci virtio_blk virtio_scsi nvme ahci sd_mod sg xhci_pci ehci_pci
                   usb-storage vfat nls_ascii nls_cp437)
@@ -46,6 +47,8 @@ readonly KINDS="nvme sata scsi usb virtio"
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 vm_dir="$repo/packaging/vm"
+# shellcheck source=packaging/vm/kernel.sh
+source "$vm_dir/kernel.sh"
 
 die() {
     echo "massho-vm: $*" >&2
@@ -121,40 +124,11 @@ massho_bin=${MASSHO_BIN:-$repo/target/debug/massho}
 [[ -x $massho_bin ]] || die "massho binary $massho_bin not found: run cargo build or set MASSHO_BIN"
 
 # --- kernel (cached) -----------------------------------------------------------------------------
-kernel_spec=${MASSHO_VM_KERNEL:-$DEFAULT_KERNEL}
-[[ $kernel_spec =~ ^(linux-image-([0-9][A-Za-z0-9.+-]*))=([A-Za-z0-9.+:~-]+)$ ]] \
-    || die "MASSHO_VM_KERNEL=$kernel_spec is not PACKAGE=VERSION, e.g. $DEFAULT_KERNEL"
-kernel_pkg=${BASH_REMATCH[1]} kver=${BASH_REMATCH[2]} kernel_version=${BASH_REMATCH[3]}
 [[ -n ${MASSHO_VM_CACHE:-} || -n ${HOME:-} ]] || die "neither MASSHO_VM_CACHE nor HOME is set: name a cache directory"
 cache=${MASSHO_VM_CACHE:-$HOME/.cache/massho-vm}
-mkdir -p "$cache" || die "cannot create the cache directory $cache"
-kdir="$cache/kernel/${kernel_pkg}_$kernel_version"
-
-# One preparation at a time: tests run several VMs in parallel over one cache.
+massho_kernel "$cache" "${MASSHO_VM_KERNEL:-}"
 exec 9> "$cache/.lock"
 flock 9
-if [[ ! -f $kdir/ready ]]; then
-    rm -rf "$kdir"
-    mkdir -p "$kdir/deb"
-    note "downloading $kernel_pkg=$kernel_version (once; cached in $kdir)"
-    fetch() {
-        (cd "$kdir/deb" && apt-get -q -o APT::Sandbox::User=root download "$kernel_pkg=$kernel_version")
-    }
-    if ! fetch >&2; then
-        if [[ $(id -u) -eq 0 ]]; then
-            note "refreshing the apt package lists and trying again"
-            apt-get -q update >&2 || true
-        fi
-        fetch >&2 || die "cannot download $kernel_pkg=$kernel_version with apt-get: the package \
-registry must be reachable and list that version (apt-cache madison $kernel_pkg); set \
-MASSHO_VM_KERNEL=PACKAGE=VERSION to another linux-image-6.1.0-*-amd64 it has"
-    fi
-    dpkg-deb -x "$kdir"/deb/*.deb "$kdir/tree" || die "cannot unpack $kdir/deb"
-    depmod -b "$kdir/tree" "$kver" || die "depmod failed on $kdir/tree"
-    [[ -f $kdir/tree/boot/vmlinuz-$kver ]] || die "$kernel_pkg has no /boot/vmlinuz-$kver"
-    rm -rf "$kdir/deb"   # the unpacked tree is all later runs need
-    touch "$kdir/ready"
-fi
 
 # --- base initramfs: busybox, init, modules (cached, keyed by every input) -------------------------
 key=$( { echo "$kernel_pkg=$kernel_version"; echo "${MODULES[*]}"; sha256sum "$busybox" \
@@ -168,14 +142,9 @@ if [[ ! -f $base ]]; then
     cp "$vm_dir/init" "$stage/init"
     cp "$vm_dir/massho-vm-disk" "$stage/bin/massho-vm-disk"
     echo "$kver" > "$stage/massho-vm/kernel-version"
-    mods="$kdir/tree/lib/modules/$kver/"
-    for m in "${MODULES[@]}"; do
-        modprobe -d "$kdir/tree" -S "$kver" --show-depends "$m" \
-            || die "modprobe cannot resolve module $m in $kernel_pkg"
-    done | awk '$1 == "insmod" { print $2 }' | awk '!seen[$0]++' | while read -r ko; do
-        rel=${ko#"$mods"}
+    massho_kernel_modules "${MODULES[@]}" | while read -r rel; do
         mkdir -p "$stage/lib/modules/$kver/$(dirname "$rel")"
-        cp "$ko" "$stage/lib/modules/$kver/$rel"
+        cp "$kdir/tree/lib/modules/$kver/$rel" "$stage/lib/modules/$kver/$rel"
         echo "$rel"
     done > "$stage/massho-vm/modules.load"
     [[ -s $stage/massho-vm/modules.load ]] || die "no modules resolved for the guest"
@@ -275,7 +244,7 @@ timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
     -machine q35 "${accel[@]}" -m "${MASSHO_VM_MEM:-1024}" -smp "${MASSHO_VM_SMP:-1}" \
     -nodefaults -nographic -no-reboot -monitor none -serial "file:$console" \
     -kernel "$kdir/tree/boot/vmlinuz-$kver" -initrd "$work/initramfs.cpio" \
-    -append "console=ttyS0 panic=-1 loglevel=4 printk.time=1 rdinit=/init" \
+    -append "console=ttyS0 panic=-1 loglevel=4 printk.time=1 rdinit=/init ${MASSHO_VM_APPEND:-}" \
     -drive "file=$fat,if=none,id=massho-out,format=raw" \
     -device virtio-blk-pci,drive=massho-out,serial=massho-vm-out \
     "${qemu_disks[@]}" < /dev/null &

@@ -83,6 +83,9 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print massho's manual page, or write one page per subcommand into a directory
     Man(ManArgs),
+    /// The live USB system: check its live.toml, and what it runs at boot (docs/live.md)
+    #[command(subcommand)]
+    Live(LiveCommand),
 }
 
 const COMPLETIONS_HELP: &str = "\
@@ -104,6 +107,47 @@ pub struct ManArgs {
     /// DIR, created if missing, instead of printing massho.1
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LiveCommand {
+    /// Check a live.toml and show what it asks for (exit 2, naming the line, when it is malformed)
+    Check {
+        /// The file, e.g. massho/live.toml on the stick's MASSHO partition
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Print the device node of the booted stick's MASSHO partition (found by the GPT disk GUID
+    /// on the kernel command line and the FAT label)
+    Medium,
+    /// What the live system runs at boot: show the drives and the commands; with mode = "auto",
+    /// wipe every wipeable drive and write the records to the stick
+    Start(LiveStartArgs),
+    /// Wipe the named drives with the stick's settings: method, certificates, records on the stick
+    #[command(after_help = EXIT_CODES)]
+    Wipe(LiveWipeArgs),
+    /// The commands of the live system
+    Menu,
+}
+
+#[derive(Debug, Args)]
+pub struct LiveStartArgs {
+    /// Where the MASSHO partition is mounted; without it nothing is wiped automatically
+    #[arg(long, value_name = "DIR")]
+    pub medium: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LiveWipeArgs {
+    /// Where the MASSHO partition is mounted
+    #[arg(long, value_name = "DIR", default_value = crate::live::MEDIUM_MOUNT)]
+    pub medium: PathBuf,
+    /// Whole disks to wipe
+    #[arg(required = true, value_name = "DEVICE")]
+    pub devices: Vec<PathBuf>,
+    /// Do not ask the operator to type each device's serial number
+    #[arg(long, short)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

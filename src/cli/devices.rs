@@ -48,7 +48,7 @@ const HEADERS: [&str; 10] = [
     "WIPEABLE",
 ];
 
-fn render_table(devices: &[DeviceInfo]) -> String {
+pub(crate) fn render_table(devices: &[DeviceInfo]) -> String {
     if devices.is_empty() {
         return "No disks or attached loop devices found.\n".to_owned();
     }

@@ -28,6 +28,7 @@ pub mod generate;
 pub mod journal;
 pub mod key;
 pub mod ledger;
+pub mod live;
 pub mod methods;
 pub mod render;
 pub mod station;
@@ -103,6 +104,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Report(c) => ledger::report(&c),
         Command::Completions(a) => generate::completions(&a),
         Command::Man(a) => generate::man(&a),
+        Command::Live(c) => live::run(&c),
     };
     match outcome {
         Ok(exit) => exit as i32,

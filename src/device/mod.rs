@@ -10,6 +10,7 @@ pub mod discover;
 pub mod drive;
 pub mod identity;
 pub mod io;
+pub mod live_medium;
 pub mod power;
 pub mod safety;
 pub mod signatures;

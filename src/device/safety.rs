@@ -14,6 +14,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use super::live_medium;
 use super::sysfs::{self, BlockNode, DevNum};
 use super::{DeviceError, Refusal};
 
@@ -21,8 +22,8 @@ const MOUNTINFO: &str = "/proc/self/mountinfo";
 const SWAPS: &str = "/proc/swaps";
 
 /// Mount points that mean "the system booted from here" (boot partitions and the media live
-/// systems run from).
-const BOOT_MOUNTPOINTS: [&str; 8] = [
+/// systems run from; `/run/massho/medium` is the massho live stick's MASSHO partition).
+const BOOT_MOUNTPOINTS: [&str; 9] = [
     "/boot",
     "/boot/efi",
     "/efi",
@@ -31,6 +32,7 @@ const BOOT_MOUNTPOINTS: [&str; 8] = [
     "/run/initramfs/live",
     "/run/archiso/bootmnt",
     "/cdrom",
+    "/run/massho/medium",
 ];
 
 /// One line of `/proc/self/mountinfo`.
@@ -231,6 +233,17 @@ impl SystemState {
                 for d in state.lower_devices(block) {
                     state.boot.push((d, detail.clone()));
                 }
+            }
+        }
+        // In the massho live system nothing under `/` (an initramfs) leads to the stick, and its
+        // MASSHO partition may not be mounted: the boot loader names the stick's disk GUID.
+        if let Some(guid) = live_medium::medium_guid_from_cmdline() {
+            let detail = format!(
+                "the massho live stick: GPT disk {guid}, named by {} on the kernel command line",
+                live_medium::CMDLINE_MEDIUM
+            );
+            for disk in live_medium::disks_with_guid(&guid) {
+                state.boot.push((disk.dev, detail.clone()));
             }
         }
         Ok(state)
