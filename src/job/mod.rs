@@ -781,7 +781,14 @@ fn record(
         .ledger
         .as_ref()
         .and_then(|l| lock(l).asset(index))
-        .or_else(|| recording.assets.get(index).cloned());
+        // A front end that asks per device (the console) leaves a tag it was not given empty.
+        .or_else(|| {
+            recording
+                .assets
+                .get(index)
+                .filter(|a| !a.trim().is_empty())
+                .cloned()
+        });
     let mut certificate = None;
     let mut ledger = None;
     if let Some(certifier) = &recording.certifier {
