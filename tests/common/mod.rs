@@ -15,6 +15,7 @@ use std::sync::Mutex;
 
 pub mod faulty;
 pub mod pipeline;
+pub mod tmux;
 pub mod tsa;
 
 static ATTACHED: Mutex<Registry> = Mutex::new(Registry::new());

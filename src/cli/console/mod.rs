@@ -14,6 +14,7 @@
 //! the wipes are still recorded.
 
 mod board;
+mod keys;
 mod model;
 mod start;
 mod view;
@@ -24,7 +25,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
@@ -37,7 +37,7 @@ use crate::job::journal::Journal;
 use crate::job::{self, Confirm, DeviceStop, Outcome};
 use crate::text::{path_safe, terminal_safe};
 use board::{Board, BoardState, Row};
-use model::{field, Action, EndRow, Key, Model, Screen};
+use model::{field, Action, EndRow, Model, Screen};
 
 /// At most four frames a second.
 const FRAME: Duration = Duration::from_millis(250);
@@ -93,16 +93,19 @@ pub fn run(args: &ConsoleArgs) -> anyhow::Result<Exit> {
             interrupted_wipes.len()
         ));
     }
-    let signals = watch_signals()?;
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let signals = watch_signals(Arc::clone(&interrupted))?;
     let mut app = App {
         model,
         args,
         prepared: None,
         batch: None,
-        board: Arc::new(Board::new(Vec::new(), Arc::new(AtomicBool::new(false)))),
+        board: Arc::new(Board::new(Vec::new(), Arc::clone(&interrupted))),
+        interrupted,
         exit: Exit::Passed,
         quit: false,
         quit_after_batch: false,
+        signals_seen: 0,
         ended: Vec::new(),
     };
     {
@@ -143,7 +146,9 @@ struct Signals {
     last: Arc<Mutex<&'static str>>,
 }
 
-fn watch_signals() -> anyhow::Result<Signals> {
+/// `interrupted` is set at once by the watcher itself, so the wipes stop and are recorded even
+/// if the drawing thread is stuck on a terminal that went away.
+fn watch_signals(interrupted: Arc<AtomicBool>) -> anyhow::Result<Signals> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut it = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
         .map_err(|e| anyhow::anyhow!("cannot install the stop-signal handlers: {e}"))?;
@@ -157,6 +162,7 @@ fn watch_signals() -> anyhow::Result<Signals> {
                 SIGTERM => "SIGTERM",
                 _ => "SIGHUP",
             };
+            interrupted.store(true, Ordering::SeqCst);
             c.fetch_add(1, Ordering::SeqCst);
         }
     });
@@ -172,11 +178,7 @@ impl Screen_ {
     fn enter() -> anyhow::Result<Screen_> {
         terminal::enable_raw_mode()
             .map_err(|e| anyhow::anyhow!("cannot put the terminal in raw mode: {e}"))?;
-        let _ = crossterm::execute!(
-            std::io::stdout(),
-            EnterAlternateScreen,
-            event::EnableBracketedPaste
-        );
+        let _ = crossterm::execute!(std::io::stdout(), EnterAlternateScreen);
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             restore();
@@ -191,7 +193,6 @@ impl Screen_ {
 fn restore() {
     let _ = crossterm::execute!(
         std::io::stdout(),
-        event::DisableBracketedPaste,
         LeaveAlternateScreen,
         crossterm::cursor::Show
     );
@@ -204,25 +205,36 @@ impl Drop for Screen_ {
     }
 }
 
-fn key_of(k: KeyEvent) -> Option<Key> {
-    if k.kind == KeyEventKind::Release {
-        return None;
+/// What the terminal has for us.
+enum Input {
+    Ready,
+    Nothing,
+    /// Hung up (a dropped SSH session) or closed: it will never send anything again.
+    Gone,
+}
+
+/// Wait up to `timeout` for input on the terminal (standard input). The console reads its keys
+/// itself ([`keys`]): crossterm 0.28's reader loops forever on a terminal that reads as
+/// end-of-file, which is what a hung-up terminal does, and the wipes must still be recorded.
+fn terminal_input(timeout: Duration) -> Input {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let stdin = std::io::stdin();
+    let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
+    let ms = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
+    match poll(&mut fds, ms) {
+        Ok(0) => Input::Nothing,
+        Ok(_) => {
+            let r = fds[0].revents().unwrap_or(PollFlags::empty());
+            if r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL) {
+                Input::Gone
+            } else {
+                Input::Ready
+            }
+        }
+        Err(nix::errno::Errno::EINTR) => Input::Nothing,
+        Err(_) => Input::Gone,
     }
-    Some(match k.code {
-        KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => Key::CtrlC,
-        KeyCode::Char(_) if k.modifiers.contains(KeyModifiers::CONTROL) => return None,
-        KeyCode::Char(c) => Key::Char(c),
-        KeyCode::Up => Key::Up,
-        KeyCode::Down => Key::Down,
-        KeyCode::Left => Key::Left,
-        KeyCode::Right => Key::Right,
-        KeyCode::Enter => Key::Enter,
-        KeyCode::Esc => Key::Esc,
-        KeyCode::Tab => Key::Tab,
-        KeyCode::BackTab => Key::BackTab,
-        KeyCode::Backspace => Key::Backspace,
-        _ => return None,
-    })
 }
 
 /// A batch on its way: each drive's own stop, and the outcomes once `run_batch` returns.
@@ -240,9 +252,12 @@ struct App<'a> {
     prepared: Option<start::Prepared>,
     batch: Option<Batch>,
     board: Arc<Board>,
+    /// The stop request of the batch running now (the engines' `Control::Stop`).
+    interrupted: Arc<AtomicBool>,
     exit: Exit,
     quit: bool,
     quit_after_batch: bool,
+    signals_seen: usize,
     /// Every drive of every batch, as the end screen showed it.
     ended: Vec<EndRow>,
 }
@@ -253,6 +268,7 @@ impl App<'_> {
         let mut dirty = true;
         let mut tty = true;
         let mut last_draw: Option<Instant> = None;
+        let mut last_size = None;
         loop {
             let count = signals.count.load(Ordering::SeqCst);
             while seen < count {
@@ -276,6 +292,14 @@ impl App<'_> {
                 return;
             }
             dirty |= self.board.take_changed();
+            // A resize arrives as SIGWINCH, which crossterm only reports while it reads; the
+            // size is cheap to ask (an ioctl), so it is asked every frame.
+            if let Ok(size) = screen.terminal.size() {
+                if Some(size) != last_size {
+                    last_size = Some(size);
+                    dirty = true;
+                }
+            }
             let due = last_draw.is_none_or(|t| t.elapsed() >= FRAME);
             if dirty && due && tty {
                 let board = if self.model.screen == Screen::Running {
@@ -286,6 +310,7 @@ impl App<'_> {
                 let model = &self.model;
                 // A terminal that went away (SIGHUP) cannot be drawn to; the wipes go on and
                 // are recorded.
+                let _ = screen.terminal.autoresize();
                 let _ = screen.terminal.draw(|f| view::draw(f, model, &board));
                 last_draw = Some(Instant::now());
                 dirty = false;
@@ -298,35 +323,26 @@ impl App<'_> {
                 std::thread::sleep(wait);
                 continue;
             }
-            match event::poll(wait) {
-                Ok(true) => match event::read() {
-                    Ok(Event::Key(k)) => {
-                        if let Some(key) = key_of(k) {
-                            let action = self.model.key(key);
-                            self.act(action);
-                            dirty = true;
-                        }
+            match terminal_input(wait) {
+                Input::Gone => {
+                    tty = false;
+                    continue;
+                }
+                Input::Nothing => continue,
+                Input::Ready => {}
+            }
+            let mut buf = [0u8; 4096];
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&std::io::stdin());
+            match nix::unistd::read(fd, &mut buf) {
+                Ok(0) => tty = false,
+                Ok(n) => {
+                    for key in keys::decode(&buf[..n]) {
+                        let action = self.model.key(key);
+                        self.act(action);
                     }
-                    Ok(Event::Paste(text)) => {
-                        // A barcode scanner in paste mode, or a pasted serial number.
-                        for c in text.chars() {
-                            let action = if c == '\n' || c == '\r' {
-                                self.model.key(Key::Enter)
-                            } else {
-                                self.model.key(Key::Char(c))
-                            };
-                            self.act(action);
-                        }
-                        dirty = true;
-                    }
-                    Ok(Event::Resize(..)) => {
-                        let _ = screen.terminal.autoresize();
-                        dirty = true;
-                    }
-                    Ok(_) => {}
-                    Err(_) => tty = false,
-                },
-                Ok(false) => {}
+                    dirty = true;
+                }
+                Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
                 Err(_) => tty = false,
             }
         }
@@ -336,9 +352,18 @@ impl App<'_> {
     fn signal(&mut self, name: &str) {
         self.quit = true;
         self.quit_after_batch = true;
-        if self.batch.is_some() {
-            self.stop_all(name);
+        let Some(b) = &self.batch else { return };
+        // The watcher has already set `interrupted`; a second signal stops waiting.
+        if self.signals_seen == 0 {
+            self.board.say(format!(
+                "{name}: stopping every wipe; each is recorded as aborted, then massho quits"
+            ));
+        } else if !b.force.swap(true, Ordering::SeqCst) {
+            self.board.say(format!(
+                "{name} again: not waiting for the writes in flight; recording every unfinished drive as aborted"
+            ));
         }
+        self.signals_seen += 1;
     }
 
     fn stop_all(&mut self, why: &str) {
@@ -426,7 +451,9 @@ impl App<'_> {
     }
 
     fn start(&mut self, p: start::Prepared) {
-        let interrupted = Arc::new(AtomicBool::new(false));
+        // A Ctrl-C that stopped the previous batch does not stop this one.
+        self.interrupted.store(false, Ordering::SeqCst);
+        let interrupted = Arc::clone(&self.interrupted);
         let force = Arc::new(AtomicBool::new(false));
         let devices: Vec<String> = p
             .bound
