@@ -535,6 +535,7 @@ impl App<'_> {
         self.exit = super::wipe::batch_exit(statuses, not_started);
         self.ended.extend(rows.iter().cloned());
         self.model.end = rows;
+        self.model.end_scroll = 0;
         self.model.pending = None;
         self.model.screen = Screen::End;
     }

@@ -292,6 +292,8 @@ pub struct Model {
     pub rows: usize,
     pub pending: Option<Pending>,
     pub end: Vec<EndRow>,
+    /// First line shown on the end screen (Up/Down scroll it).
+    pub end_scroll: usize,
     /// One line for the operator: what went wrong, or what to do.
     pub message: Option<String>,
 }
@@ -311,6 +313,7 @@ impl Model {
             rows: 0,
             pending: None,
             end: Vec::new(),
+            end_scroll: 0,
             message: None,
         }
     }
@@ -372,6 +375,17 @@ impl Model {
                         d.asset.clear();
                     }
                     Action::NewBatch
+                }
+                Key::Up | Key::Char('k') => {
+                    self.end_scroll = self.end_scroll.saturating_sub(1);
+                    Action::None
+                }
+                Key::Down | Key::Char('j') => {
+                    let lines: usize = self.end.iter().map(|r| r.lines.len() + 1).sum();
+                    if self.end_scroll + 1 < lines {
+                        self.end_scroll += 1;
+                    }
+                    Action::None
                 }
                 Key::Char('q') | Key::Esc | Key::CtrlC => Action::Quit,
                 _ => Action::None,

@@ -576,7 +576,7 @@ fn end(f: &mut Frame, m: &Model, area: Rect) {
         f,
         m,
         format!("Batch ended: {}", summary.join(", ")),
-        "Enter: next batch (the drive list is read again)  q: quit\nEvery record was written as its drive ended; quitting loses nothing.",
+        "Up/Down scroll  Enter next batch (the drive list is read again)  q quit\nEvery record was written as its drive ended; quitting loses nothing.",
         &areas,
     );
     let mut lines = Vec::new();
@@ -586,7 +586,12 @@ fn end(f: &mut Frame, m: &Model, area: Rect) {
             lines.push(Line::from(format!("  {}", terminal_safe(l))));
         }
     }
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), areas[1]);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((m.end_scroll.min(u16::MAX as usize) as u16, 0)),
+        areas[1],
+    );
 }
 
 #[cfg(test)]
@@ -740,5 +745,23 @@ mod tests {
         let s = screen(&m, &board, 80, 24);
         assert!(contains(&s, "Batch ended: 1 PASSED"), "{}", s.join("\n"));
         assert!(contains(&s, "certificate 1234"));
+        // A stack of drives does not fit one screen: it scrolls.
+        m.end = (0..8)
+            .map(|i| EndRow {
+                device: format!("/dev/sd{i}"),
+                status: "PASSED".into(),
+                lines: vec!["certificate x".into(), "next: label it".into()],
+            })
+            .collect();
+        assert!(!contains(&screen(&m, &board, 80, 24), "/dev/sd7"));
+        for _ in 0..12 {
+            m.key(Key::Down);
+        }
+        let s = screen(&m, &board, 80, 24);
+        assert!(
+            contains(&s, "/dev/sd7") && !contains(&s, "/dev/sd0"),
+            "{}",
+            s.join("\n")
+        );
     }
 }
