@@ -11,7 +11,7 @@ pub struct Tmux {
 
 impl Tmux {
     /// A `width`×`height` session running `script` (a shell script the test wrote). The pane
-    /// stays after the program exits, so its last screen and exit status can be read.
+    /// stays after the program exits, so its last screen can be read.
     pub fn start(script: &Path, width: u16, height: u16) -> Tmux {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -78,38 +78,6 @@ impl Tmux {
             "-y",
             &height.to_string(),
         ]);
-    }
-
-    /// The program's exit status once it has exited.
-    pub fn exit_status(&self) -> Option<i32> {
-        let out = self.ok(&[
-            "display-message",
-            "-p",
-            "-t",
-            "t",
-            "#{pane_dead} #{pane_dead_status}",
-        ]);
-        let mut it = out.split_whitespace();
-        match (it.next(), it.next()) {
-            (Some("1"), Some(code)) => code.parse().ok(),
-            _ => None,
-        }
-    }
-
-    /// Wait for the exit status; panics with the screen after `timeout`.
-    pub fn wait_exit(&self, timeout: Duration) -> i32 {
-        let start = Instant::now();
-        loop {
-            if let Some(code) = self.exit_status() {
-                return code;
-            }
-            assert!(
-                start.elapsed() < timeout,
-                "the program did not exit within {timeout:?}; screen:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
     }
 
     /// Wait until the screen shows `text`; panics with the screen after `timeout`.
