@@ -8,6 +8,8 @@
 #             minisign openssl python3-jsonschema   tests: the reference signature verifier, a real
 #                                                   RFC 3161 TSA, an independent JSON Schema validator
 #             sqlite3                               tests: tamper with a ledger the way an insider would
+#             tmux                                  tests/console.rs: drives the console (keys in,
+#                                                   screen out)
 #             fonts-ipaexfont-gothic                the Japanese font PDF certificates embed (run time)
 #             fonts-noto-cjk fonts-dejavu-core      tests: the fallback CJK font (CFF outlines) and a
 #                                                   font without Japanese, which PDF output refuses
@@ -31,7 +33,7 @@
 # Usage: sudo packaging/install-deps.sh
 set -euo pipefail
 
-required=(libblkid-dev libclang-dev pkg-config util-linux fdisk e2fsprogs fuse3 minisign openssl python3-jsonschema sqlite3
+required=(libblkid-dev libclang-dev pkg-config util-linux fdisk e2fsprogs fuse3 minisign openssl python3-jsonschema sqlite3 tmux
           fonts-ipaexfont-gothic fonts-noto-cjk fonts-dejavu-core poppler-utils zbar-tools
           qemu-system-x86 busybox-static kmod cpio mtools dosfstools binutils
           man-db bash zsh fish dpkg-dev file git

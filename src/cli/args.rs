@@ -34,12 +34,16 @@ With several devices the worst outcome decides: aborted, failed, unverified, pas
     after_help = EXIT_CODES
 )]
 pub struct Cli {
+    /// Without a command, on a terminal: the technician's console (`massho console`)
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Full-screen console: choose drives and methods, confirm, watch the wipes, get certificates
+    #[command(after_help = CONSOLE_HELP)]
+    Console(ConsoleArgs),
     /// List disks and attached loop devices with identity, size and whether they may be wiped
     Devices(DevicesArgs),
     /// Overwrite devices or image files with a method, then verify from the medium
@@ -148,6 +152,42 @@ pub struct LiveWipeArgs {
     /// Do not ask the operator to type each device's serial number
     #[arg(long, short)]
     pub yes: bool,
+}
+
+const CONSOLE_HELP: &str = "\
+Keys are listed at the bottom of every screen; docs/operator-guide.md describes each screen.
+The console needs a terminal of at least 80x24; colours are not needed (markers and text say
+everything). The options fill in the console's fields; every one can be changed there.
+
+Exit codes: as for `massho wipe`, from the last batch wiped (0 when nothing was wiped).";
+
+/// `massho console`: the options only fill in the console's fields.
+#[derive(Debug, Default, Args)]
+pub struct ConsoleArgs {
+    /// Offer only these devices or image files [default: every disk and attached loop device]
+    #[arg(value_name = "DEVICE")]
+    pub devices: Vec<PathBuf>,
+    /// Journal of wipes in progress [default: as for `massho wipe`]
+    #[arg(long, value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
+    /// Write each device's result object into DIR
+    #[arg(long, value_name = "DIR")]
+    pub result_dir: Option<PathBuf>,
+    /// Write a signed certificate per device into DIR
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+    /// Secret key to sign with [default: massho.key in the key directory]
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<PathBuf>,
+    /// Person performing the sanitization
+    #[arg(long, value_name = "NAME")]
+    pub operator: Option<String>,
+    /// Organization the media belong to
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
+    /// Record each wipe in this media ledger
+    #[arg(long, value_name = "PATH")]
+    pub ledger: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

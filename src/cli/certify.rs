@@ -13,6 +13,18 @@ use crate::x509::{SignerMaterial, X509Error};
 /// was asked for. Asking for certificates without a usable key or directory is refused: a wipe
 /// that was meant to be certified does not start uncertified.
 pub fn prepare(args: &CertIssueArgs, devices: usize) -> anyhow::Result<Option<Certifier>> {
+    prepare_with(args, devices, &|prompt: &str| {
+        sign::passphrase_from_env_or_tty(prompt)
+    })
+}
+
+/// [`prepare`], asking for the key's passphrase (when it has one) through `passphrase`, which
+/// gets the prompt: the console has its own field for it, the terminal is its screen.
+pub fn prepare_with(
+    args: &CertIssueArgs,
+    devices: usize,
+    passphrase: &dyn Fn(&str) -> Result<String, sign::SignError>,
+) -> anyhow::Result<Option<Certifier>> {
     let Some(dir) = &args.cert_dir else {
         return Ok(None);
     };
@@ -59,7 +71,7 @@ pub fn prepare(args: &CertIssueArgs, devices: usize) -> anyhow::Result<Option<Ce
         },
     };
     let prompt = format!("Passphrase for {}: ", key_path.display());
-    let key = SecretKey::from_file(&key_path, &|| sign::passphrase_from_env_or_tty(&prompt))
+    let key = SecretKey::from_file(&key_path, &|| passphrase(&prompt))
         .map_err(|e| ExitError::usage(format!("{e}; nothing was written")))?;
     let x509 = args
         .x509_key

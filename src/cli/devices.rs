@@ -94,7 +94,7 @@ fn row(d: &DeviceInfo) -> [String; 10] {
 
 /// `HPA!` when the drive hides sectors, `?` when it could not be asked, `-` when it hides none
 /// or has no firmware to ask.
-fn hidden_cell(d: &DeviceInfo) -> String {
+pub(super) fn hidden_cell(d: &DeviceInfo) -> String {
     match &d.hidden {
         Some(h) => match h.state {
             HiddenState::Hidden => "HPA!".to_owned(),
@@ -107,7 +107,7 @@ fn hidden_cell(d: &DeviceInfo) -> String {
 }
 
 /// The firmware's own account: purge techniques and blockers, hidden sectors, health.
-fn firmware_details(d: &DeviceInfo) -> Vec<String> {
+pub(super) fn firmware_details(d: &DeviceInfo) -> Vec<String> {
     let mut parts = Vec::new();
     if let Some(id) = &d.drive_identity {
         let differs = id.serial.is_some() && id.serial != d.serial;
@@ -249,7 +249,7 @@ fn details(d: &DeviceInfo) -> String {
     format!("{}: {}", path_safe(&d.path), parts.join(", "))
 }
 
-fn transport_name(t: Transport) -> &'static str {
+pub(super) fn transport_name(t: Transport) -> &'static str {
     match t {
         Transport::Sata => "sata",
         Transport::Ata => "ata",

@@ -22,6 +22,7 @@ macro_rules! errln {
 pub mod args;
 pub mod cert;
 pub mod certify;
+pub mod console;
 pub mod demo;
 pub mod devices;
 pub mod generate;
@@ -87,6 +88,21 @@ impl ExitError {
 /// Run one command and turn its outcome into an exit code, printing any error to stderr.
 pub fn dispatch(cli: Cli) -> i32 {
     let outcome = match cli.command {
+        None => console::run_default(),
+        Some(command) => run_command(command),
+    };
+    match outcome {
+        Ok(exit) => exit as i32,
+        Err(err) => {
+            errln!("massho: error: {err:#}");
+            exit_of(&err) as i32
+        }
+    }
+}
+
+fn run_command(command: Command) -> anyhow::Result<Exit> {
+    match command {
+        Command::Console(a) => console::run(&a),
         Command::Devices(a) => devices::run(&a),
         Command::Wipe(a) => wipe::run(&a),
         Command::Verify(a) => verify::run(&a),
@@ -105,13 +121,6 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Completions(a) => generate::completions(&a),
         Command::Man(a) => generate::man(&a),
         Command::Live(c) => live::run(&c),
-    };
-    match outcome {
-        Ok(exit) => exit as i32,
-        Err(err) => {
-            errln!("massho: error: {err:#}");
-            exit_of(&err) as i32
-        }
     }
 }
 

@@ -557,7 +557,7 @@ fn refuse_unsafe(devices: &[DeviceInfo], style: Style) -> anyhow::Result<()> {
 }
 
 /// Why `device`'s hidden sectors stop the wipe under `policy`, if they do.
-fn hidden_refusal(device: &DeviceInfo, policy: HiddenArg) -> Option<String> {
+pub(super) fn hidden_refusal(device: &DeviceInfo, policy: HiddenArg) -> Option<String> {
     let hidden = device.hidden.as_ref()?;
     if policy == HiddenArg::Ignore || !device.has_hidden_sectors() {
         return None;
@@ -575,7 +575,11 @@ fn hidden_refusal(device: &DeviceInfo, policy: HiddenArg) -> Option<String> {
     ))
 }
 
-fn warnings_for(device: &DeviceInfo, plan: &method::WipePlan, hidden: HiddenArg) -> Vec<String> {
+pub(super) fn warnings_for(
+    device: &DeviceInfo,
+    plan: &method::WipePlan,
+    hidden: HiddenArg,
+) -> Vec<String> {
     let mut w = Vec::new();
     if hidden == HiddenArg::Ignore && device.has_hidden_sectors() {
         w.push(format!(
@@ -744,7 +748,7 @@ fn print_summary(results: &[&WipeResult]) {
 /// The exit code of a batch: the worst status, except that a device that never started (it
 /// was refused; nothing was written to it, so all its data is still there) outranks the
 /// devices that passed or were only left unverified.
-fn batch_exit(statuses: impl IntoIterator<Item = Status>, any_refused: bool) -> Exit {
+pub(super) fn batch_exit(statuses: impl IntoIterator<Item = Status>, any_refused: bool) -> Exit {
     match exit_for(statuses) {
         Exit::Passed | Exit::Unverified if any_refused => Exit::Refused,
         exit => exit,

@@ -106,6 +106,25 @@ pub struct Bound {
     pub job: Job,
     pub target: DeviceTarget,
     pub identity: MediumIdentity,
+    /// Stops this device's wipe alone; keep a clone before handing the device to
+    /// [`run_batch`].
+    pub stop: DeviceStop,
+}
+
+/// A stop request for one device: the other devices of the batch go on. The pipeline answers
+/// the device's next engine event with [`Control::Stop`] once it is set, whatever the front
+/// end's observer answers, so the wipe ends as `aborted` and is recorded like any other.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceStop(Arc<AtomicBool>);
+
+impl DeviceStop {
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 /// Why a device's wipe could not start. Nothing was written to it.
@@ -160,6 +179,7 @@ pub fn bind(job: Job) -> Result<Bound, JobError> {
         job,
         target,
         identity,
+        stop: DeviceStop::default(),
     })
 }
 
@@ -541,6 +561,8 @@ struct Journaling<'a> {
     bound: &'a MediumIdentity,
     /// Why the medium is no longer the bound one, once the engine has ended.
     changed: Mutex<Option<String>>,
+    /// This device's own stop request.
+    stop: &'a DeviceStop,
 }
 
 /// A status that cannot stand for a medium that changed under the wipe.
@@ -598,7 +620,12 @@ impl Observer for Journaling<'_> {
                 });
             }
         }
-        self.inner.event(event)
+        // The front end hears every event; a device stopped on its own stops whatever the
+        // front end answers for the batch.
+        match self.inner.event(event) {
+            Control::Continue if self.stop.is_stopped() => Control::Stop,
+            control => control,
+        }
     }
 }
 
@@ -620,6 +647,7 @@ fn run_bound(
         target: &b.target,
         bound: &b.identity,
         changed: Mutex::new(None),
+        stop: &b.stop,
     };
     let report = if b.job.plan.has_firmware() {
         // Notes (passwords, fingerprints) reach the journal entry before the drive is asked.
@@ -828,7 +856,14 @@ fn record(
         .ledger
         .as_ref()
         .and_then(|l| lock(l).asset(index))
-        .or_else(|| recording.assets.get(index).cloned());
+        // A front end that asks per device (the console) leaves a tag it was not given empty.
+        .or_else(|| {
+            recording
+                .assets
+                .get(index)
+                .filter(|a| !a.trim().is_empty())
+                .cloned()
+        });
     let mut certificate = None;
     let mut ledger = None;
     if let Some(certifier) = &recording.certifier {
@@ -1086,6 +1121,43 @@ mod tests {
         let file: serde_json::Value =
             serde_json::from_slice(&std::fs::read(d.result_file.unwrap()).unwrap()).unwrap();
         assert_eq!(file["firmware"][0]["outcome"], "completed");
+    }
+
+    #[test]
+    fn stopping_one_device_aborts_it_and_the_others_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, first) = image_job(dir.path(), "first.img", 4 << 20);
+        let (_, second) = image_job(dir.path(), "second.img", 4 << 20);
+        let (first, second) = (bind(first).unwrap(), bind(second).unwrap());
+        let (stop, stopped_label) = (first.stop.clone(), label(&first));
+        // The operator stops the first device as soon as its wipe has started.
+        let observer = Arc::new(Hooks {
+            on_event: Box::new(move |e| {
+                if let WipeEvent::Started { device, .. } = e {
+                    if *device == stopped_label {
+                        stop.stop();
+                    }
+                }
+            }),
+            on_job: Box::new(|_| {}),
+        });
+        let recording = recording(dir.path());
+        let outcomes = run_batch(
+            vec![first, second],
+            Arc::clone(&recording),
+            config(),
+            observer,
+            Arc::new(AtomicBool::new(false)),
+        );
+        let statuses: Vec<Status> = outcomes
+            .iter()
+            .map(|o| o.as_ref().unwrap().result.status)
+            .collect();
+        assert_eq!(statuses, [Status::Aborted, Status::Passed]);
+        // Both are recorded: a result file each, and closed journal entries.
+        assert_eq!(files_in(&dir.path().join("results")), 2);
+        let (entries, _) = recording.journal.entries().unwrap();
+        assert!(entries.iter().all(|(e, _)| e.closed.is_some()));
     }
 
     #[test]

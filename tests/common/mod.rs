@@ -16,6 +16,7 @@ use std::sync::Mutex;
 pub mod faulty;
 pub mod pipeline;
 pub mod pki;
+pub mod tmux;
 pub mod tsa;
 
 static ATTACHED: Mutex<Registry> = Mutex::new(Registry::new());

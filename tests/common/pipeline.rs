@@ -43,6 +43,23 @@ impl Throttle {
         Throttle { dir }
     }
 
+    /// Throttle `dev` too, for the same processes.
+    pub fn also(&self, dev: &LoopDevice, bytes_per_second: u64) {
+        let devnum = devnum(dev.path());
+        for file in [
+            "blkio.throttle.write_bps_device",
+            "blkio.throttle.read_bps_device",
+        ] {
+            std::fs::write(self.dir.join(file), format!("{devnum} {bytes_per_second}"))
+                .unwrap_or_else(|e| panic!("cannot write {file}: {e}"));
+        }
+    }
+
+    /// The file a process writes its pid into to join the group (a shell: `echo $$ > FILE`).
+    pub fn procs_file(&self) -> PathBuf {
+        self.dir.join("cgroup.procs")
+    }
+
     /// `cmd`, made to join this group before it runs.
     pub fn command(&self, mut cmd: Command) -> Command {
         let procs = self.dir.join("cgroup.procs");
