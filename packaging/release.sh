@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the release artefacts of the commit checked out: a static x86_64 Linux binary, its manual
-# pages and shell completions, a .deb, and SHA256SUMS over all of them. The same commit gives the
+# pages and shell completions, a .deb, the live USB image, and SHA256SUMS over all of them. The same commit gives the
 # same bytes wherever it is built (see docs/release.md for why each setting below is there).
 #
 # Usage: packaging/release.sh [--out DIR] [--allow-dirty]
@@ -142,6 +142,9 @@ assemble() {
         exit 1
     fi
     buildinfo >"$dir/BUILDINFO"
+    # The live USB image around this very binary, so the SHA-256 its certificates record is the
+    # release's (packaging/live/build.sh: the pinned kernel from the rig's cache, reproducible).
+    MASSHO_BIN=$bin "$repo/packaging/live/build.sh" --out "$dir/massho-live-$version.img" >&2
     # lintian is optional (install-deps.sh installs it when it can); errors and warnings fail the
     # build, informational tags are listed (docs/release.md says which ones there are and why).
     if command -v lintian >/dev/null; then
