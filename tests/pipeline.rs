@@ -874,3 +874,119 @@ fn a_killed_wipe_resumes_from_its_last_checkpoint_and_verifies_the_whole_medium(
         common::describe_output(&out)
     );
 }
+
+/// Runs `massho wipe -m METHOD` on `dev` (throttled) until `ready` holds for its journal entry,
+/// then kills it with SIGKILL.
+fn kill_when(dev: &LoopDevice, journal: &Path, method: &str, ready: impl Fn(&Value) -> bool) {
+    let throttle = Throttle::new(dev, 2 * MIB);
+    let mut cmd = massho();
+    cmd.env("MASSHO_JOURNAL_DIR", journal)
+        .env("MASSHO_CHECKPOINT_MS", "200")
+        .env("MASSHO_CHUNK_KIB", "256")
+        .args(["wipe", "--yes", "-m", method])
+        .arg(dev.path());
+    let mut run = Running::spawn(throttle.command(cmd));
+    let until = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        assert!(
+            std::time::Instant::now() < until,
+            "the journal never got there: {}",
+            run.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        let hit = std::fs::read_dir(journal).unwrap().flatten().any(|f| {
+            serde_json::from_slice::<Value>(&std::fs::read(f.path()).unwrap_or_default())
+                .is_ok_and(|e| ready(&e))
+        });
+        if hit {
+            break;
+        }
+    }
+    run.signal(libc::SIGKILL);
+    let _ = run.finish(Duration::from_secs(10));
+}
+
+/// Killed right after its first pass ended: the resume continues with the second pass, and the
+/// medium ends holding the method's final pattern.
+#[test]
+fn a_wipe_killed_between_passes_resumes_with_the_next_pass() {
+    require_root();
+    let journal = tempfile::tempdir().unwrap();
+    let results = tempfile::tempdir().unwrap();
+    let dev = LoopDevice::new(4 * MIB, 512);
+    dev.fill_backing(0xA5);
+    kill_when(&dev, journal.path(), "dod-3", |e| {
+        e["passes_done"].as_array().is_some_and(|p| p.len() == 1)
+    });
+    let out = common::run(
+        massho()
+            .env("MASSHO_JOURNAL_DIR", journal.path())
+            .args(["wipe", "--resume", "--yes", "--json", "--result-dir"])
+            .arg(results.path())
+            .arg(dev.path()),
+    );
+    assert_exit(&out, 0);
+    let result = common::results(&out.stdout).pop().expect("a result");
+    assert_eq!(result["status"], "passed", "{result:#}");
+    assert_eq!(result["resumed"]["step"], 2, "{result:#}");
+    // Three passes in the result: the one the killed run finished, and the two after.
+    let patterns: Vec<&str> = result["passes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pattern"].as_str().unwrap())
+        .collect();
+    assert_eq!(patterns, ["0x00", "0xFF", "random"], "{result:#}");
+    let file = std::fs::read_dir(results.path())
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let out = common::run(
+        massho()
+            .args(["verify", "--result"])
+            .arg(&file)
+            .arg(dev.path()),
+    );
+    assert_exit(&out, 0);
+}
+
+/// After the kill, another medium is attached under the same name (a drive swapped into the
+/// bay): the journal's wipe is not resumed on it, and it is not written.
+#[test]
+fn a_different_medium_under_the_same_name_is_never_resumed() {
+    require_root();
+    let journal = tempfile::tempdir().unwrap();
+    let dev = LoopDevice::new(8 * MIB, 512);
+    kill_when(&dev, journal.path(), "random", |e| {
+        e["checkpoint"]["flushed_bytes"].as_u64().unwrap_or(0) > 0
+    });
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = other_dir.path().join("other.img");
+    std::fs::write(&other, vec![0x3Cu8; (8 * MIB) as usize]).unwrap();
+    let (detached, attached) = dev.swap_backing(&other);
+    assert!(
+        detached && attached,
+        "could not put another medium under {}",
+        dev.path().display()
+    );
+    let out = common::run(
+        massho()
+            .env("MASSHO_JOURNAL_DIR", journal.path())
+            .args(["wipe", "--resume", "--yes"])
+            .arg(dev.path()),
+    );
+    // The swapped-in medium is this test's to detach (the harness only detaches its own file).
+    let _ = Command::new("losetup").arg("-d").arg(dev.path()).status();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("is not the drive journal entry"),
+        "{stderr}"
+    );
+    assert!(
+        std::fs::read(&other).unwrap().iter().all(|b| *b == 0x3C),
+        "the other medium was written"
+    );
+}
