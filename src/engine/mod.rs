@@ -32,6 +32,9 @@ use crate::purge::{Firmware, FirmwareRecord};
 use mismatch::merge_ranges;
 use pass::{BadRun, Sweep, SweepOutcome, WorkList};
 
+/// How an abandonment because the device itself went away (ENODEV, ENXIO, ESHUTDOWN) begins.
+pub const DEVICE_GONE: &str = "the device stopped responding";
+
 /// Tuning of the I/O loop. Memory per device is about `workers × chunk_size` (one aligned
 /// buffer per worker) plus 64 KiB per worker while a random pass is verified.
 #[derive(Debug, Clone)]

@@ -543,7 +543,7 @@ impl Sweep<'_> {
     ) {
         push_bad(bad, lba, e);
         if device_gone(e) {
-            state.abandon(format!("the device stopped responding: {e}"));
+            state.abandon(format!("{}: {e}", super::DEVICE_GONE));
         }
     }
 

@@ -566,6 +566,20 @@ struct Journaling<'a> {
 }
 
 /// A status that cannot stand for a medium that changed under the wipe.
+/// The engine gave up because the device went away, and the kernel no longer has a block
+/// device with the bound number (`sys_dev_block` is /sys/dev/block): the drive was pulled (a
+/// hot-swap bay, a USB cable), which is an abort, not a failure of the medium. A drive that
+/// answers ENODEV but is still present stays `failed`.
+fn removed_while_wiping(
+    abandoned: Option<&str>,
+    device_number: &str,
+    sys_dev_block: &Path,
+) -> bool {
+    abandoned.is_some_and(|a| a.starts_with(engine::DEVICE_GONE))
+        && !device_number.is_empty()
+        && !sys_dev_block.join(device_number).exists()
+}
+
 fn demoted(status: Status) -> Status {
     match status {
         Status::Passed | Status::Unverified => Status::Failed,
@@ -713,6 +727,16 @@ fn run_bound(
     if let Some(why) = changed {
         result.status = demoted(result.status);
         result.warnings.push(why);
+    }
+    if removed_while_wiping(
+        result.abandoned.as_deref(),
+        &b.identity.device_number,
+        Path::new("/sys/dev/block"),
+    ) {
+        result.status = Status::Aborted;
+        result.warnings.push(
+            "the drive was removed while it was being wiped (its device is gone from the system): recorded as aborted; it is partly overwritten".into(),
+        );
     }
     if let (Some(old), Some((step, offset))) = (&b.job.resumes, b.job.plan.resume) {
         let offset = offset.min(result.size_bytes);
@@ -1158,6 +1182,24 @@ mod tests {
         assert_eq!(files_in(&dir.path().join("results")), 2);
         let (entries, _) = recording.journal.entries().unwrap();
         assert!(entries.iter().all(|(e, _)| e.closed.is_some()));
+    }
+
+    #[test]
+    fn a_drive_gone_from_the_system_is_aborted_one_still_present_failed() {
+        let sys = tempfile::tempdir().unwrap();
+        std::fs::create_dir(sys.path().join("8:16")).unwrap();
+        let gone = format!("{}: No such device (os error 19)", engine::DEVICE_GONE);
+        assert!(removed_while_wiping(Some(&gone), "8:32", sys.path()));
+        assert!(
+            !removed_while_wiping(Some(&gone), "8:16", sys.path()),
+            "still present"
+        );
+        assert!(!removed_while_wiping(
+            Some("more than 65536 bad sectors"),
+            "8:32",
+            sys.path()
+        ));
+        assert!(!removed_while_wiping(None, "8:32", sys.path()));
     }
 
     #[test]
