@@ -198,3 +198,90 @@ fn a_malformed_policy_is_a_usage_error_naming_the_line() {
         "{stderr}"
     );
 }
+
+/// A wipe killed mid-pass, then its drive attached to a running station: the station recognises
+/// it from the journal (same backing file and size) and resumes it instead of starting over.
+#[test]
+fn the_station_resumes_an_interrupted_wipe_of_a_drive_it_recognises() {
+    common::require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images");
+    let journal = dir.path().join("journal");
+    let results = dir.path().join("results");
+    for d in [&images, &journal, &results] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let file = image(&images, "bay.img", 0x44);
+    {
+        let dev = LoopDevice::over(&file, 512);
+        let throttle = common::pipeline::Throttle::new(&dev, 2 * MIB);
+        let mut cmd = massho();
+        cmd.env("MASSHO_JOURNAL_DIR", &journal)
+            .env("MASSHO_CHECKPOINT_MS", "200")
+            .env("MASSHO_CHUNK_KIB", "256")
+            .args(["wipe", "--yes", "-m", "random"])
+            .arg(dev.path());
+        let mut run = common::pipeline::Running::spawn(throttle.command(cmd));
+        let until = Instant::now() + Duration::from_secs(60);
+        let mut flushed = 0;
+        while flushed < MIB && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50));
+            for f in std::fs::read_dir(&journal).unwrap().flatten() {
+                let e: Value = serde_json::from_slice(&std::fs::read(f.path()).unwrap_or_default())
+                    .unwrap_or(Value::Null);
+                flushed = flushed.max(e["checkpoint"]["flushed_bytes"].as_u64().unwrap_or(0));
+            }
+        }
+        assert!(flushed >= MIB, "no checkpoint: {}", run.stderr());
+        run.signal(libc::SIGKILL);
+        let _ = run.finish(Duration::from_secs(10));
+    } // detached: the drive is pulled
+    let policy = dir.path().join("station.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "method = \"zero\"\nresult_dir = \"{}\"\njournal_dir = \"{}\"\nloop_files_under = \"{}\"\n",
+            results.display(),
+            journal.display(),
+            images.display()
+        ),
+    )
+    .unwrap();
+    let mut station = Station::start(&policy);
+    station.expect("station", |v| v["event"] == "station");
+    let dev = LoopDevice::over(&file, 512); // plugged in again
+    let path = dev.path().to_str().unwrap().to_owned();
+    let resuming = station.expect("resuming", |v| {
+        v["event"] == "resuming" && v["device"] == path.as_str()
+    });
+    assert_eq!(resuming["step"], 1, "{resuming:#}");
+    let recorded = station.expect("recorded", |v| {
+        v["event"] == "recorded" && v["device"] == path.as_str()
+    });
+    assert_eq!(recorded["status"], "passed", "{recorded:#}");
+    let (status, _) = station.stop();
+    assert!(status.success());
+    let result: Value =
+        serde_json::from_slice(&std::fs::read(recorded["result_file"].as_str().unwrap()).unwrap())
+            .unwrap();
+    assert_eq!(
+        result["method"], "random",
+        "the interrupted wipe's plan, not the policy's"
+    );
+    assert!(
+        result["resumed"]["offset"].as_u64().unwrap() >= MIB,
+        "{result:#}"
+    );
+    // The medium holds the random stream of the recorded seed, start to end.
+    let out = massho()
+        .args(["verify", "--result"])
+        .arg(recorded["result_file"].as_str().unwrap())
+        .arg(dev.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -277,13 +277,53 @@ fn attach(setup: &Arc<Setup>, seen: &Seen) -> Option<std::thread::JoinHandle<()>
         refuse("the drive hides sectors (HPA/DCO/AMA); restore its native capacity first".into());
         return None;
     }
-    let job = match Job::new(info.clone(), plan, Vec::new()) {
+    // A drive whose wipe a power cut or a kill interrupted, recognised by the journal (serial,
+    // size, model, or a loop device's backing file): continued where its last checkpoint
+    // reached, with the plan and seed it had, instead of starting over.
+    let resumable = setup
+        .journal
+        .interrupted()
+        .into_iter()
+        .rev()
+        .find(|e| job::resume::mismatch(e, &info).is_none());
+    let (plan, resumes) = match resumable {
+        Some(entry) => match job::resume::plan(&entry) {
+            Ok(p) => {
+                event(
+                    console,
+                    serde_json::json!({
+                        "event": "resuming",
+                        "device": info.path,
+                        "journal_id": entry.id,
+                        "step": p.resume.map(|r| r.0),
+                        "offset": p.resume.map(|r| r.1),
+                    }),
+                    &format!(
+                        "{}: resuming the interrupted wipe of journal entry {}",
+                        path_safe(&info.path),
+                        entry.id
+                    ),
+                );
+                (p, Some(entry))
+            }
+            Err(why) => {
+                refuse(format!(
+                    "journal entry {} of this drive cannot be resumed ({why}); wipe it with `massho wipe` once the entry is dealt with",
+                    entry.id
+                ));
+                return None;
+            }
+        },
+        None => (plan, None),
+    };
+    let mut job = match Job::new(info.clone(), plan, Vec::new()) {
         Ok(j) => j,
         Err(e) => {
             refuse(e.to_string());
             return None;
         }
     };
+    job.resumes = resumes;
     let ledger: Option<Box<dyn LedgerRecorder>> = match (&setup.cert.ledger, &setup.certifier) {
         (Some(path), Some(c)) => {
             match super::ledger::wipe::prepare(path, &[&info], &[], c.operator()) {
