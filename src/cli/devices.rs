@@ -164,31 +164,7 @@ pub(super) fn firmware_details(d: &DeviceInfo) -> Vec<String> {
         }
     }
     if let Some(h) = &d.health {
-        let mut bits = Vec::new();
-        match h.passed {
-            Some(true) => bits.push("passed".to_owned()),
-            Some(false) => bits.push("FAILING".to_owned()),
-            None => {}
-        }
-        if let Some(v) = h.power_on_hours {
-            bits.push(format!("{v} h"));
-        }
-        for (v, what) in [
-            (h.reallocated_sectors, "reallocated"),
-            (h.pending_sectors, "pending"),
-            (h.uncorrectable_sectors, "uncorrectable"),
-            (h.media_errors, "media errors"),
-        ] {
-            if let Some(v) = v {
-                bits.push(format!("{v} {what}"));
-            }
-        }
-        if let Some(p) = h.percentage_used {
-            bits.push(format!("{p}% used"));
-        }
-        if let Some(w) = h.nvme_critical_warning.filter(|w| *w != 0) {
-            bits.push(format!("critical warning {w:#04x}"));
-        }
+        let bits = h.phrases();
         if !bits.is_empty() {
             parts.push(format!("health {}", bits.join(", ")));
         }

@@ -264,27 +264,7 @@ fn health(i: &DeviceInfo) -> String {
             None => "not reported".to_owned(),
         };
     };
-    let mut bits = Vec::new();
-    match h.passed {
-        Some(true) => bits.push("passed".to_owned()),
-        Some(false) => bits.push("FAILING".to_owned()),
-        None => {}
-    }
-    if let Some(v) = h.power_on_hours {
-        bits.push(format!("{v} h"));
-    }
-    for (v, what) in [
-        (h.reallocated_sectors, "reallocated"),
-        (h.pending_sectors, "pending"),
-        (h.media_errors, "media errors"),
-    ] {
-        if let Some(v) = v {
-            bits.push(format!("{v} {what}"));
-        }
-    }
-    if let Some(p) = h.percentage_used {
-        bits.push(format!("{p}% used"));
-    }
+    let bits = h.phrases();
     if bits.is_empty() {
         "reported, nothing notable".to_owned()
     } else {

@@ -208,6 +208,37 @@ impl DriveHealth {
     pub fn is_empty(&self) -> bool {
         *self == DriveHealth::default()
     }
+
+    /// What was reported, as short phrases for tables and screens (`passed`, `31000 h`,
+    /// `8 reallocated`, `critical warning 0x04`, ...); empty when nothing was.
+    pub fn phrases(&self) -> Vec<String> {
+        let mut bits = Vec::new();
+        match self.passed {
+            Some(true) => bits.push("passed".to_owned()),
+            Some(false) => bits.push("FAILING".to_owned()),
+            None => {}
+        }
+        if let Some(v) = self.power_on_hours {
+            bits.push(format!("{v} h"));
+        }
+        for (v, what) in [
+            (self.reallocated_sectors, "reallocated"),
+            (self.pending_sectors, "pending"),
+            (self.uncorrectable_sectors, "uncorrectable"),
+            (self.media_errors, "media errors"),
+        ] {
+            if let Some(v) = v {
+                bits.push(format!("{v} {what}"));
+            }
+        }
+        if let Some(p) = self.percentage_used {
+            bits.push(format!("{p}% used"));
+        }
+        if let Some(w) = self.nvme_critical_warning.filter(|w| *w != 0) {
+            bits.push(format!("critical warning {w:#04x}"));
+        }
+        bits
+    }
 }
 
 /// Everything one probe learned. Each part is `None` when the drive could not be asked.
