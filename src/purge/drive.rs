@@ -15,7 +15,7 @@
 //!   removes it by itself; one that failed or was cut off by a bridge is unlocked and disabled).
 //!   A drive massho cannot unlock is reported with `massho unlock DEVICE`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::{
@@ -42,6 +42,8 @@ use crate::engine::Control;
 const SHORT: Duration = Duration::from_secs(30);
 /// Format NVM is synchronous; nvme-cli allows 600 s, large drives take longer.
 const FORMAT_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
+/// The flag every sanitize records: it is started with AUSE=0.
+const RESTRICTED_FAILURE_MODE: &str = "failure_mode=restricted (AUSE=0): a failed sanitize leaves the drive unusable until a sanitize succeeds";
 /// When a drive gives no estimate, how long a sanitize may run before massho stops waiting.
 const SANITIZE_NO_ESTIMATE: Duration = Duration::from_secs(48 * 3600);
 
@@ -196,8 +198,8 @@ fn nvme_send<T: NvmeAdmin + ?Sized>(
 
 /// Read the sanitize status log (LID 0x81). Not recorded per poll: the last one is.
 fn nvme_sanitize_log<T: NvmeAdmin + ?Sized>(t: &mut T) -> Result<NvmeSanitizeLog, String> {
-    let mut buf = vec![0u8; 512];
-    let cmd = nvme::get_log_page(nvme::LOG_SANITIZE, nvme::NSID_ALL, buf.len());
+    let mut buf = vec![0u8; nvme::SANITIZE_LOG_LEN];
+    let cmd = nvme::sanitize_log();
     match t.admin(&cmd, DataDir::In(&mut buf), SHORT) {
         Ok(c) if c.is_success() => NvmeSanitizeLog::parse(&buf)
             .ok_or_else(|| "the sanitize status log was too short".to_owned()),
@@ -278,8 +280,7 @@ pub fn run_nvme<T: NvmeAdmin + ?Sized>(
         poller.limit = Duration::from_secs(u64::from(s) * 4 + 600);
     }
     let cmd = nvme::sanitize(action, false, false, 1, 0);
-    log.flags
-        .push("failure_mode=restricted (AUSE=0): a failed sanitize leaves the drive unusable until a sanitize succeeds".into());
+    log.flags.push(RESTRICTED_FAILURE_MODE.into());
     if let Err(e) = nvme_send(t, log, "sanitize", &cmd, DataDir::None, SHORT) {
         return ended(FirmwareOutcome::Failed, e);
     }
@@ -301,7 +302,7 @@ pub fn run_nvme<T: NvmeAdmin + ?Sized>(
                     NvmeSanitizeState::Succeeded | NvmeSanitizeState::SucceededNoDeallocate => {
                         log.push(
                             "get_log_page(sanitize_status)",
-                            nvme_sent(&nvme::get_log_page(nvme::LOG_SANITIZE, nvme::NSID_ALL, 512)),
+                            nvme_sent(&nvme::sanitize_log()),
                             format!("SSTAT={state:?} SPROG={:#06x}", l.progress),
                             true,
                         );
@@ -316,7 +317,7 @@ pub fn run_nvme<T: NvmeAdmin + ?Sized>(
                     NvmeSanitizeState::Failed => {
                         log.push(
                             "get_log_page(sanitize_status)",
-                            nvme_sent(&nvme::get_log_page(nvme::LOG_SANITIZE, nvme::NSID_ALL, 512)),
+                            nvme_sent(&nvme::sanitize_log()),
                             "SSTAT=Failed".into(),
                             false,
                         );
@@ -478,8 +479,7 @@ fn ata_sanitize<T: AtaTransport + ?Sized>(
         PurgeTechnique::AtaSanitizeBlock => ata::sanitize_block_erase(false),
         _ => ata::sanitize_overwrite(false, 0, 1, false),
     };
-    log.flags
-        .push("failure_mode=restricted (AUSE=0): a failed sanitize leaves the drive unusable until a sanitize succeeds".into());
+    log.flags.push(RESTRICTED_FAILURE_MODE.into());
     // SANITIZE STATUS EXT answers in COUNT(15:8), which fixed-format sense cannot carry: ask
     // the SAT layer (libata) for descriptor sense first, and put it back afterwards.
     let restore = match t.set_descriptor_sense(true) {
@@ -516,9 +516,16 @@ fn ata_sanitize_poll<T: AtaTransport + ?Sized>(
     if let Err(e) = ata_send(t, log, "sanitize_device", cmd, DataDir::None, SHORT) {
         return ended(FirmwareOutcome::Failed, e);
     }
+    let status = ata::sanitize_status();
+    // Polls are not recorded one by one: the one that ends the wait is, with its answer.
+    let record_last = |log: &mut Log, r: &Result<AtaOutcome, TransportError>, ok: bool| {
+        let (answer, _) = ata_answer(r);
+        log.push("sanitize_status_ext", ata_sent(&status), answer.clone(), ok);
+        answer
+    };
     let mut failures = 0;
     loop {
-        let r = t.ata(&ata::sanitize_status(), DataDir::None, SHORT);
+        let r = t.ata(&status, DataDir::None, SHORT);
         match &r {
             Ok(o) if !o.is_error() => {
                 failures = 0;
@@ -531,13 +538,7 @@ fn ata_sanitize_poll<T: AtaTransport + ?Sized>(
                 if reg.high_bytes_missing {
                     // Fixed-format sense has no room for COUNT(15:8), where the completion and
                     // in-progress bits are: the outcome cannot be read on this path.
-                    let (answer, _) = ata_answer(&r);
-                    log.push(
-                        "sanitize_status_ext",
-                        ata_sent(&ata::sanitize_status()),
-                        answer,
-                        false,
-                    );
+                    record_last(log, &r, false);
                     return ended(
                         FirmwareOutcome::LeftRunning,
                         "SANITIZE STATUS EXT came back in fixed-format sense, which cannot carry its completion bits (COUNT 15:8): whether the sanitize completed is unknown; check it with another tool (hdparm --sanitize-status) before trusting the drive",
@@ -550,13 +551,7 @@ fn ata_sanitize_poll<T: AtaTransport + ?Sized>(
                     }
                     continue;
                 }
-                let (answer, ok) = ata_answer(&r);
-                log.push(
-                    "sanitize_status_ext",
-                    ata_sent(&ata::sanitize_status()),
-                    answer,
-                    ok && s.completed_without_error,
-                );
+                record_last(log, &r, s.completed_without_error);
                 return if s.completed_without_error {
                     ended(
                         FirmwareOutcome::Completed,
@@ -570,13 +565,7 @@ fn ata_sanitize_poll<T: AtaTransport + ?Sized>(
                 };
             }
             Ok(o) if o.aborted() => {
-                let (answer, _) = ata_answer(&r);
-                log.push(
-                    "sanitize_status_ext",
-                    ata_sent(&ata::sanitize_status()),
-                    answer.clone(),
-                    false,
-                );
+                record_last(log, &r, false);
                 let reason = o.registers.map_or(0, |reg| reg.lba & 0xff);
                 return ended(
                     FirmwareOutcome::Failed,
@@ -589,13 +578,7 @@ fn ata_sanitize_poll<T: AtaTransport + ?Sized>(
             _ => {
                 failures += 1;
                 if failures >= 30 {
-                    let (answer, _) = ata_answer(&r);
-                    log.push(
-                        "sanitize_status_ext",
-                        ata_sent(&ata::sanitize_status()),
-                        answer.clone(),
-                        false,
-                    );
+                    let answer = record_last(log, &r, false);
                     return ended(
                         FirmwareOutcome::LeftRunning,
                         format!("SANITIZE STATUS EXT kept failing ({answer}); the sanitize may still be running"),
@@ -864,8 +847,7 @@ pub fn run_scsi<T: ScsiTransport + ?Sized>(
         }
     };
     let cdb = scsi::sanitize(action as u8, true, false, params.len() as u16);
-    log.flags
-        .push("failure_mode=restricted (AUSE=0): a failed sanitize leaves the drive unusable until a sanitize succeeds".into());
+    log.flags.push(RESTRICTED_FAILURE_MODE.into());
     let data = if params.is_empty() {
         DataDir::None
     } else {
@@ -1130,11 +1112,6 @@ pub fn expect_for(technique: PurgeTechnique, dlfeat: DeallocatedReads) -> Expect
         },
         _ => Expect::Changed,
     }
-}
-
-/// The device path in messages.
-pub fn shown(path: &Path) -> String {
-    crate::text::path_safe(path).to_string()
 }
 
 /// Remove the temporary password massho left on a drive: the newest journal entry for
