@@ -273,8 +273,8 @@ fn attach(setup: &Arc<Setup>, seen: &Seen) -> Option<std::thread::JoinHandle<()>
         refuse(e.to_string());
         return None;
     }
-    if info.has_hidden_sectors() {
-        refuse("the drive hides sectors (HPA/DCO/AMA); restore its native capacity first".into());
+    if let Some(why) = super::wipe::hidden_refusal(&info, super::args::HiddenArg::Refuse) {
+        refuse(why);
         return None;
     }
     // A drive whose wipe a power cut or a kill interrupted, recognised by the journal (serial,

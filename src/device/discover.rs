@@ -60,7 +60,8 @@ pub fn discover() -> Result<Vec<DeviceInfo>, DeviceError> {
     Ok(devices)
 }
 
-fn is_skipped_name(name: &str) -> bool {
+/// Kernel names that are never disks to wipe: RAM disks, zram, device-mapper and md devices.
+pub(crate) fn is_skipped_name(name: &str) -> bool {
     ["ram", "zram", "dm-", "md"]
         .iter()
         .any(|p| name.starts_with(p))

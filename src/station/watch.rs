@@ -40,9 +40,9 @@ pub fn scan(sys_block: &Path) -> Vec<Seen> {
     let mut out = Vec::new();
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if ["ram", "zram", "dm-", "md", "sr", "fd", "nbd"]
-            .iter()
-            .any(|p| name.starts_with(p))
+        // Optical, floppy and network block devices are not bay disks either.
+        if crate::device::discover::is_skipped_name(&name)
+            || ["sr", "fd", "nbd"].iter().any(|p| name.starts_with(p))
         {
             continue;
         }
