@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::pipeline::{Running, Throttle};
+use common::pipeline::{kill_when, Running, Throttle};
 use common::{assert_exit, massho, ndjson, require_root, LoopDevice};
 use serde_json::Value;
 
@@ -757,36 +757,9 @@ fn a_killed_wipe_resumes_from_its_last_checkpoint_and_verifies_the_whole_medium(
     let results = tempfile::tempdir().unwrap();
     let dev = LoopDevice::new(16 * MIB, 4096);
     dev.fill_backing(0xA5);
-    {
-        let throttle = Throttle::new(&dev, 2 * MIB);
-        let mut cmd = massho();
-        cmd.env("MASSHO_JOURNAL_DIR", journal.path())
-            .env("MASSHO_CHECKPOINT_MS", "300")
-            .env("MASSHO_CHUNK_KIB", "256")
-            .args(["wipe", "--yes", "-m", "random"])
-            .arg(dev.path());
-        let mut run = Running::spawn(throttle.command(cmd));
-        // Until the journal holds a checkpoint past the first megabytes.
-        let until = std::time::Instant::now() + Duration::from_secs(60);
-        let mut checkpoint = 0;
-        while checkpoint < 2 * MIB && std::time::Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(100));
-            for f in std::fs::read_dir(journal.path()).unwrap().flatten() {
-                let entry: Value =
-                    serde_json::from_slice(&std::fs::read(f.path()).unwrap_or_default())
-                        .unwrap_or(Value::Null);
-                checkpoint =
-                    checkpoint.max(entry["checkpoint"]["flushed_bytes"].as_u64().unwrap_or(0));
-            }
-        }
-        assert!(
-            checkpoint >= 2 * MIB,
-            "no checkpoint in the journal: {}",
-            run.stderr()
-        );
-        run.signal(libc::SIGKILL);
-        let _ = run.finish(Duration::from_secs(10));
-    }
+    kill_when(&dev, journal.path(), "random", |e| {
+        e["checkpoint"]["flushed_bytes"].as_u64().unwrap_or(0) >= 2 * MIB
+    });
     // A device that is not the one in the journal is never resumed.
     let other = LoopDevice::new(16 * MIB, 4096);
     let out = common::run(
@@ -873,37 +846,6 @@ fn a_killed_wipe_resumes_from_its_last_checkpoint_and_verifies_the_whole_medium(
         "nothing left to resume: {}",
         common::describe_output(&out)
     );
-}
-
-/// Runs `massho wipe -m METHOD` on `dev` (throttled) until `ready` holds for its journal entry,
-/// then kills it with SIGKILL.
-fn kill_when(dev: &LoopDevice, journal: &Path, method: &str, ready: impl Fn(&Value) -> bool) {
-    let throttle = Throttle::new(dev, 2 * MIB);
-    let mut cmd = massho();
-    cmd.env("MASSHO_JOURNAL_DIR", journal)
-        .env("MASSHO_CHECKPOINT_MS", "200")
-        .env("MASSHO_CHUNK_KIB", "256")
-        .args(["wipe", "--yes", "-m", method])
-        .arg(dev.path());
-    let mut run = Running::spawn(throttle.command(cmd));
-    let until = std::time::Instant::now() + Duration::from_secs(90);
-    loop {
-        assert!(
-            std::time::Instant::now() < until,
-            "the journal never got there: {}",
-            run.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-        let hit = std::fs::read_dir(journal).unwrap().flatten().any(|f| {
-            serde_json::from_slice::<Value>(&std::fs::read(f.path()).unwrap_or_default())
-                .is_ok_and(|e| ready(&e))
-        });
-        if hit {
-            break;
-        }
-    }
-    run.signal(libc::SIGKILL);
-    let _ = run.finish(Duration::from_secs(10));
 }
 
 /// Killed right after its first pass ended: the resume continues with the second pass, and the

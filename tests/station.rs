@@ -214,27 +214,9 @@ fn the_station_resumes_an_interrupted_wipe_of_a_drive_it_recognises() {
     let file = image(&images, "bay.img", 0x44);
     {
         let dev = LoopDevice::over(&file, 512);
-        let throttle = common::pipeline::Throttle::new(&dev, 2 * MIB);
-        let mut cmd = massho();
-        cmd.env("MASSHO_JOURNAL_DIR", &journal)
-            .env("MASSHO_CHECKPOINT_MS", "200")
-            .env("MASSHO_CHUNK_KIB", "256")
-            .args(["wipe", "--yes", "-m", "random"])
-            .arg(dev.path());
-        let mut run = common::pipeline::Running::spawn(throttle.command(cmd));
-        let until = Instant::now() + Duration::from_secs(60);
-        let mut flushed = 0;
-        while flushed < MIB && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(50));
-            for f in std::fs::read_dir(&journal).unwrap().flatten() {
-                let e: Value = serde_json::from_slice(&std::fs::read(f.path()).unwrap_or_default())
-                    .unwrap_or(Value::Null);
-                flushed = flushed.max(e["checkpoint"]["flushed_bytes"].as_u64().unwrap_or(0));
-            }
-        }
-        assert!(flushed >= MIB, "no checkpoint: {}", run.stderr());
-        run.signal(libc::SIGKILL);
-        let _ = run.finish(Duration::from_secs(10));
+        common::pipeline::kill_when(&dev, &journal, "random", |e| {
+            e["checkpoint"]["flushed_bytes"].as_u64().unwrap_or(0) >= MIB
+        });
     } // detached: the drive is pulled
     let policy = dir.path().join("station.toml");
     std::fs::write(

@@ -272,3 +272,41 @@ impl LoopDevice {
         }
     }
 }
+
+/// Runs `massho wipe -m METHOD` on `dev` (throttled) until `ready` holds for its journal entry,
+/// then kills it with SIGKILL.
+pub fn kill_when(
+    dev: &LoopDevice,
+    journal: &Path,
+    method: &str,
+    ready: impl Fn(&serde_json::Value) -> bool,
+) {
+    let throttle = Throttle::new(dev, 2 << 20);
+    let mut cmd = super::massho();
+    cmd.env("MASSHO_JOURNAL_DIR", journal)
+        .env("MASSHO_CHECKPOINT_MS", "200")
+        .env("MASSHO_CHUNK_KIB", "256")
+        .args(["wipe", "--yes", "-m", method])
+        .arg(dev.path());
+    let mut run = Running::spawn(throttle.command(cmd));
+    let until = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        assert!(
+            std::time::Instant::now() < until,
+            "the journal never got there: {}",
+            run.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        let hit = std::fs::read_dir(journal).unwrap().flatten().any(|f| {
+            serde_json::from_slice::<serde_json::Value>(
+                &std::fs::read(f.path()).unwrap_or_default(),
+            )
+            .is_ok_and(|e| ready(&e))
+        });
+        if hit {
+            break;
+        }
+    }
+    run.signal(libc::SIGKILL);
+    let _ = run.finish(Duration::from_secs(10));
+}
