@@ -52,6 +52,82 @@ pub fn get_native_max_address_ext() -> AtaCommand {
     }
 }
 
+/// SET MAX ADDRESS EXT (0x37, non-data, 48-bit): LBA(47:0) the new maximum LBA; COUNT bit 0
+/// VALUE VOLATILE ("VV"): despite its name, 1 makes the setting survive a power-on or hardware
+/// reset (non-volatile), 0 keeps it until then only. The drive aborts it unless READ NATIVE
+/// MAX ADDRESS EXT was the command immediately before, and aborts a second non-volatile one
+/// in the same power cycle.
+pub fn set_max_address_ext(max_lba: u64, permanent: bool) -> AtaCommand {
+    AtaCommand {
+        command: 0x37,
+        features: 0,
+        count: u16::from(permanent),
+        lba: max_lba & 0xffff_ffff_ffff,
+        device: DEVICE_LBA,
+        protocol: AtaProtocol::NonData,
+        extended: true,
+    }
+}
+
+/// SET MAX ADDRESS (0xF9, features 0 = set the address; 28-bit): LBA(23:0) in the LBA
+/// registers, LBA(27:24) in DEVICE bits 3:0; COUNT bit 0 as for the EXT command. Must follow
+/// READ NATIVE MAX ADDRESS (0xF8). `max_lba` above 28 bits is clamped to 0x0FFF_FFFF (the
+/// largest a 28-bit drive can have).
+pub fn set_max_address(max_lba: u64, permanent: bool) -> AtaCommand {
+    let lba = max_lba.min(0x0fff_ffff);
+    AtaCommand {
+        command: 0xf9,
+        features: 0,
+        count: u16::from(permanent),
+        lba: lba & 0x00ff_ffff,
+        device: DEVICE_LBA | ((lba >> 24) & 0x0f) as u8,
+        protocol: AtaProtocol::NonData,
+        extended: false,
+    }
+}
+
+/// ACS-3 ACCESSIBLE MAX ADDRESS CONFIGURATION, SET ACCESSIBLE MAX ADDRESS EXT (0x78, feature
+/// 0x0001): LBA(47:0) the new maximum LBA. The setting is non-volatile (ACS-3 has no volatile
+/// form; COUNT is reserved): massho sends it only as a permanent change. Aborted after FREEZE
+/// ACCESSIBLE MAX ADDRESS EXT (feature 0x0002) until a power cycle.
+pub fn set_accessible_max_address_ext(max_lba: u64) -> AtaCommand {
+    AtaCommand {
+        command: 0x78,
+        features: 0x0001,
+        count: 0,
+        lba: max_lba & 0xffff_ffff_ffff,
+        device: DEVICE_LBA,
+        protocol: AtaProtocol::NonData,
+        extended: true,
+    }
+}
+
+/// DEVICE CONFIGURATION RESTORE (0xB1, feature 0xC0, non-data): puts IDENTIFY back to the
+/// factory settings, undoing DEVICE CONFIGURATION SET. Always permanent. The drive aborts it
+/// while a host protected area is set (restore the HPA first) and after DEVICE CONFIGURATION
+/// FREEZE LOCK until a power cycle.
+pub fn dco_restore() -> AtaCommand {
+    AtaCommand {
+        command: 0xb1,
+        features: 0xc0,
+        count: 0,
+        lba: 0,
+        device: 0,
+        protocol: AtaProtocol::NonData,
+        extended: false,
+    }
+}
+
+/// DEVICE CONFIGURATION FREEZE LOCK (0xB1, feature 0xC1, non-data): every DCO command,
+/// IDENTIFY included, aborts until a power cycle. massho never sends it; it is encoded so the
+/// fake drive can be frozen the way a BIOS freezes a real one.
+pub fn dco_freeze_lock() -> AtaCommand {
+    AtaCommand {
+        features: 0xc1,
+        ..dco_restore()
+    }
+}
+
 /// DEVICE CONFIGURATION OVERLAY, DEVICE CONFIGURATION IDENTIFY (0xB1, feature 0xC2, PIO in).
 pub fn dco_identify() -> AtaCommand {
     AtaCommand {
@@ -538,6 +614,88 @@ pub(crate) mod tests {
                 e
             );
         }
+    }
+
+    #[test]
+    fn hidden_area_taskfiles_match_acs() {
+        // Written from the ATA8-ACS / ACS-3 command tables, not from the encoders:
+        // SET MAX ADDRESS EXT 37h: FEATURES reserved, COUNT bit 0 VV (1 = preserved over
+        // power-on/hardware reset), LBA(47:0) max address, DEVICE bit 6 LBA; non-data.
+        // SET MAX ADDRESS F9h (features 00h): LBA(23:0), DEVICE bits 3:0 = LBA(27:24), bit 6 LBA.
+        // SET ACCESSIBLE MAX ADDRESS EXT 78h / 0001h: LBA(47:0) max address.
+        // DEVICE CONFIGURATION RESTORE B1h / C0h, FREEZE LOCK B1h / C1h: non-data, no operands.
+        type Taskfile = (u8, u16, u16, u64, u8, bool);
+        let table: [(AtaCommand, Taskfile); 9] = [
+            (
+                set_max_address_ext(0x0000_7470_c06f, false),
+                (0x37, 0, 0, 0x0000_7470_c06f, 0x40, true),
+            ),
+            (
+                set_max_address_ext(0x0000_7470_c06f, true),
+                (0x37, 0, 1, 0x0000_7470_c06f, 0x40, true),
+            ),
+            (
+                set_max_address_ext(0xffff_0001_0000_0000, false),
+                (0x37, 0, 0, 0x0001_0000_0000, 0x40, true),
+            ),
+            (
+                set_max_address(0x0abc_def0, false),
+                (0xf9, 0, 0, 0x00bc_def0, 0x4a, false),
+            ),
+            (
+                set_max_address(0x0123_4567, true),
+                (0xf9, 0, 1, 0x0023_4567, 0x41, false),
+            ),
+            (
+                set_max_address(0x1_0000_0000, false),
+                (0xf9, 0, 0, 0x00ff_ffff, 0x4f, false),
+            ),
+            (
+                set_accessible_max_address_ext(0x0000_e8e0_88af),
+                (0x78, 0x0001, 0, 0x0000_e8e0_88af, 0x40, true),
+            ),
+            (dco_restore(), (0xb1, 0xc0, 0, 0, 0, false)),
+            (dco_freeze_lock(), (0xb1, 0xc1, 0, 0, 0, false)),
+        ];
+        for (c, e) in table {
+            assert_eq!(
+                (c.command, c.features, c.count, c.lba, c.device, c.extended),
+                e,
+                "{c:?}"
+            );
+            assert_eq!(c.protocol, AtaProtocol::NonData);
+        }
+        // Whole SAT CDBs (SAT-4 table 173: byte 1 protocol 3 << 1 | EXTEND, byte 2 CK_COND,
+        // FEATURES 15:8 7:0, COUNT 15:8 7:0, LBA 31:24 7:0 39:32 15:8 47:40 23:16, DEVICE,
+        // COMMAND, CONTROL).
+        let cdb = |c: &AtaCommand| {
+            crate::device::transport::ata::pass_through_cdb(
+                c,
+                crate::device::transport::ata::PassThrough::Sixteen,
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            cdb(&set_max_address_ext(0x0000_7470_c06f, true)),
+            [
+                0x85, 0x07, 0x20, 0x00, 0x00, 0x00, 0x01, 0x74, 0x6f, 0x00, 0xc0, 0x00, 0x70, 0x40,
+                0x37, 0x00
+            ]
+        );
+        assert_eq!(
+            cdb(&set_accessible_max_address_ext(0x0000_e8e0_88af)),
+            [
+                0x85, 0x07, 0x20, 0x00, 0x01, 0x00, 0x00, 0xe8, 0xaf, 0x00, 0x88, 0x00, 0xe0, 0x40,
+                0x78, 0x00
+            ]
+        );
+        assert_eq!(
+            cdb(&dco_restore()),
+            [
+                0x85, 0x06, 0x20, 0x00, 0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                0xb1, 0x00
+            ]
+        );
     }
 
     #[test]

@@ -20,8 +20,13 @@
 //! verification reads back what a drive would leave. Sanitize operations run for a set number
 //! of status polls (`sanitize_polls`), the last of which sees them end.
 //!
-//! Not modelled: DCO and accessible-max changes (SET MAX, DCO SET/RESTORE, SET ACCESSIBLE
-//! MAX); reads and writes of user data through the fakes (the medium file is read directly);
+//! Hidden areas: a host protected area set volatile or non-volatile (SET MAX ADDRESS (EXT)
+//! only right after READ NATIVE MAX ADDRESS of the same width, one non-volatile change per
+//! power cycle, a volatile one lost at [`FakeAtaDrive::hardware_reset`] or power-on), ACS-3
+//! accessible max address (non-volatile, FREEZE), a DCO restriction (DEVICE CONFIGURATION
+//! RESTORE refused while an HPA is set, every DCO command refused after FREEZE LOCK).
+//!
+//! Not modelled: DEVICE CONFIGURATION SET, SET MAX passwords/locks; reads and writes of user data through the fakes (the medium file is read directly);
 //! time (an erase takes polls, not seconds; ERASE UNIT completes at once); what a drive does
 //! to other commands while a sanitize has failed (ATA and NVMe answer them as usual, the SCSI
 //! disk only knows INQUIRY, RSOC, TUR, REQUEST SENSE and SANITIZE); an interrupted sanitize
@@ -100,8 +105,23 @@ pub struct FakeAtaDrive {
     /// ACS-3 Accessible Max Address (word 119 bit 8): answers GET NATIVE MAX ADDRESS EXT.
     pub ama_supported: bool,
     /// A DCO: `Some(sectors)` the overlay allows (word 83 bit 11 set, DCO IDENTIFY answered).
+    /// A DCO restriction is `native_sectors` below it; DEVICE CONFIGURATION RESTORE raises
+    /// the native (and accessible) maximum back to it.
     pub dco_sectors: Option<u64>,
     pub dco_bad_checksum: bool,
+    /// DEVICE CONFIGURATION FREEZE LOCK was issued: every DCO command aborts until power-on.
+    pub dco_frozen: bool,
+    /// FREEZE ACCESSIBLE MAX ADDRESS EXT was issued: SET ACCESSIBLE MAX aborts until power-on.
+    pub ama_frozen: bool,
+    /// The accessible sectors the drive goes back to at power-on or hardware reset, when the
+    /// current maximum was set by a volatile SET MAX ADDRESS (`None`: the current one is the
+    /// non-volatile setting).
+    pub power_on_accessible: Option<u64>,
+    /// A non-volatile SET MAX ADDRESS (EXT) was accepted since power-on: another one aborts.
+    pub nonvolatile_set_max_done: bool,
+    /// The previous command was READ NATIVE MAX ADDRESS (0xF8) or its EXT form (0x27): the
+    /// only state in which the matching SET MAX ADDRESS is accepted (the fake's bookkeeping).
+    pub native_max_just_read: Option<u8>,
     pub security_supported: bool,
     pub enhanced_erase_supported: bool,
     pub security: SecurityState,
@@ -247,6 +267,11 @@ impl Default for FakeAtaDrive {
             ama_supported: false,
             dco_sectors: None,
             dco_bad_checksum: false,
+            dco_frozen: false,
+            ama_frozen: false,
+            power_on_accessible: None,
+            nonvolatile_set_max_done: false,
+            native_max_just_read: None,
             security_supported: true,
             enhanced_erase_supported: true,
             security: SecurityState::Disabled,
@@ -291,6 +316,46 @@ impl FakeAtaDrive {
         self.attempts_left = 5;
         self.erase_prepared = false;
         self.sanitize_frozen = false;
+        self.hardware_reset();
+        self.nonvolatile_set_max_done = false;
+        self.dco_frozen = false;
+        self.ama_frozen = false;
+    }
+
+    /// What a hardware reset (a SATA COMRESET, as libata's error handler sends) does to the
+    /// address settings: a volatile SET MAX ADDRESS is lost, the non-volatile maximum comes
+    /// back (ACS: VV cleared = "lost after a power-on reset or a hardware reset").
+    pub fn hardware_reset(&mut self) {
+        if let Some(a) = self.power_on_accessible.take() {
+            self.accessible_sectors = a;
+        }
+        self.native_max_just_read = None;
+    }
+
+    /// SET MAX ADDRESS (EXT) to `max_lba`: only right after READ NATIVE MAX ADDRESS of the same
+    /// width, never beyond the native maximum, one non-volatile change per power cycle.
+    fn set_max(
+        &mut self,
+        native_read: Option<u8>,
+        expected_read: u8,
+        max_lba: u64,
+        count: u16,
+    ) -> Out {
+        let sectors = max_lba.saturating_add(1);
+        if native_read != Some(expected_read) || sectors > self.native_sectors {
+            return Out::abort();
+        }
+        if count & 1 != 0 {
+            if self.nonvolatile_set_max_done {
+                return Out::abort();
+            }
+            self.nonvolatile_set_max_done = true;
+            self.power_on_accessible = None;
+        } else if self.power_on_accessible.is_none() {
+            self.power_on_accessible = Some(self.accessible_sectors);
+        }
+        self.accessible_sectors = sectors;
+        Out::ok()
     }
 
     /// Finish a running sanitize, successfully (the medium gets its effect) or not.
@@ -410,6 +475,8 @@ impl FakeAtaDrive {
         let locked = self.security == SecurityState::Locked;
         // ERASE UNIT must come immediately after ERASE PREPARE: any command in between undoes it.
         let prepared = std::mem::take(&mut self.erase_prepared);
+        // SET MAX ADDRESS must come immediately after READ NATIVE MAX ADDRESS.
+        let native_read = self.native_max_just_read.take();
         match (pt.command, pt.features) {
             (0xec, _) => {
                 if let DataDir::In(b) = data {
@@ -486,6 +553,42 @@ impl FakeAtaDrive {
                 device: 0x40,
                 ..Out::ok()
             },
+            (0xb1, _) if self.dco_sectors.is_some() && self.dco_frozen => Out::abort(),
+            (0xb1, 0x00c1) if self.dco_sectors.is_some() => {
+                self.dco_frozen = true;
+                Out::ok()
+            }
+            // DEVICE CONFIGURATION RESTORE: aborted while an HPA is set (ATA8-ACS).
+            (0xb1, 0x00c0) => match self.dco_sectors {
+                Some(factory) if self.accessible_sectors >= self.native_sectors => {
+                    self.native_sectors = factory;
+                    self.accessible_sectors = factory;
+                    self.power_on_accessible = None;
+                    Out::ok()
+                }
+                _ => Out::abort(),
+            },
+            (0x78, 0x0001) if self.ama_supported => {
+                let sectors = pt.lba.saturating_add(1);
+                if self.ama_frozen || sectors > self.native_sectors {
+                    return Out::abort();
+                }
+                // Non-volatile (ACS-3): a power cycle keeps it.
+                self.accessible_sectors = sectors;
+                self.power_on_accessible = None;
+                Out::ok()
+            }
+            (0x78, 0x0002) if self.ama_supported => {
+                self.ama_frozen = true;
+                Out::ok()
+            }
+            (0x37, 0x0000) if self.lba48 && self.hpa_supported => {
+                self.set_max(native_read, 0x27, pt.lba & 0xffff_ffff_ffff, pt.count)
+            }
+            (0xf9, 0x0000) if self.hpa_supported => {
+                let lba = (pt.lba & 0x00ff_ffff) | u64::from(pt.device & 0x0f) << 24;
+                self.set_max(native_read, 0xf8, lba, pt.count)
+            }
             (0xb1, 0x00c2) if self.dco_sectors.is_some() => {
                 let mut w = [0u16; 256];
                 w[0] = 0x0002;
@@ -506,12 +609,16 @@ impl FakeAtaDrive {
                 }
                 Out::ok()
             }
-            (0x27, _) if self.lba48 && self.hpa_supported => Out {
-                lba: self.native_sectors.saturating_sub(1),
-                device: 0x40,
-                ..Out::ok()
-            },
+            (0x27, _) if self.lba48 && self.hpa_supported => {
+                self.native_max_just_read = Some(0x27);
+                Out {
+                    lba: self.native_sectors.saturating_sub(1),
+                    device: 0x40,
+                    ..Out::ok()
+                }
+            }
             (0xf8, _) if self.hpa_supported => {
+                self.native_max_just_read = Some(0xf8);
                 let max = self.native_sectors.saturating_sub(1).min(0x0fff_ffff);
                 Out {
                     lba: max & 0x00ff_ffff,
@@ -1284,6 +1391,142 @@ mod tests {
         let out = send(d, cmd).unwrap();
         let r = out.registers.unwrap();
         (!r.aborted()).then_some((r.count, r.lba))
+    }
+
+    fn aborted(d: &mut FakeAtaDrive, cmd: &AtaCommand) -> bool {
+        send(d, cmd).unwrap().aborted()
+    }
+
+    fn hpa_drive() -> FakeAtaDrive {
+        FakeAtaDrive {
+            sense: SenseStyle::Descriptor,
+            native_sectors: 1_000_000,
+            accessible_sectors: 900_000,
+            ..FakeAtaDrive::default()
+        }
+    }
+
+    #[test]
+    fn set_max_only_right_after_read_native_max() {
+        let mut d = hpa_drive();
+        // Not preceded by READ NATIVE MAX ADDRESS EXT: aborted, nothing changes.
+        assert!(aborted(&mut d, &ata::set_max_address_ext(999_999, false)));
+        // Another command in between undoes the READ NATIVE MAX.
+        send(&mut d, &ata::read_native_max_address_ext()).unwrap();
+        send(&mut d, &ata::smart_return_status()).unwrap();
+        assert!(aborted(&mut d, &ata::set_max_address_ext(999_999, false)));
+        // The 28-bit READ NATIVE MAX does not arm the 48-bit SET MAX.
+        send(&mut d, &ata::read_native_max_address()).unwrap();
+        assert!(aborted(&mut d, &ata::set_max_address_ext(999_999, false)));
+        // Beyond the native maximum: aborted.
+        send(&mut d, &ata::read_native_max_address_ext()).unwrap();
+        assert!(aborted(&mut d, &ata::set_max_address_ext(1_000_000, false)));
+        assert_eq!(d.accessible_sectors, 900_000);
+        send(&mut d, &ata::read_native_max_address_ext()).unwrap();
+        assert!(!aborted(&mut d, &ata::set_max_address_ext(999_999, false)));
+        assert_eq!(identify(&mut d).sectors, 1_000_000);
+        // 28-bit pair: LBA(27:24) in DEVICE.
+        let mut d = FakeAtaDrive {
+            lba48: false,
+            native_sectors: 0x0a00_0000,
+            accessible_sectors: 0x0900_0000,
+            ..hpa_drive()
+        };
+        send(&mut d, &ata::read_native_max_address()).unwrap();
+        assert!(!aborted(&mut d, &ata::set_max_address(0x09ff_ffff, false)));
+        assert_eq!(d.accessible_sectors, 0x0a00_0000);
+    }
+
+    #[test]
+    fn volatile_hpa_changes_are_lost_at_reset_and_permanent_ones_kept() {
+        let mut d = hpa_drive();
+        send(&mut d, &ata::read_native_max_address_ext()).unwrap();
+        assert!(!aborted(&mut d, &ata::set_max_address_ext(999_999, false)));
+        assert_eq!(d.accessible_sectors, 1_000_000);
+        // A second volatile change in the same power cycle is fine (lower it again).
+        send(&mut d, &ata::read_native_max_address_ext()).unwrap();
+        assert!(!aborted(&mut d, &ata::set_max_address_ext(949_999, false)));
+        d.hardware_reset();
+        assert_eq!(
+            d.accessible_sectors, 900_000,
+            "the non-volatile setting is back"
+        );
+        send(&mut d, &ata::read_native_max_address_ext()).unwrap();
+        assert!(!aborted(&mut d, &ata::set_max_address_ext(999_999, false)));
+        d.power_cycle();
+        assert_eq!(d.accessible_sectors, 900_000);
+        // Non-volatile (VV = 1): survives; a second one in the same power cycle aborts.
+        send(&mut d, &ata::read_native_max_address_ext()).unwrap();
+        assert!(!aborted(&mut d, &ata::set_max_address_ext(999_999, true)));
+        send(&mut d, &ata::read_native_max_address_ext()).unwrap();
+        assert!(aborted(&mut d, &ata::set_max_address_ext(899_999, true)));
+        d.power_cycle();
+        assert_eq!(d.accessible_sectors, 1_000_000);
+        send(&mut d, &ata::read_native_max_address_ext()).unwrap();
+        assert!(!aborted(&mut d, &ata::set_max_address_ext(899_999, true)));
+    }
+
+    #[test]
+    fn accessible_max_address_is_non_volatile_and_freezes() {
+        let mut d = FakeAtaDrive {
+            ama_supported: true,
+            ..hpa_drive()
+        };
+        assert!(aborted(
+            &mut d,
+            &ata::set_accessible_max_address_ext(1_000_000)
+        ));
+        assert!(!aborted(
+            &mut d,
+            &ata::set_accessible_max_address_ext(999_999)
+        ));
+        d.power_cycle();
+        assert_eq!(identify(&mut d).sectors, 1_000_000);
+        let freeze = AtaCommand {
+            features: 0x0002,
+            ..ata::set_accessible_max_address_ext(0)
+        };
+        send(&mut d, &freeze).unwrap();
+        assert!(aborted(
+            &mut d,
+            &ata::set_accessible_max_address_ext(899_999)
+        ));
+        d.power_cycle();
+        assert!(!aborted(
+            &mut d,
+            &ata::set_accessible_max_address_ext(899_999)
+        ));
+    }
+
+    #[test]
+    fn dco_restore_is_refused_while_an_hpa_is_set_or_frozen() {
+        let mut d = FakeAtaDrive {
+            dco_sectors: Some(1_200_000),
+            ..hpa_drive()
+        };
+        // An HPA is set (900 000 of a native 1 000 000): DCO RESTORE aborts.
+        assert!(aborted(&mut d, &ata::dco_restore()));
+        send(&mut d, &ata::read_native_max_address_ext()).unwrap();
+        assert!(!aborted(&mut d, &ata::set_max_address_ext(999_999, false)));
+        // Frozen: every DCO command aborts, IDENTIFY included, until power-on.
+        send(&mut d, &ata::dco_freeze_lock()).unwrap();
+        assert!(aborted(&mut d, &ata::dco_restore()));
+        let mut page = vec![0u8; 512];
+        let out = AtaOverScsi::new(&mut d, "fake")
+            .ata(&ata::dco_identify(), DataDir::In(&mut page), T)
+            .unwrap();
+        assert!(out.aborted());
+        d.power_cycle();
+        // The volatile change went with the power cycle: the HPA is back, RESTORE refused.
+        assert!(aborted(&mut d, &ata::dco_restore()));
+        send(&mut d, &ata::read_native_max_address_ext()).unwrap();
+        assert!(!aborted(&mut d, &ata::set_max_address_ext(999_999, false)));
+        assert!(!aborted(&mut d, &ata::dco_restore()));
+        assert_eq!(identify(&mut d).sectors, 1_200_000);
+        send(&mut d, &ata::read_native_max_address_ext()).unwrap();
+        assert_eq!(d.native_sectors, 1_200_000);
+        d.power_cycle();
+        assert_eq!(identify(&mut d).sectors, 1_200_000, "RESTORE is permanent");
     }
 
     fn pw(tag: u8) -> [u8; 32] {
