@@ -366,7 +366,7 @@ pub fn run_nvme<T: NvmeAdmin + ?Sized>(
 // ---------------------------------------------------------------------------------------
 // ATA
 
-fn ata_sent(c: &AtaCommand) -> String {
+pub(super) fn ata_sent(c: &AtaCommand) -> String {
     format!(
         "command={:#04x} features={:#06x} count={:#06x} lba={:#014x} device={:#04x}{}",
         c.command,
@@ -378,7 +378,7 @@ fn ata_sent(c: &AtaCommand) -> String {
     )
 }
 
-fn ata_answer(r: &Result<AtaOutcome, TransportError>) -> (String, bool) {
+pub(super) fn ata_answer(r: &Result<AtaOutcome, TransportError>) -> (String, bool) {
     match r {
         Ok(o) if !o.is_error() => match o.registers {
             Some(reg) => (

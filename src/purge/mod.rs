@@ -14,6 +14,7 @@
 //! whole wipe is derived from it (`crate::result::sanitization_for`).
 
 pub mod drive;
+pub mod hidden;
 pub mod select;
 
 use serde::{Deserialize, Serialize};

@@ -131,7 +131,7 @@ pub fn probe_ata<T: AtaTransport>(t: &mut T) -> Result<DriveReport, TransportErr
 /// answered in fixed-format sense, which cannot carry COUNT(15:8) or LBA(47:24), ask it for
 /// descriptor sense (the Control mode page's D_SENSE: a setting of the kernel's SATL, not of
 /// the drive), ask again, and put the setting back.
-fn whole_registers<T: AtaTransport + ?Sized>(
+pub(crate) fn whole_registers<T: AtaTransport + ?Sized>(
     t: &mut T,
     cmd: &crate::device::transport::AtaCommand,
 ) -> Result<AtaOutcome, TransportError> {
@@ -230,7 +230,7 @@ fn ata_sanitize<T: AtaTransport>(t: &mut T, id: &AtaIdentify) -> SanitizeSupport
 /// The native maximum (ACS-3 GET NATIVE MAX when the drive has AMA, else READ NATIVE MAX
 /// (EXT)) and the DCO maximum. Both are asked even when IDENTIFY does not claim the feature
 /// (they only report, and some drives answer anyway); an abort then means "not present".
-fn ata_hidden<T: AtaTransport>(t: &mut T, id: &AtaIdentify) -> HiddenArea {
+pub(crate) fn ata_hidden<T: AtaTransport + ?Sized>(t: &mut T, id: &AtaIdentify) -> HiddenArea {
     let mut area = HiddenArea {
         state: HiddenState::Unknown,
         accessible_sectors: id.sectors,
