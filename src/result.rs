@@ -62,6 +62,11 @@ pub struct WipeResult {
     /// what the read-back found. Empty for overwrite-only methods.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub firmware: Vec<crate::purge::FirmwareRecord>,
+    /// Hidden sectors (HPA, accessible max address, DCO) exposed before the wipe with
+    /// `--hidden restore`: the capacities before and after, each change (volatile or
+    /// permanent) and every command sent. `media` is the drive as it was after the restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden_restore: Option<crate::purge::hidden::HiddenRestore>,
     pub errors: Vec<ErrorRange>,
     pub errors_truncated: u64,
     /// Why the wipe gave up on the medium before the end, if it did.
@@ -193,6 +198,48 @@ pub fn sanitization(media: MediaClass, report: &WipeReport) -> Sanitization {
     s
 }
 
+/// A drive that still hides sectors was not sanitized as a whole, whatever was done to the
+/// part the host could address: the category is `none`, and the note says what was reached.
+fn hidden_left(device: &DeviceInfo, mut s: Sanitization) -> Sanitization {
+    let Some(area) = device
+        .hidden
+        .as_ref()
+        .filter(|_| device.has_hidden_sectors())
+    else {
+        return s;
+    };
+    s.note = format!(
+        "{} hidden sector(s) (HPA/DCO/accessible max address) beyond the {} the host could address were not reached, so the medium as a whole is not sanitized; what was done to the addressable part would be NIST SP 800-88 {}: {}",
+        area.hidden_sectors()
+            .map_or("some".to_owned(), |n| n.to_string()),
+        area.accessible_sectors,
+        s.nist_category,
+        s.note
+    );
+    s.nist_category = "none".into();
+    s
+}
+
+impl WipeResult {
+    /// Attach what `--hidden restore` did before the wipe, and say it in the note.
+    pub fn with_hidden_restore(
+        mut self,
+        restore: Option<crate::purge::hidden::HiddenRestore>,
+    ) -> WipeResult {
+        if let Some(r) = &restore {
+            let changes: Vec<&str> = r.changes.iter().map(|c| c.describe()).collect();
+            self.sanitization.note.push_str(&format!(
+                "; before the wipe the drive's hidden sectors were exposed ({}): {} accessible sectors before, {} after, all of them in the block device that was wiped",
+                changes.join(", "),
+                r.before.accessible_sectors,
+                r.after.accessible_sectors
+            ));
+        }
+        self.hidden_restore = restore;
+        self
+    }
+}
+
 fn rfc3339(t: time::OffsetDateTime, offset: UtcOffset) -> String {
     t.to_offset(offset)
         .format(&time::format_description::well_known::Rfc3339)
@@ -217,7 +264,7 @@ impl WipeResult {
             media: device.clone(),
             identity: None,
             resumed: None,
-            sanitization: sanitization(device.media_class, &report),
+            sanitization: hidden_left(device, sanitization(device.media_class, &report)),
             method: plan.method.clone(),
             rounds: plan.rounds,
             blank: plan.blank,
@@ -233,6 +280,7 @@ impl WipeResult {
             passes: report.passes,
             verification: report.verification,
             firmware: report.firmware,
+            hidden_restore: None,
             errors: report.errors,
             errors_truncated: report.errors_truncated,
             abandoned: report.abandoned,

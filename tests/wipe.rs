@@ -839,6 +839,29 @@ fn dry_run_writes_nothing() {
     assert_all(&dev.backing_bytes(), OLD, "medium after a JSON dry run");
 }
 
+/// `--hidden restore` on a medium that hides nothing (a loop device has no firmware to hide
+/// sectors behind) wipes as usual and records no restore; `--hidden-permanent` without it is a
+/// usage error that writes nothing.
+#[test]
+fn hidden_restore_with_nothing_hidden_wipes_as_usual() {
+    let dev = LoopDevice::new(8 * MIB, 512);
+    dev.fill_backing(OLD);
+    let out = wipe(&[&dev], &["--hidden-permanent", "-m", "zero"]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr_of(&out).contains("--hidden-permanent only applies with --hidden restore"),
+        "{}",
+        describe_output(&out)
+    );
+    assert_all(&dev.backing_bytes(), OLD, "medium after a usage error");
+    let out = wipe(&[&dev], &["--hidden", "restore", "--json", "-m", "zero"]);
+    assert_exit(&out, 0);
+    let r = &results(&out.stdout)[0];
+    assert!(r.get("hidden_restore").is_none(), "{r:#}");
+    assert_eq!(r["sanitization"]["nist_category"], "clear", "{r:#}");
+    assert_all(&dev.backing_bytes(), 0, "medium after --hidden restore");
+}
+
 /// `massho wipe --json DEV` without `--yes`, answering the confirmation with `answer`.
 fn wipe_answering(dev: &LoopDevice, answer: &str) -> Output {
     let mut child = massho()

@@ -332,11 +332,17 @@ pub struct WipeArgs {
     /// commands and can leave the drive locked; `massho unlock` then removes massho's password)
     #[arg(long)]
     pub allow_bridge: bool,
-    /// A drive that hides sectors (HPA, DCO, accessible max address): `refuse` the wipe, or
-    /// `ignore` the hidden area (wipe what the host sees; the result records the hidden sectors
-    /// as not sanitized)
+    /// A drive that hides sectors (HPA, DCO, accessible max address): `refuse` the wipe,
+    /// `restore` the native capacity first (volatile SET MAX ADDRESS; the kernel's block device
+    /// must follow, see docs/firmware.md), or `ignore` the hidden area (wipe what the host sees;
+    /// the result records the hidden sectors as not sanitized)
     #[arg(long, value_enum, default_value = "refuse")]
     pub hidden: HiddenArg,
+    /// With --hidden restore: allow permanent changes (non-volatile SET MAX ADDRESS, SET
+    /// ACCESSIBLE MAX ADDRESS EXT, DEVICE CONFIGURATION RESTORE); the drive keeps its full
+    /// capacity after power-off
+    #[arg(long)]
+    pub hidden_permanent: bool,
     #[command(flatten)]
     pub cert: CertIssueArgs,
 }
@@ -347,6 +353,8 @@ pub enum HiddenArg {
     Refuse,
     /// Wipe what the host can address and record the hidden sectors as left untouched
     Ignore,
+    /// Expose the native capacity first and wipe all of it (before/after in the result)
+    Restore,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

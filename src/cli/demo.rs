@@ -70,6 +70,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         allow_bridge: false,
         resume: false,
         hidden: super::args::HiddenArg::Refuse,
+        hidden_permanent: false,
         cert: super::args::CertIssueArgs {
             cert_dir: Some(certs.clone()),
             key: Some(key_path.clone()),

@@ -397,6 +397,7 @@ fn run_wipe(
         journal_dir: Some(folder.join("journal")),
         allow_bridge: false,
         hidden: HiddenArg::Refuse,
+        hidden_permanent: false,
         resume: false,
         cert: CertIssueArgs {
             cert_dir: certified.then(|| folder.join("certificates")),

@@ -18,6 +18,7 @@ use crate::job::journal::Journal;
 use crate::job::{self, Bound, Confirm, Job, JobError, LedgerRecorder, Outcome, Recording};
 use crate::method::{self, PlanOptions, VerifyMode};
 use crate::pattern::{Prng, Seed};
+use crate::purge::hidden::{self, HiddenChange};
 use crate::result::{sanitization_for, WipeResult};
 use crate::text::{path_safe, terminal_safe};
 
@@ -46,6 +47,14 @@ fn wipe(args: &WipeArgs) -> anyhow::Result<Exit> {
     report_interrupted(&journal);
     // Every method error (unknown name, unreadable or invalid file) is the operator's to fix.
     let method = method::resolve(&args.method).map_err(|e| ExitError::usage(e.to_string()))?;
+    if args.hidden_permanent && args.hidden != HiddenArg::Restore {
+        return Err(ExitError::usage(
+            "--hidden-permanent only applies with --hidden restore".to_owned(),
+        ));
+    }
+    // Per device: the changes `--hidden restore` makes before its wipe (run just before the
+    // devices are opened, after every refusal and pre-flight check).
+    let mut unhide: Vec<(PathBuf, Vec<HiddenChange>)> = Vec::new();
     let (devices, resumes) = if args.resume {
         resumable(args, &journal)?
     } else {
@@ -105,11 +114,23 @@ fn wipe(args: &WipeArgs) -> anyhow::Result<Exit> {
             refused.push((device.path.clone(), e.to_string()));
             continue;
         }
-        if let Some(why) = hidden_refusal(&device, args.hidden) {
+        if args.hidden == HiddenArg::Restore {
+            match hidden::plan(&device, args.hidden_permanent) {
+                Ok(steps) if steps.is_empty() => {}
+                Ok(steps) => unhide.push((device.path.clone(), steps)),
+                Err(why) => {
+                    refused.push((device.path.clone(), why));
+                    continue;
+                }
+            }
+        } else if let Some(why) = hidden_refusal(&device, args.hidden) {
             refused.push((device.path.clone(), why));
             continue;
         }
-        let warnings = warnings_for(&device, &plan, args.hidden);
+        let mut warnings = warnings_for(&device, &plan, args.hidden);
+        if let Some((_, steps)) = unhide.iter().find(|(p, _)| *p == device.path) {
+            warnings.push(pending_restore(&device, steps));
+        }
         jobs.push(Job::new(device, plan, warnings)?);
     }
     if !refused.is_empty() {
@@ -170,17 +191,16 @@ fn wipe(args: &WipeArgs) -> anyhow::Result<Exit> {
         }
         _ => None,
     };
-    // Open (and claim) every device before asking: what is confirmed is what is open.
-    let mut bound = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        bound.push(job::bind(job)?);
-    }
-    if !args.yes {
-        SerialPrompt.confirm(&bound)?;
-    }
-    for b in &bound {
-        job::recheck(b, "while waiting for confirmation")?;
-    }
+    // Hidden sectors are exposed last, so that no refusal above leaves a drive changed; from
+    // here until the wipes start, anything that stops the command puts volatile changes back.
+    let mut restored: Vec<(DeviceInfo, hidden::HiddenRestore)> = Vec::new();
+    let bound = match unhide_and_bind(jobs, &unhide, &mut restored, args.yes) {
+        Ok(bound) => bound,
+        Err(e) => {
+            revert_restores(&restored);
+            return Err(e);
+        }
+    };
     let (interrupted, force) = (
         Arc::new(AtomicBool::new(false)),
         Arc::new(AtomicBool::new(false)),
@@ -556,6 +576,102 @@ fn refuse_unsafe(devices: &[DeviceInfo], style: Style) -> anyhow::Result<()> {
     )))
 }
 
+/// The warning a job carries while its hidden sectors are still to be exposed.
+fn pending_restore(device: &DeviceInfo, steps: &[HiddenChange]) -> String {
+    let what: Vec<&str> = steps.iter().map(|c| c.describe()).collect();
+    format!(
+        "{}: --hidden restore exposes {} hidden sector(s) before the wipe: {}",
+        path_safe(&device.path),
+        device
+            .hidden
+            .as_ref()
+            .and_then(|h| h.hidden_sectors())
+            .map_or("some".to_owned(), |n| n.to_string()),
+        what.join(", ")
+    )
+}
+
+/// Expose the hidden sectors of the jobs named in `unhide` (each restored drive is inspected
+/// again, so its job wipes the native capacity), then open every device, confirm and recheck.
+/// `restored` collects what was changed, for the caller to put back if this fails.
+fn unhide_and_bind(
+    jobs: Vec<Job>,
+    unhide: &[(PathBuf, Vec<HiddenChange>)],
+    restored: &mut Vec<(DeviceInfo, hidden::HiddenRestore)>,
+    yes: bool,
+) -> anyhow::Result<Vec<Bound>> {
+    let mut ready = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let Some((_, steps)) = unhide.iter().find(|(p, _)| *p == job.device.path) else {
+            ready.push(job);
+            continue;
+        };
+        let record = hidden::restore_device(&job.device, steps).map_err(|e| {
+            ExitError::refused(format!(
+                "refusing to wipe; nothing was written:\n  {}",
+                terminal_safe(&e.to_string())
+            ))
+        })?;
+        restored.push((job.device.clone(), record.clone()));
+        let after = device::inspect(&job.device.path).map_err(|e| {
+            anyhow::Error::new(e)
+                .context("cannot inspect the drive again after exposing its hidden sectors")
+        })?;
+        if after.has_hidden_sectors() || after.size_bytes != record.after.kernel_bytes {
+            return Err(ExitError::refused(format!(
+                "refusing to wipe; nothing was written:\n  {}: after the restore the drive still reports hidden sectors or the block device has {} bytes, not {}",
+                path_safe(&after.path),
+                after.size_bytes,
+                record.after.kernel_bytes
+            )));
+        }
+        let pending = pending_restore(&job.device, steps);
+        let mut warnings: Vec<String> =
+            job.warnings.into_iter().filter(|w| *w != pending).collect();
+        warnings.push(format!(
+            "{}: hidden sectors exposed before the wipe ({}{}): {} accessible sectors before, {} now",
+            path_safe(&after.path),
+            record
+                .changes
+                .iter()
+                .map(|c| c.describe())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if record.permanent { "" } else { "; the drive hides them again after its next power cycle" },
+            record.before.accessible_sectors,
+            record.after.accessible_sectors
+        ));
+        let mut again = Job::new(after, job.plan, warnings)?;
+        again.hidden_restore = Some(record);
+        ready.push(again);
+    }
+    // Open (and claim) every device before asking: what is confirmed is what is open.
+    let mut bound = Vec::with_capacity(ready.len());
+    for job in ready {
+        bound.push(job::bind(job)?);
+    }
+    if !yes {
+        SerialPrompt.confirm(&bound)?;
+    }
+    for b in &bound {
+        job::recheck(b, "while waiting for confirmation")?;
+    }
+    Ok(bound)
+}
+
+/// Put back volatile hidden-area changes after the wipe did not start; say what stays.
+fn revert_restores(restored: &[(DeviceInfo, hidden::HiddenRestore)]) {
+    for (device, record) in restored {
+        let path = path_safe(&device.path);
+        match hidden::revert_device(device, record) {
+            Ok(true) => eprintln!("{path}: the hidden sectors were hidden again as before (volatile change put back)"),
+            Ok(false) if record.permanent => eprintln!("{path}: the drive's hidden sectors stay exposed: the change was permanent"),
+            Ok(false) => eprintln!("{path}: the volatile change could not be put back; the drive hides its sectors again after its next power cycle"),
+            Err(e) => eprintln!("{path}: {e}; the drive hides its sectors again after its next power cycle"),
+        }
+    }
+}
+
 /// Why `device`'s hidden sectors stop the wipe under `policy`, if they do.
 pub(super) fn hidden_refusal(device: &DeviceInfo, policy: HiddenArg) -> Option<String> {
     let hidden = device.hidden.as_ref()?;
@@ -563,7 +679,7 @@ pub(super) fn hidden_refusal(device: &DeviceInfo, policy: HiddenArg) -> Option<S
         return None;
     }
     Some(format!(
-        "{}: the drive hides {} sector(s) beyond the {} the host can address (host protected area, DCO or accessible max address); a wipe of the visible part leaves them untouched. Restore the native capacity first (e.g. `hdparm -N p{} {}`, then power-cycle), or pass --hidden ignore to wipe only the visible part (the result records the hidden sectors as not sanitized)",
+        "{}: the drive hides {} sector(s) beyond the {} the host can address (host protected area, DCO or accessible max address); a wipe of the visible part leaves them untouched. Pass --hidden restore to expose them before the wipe (volatile; --hidden-permanent for a DCO or accessible max address), or restore the native capacity yourself (e.g. `hdparm -N p{} {}`, then power-cycle), or pass --hidden ignore to wipe only the visible part (the result records the hidden sectors as not sanitized)",
         path_safe(&device.path),
         hidden.hidden_sectors().map_or("some".to_owned(), |n| n.to_string()),
         hidden.accessible_sectors,

@@ -55,6 +55,8 @@ pub struct Job {
     pub warnings: Vec<String>,
     /// The interrupted wipe this job continues (`plan.resume` says where).
     pub resumes: Option<journal::Entry>,
+    /// Hidden sectors exposed before the wipe (`--hidden restore`): recorded in the result.
+    pub hidden_restore: Option<crate::purge::hidden::HiddenRestore>,
 }
 
 impl Job {
@@ -83,6 +85,7 @@ impl Job {
             plan,
             warnings,
             resumes: None,
+            hidden_restore: None,
         })
     }
 }
@@ -723,7 +726,8 @@ fn run_bound(
         report,
         b.job.warnings.clone(),
         recording.local_offset,
-    );
+    )
+    .with_hidden_restore(b.job.hidden_restore.clone());
     if let Some(why) = changed {
         result.status = demoted(result.status);
         result.warnings.push(why);
@@ -833,7 +837,8 @@ fn forced_result(
         report,
         warnings,
         recording.local_offset,
-    );
+    )
+    .with_hidden_restore(job.hidden_restore.clone());
     result.identity = Some(identity.clone());
     result
 }
@@ -1145,6 +1150,83 @@ mod tests {
         let file: serde_json::Value =
             serde_json::from_slice(&std::fs::read(d.result_file.unwrap()).unwrap()).unwrap();
         assert_eq!(file["firmware"][0]["outcome"], "completed");
+    }
+
+    /// A drive that still hides sectors is not certified as sanitized (`--hidden ignore`);
+    /// one whose hidden sectors were exposed first carries the before/after record.
+    #[test]
+    fn hidden_sectors_decide_the_category_and_a_restore_is_recorded() {
+        use crate::device::drive::{HiddenArea, HiddenState};
+        use crate::purge::hidden::{Capacities, HiddenChange, HiddenRestore};
+        let dir = tempfile::tempdir().unwrap();
+        let (left_path, mut left) = image_job(dir.path(), "left.img", 4 << 20);
+        left.device.hidden = Some(HiddenArea {
+            state: HiddenState::Hidden,
+            accessible_sectors: 8192,
+            native_sectors: Some(9000),
+            native_from: Some("read_native_max_address_ext".into()),
+            dco_sectors: None,
+            notes: Vec::new(),
+        });
+        let (_, mut restored) = image_job(dir.path(), "restored.img", 4 << 20);
+        restored.hidden_restore = Some(HiddenRestore {
+            before: Capacities {
+                accessible_sectors: 7000,
+                native_sectors: Some(8192),
+                dco_sectors: None,
+                kernel_bytes: 7000 * 512,
+            },
+            after: Capacities {
+                accessible_sectors: 8192,
+                native_sectors: Some(8192),
+                dco_sectors: None,
+                kernel_bytes: 8192 * 512,
+            },
+            changes: vec![HiddenChange::HpaVolatile],
+            permanent: false,
+            commands: Vec::new(),
+            kernel: "test".into(),
+        });
+        let quiet = Arc::new(Hooks {
+            on_event: Box::new(|_| {}),
+            on_job: Box::new(|_| {}),
+        });
+        let outcomes = run_batch(
+            vec![bind(left).unwrap(), bind(restored).unwrap()],
+            recording(dir.path()),
+            config(),
+            quiet,
+            Arc::new(AtomicBool::new(false)),
+        );
+        for o in outcomes {
+            let d = o.unwrap();
+            assert_eq!(d.result.status, Status::Passed);
+            let s = &d.result.sanitization;
+            if d.result.device == left_path {
+                assert_eq!(s.nist_category, "none", "{s:?}");
+                assert!(s.note.starts_with("808 hidden sector(s)"), "{}", s.note);
+                assert!(
+                    s.note.contains("would be NIST SP 800-88 clear"),
+                    "{}",
+                    s.note
+                );
+                assert!(d.result.hidden_restore.is_none());
+            } else {
+                assert_eq!(s.nist_category, "clear", "{s:?}");
+                assert!(
+                    s.note
+                        .contains("7000 accessible sectors before, 8192 after"),
+                    "{}",
+                    s.note
+                );
+                let file: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(d.result_file.unwrap()).unwrap())
+                        .unwrap();
+                assert_eq!(file["hidden_restore"]["changes"][0], "hpa_volatile");
+                assert_eq!(file["hidden_restore"]["before"]["accessible_sectors"], 7000);
+                assert_eq!(file["hidden_restore"]["permanent"], false);
+            }
+        }
     }
 
     #[test]

@@ -363,14 +363,12 @@ pub fn restore_with<T: AtaTransport + ?Sized, K: KernelDisk + ?Sized>(
         commands: Vec::new(),
     };
     let transport = |(_, e): (String, TransportError)| HiddenError::Transport(e);
-    let id = identify(t, &mut sent)
-        .map_err(transport)?
-        .ok_or_else(|| {
-            HiddenError::Refused(format!(
-                "{}: the drive did not answer IDENTIFY DEVICE before the restore; nothing was changed",
-                path_safe(&path)
-            ))
-        })?;
+    let id = identify(t, &mut sent).map_err(transport)?.ok_or_else(|| {
+        HiddenError::Refused(format!(
+            "{}: the drive did not answer IDENTIFY DEVICE before the restore; nothing was changed",
+            path_safe(&path)
+        ))
+    })?;
     if id.sectors != area.accessible_sectors {
         return Err(HiddenError::Refused(format!(
             "{}: the drive now reports {} accessible sectors, not the {} discovery saw; nothing was changed: run the command again",
