@@ -277,6 +277,19 @@ fn check_certified_overwrite(dir: &Path) {
         .collect();
     let expected: BTreeSet<&str> = DISKS.iter().map(|(_, s)| *s).collect();
     assert_eq!(certified, expected, "certified serials:\n{verdicts}");
+    // The wipe ran with --hidden restore: nothing was hidden, so nothing was restored.
+    let results = std::fs::read_dir(dir.join("out/results"))
+        .unwrap_or_else(|e| panic!("the guest left no results directory: {e}"));
+    let mut judged = 0;
+    for file in results.flatten() {
+        judged += 1;
+        let text = std::fs::read_to_string(file.path()).unwrap_or_default();
+        let r: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: not JSON: {e}", file.path().display()));
+        assert!(r.get("hidden_restore").is_none(), "{r:#}");
+        assert_eq!(r["sanitization"]["nist_category"], "clear", "{r:#}");
+    }
+    assert_eq!(judged, DISKS.len(), "one result per disk");
     for (kind, serial) in DISKS {
         let file = backing_file(dir, serial);
         assert!(
