@@ -693,6 +693,51 @@ mod tests {
         );
     }
 
+    /// A 1 TB drive behind a current kernel (fixed-format sense): the native max needs 31 bits,
+    /// so READ NATIVE MAX EXT goes through the D_SENSE switch (a SATL setting, not a drive
+    /// command) and is still the drive's last command before SET MAX. And a 28-bit drive,
+    /// whose SET MAX carries LBA(27:24) in DEVICE.
+    #[test]
+    fn the_restore_works_through_fixed_sense_and_on_28_bit_drives() {
+        let mut d = FakeAtaDrive {
+            native_sectors: 1_953_525_168,
+            accessible_sectors: 1_953_000_000,
+            ..FakeAtaDrive::default()
+        };
+        assert_eq!(d.sense, SenseStyle::LibataFixed);
+        let info = discovered(&mut d);
+        let mut k = FakeKernel {
+            size: 1_953_000_000 * 512,
+            after_rescan: 1_953_525_168 * 512,
+            rescans: 0,
+        };
+        let r = run(&mut d, &mut k, &info, false).unwrap();
+        assert_eq!(r.after.accessible_sectors, 1_953_525_168);
+        assert_eq!(
+            d.sense,
+            SenseStyle::LibataFixed,
+            "the sense format is put back"
+        );
+        let mut d = FakeAtaDrive {
+            lba48: false,
+            native_sectors: 0x0a00_0000,
+            accessible_sectors: 0x0900_0000,
+            ..hpa()
+        };
+        let info = discovered(&mut d);
+        let mut k = FakeKernel {
+            size: 0x0900_0000 * 512,
+            after_rescan: 0x0a00_0000 * 512,
+            rescans: 0,
+        };
+        let r = run(&mut d, &mut k, &info, false).unwrap();
+        assert_eq!(r.after.accessible_sectors, 0x0a00_0000);
+        // SET MAX ADDRESS (F9h) in a (16) CDB without EXTEND: LBA(23:0) FF FF FF in bytes 8,
+        // 10, 12, DEVICE 0x49 (LBA bit, LBA(27:24) = 9), COUNT 0 (volatile).
+        let set = d.received.iter().find(|c| c[14] == 0xf9).unwrap();
+        assert_eq!(*set, hex("85 06 20 00 00 00 00 00 ff 00 ff 00 ff 49 f9 00"));
+    }
+
     #[test]
     fn when_the_kernel_keeps_its_size_the_volatile_change_is_put_back_and_the_remedy_named() {
         let mut d = hpa();
