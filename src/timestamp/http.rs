@@ -61,6 +61,11 @@ pub enum HttpError {
     TooLarge { url: String, limit: u64 },
 }
 
+/// Refuse a URL [`fetch`] could not use, before any work that needs it.
+pub fn check_url(url: &str) -> Result<(), HttpError> {
+    Target::parse(url).map(|_| ())
+}
+
 /// POST `request_der` to the TSA at `url` and return the DER TimeStampResp, default limits.
 pub fn fetch(url: &str, request_der: &[u8]) -> Result<Vec<u8>, HttpError> {
     fetch_with(url, request_der, &HttpLimits::default())

@@ -42,7 +42,9 @@ use sha2::{Digest, Sha256};
 use x509_cert::spki::AlgorithmIdentifierOwned;
 
 pub use signature::verify_tsa_signature;
-pub use token::{check_token, token_certificates, token_from_response, token_time, TokenInfo};
+pub use token::{
+    check_token, token_certificates, token_from_response, token_has_nonce, token_time, TokenInfo,
+};
 
 /// What can go wrong with a timestamp. The CLI adds the path of the file concerned.
 #[derive(Debug, thiserror::Error)]
