@@ -937,3 +937,58 @@ fn a_wipe_keeps_its_records_when_the_tsa_is_down_and_timestamps_when_it_is_up() 
         }
     }
 }
+
+#[test]
+fn a_crl_covers_the_timestamp_it_postdates_and_an_expired_or_future_crl_is_refused() {
+    let pki = Pki::new();
+    let url = tsa::serve_http(pki.dir.path(), "tsa_trusted", false);
+    let (_d1, stamped) = example_certificate();
+    assert_exit(
+        &sign_x509_with(&pki, &stamped, "ec-bundle.pem", false, &["--tsa-url", &url]),
+        0,
+    );
+    let (_d2, plain) = copy_of(&stamped);
+    assert_exit(&sign_x509(&pki, &plain, "ec-bundle.pem", false), 0);
+    let out = verify_with(&pki, &stamped, &["ca.pem"], &[]);
+    let t = time::OffsetDateTime::parse(
+        verdict(&out)["x509_timestamp"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    // A CRL issued one second after the timestamp and expired one second later.
+    while time::OffsetDateTime::now_utc() < t + time::Duration::seconds(3) {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    let second = time::Duration::seconds(1);
+    pki.crl_dated(t + second, t + second + second, "late.crl");
+    let late = pki.path("late.crl");
+    let late = late.to_str().unwrap();
+    // It speaks for the timestamp's time...
+    let out = verify_with(&pki, &stamped, &["ca.pem"], &["--crl", late]);
+    assert_exit(&out, 0);
+    let r = verdict(&out)["x509_revocation"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(r.starts_with("checked (CN=P-256 signer)"), "{r}");
+    // ...but not for now, which a signature without a timestamp is checked at.
+    let p = problem(&verify_with(&pki, &plain, &["ca.pem"], &["--crl", late]));
+    assert!(
+        p.contains("revocation data") && p.contains("unknown"),
+        "{p}"
+    );
+    // A CRL dated tomorrow is refused.
+    let now = time::OffsetDateTime::now_utc();
+    pki.crl_dated(
+        now + time::Duration::days(1),
+        now + time::Duration::days(2),
+        "future.crl",
+    );
+    let p = problem(&verify_with(
+        &pki,
+        &plain,
+        &["ca.pem"],
+        &["--crl", pki.path("future.crl").to_str().unwrap()],
+    ));
+    assert!(p.contains("in the future"), "{p}");
+}

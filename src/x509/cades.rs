@@ -395,11 +395,15 @@ pub fn sign_cades(
 pub fn timestamp_over_http(cms: &[u8], url: &str) -> Result<(Vec<u8>, String), X509Error> {
     let tsa = |detail: String| X509Error::Tsa {
         url: url.to_string(),
-        detail,
+        detail: format!("{url}: {detail}"),
     };
     let imprint = signature_timestamp_imprint(cms).map_err(|e| tsa(e.to_string()))?;
     let (request, nonce) = crate::timestamp::request(&imprint).map_err(|e| tsa(e.to_string()))?;
-    let reply = crate::timestamp::http::fetch(url, &request).map_err(|e| tsa(e.to_string()))?;
+    // The HTTP errors name the URL themselves.
+    let reply = crate::timestamp::http::fetch(url, &request).map_err(|e| X509Error::Tsa {
+        url: url.to_string(),
+        detail: e.to_string(),
+    })?;
     let token = crate::timestamp::token_from_response(&reply).map_err(|e| tsa(e.to_string()))?;
     if !crate::timestamp::token_has_nonce(&token, nonce).map_err(|e| tsa(e.to_string()))? {
         return Err(tsa(
@@ -409,4 +413,49 @@ pub fn timestamp_over_http(cms: &[u8], url: &str) -> Result<(Vec<u8>, String), X
     let info = crate::timestamp::check_token(&token, &imprint).map_err(|e| tsa(e.to_string()))?;
     let stamped = attach_signature_timestamp(cms, &token).map_err(|e| tsa(e.to_string()))?;
     Ok((stamped, info.gen_time))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// id-signedData with an empty SignedData: readable as ContentInfo, not as a signature.
+    const MINIMAL: [u8; 17] = [
+        0x30, 0x0f, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02, 0xa0, 0x02,
+        0x30, 0x00,
+    ];
+
+    #[test]
+    fn garbage_is_refused_by_every_entry_point_not_a_panic() {
+        let data = ValidationData::default();
+        for bytes in [&b""[..], b"\x30\x00", b"\x30\x80\x00\x00", &MINIMAL] {
+            assert!(signature_timestamp_imprint(bytes).is_err());
+            assert!(signature_timestamp_tokens(bytes).is_err());
+            assert!(attach_signature_timestamp(bytes, bytes).is_err());
+            assert!(embed_validation_data(bytes, &data).is_err());
+        }
+        for len in 0..MINIMAL.len() {
+            assert!(signature_timestamp_imprint(&MINIMAL[..len]).is_err());
+        }
+        for at in 0..MINIMAL.len() {
+            let mut changed = MINIMAL;
+            changed[at] ^= 0x5a;
+            assert!(signature_timestamp_imprint(&changed).is_err());
+            assert!(attach_signature_timestamp(&changed, &MINIMAL).is_err());
+        }
+    }
+
+    #[test]
+    fn validation_data_files_hold_certificates_or_crls_only() {
+        let mut data = ValidationData::default();
+        assert!(data.add(b"not DER at all").is_err());
+        assert!(data
+            .add(b"-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n")
+            .is_err());
+        // PEM blocks of other kinds are ignored, not an error.
+        assert!(data
+            .add(b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
+            .is_ok());
+        assert!(data.certificates.is_empty() && data.crls.is_empty());
+    }
 }

@@ -71,7 +71,7 @@ pub enum X509Error {
     Passphrase(String),
     #[error("cannot sign: {0}")]
     Sign(String),
-    #[error("no timestamp from the TSA {url}: {detail}")]
+    #[error("no timestamp from the TSA: {detail}")]
     Tsa { url: String, detail: String },
 }
 

@@ -196,6 +196,21 @@ impl Pki {
         self.openssl("ca -batch -config openssl.cnf -name root_ca -gencrl -crldays 1 -out ca.crl");
     }
 
+    /// A CRL from the intermediate with the given thisUpdate and nextUpdate, written to `out`.
+    pub fn crl_dated(
+        &self,
+        this_update: time::OffsetDateTime,
+        next_update: time::OffsetDateTime,
+        out: &str,
+    ) {
+        let fmt = time::macros::format_description!("[year][month][day][hour][minute][second]Z");
+        self.openssl(&format!(
+            "ca -batch -config openssl.cnf -gencrl -crl_lastupdate {} -crl_nextupdate {} -out {out}",
+            this_update.format(&fmt).expect("format"),
+            next_update.format(&fmt).expect("format")
+        ));
+    }
+
     /// A P-256 signer `NAME` under the intermediate, valid from an hour ago until `seconds`
     /// from now; `NAME-bundle.pem` holds its key, certificate and the intermediate. Returns
     /// its notAfter.
