@@ -992,3 +992,34 @@ fn a_crl_covers_the_timestamp_it_postdates_and_an_expired_or_future_crl_is_refus
     ));
     assert!(p.contains("in the future"), "{p}");
 }
+
+#[test]
+fn a_timestamp_goes_into_what_openssl_signs_too() {
+    let pki = Pki::new();
+    let (dir, json) = example_certificate();
+    openssl_signs(&pki, &json, "rsa");
+    assert_exit(
+        &run(massho()
+            .args(["cert", "timestamp-request", "--x509"])
+            .arg(&json)),
+        0,
+    );
+    let tsr = dir.path().join("reply.tsr");
+    pki.openssl(&format!(
+        "ts -reply -config openssl.cnf -section tsa_trusted -queryfile {}.p7s.tsq -out {}",
+        json.display(),
+        tsr.display()
+    ));
+    assert_exit(
+        &run(massho()
+            .args(["cert", "timestamp-attach", "--x509"])
+            .arg(&json)
+            .arg(&tsr)),
+        0,
+    );
+    assert!(openssl_sees_timestamp(&pki, &json));
+    assert!(openssl_verifies(&pki, &json, "ca.pem").status.success());
+    let out = verify_with(&pki, &json, &["ca.pem"], &[]);
+    assert_exit(&out, 0);
+    assert_eq!(verdict(&out)["x509_tsa"], "CN=massho test TSA");
+}
