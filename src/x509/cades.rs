@@ -52,16 +52,12 @@ pub fn signature_timestamp_imprint(cms: &[u8]) -> Result<[u8; 32], Failure> {
 pub fn attach_signature_timestamp(cms: &[u8], token: &[u8]) -> Result<Vec<u8>, Failure> {
     let mut signed = Extendable::read(cms)?;
     let imprint: [u8; 32] = Sha256::digest(signed.signer()?.signature.as_bytes()).into();
-    let token = crate::timestamp::token_from_response(token)
-        .or_else(|_| {
-            // A bare token (ContentInfo) rather than a whole response.
-            ContentInfo::from_der(token).map(|_| token.to_vec())
-        })
-        .map_err(|_| {
-            Failure::Timestamp(
-                "the timestamp reply is neither a granted RFC 3161 TimeStampResp nor a timestamp token".into(),
-            )
-        })?;
+    // A bare token (ContentInfo), or a whole response whose status must be granted.
+    let token = match ContentInfo::from_der(token) {
+        Ok(_) => token.to_vec(),
+        Err(_) => crate::timestamp::token_from_response(token)
+            .map_err(|e| Failure::Timestamp(e.to_string()))?,
+    };
     crate::timestamp::check_token(&token, &imprint).map_err(|e| {
         Failure::Timestamp(format!(
             "the token does not stamp this signature ({e}); request a timestamp over this very .p7s"
