@@ -5,11 +5,13 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::pipeline::Throttle;
+use common::tmux::Tmux;
 use common::{keypair, massho, LoopDevice};
 use serde_json::Value;
 
@@ -259,6 +261,189 @@ fn the_station_resumes_an_interrupted_wipe_of_a_drive_it_recognises() {
         .args(["verify", "--result"])
         .arg(recorded["result_file"].as_str().unwrap())
         .arg(dev.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// The station in a 100×30 tmux session (a terminal): its dashboard. `procs` is a blkio
+/// group's `cgroup.procs`, which the station's shell joins before it starts.
+fn station_on_a_terminal(dir: &Path, policy: &Path, procs: &Path) -> Tmux {
+    // Hermetic: none of the developer's MASSHO_* or XDG_* settings reach it. The exit status
+    // is written by the shell (tmux does not always reap a pane's process).
+    let script = format!(
+        "echo $$ > '{}'\nenv -i PATH=\"$PATH\" TERM=screen HOME='{}' LANG=C.UTF-8 MASSHO_JOURNAL_DIR='{}' '{}' station --interval-ms 300 --policy '{}'\necho $? > '{}'\n",
+        procs.display(),
+        dir.display(),
+        dir.join("journal").display(),
+        massho().get_program().to_string_lossy(),
+        policy.display(),
+        dir.join("exit").display()
+    );
+    let file = dir.join("station.sh");
+    std::fs::write(&file, script).unwrap();
+    Tmux::start(&file, 100, 30)
+}
+
+fn wait_exit(dir: &Path, t: &Tmux) -> i32 {
+    let start = Instant::now();
+    loop {
+        if let Ok(code) = std::fs::read_to_string(dir.join("exit")) {
+            if let Ok(code) = code.trim().parse() {
+                return code;
+            }
+        }
+        assert!(
+            start.elapsed() < LONG,
+            "the station did not exit; screen:\n{}",
+            t.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+const LONG: Duration = Duration::from_secs(90);
+
+/// On a terminal the station shows the console's dashboard: a disk attached while it runs gets
+/// a row and is wiped, its row shows its certificate; a second (throttled) disk stopped alone
+/// with `s`/`y` is recorded aborted; `q`/`y` quits with every record written.
+#[test]
+fn on_a_terminal_the_station_shows_the_dashboard_and_a_drive_can_be_stopped_alone() {
+    common::require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let (key, public) = keypair(dir.path(), "station");
+    let images = dir.path().join("images");
+    for d in ["images", "results", "certs", "journal"] {
+        std::fs::create_dir_all(dir.path().join(d)).unwrap();
+    }
+    let policy = dir.path().join("station.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "method = \"zero\"\nverify = \"all\"\nresult_dir = \"{}\"\ncert_dir = \"{}\"\nkey = \"{}\"\noperator = \"Bench\"\njournal_dir = \"{}\"\nloop_files_under = \"{}\"\n",
+            dir.path().join("results").display(),
+            dir.path().join("certs").display(),
+            key.display(),
+            dir.path().join("journal").display(),
+            images.display()
+        ),
+    )
+    .unwrap();
+    // A bay whose disk is present at start (ignored), throttled by its device number; the
+    // disk swapped into it later (`losetup -d` + `losetup`, a new disk sequence number) is
+    // new to the station and is wiped slowly enough to be stopped.
+    let slow = LoopDevice::over(&image(&images, "present.img", 0x11), 512);
+    let throttle = Throttle::new(&slow, 2 * MIB);
+    let t = station_on_a_terminal(dir.path(), &policy, &throttle.procs_file());
+    t.wait_for("watching for new disks", LONG);
+    t.wait_for("Station", LONG);
+
+    let fast = LoopDevice::over(&image(&images, "fast.img", 0x33), 4096);
+    let fast_name = fast
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    t.wait_for(&format!("{fast_name}: attached"), LONG);
+    let screen = t.wait_for("PASSED cert", LONG);
+    let certs = |status: &str| -> Vec<(String, PathBuf)> {
+        std::fs::read_dir(dir.path().join("certs"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .filter_map(|p| {
+                let v: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+                (v["status"] == status).then(|| (v.to_string(), p))
+            })
+            .collect()
+    };
+    let passed = certs("passed");
+    assert_eq!(passed.len(), 1, "{passed:?}");
+    let (cert_text, cert_file) = &passed[0];
+    let cert: Value = serde_json::from_str(cert_text).unwrap();
+    let id = cert["certificate_id"]
+        .as_str()
+        .or_else(|| cert["id"].as_str())
+        .unwrap_or_else(|| panic!("no certificate id in {cert:#}"));
+    let row = screen
+        .lines()
+        .find(|l| l.contains(&fast_name) && l.contains("PASSED"))
+        .unwrap_or_else(|| panic!("no row for {fast_name}:\n{screen}"));
+    assert!(
+        row.contains(&id[..8.min(id.len())]),
+        "the row does not show certificate {id}:\n{screen}"
+    );
+
+    let slow_name = slow
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let swapped = image(&images, "swapped.img", 0xAA);
+    std::fs::write(&swapped, vec![0xAA; (16 * MIB) as usize]).unwrap();
+    assert_eq!(slow.swap_backing(&swapped), (true, true));
+    t.wait_for(&format!("{slow_name}: attached"), LONG);
+    t.wait_for("1/1 write", LONG);
+    // The second row: the drive just attached.
+    t.keys(&["Down"]);
+    t.keys(&["s"]);
+    t.wait_for("only? The others go on", LONG);
+    t.keys(&["y"]);
+    // The certificate is written after the wipe ends; the row shows it then.
+    t.wait_for("ABORTED cert", LONG);
+    assert_eq!(certs("aborted").len(), 1, "the stopped drive's certificate");
+    // Quitting asks first; a "no" keeps the station.
+    t.keys(&["q"]);
+    t.wait_for("Stop every wipe and quit?", LONG);
+    t.keys(&["n"]);
+    t.wait_for("not stopped", LONG);
+    t.keys(&["q"]);
+    t.wait_for("Stop every wipe and quit?", LONG);
+    t.keys(&["y"]);
+    assert_eq!(wait_exit(dir.path(), &t), 0);
+    // The scrollback keeps each drive's end.
+    let screen = t.scrollback();
+    assert!(
+        screen.contains(&format!("/dev/{fast_name}: PASSED cert")),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(&format!("/dev/{slow_name}: ABORTED")),
+        "{screen}"
+    );
+    // Judged from the media and the records, not the screen.
+    assert!(fast.backing_bytes().iter().all(|b| *b == 0));
+    assert!(
+        std::fs::read(&swapped).unwrap().iter().any(|b| *b != 0),
+        "the stopped drive was finished"
+    );
+    assert!(
+        std::fs::read(images.join("present.img"))
+            .unwrap()
+            .iter()
+            .all(|b| *b == 0x11),
+        "the disk present at start was written"
+    );
+    for e in std::fs::read_dir(dir.path().join("journal"))
+        .unwrap()
+        .flatten()
+    {
+        if e.path().extension().is_some_and(|x| x == "json") {
+            let v: Value = serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
+            assert!(v["closed"].is_object(), "an open journal entry: {v:#}");
+        }
+    }
+    let out = massho()
+        .args(["cert", "verify", "--pubkey"])
+        .arg(&public)
+        .arg(cert_file)
         .output()
         .unwrap();
     assert!(

@@ -14,6 +14,7 @@
 //! the wipes are still recorded.
 
 mod board;
+pub mod dashboard;
 mod keys;
 mod model;
 mod start;
@@ -237,6 +238,23 @@ fn terminal_input(timeout: Duration) -> Input {
     }
 }
 
+/// The keys typed within `wait`; `None` once the terminal is gone (hung up or closed).
+fn read_keys(wait: Duration) -> Option<Vec<model::Key>> {
+    match terminal_input(wait) {
+        Input::Gone => return None,
+        Input::Nothing => return Some(Vec::new()),
+        Input::Ready => {}
+    }
+    let mut buf = [0u8; 4096];
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&std::io::stdin());
+    match nix::unistd::read(fd, &mut buf) {
+        Ok(0) => None,
+        Ok(n) => Some(keys::decode(&buf[..n])),
+        Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => Some(Vec::new()),
+        Err(_) => None,
+    }
+}
+
 /// A batch on its way: each drive's own stop, and the outcomes once `run_batch` returns.
 struct Batch {
     devices: Vec<String>,
@@ -323,27 +341,15 @@ impl App<'_> {
                 std::thread::sleep(wait);
                 continue;
             }
-            match terminal_input(wait) {
-                Input::Gone => {
-                    tty = false;
-                    continue;
-                }
-                Input::Nothing => continue,
-                Input::Ready => {}
-            }
-            let mut buf = [0u8; 4096];
-            let fd = std::os::fd::AsRawFd::as_raw_fd(&std::io::stdin());
-            match nix::unistd::read(fd, &mut buf) {
-                Ok(0) => tty = false,
-                Ok(n) => {
-                    for key in keys::decode(&buf[..n]) {
+            match read_keys(wait) {
+                None => tty = false,
+                Some(keys) => {
+                    for key in keys {
                         let action = self.model.key(key);
                         self.act(action);
+                        dirty = true;
                     }
-                    dirty = true;
                 }
-                Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
-                Err(_) => tty = false,
             }
         }
     }

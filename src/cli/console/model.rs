@@ -296,6 +296,8 @@ pub struct Model {
     pub end_scroll: usize,
     /// One line for the operator: what went wrong, or what to do.
     pub message: Option<String>,
+    /// The dashboard's title when it is not a batch's (the station's, which keeps watching).
+    pub heading: Option<String>,
 }
 
 impl Model {
@@ -315,6 +317,7 @@ impl Model {
             end: Vec::new(),
             end_scroll: 0,
             message: None,
+            heading: None,
         }
     }
 

@@ -442,7 +442,11 @@ fn bar(percent: f64, width: usize) -> String {
 
 pub fn status_word(r: &Row) -> String {
     match r.status {
-        Some(s) => s.name().to_uppercase(),
+        // The certificate id is what the technician writes on the drive's label.
+        Some(s) => match &r.certificate {
+            Some(id) => format!("{} cert {id}", s.name().to_uppercase()),
+            None => s.name().to_uppercase(),
+        },
         None if r.stopping => "STOPPING".to_owned(),
         None => "running".to_owned(),
     }
@@ -456,7 +460,8 @@ fn running(f: &mut Frame, m: &Model, board: &BoardState, area: Rect) {
         f,
         m,
         format!(
-            "Wiping {} drive(s): {} running, {ended} ended   overall ETA {eta}",
+            "{} {} drive(s): {} running, {ended} ended   overall ETA {eta}",
+            m.heading.as_deref().unwrap_or("Wiping"),
             board.rows.len(),
             board.rows.len() - ended
         ),
