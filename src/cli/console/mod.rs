@@ -60,8 +60,12 @@ pub fn run(args: &ConsoleArgs) -> anyhow::Result<Exit> {
             "massho console needs a terminal on standard input and output; for scripts use `massho wipe`",
         ));
     }
+    let custom = match &args.methods_dir {
+        Some(dir) => custom_methods(dir)?,
+        None => Vec::new(),
+    };
     let drives = scan(&args.devices)?;
-    let mut model = Model::new(drives);
+    let mut model = Model::with_methods(drives, custom);
     let prefill = [
         (field::OPERATOR, args.operator.clone()),
         (field::ORG, args.org.clone()),
@@ -121,6 +125,32 @@ pub fn run(args: &ConsoleArgs) -> anyhow::Result<Exit> {
         }
     }
     Ok(app.exit)
+}
+
+/// Every `*.toml` method in `dir`, by file name; one that does not load is a usage error
+/// naming the file and what is wrong (better at start than on the confirmation screen).
+fn custom_methods(dir: &std::path::Path) -> anyhow::Result<Vec<model::CustomMethod>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        ExitError::usage(format!(
+            "cannot read the methods directory {}: {e}; give a directory of *.toml method files",
+            path_safe(dir)
+        ))
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|file| match crate::method::load_file(&file) {
+            Ok(method) => Ok(model::CustomMethod { file, method }),
+            Err(e) => Err(ExitError::usage(format!(
+                "{e}; fix or remove it from the methods directory"
+            ))),
+        })
+        .collect()
 }
 
 /// The drives offered: the named ones, or everything `massho devices` lists.

@@ -101,11 +101,12 @@ fn list(f: &mut Frame, m: &Model, area: Rect) {
         f,
         m,
         format!(
-            "massho console - drives: {}  selected: {selected}  verify: {}",
+            "massho console - drives: {}  selected: {selected}  verify: {}  rounds: {}",
             m.drives.len(),
-            VERIFY_CHOICES.get(m.verify).map_or("?", |v| v.1)
+            VERIFY_CHOICES.get(m.verify).map_or("?", |v| v.1),
+            m.rounds
         ),
-        "Up/Down move  Space select  m/M method  v verify  r rescan  Enter next  q quit\n[x] selected  [ ] may be wiped  -- refused (the reason is shown below)",
+        "Up/Down move  Space select  m/M method  v verify  +/- rounds  Enter next  q quit\n[x] selected  [ ] may be wiped  -- refused (reason below)  r rescan",
         &areas,
     );
     let body = areas[1];
@@ -232,6 +233,22 @@ fn drive_lines(d: &super::model::Drive) -> Vec<Line<'static>> {
     }
     lines.push(Line::from(format!("Health: {}", health(i))));
     lines.push(Line::from(format!("Hidden areas: {}", hidden(i))));
+    if d.hides_sectors() {
+        lines.push(bold(if d.hidden_ignore {
+            "Decided (h): wipe only what the host sees; the hidden sectors are recorded as NOT sanitized"
+        } else {
+            "Decide: restore the hidden sectors first, or h to wipe only what the host sees"
+        }));
+    }
+    if d.allow_bridge {
+        lines.push(bold(
+            "Decided (b): firmware purge may run through the USB bridge",
+        ));
+    } else if d.info.transport == device::Transport::Usb {
+        lines.push(Line::from(
+            "Behind a USB bridge: b lets firmware purge run through it (where the drive offers one)",
+        ));
+    }
     lines.push(Line::from(format!("Purge techniques: {}", techniques(i))));
     lines.push(Line::from(format!(
         "purge would use: {}",
