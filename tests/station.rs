@@ -308,6 +308,38 @@ fn wait_exit(dir: &Path, t: &Tmux) -> i32 {
 
 const LONG: Duration = Duration::from_secs(90);
 
+/// A policy with every record under `dir` (results, certs, journal) that admits loop devices
+/// over files in `dir/images` only.
+fn terminal_policy(dir: &Path, key: &Path) -> PathBuf {
+    for d in ["images", "results", "certs", "journal"] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    let policy = dir.join("station.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "method = \"zero\"\nverify = \"all\"\nresult_dir = \"{}\"\ncert_dir = \"{}\"\nkey = \"{}\"\noperator = \"Bench\"\njournal_dir = \"{}\"\nloop_files_under = \"{}\"\n",
+            dir.join("results").display(),
+            dir.join("certs").display(),
+            key.display(),
+            dir.join("journal").display(),
+            dir.join("images").display()
+        ),
+    )
+    .unwrap();
+    policy
+}
+
+/// The journal entries under `dir/journal`.
+fn journal_entries(dir: &Path) -> Vec<Value> {
+    std::fs::read_dir(dir.join("journal"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
+        .collect()
+}
+
 /// On a terminal the station shows the console's dashboard: a disk attached while it runs gets
 /// a row and is wiped, its row shows its certificate; a second (throttled) disk stopped alone
 /// with `s`/`y` is recorded aborted; `q`/`y` quits with every record written.
@@ -317,22 +349,7 @@ fn on_a_terminal_the_station_shows_the_dashboard_and_a_drive_can_be_stopped_alon
     let dir = tempfile::tempdir().unwrap();
     let (key, public) = keypair(dir.path(), "station");
     let images = dir.path().join("images");
-    for d in ["images", "results", "certs", "journal"] {
-        std::fs::create_dir_all(dir.path().join(d)).unwrap();
-    }
-    let policy = dir.path().join("station.toml");
-    std::fs::write(
-        &policy,
-        format!(
-            "method = \"zero\"\nverify = \"all\"\nresult_dir = \"{}\"\ncert_dir = \"{}\"\nkey = \"{}\"\noperator = \"Bench\"\njournal_dir = \"{}\"\nloop_files_under = \"{}\"\n",
-            dir.path().join("results").display(),
-            dir.path().join("certs").display(),
-            key.display(),
-            dir.path().join("journal").display(),
-            images.display()
-        ),
-    )
-    .unwrap();
+    let policy = terminal_policy(dir.path(), &key);
     // A bay whose disk is present at start (ignored), throttled by its device number; the
     // disk swapped into it later (`losetup -d` + `losetup`, a new disk sequence number) is
     // new to the station and is wiped slowly enough to be stopped.
@@ -450,5 +467,63 @@ fn on_a_terminal_the_station_shows_the_dashboard_and_a_drive_can_be_stopped_alon
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// A dropped SSH session while the station's dashboard shows a wipe: the terminal hangs up
+/// (SIGHUP), the wipe is recorded aborted with its journal entry closed, and the station exits
+/// on its own.
+#[test]
+fn a_dropped_session_stops_the_station_dashboard_and_records_the_wipe() {
+    common::require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _) = keypair(dir.path(), "station");
+    let policy = terminal_policy(dir.path(), &key);
+    let images = dir.path().join("images");
+    let bay = LoopDevice::over(&image(&images, "present.img", 0x11), 512);
+    let throttle = Throttle::new(&bay, MIB);
+    let t = station_on_a_terminal(dir.path(), &policy, &throttle.procs_file());
+    t.wait_for("watching for new disks", LONG);
+    let swapped = images.join("swapped.img");
+    std::fs::write(&swapped, vec![0xAA; (16 * MIB) as usize]).unwrap();
+    assert_eq!(bay.swap_backing(&swapped), (true, true));
+    t.wait_for("1/1 write", LONG);
+    let mark = policy.to_string_lossy().into_owned();
+    let pid = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .find(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                let c = String::from_utf8_lossy(&c);
+                let mut args = c.split('\0');
+                args.next().is_some_and(|a| a.ends_with("/massho"))
+                    && args.next() == Some("station")
+                    && c.contains(&mark)
+            })
+        })
+        .expect("the station's process");
+    t.hang_up();
+    let start = Instant::now();
+    // SAFETY: kill(pid, 0) only asks whether the process exists.
+    while unsafe { libc::kill(pid, 0) } == 0 {
+        assert!(
+            start.elapsed() < LONG,
+            "the station still runs after SIGHUP"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let journal = journal_entries(dir.path());
+    assert_eq!(journal.len(), 1, "{journal:#?}");
+    assert_eq!(
+        journal[0]["closed"]["status"], "aborted",
+        "{:#}",
+        journal[0]
+    );
+    let result = journal[0]["closed"]["result_file"].as_str().unwrap();
+    assert!(Path::new(result).exists(), "{result}");
+    assert!(
+        std::fs::read(&swapped).unwrap().iter().any(|b| *b != 0),
+        "the wipe cannot have finished at 1 MiB/s"
     );
 }
