@@ -226,10 +226,15 @@ fn watch(
     for (seen, h) in running {
         if h.join().is_err() {
             failed = true;
-            errln!(
-                "massho: error: the wipe thread of {} ended without a result",
+            let why = format!(
+                "the wipe thread of {} ended without a result",
                 path_safe(&seen.path)
             );
+            match front {
+                // The dashboard's log pane (standard error is under the full screen).
+                Front::Dashboard(dash) => dash.say(format!("error: {why}")),
+                Front::Lines(_) => errln!("massho: error: {why}"),
+            }
         }
     }
     front.event(serde_json::json!({"event": "stopped"}), "station: stopped");
