@@ -354,18 +354,22 @@ fn on_a_terminal_the_station_shows_the_dashboard_and_a_drive_can_be_stopped_alon
     // disk swapped into it later (`losetup -d` + `losetup`, a new disk sequence number) is
     // new to the station and is wiped slowly enough to be stopped.
     let slow = LoopDevice::over(&image(&images, "present.img", 0x11), 512);
-    let throttle = Throttle::new(&slow, 2 * MIB);
+    let throttle = Throttle::new(&slow, MIB);
     let t = station_on_a_terminal(dir.path(), &policy, &throttle.procs_file());
     t.wait_for("watching for new disks", LONG);
     t.wait_for("Station", LONG);
+    let name = |d: &LoopDevice| d.path().file_name().unwrap().to_string_lossy().into_owned();
+
+    // The slow drive first: its wipe runs (1 MiB/s) while the next one is attached.
+    let slow_name = name(&slow);
+    let swapped = images.join("swapped.img");
+    std::fs::write(&swapped, vec![0xAA; (16 * MIB) as usize]).unwrap();
+    assert_eq!(slow.swap_backing(&swapped), (true, true));
+    t.wait_for(&format!("{slow_name}: attached"), LONG);
+    t.wait_for("1/1 write", LONG);
 
     let fast = LoopDevice::over(&image(&images, "fast.img", 0x33), 4096);
-    let fast_name = fast
-        .path()
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
+    let fast_name = name(&fast);
     t.wait_for(&format!("{fast_name}: attached"), LONG);
     let screen = t.wait_for("PASSED cert", LONG);
     let certs = |status: &str| -> Vec<(String, PathBuf)> {
@@ -386,30 +390,25 @@ fn on_a_terminal_the_station_shows_the_dashboard_and_a_drive_can_be_stopped_alon
     let cert: Value = serde_json::from_str(cert_text).unwrap();
     let id = cert["certificate_id"]
         .as_str()
-        .or_else(|| cert["id"].as_str())
         .unwrap_or_else(|| panic!("no certificate id in {cert:#}"));
-    let row = screen
-        .lines()
-        .find(|l| l.contains(&fast_name) && l.contains("PASSED"))
-        .unwrap_or_else(|| panic!("no row for {fast_name}:\n{screen}"));
+    let row_of = |screen: &str, device: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(&format!(" {device} ")))
+            .unwrap_or_else(|| panic!("no row for {device}:\n{screen}"))
+            .to_owned()
+    };
+    let row = row_of(&screen, &fast_name);
     assert!(
-        row.contains(&id[..8.min(id.len())]),
+        row.contains("PASSED") && row.contains(&id[..8]),
         "the row does not show certificate {id}:\n{screen}"
     );
+    assert!(
+        row_of(&screen, &slow_name).contains("running"),
+        "the first drive goes on while the second is wiped:\n{screen}"
+    );
 
-    let slow_name = slow
-        .path()
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
-    let swapped = image(&images, "swapped.img", 0xAA);
-    std::fs::write(&swapped, vec![0xAA; (16 * MIB) as usize]).unwrap();
-    assert_eq!(slow.swap_backing(&swapped), (true, true));
-    t.wait_for(&format!("{slow_name}: attached"), LONG);
-    t.wait_for("1/1 write", LONG);
-    // The second row: the drive just attached.
-    t.keys(&["Down"]);
+    // The cursor is on the first row: the slow drive, stopped alone.
     t.keys(&["s"]);
     t.wait_for("only? The others go on", LONG);
     t.keys(&["y"]);
