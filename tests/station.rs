@@ -330,6 +330,56 @@ fn terminal_policy(dir: &Path, key: &Path) -> PathBuf {
     policy
 }
 
+/// A loop device this test put `file` under (`swap_backing`): the harness detaches only its own
+/// file, so this detaches the swapped-in one on drop, also when the test fails (while open,
+/// the kernel detaches it when the last user closes it).
+struct SwappedIn {
+    device: PathBuf,
+    file: PathBuf,
+}
+
+impl SwappedIn {
+    /// Put `file` into a throttled bay: `bay` (a loop device over `spare`, a file outside the
+    /// policy's directory, so never wiped), detached and attached again with `file`, which the
+    /// station sees as a new disk (a new disk sequence number) limited by `throttle`. Another
+    /// test may take the bay's number between the two steps; then another bay is tried.
+    fn into_bay(
+        mut bay: LoopDevice,
+        spare: &Path,
+        throttle: &Throttle,
+        rate: u64,
+        file: &Path,
+    ) -> (LoopDevice, SwappedIn) {
+        for _ in 0..5 {
+            if bay.swap_backing(file) == (true, true) {
+                let swapped = SwappedIn {
+                    device: bay.path().to_owned(),
+                    file: std::fs::canonicalize(file).unwrap(),
+                };
+                return (bay, swapped);
+            }
+            bay = LoopDevice::over(spare, 512);
+            throttle.also(&bay, rate);
+        }
+        panic!("could not swap {} into a bay", file.display());
+    }
+}
+
+impl Drop for SwappedIn {
+    fn drop(&mut self) {
+        let name = self.device.file_name().unwrap_or_default();
+        let backing = Path::new("/sys/block").join(name).join("loop/backing_file");
+        let now = std::fs::read_to_string(backing).unwrap_or_default();
+        let now = now.trim_end();
+        if Path::new(now.strip_suffix(" (deleted)").unwrap_or(now)) == self.file {
+            let _ = std::process::Command::new("losetup")
+                .arg("-d")
+                .arg(&self.device)
+                .status();
+        }
+    }
+}
+
 /// The journal entries under `dir/journal`.
 fn journal_entries(dir: &Path) -> Vec<Value> {
     std::fs::read_dir(dir.join("journal"))
@@ -353,18 +403,20 @@ fn on_a_terminal_the_station_shows_the_dashboard_and_a_drive_can_be_stopped_alon
     // A bay whose disk is present at start (ignored), throttled by its device number; the
     // disk swapped into it later (`losetup -d` + `losetup`, a new disk sequence number) is
     // new to the station and is wiped slowly enough to be stopped.
-    let slow = LoopDevice::over(&image(&images, "present.img", 0x11), 512);
-    let throttle = Throttle::new(&slow, MIB);
+    // Outside the policy's directory: never wiped, whatever happens to the bay.
+    let spare = image(dir.path(), "present.img", 0x11);
+    let bay = LoopDevice::over(&spare, 512);
+    let throttle = Throttle::new(&bay, MIB);
     let t = station_on_a_terminal(dir.path(), &policy, &throttle.procs_file());
     t.wait_for("watching for new disks", LONG);
     t.wait_for("Station", LONG);
     let name = |d: &LoopDevice| d.path().file_name().unwrap().to_string_lossy().into_owned();
 
     // The slow drive first: its wipe runs (1 MiB/s) while the next one is attached.
-    let slow_name = name(&slow);
     let swapped = images.join("swapped.img");
     std::fs::write(&swapped, vec![0xAA; (16 * MIB) as usize]).unwrap();
-    assert_eq!(slow.swap_backing(&swapped), (true, true));
+    let (slow, _swapped_in) = SwappedIn::into_bay(bay, &spare, &throttle, MIB, &swapped);
+    let slow_name = name(&slow);
     t.wait_for(&format!("{slow_name}: attached"), LONG);
     t.wait_for("1/1 write", LONG);
 
@@ -441,10 +493,7 @@ fn on_a_terminal_the_station_shows_the_dashboard_and_a_drive_can_be_stopped_alon
         "the stopped drive was finished"
     );
     assert!(
-        std::fs::read(images.join("present.img"))
-            .unwrap()
-            .iter()
-            .all(|b| *b == 0x11),
+        std::fs::read(&spare).unwrap().iter().all(|b| *b == 0x11),
         "the disk present at start was written"
     );
     for e in std::fs::read_dir(dir.path().join("journal"))
@@ -479,13 +528,14 @@ fn a_dropped_session_stops_the_station_dashboard_and_records_the_wipe() {
     let (key, _) = keypair(dir.path(), "station");
     let policy = terminal_policy(dir.path(), &key);
     let images = dir.path().join("images");
-    let bay = LoopDevice::over(&image(&images, "present.img", 0x11), 512);
+    let spare = image(dir.path(), "present.img", 0x11);
+    let bay = LoopDevice::over(&spare, 512);
     let throttle = Throttle::new(&bay, MIB);
     let t = station_on_a_terminal(dir.path(), &policy, &throttle.procs_file());
     t.wait_for("watching for new disks", LONG);
     let swapped = images.join("swapped.img");
     std::fs::write(&swapped, vec![0xAA; (16 * MIB) as usize]).unwrap();
-    assert_eq!(bay.swap_backing(&swapped), (true, true));
+    let (_bay, _swapped_in) = SwappedIn::into_bay(bay, &spare, &throttle, MIB, &swapped);
     t.wait_for("1/1 write", LONG);
     let mark = policy.to_string_lossy().into_owned();
     let pid = std::fs::read_dir("/proc")
