@@ -35,6 +35,16 @@ impl Bench {
     /// Start the console on `devices` in a 100×30 tmux session, its options filling in the
     /// certificate details; `throttle` slows its I/O to the devices it names.
     fn console(&self, devices: &[&LoopDevice], throttle: Option<&Throttle>) -> Tmux {
+        self.console_with(devices, throttle, &[])
+    }
+
+    /// As [`Bench::console`], with more options.
+    fn console_with(
+        &self,
+        devices: &[&LoopDevice],
+        throttle: Option<&Throttle>,
+        extra: &[String],
+    ) -> Tmux {
         let mut args: Vec<String> = devices
             .iter()
             .map(|d| d.path().display().to_string())
@@ -50,6 +60,7 @@ impl Bench {
         }
         args.push("--operator".into());
         args.push("Tester".into());
+        args.extend_from_slice(extra);
         let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
         let mut script = String::new();
         if let Some(t) = throttle {
@@ -380,4 +391,88 @@ fn a_dropped_session_mid_wipe_is_recorded_as_aborted() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_recorded(&bench, 1, "aborted");
+}
+
+/// The options of a run chosen on the list: a custom method from `--methods-dir`, two rounds,
+/// every pass read back. The result and the certificate carry them, and the medium holds the
+/// custom method's last pattern.
+#[test]
+fn a_custom_method_rounds_and_verification_chosen_on_the_list_are_what_runs() {
+    require_root();
+    let dev = LoopDevice::new(8 * MIB, 512);
+    dev.fill_backing(0xAA);
+    let bench = Bench::new();
+    let methods = bench.path("methods");
+    std::fs::create_dir_all(&methods).unwrap();
+    std::fs::write(
+        methods.join("site.toml"),
+        "name = \"site-5a\"\ndescription = \"Our policy: ones, then 0x5A\"\n[[pass]]\nbyte = 0xFF\n[[pass]]\nbyte = 0x5A\n",
+    )
+    .unwrap();
+    // Not a method: ignored, as is anything without .toml.
+    std::fs::write(methods.join("README"), "site methods").unwrap();
+    let t = bench.console_with(
+        &[&dev],
+        None,
+        &["--methods-dir".into(), methods.display().to_string()],
+    );
+    t.wait_for("WIPE?", LONG);
+    let mut found = false;
+    for _ in 0..40 {
+        if t.screen().contains("Method: site-5a - NIST Clear") {
+            found = true;
+            break;
+        }
+        t.keys(&["M"]);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(found, "the custom method is not offered:\n{}", t.screen());
+    t.keys(&["+"]);
+    t.wait_for("rounds: 2", LONG);
+    t.keys(&["v", "v"]);
+    t.wait_for("verify: every pass, in full", LONG);
+    to_confirmation(&t, &[0]);
+    let screen = t.wait_for("method site-5a", LONG);
+    assert!(screen.contains("verify all"), "{screen}");
+    t.type_text(&kernel_name(&dev));
+    t.keys(&["Enter"]);
+    t.wait_for("Batch ended: 1 PASSED", LONG);
+    let results = bench.files("results");
+    assert_eq!(results.len(), 1);
+    let result: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&results[0]).unwrap()).unwrap();
+    assert_eq!(result["method"], "site-5a", "{result:#}");
+    assert_eq!(result["rounds"], 2, "{result:#}");
+    assert_eq!(result["passes"].as_array().unwrap().len(), 4, "{result:#}");
+    assert_eq!(result["verify_mode"], "all", "{result:#}");
+    assert_eq!(bench.certificates()[0]["status"], "passed");
+    assert!(
+        all_bytes_are(dev.backing(), 0x5A),
+        "the last pass's pattern"
+    );
+    t.keys(&["q"]);
+    assert_eq!(bench.wait_exit(&t), 0);
+}
+
+/// A malformed method file in the methods directory stops the console at start (a usage
+/// error naming the file), before any drive is offered.
+#[test]
+fn a_malformed_method_in_the_methods_directory_is_refused_at_start() {
+    require_root();
+    let bench = Bench::new();
+    let methods = bench.path("methods");
+    std::fs::create_dir_all(&methods).unwrap();
+    std::fs::write(methods.join("bad.toml"), "name = \"x\"\n").unwrap();
+    let dev = LoopDevice::new(MIB, 512);
+    let t = bench.console_with(
+        &[&dev],
+        None,
+        &["--methods-dir".into(), methods.display().to_string()],
+    );
+    assert_eq!(bench.wait_exit(&t), 2, "{}", t.scrollback());
+    let screen = t.scrollback();
+    assert!(
+        screen.contains("bad.toml") && screen.contains("methods directory"),
+        "{screen}"
+    );
 }

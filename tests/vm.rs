@@ -492,3 +492,147 @@ fn guest_purges_nvme_by_format_and_refuses_what_a_drive_cannot_do() {
         read_out(dir.path(), "timings.txt")
     );
 }
+
+/// A disk pulled from the station mid-wipe, for real: in the guest, the station (NDJSON) sees a
+/// virtio-SCSI disk hot-plugged (a SCSI rescan), starts wiping it, and the disk is then removed
+/// from the kernel (`/sys/block/sdX/device/delete`, what a hot-unplug does); its writes then fail
+/// with ENOSPC, not ENODEV. The station must say `detached`, record the drive *aborted* (not
+/// failed, not finished) with the removal as the reason, and go on to wipe the next disk
+/// plugged in, which the host finds all zeros.
+#[test]
+fn station_records_a_disk_pulled_mid_wipe_as_aborted_and_wipes_the_next() {
+    let dir = tempfile::Builder::new()
+        .prefix("massho-vm-station.")
+        .tempdir()
+        .unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}"));
+    // The pulled disk is big (sparse) so that its wipe is still writing when it is pulled; the
+    // next one is filled, to be judged.
+    std::fs::write(
+        backing_file(dir.path(), "vm-scsi-next"),
+        vec![FILL; DISK_SIZE as usize],
+    )
+    .unwrap_or_else(|e| panic!("cannot fill the backing file: {e}"));
+    let disks = [
+        ("scsi", 2 << 30, "vm-scsi-pull"),
+        ("scsi", DISK_SIZE, "vm-scsi-next"),
+    ];
+    let out = run_vm_sized(dir.path(), &disks, &[], "station_detach.sh", 900);
+    assert!(out.status.success(), "{}", describe(dir.path(), &out));
+    let context = || {
+        format!(
+            "station stderr:\n{}\n{}",
+            read_out(dir.path(), "station.stderr"),
+            describe(dir.path(), &out)
+        )
+    };
+    assert_eq!(
+        read_out(dir.path(), "station.exit").trim(),
+        "0",
+        "{}",
+        context()
+    );
+    let events: Vec<serde_json::Value> = read_out(dir.path(), "station.ndjson")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let attached: BTreeMap<String, String> = read_out(dir.path(), "disks.txt")
+        .lines()
+        .filter_map(|l| l.strip_prefix("attached "))
+        .filter_map(|l| l.split_once(' '))
+        .map(|(s, d)| (s.to_owned(), d.to_owned()))
+        .collect();
+    let pulled = attached
+        .get("vm-scsi-pull")
+        .unwrap_or_else(|| panic!("the pulled disk never came back: {}", context()));
+    // Events of the first wipe: those before the second disk's `attached`.
+    let second = events
+        .iter()
+        .position(|e| e["event"] == "attached" && e["serial"] == "vm-scsi-next")
+        .unwrap_or_else(|| panic!("the next disk was never attached: {events:#?}"));
+    let first = &events[..second];
+    assert!(
+        first.iter().any(|e| e["event"] == "detached"
+            && e["device"] == pulled.as_str()
+            && e["while_wiping"] == true),
+        "no `detached` event while wiping {pulled}: {first:#?}"
+    );
+    assert!(
+        first.iter().any(|e| e["event"] == "progress"),
+        "the wipe was not running when the disk was pulled"
+    );
+    let finished = first
+        .iter()
+        .find(|e| e["event"] == "finished")
+        .unwrap_or_else(|| panic!("no `finished` for the pulled disk: {first:#?}"));
+    assert_eq!(finished["status"], "aborted", "{finished:#}");
+    let recorded = first
+        .iter()
+        .find(|e| e["event"] == "recorded")
+        .unwrap_or_else(|| panic!("the pulled disk was not recorded: {first:#?}"));
+    assert_eq!(recorded["status"], "aborted", "{recorded:#}");
+    // Its result and journal entry, as the guest wrote them.
+    // A path the guest printed (under its mount of the out disk), by its file name.
+    let file_name = |guest: &serde_json::Value| {
+        let path = guest
+            .as_str()
+            .unwrap_or_else(|| panic!("not a path: {guest}"));
+        Path::new(path)
+            .file_name()
+            .unwrap_or_else(|| panic!("no file name in {path}"))
+            .to_string_lossy()
+            .into_owned()
+    };
+    let result_name = file_name(&recorded["result_file"]);
+    let result: serde_json::Value =
+        serde_json::from_str(&read_out(dir.path(), &format!("results/{result_name}")))
+            .expect("the result is JSON");
+    assert_eq!(result["status"], "aborted", "{result:#}");
+    assert_eq!(result["serial"], "vm-scsi-pull", "{result:#}");
+    assert!(
+        result["abandoned"]
+            .as_str()
+            .is_some_and(|a| a.contains("removed while it was being wiped")),
+        "the reason does not name the removal: {result:#}"
+    );
+    let journal: Vec<serde_json::Value> = std::fs::read_dir(dir.path().join("out/journal"))
+        .unwrap_or_else(|e| panic!("no journal from the guest: {e}"))
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
+        .collect();
+    let entry = journal
+        .iter()
+        .find(|e| e["serial"] == "vm-scsi-pull")
+        .unwrap_or_else(|| panic!("no journal entry for the pulled disk: {journal:#?}"));
+    assert_eq!(entry["closed"]["status"], "aborted", "{entry:#}");
+    // The station went on: the next disk passed, is all zeros, and its certificate verifies.
+    let next = events[second..]
+        .iter()
+        .find(|e| e["event"] == "recorded")
+        .unwrap_or_else(|| panic!("the next disk was not recorded: {events:#?}"));
+    assert_eq!(next["status"], "passed", "{next:#}");
+    assert!(
+        all_bytes_are(&backing_file(dir.path(), "vm-scsi-next"), 0),
+        "the next disk is not all zeros"
+    );
+    let cert = dir
+        .path()
+        .join("out/certs")
+        .join(file_name(&next["certificate"]));
+    let verify = Command::new(env!("CARGO_BIN_EXE_massho"))
+        .args(["cert", "verify", "--pubkey"])
+        .arg(dir.path().join("out/key/vm.pub"))
+        .arg(&cert)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run massho cert verify: {e}"));
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    assert!(
+        events.last().is_some_and(|e| e["event"] == "stopped"),
+        "the station did not stop cleanly: {:#?}",
+        events.last()
+    );
+}

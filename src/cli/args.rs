@@ -188,6 +188,10 @@ pub struct ConsoleArgs {
     /// Record each wipe in this media ledger
     #[arg(long, value_name = "PATH")]
     pub ledger: Option<PathBuf>,
+    /// Also offer the custom methods in DIR (each *.toml file, as `massho wipe -m FILE` reads
+    /// them; see docs/methods.md)
+    #[arg(long, value_name = "DIR")]
+    pub methods_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -4,14 +4,21 @@
 //! NDJSON (`--json`) events: `station` (started, with the disks it ignores), `attached`,
 //! `ignored` / `refused` (with the reason), the wipe's own events (`started`, `progress`,
 //! `pass_done`, ..., `finished`, `result`), `recorded` (status, NIST category, result file,
-//! certificate id and path, once the device's records are written), `detached`, `stopped`. On a terminal the same as lines and bars.
+//! certificate id and path, once the device's records are written), `detached`, `stopped`.
+//!
+//! On a terminal (standard input and output both), the console's dashboard
+//! ([`super::console::dashboard`]): a row per drive as it is attached, the events in its log
+//! pane, a key to stop one drive, and quitting asks first. Elsewhere (a log file, a pipe), the
+//! same events as lines.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::args::{CertIssueArgs, PurposeArg, StationArgs};
+use super::console::dashboard::{self, Dashboard};
 use super::render::{Console, Style};
 use super::{certify, Exit, ExitError};
 use crate::device;
@@ -31,7 +38,7 @@ struct Setup {
     result_dir: Option<PathBuf>,
     journal: Journal,
     config: Arc<EngineConfig>,
-    console: Arc<Console>,
+    front: Front,
     force: Arc<AtomicBool>,
     local_offset: time::UtcOffset,
 }
@@ -92,12 +99,18 @@ pub fn run(args: &StationArgs) -> anyhow::Result<Exit> {
         Arc::new(AtomicBool::new(false)),
         Arc::new(AtomicBool::new(false)),
     );
-    let console = Arc::new(Console::new(style, Arc::clone(&interrupted)));
-    super::render::watch_signals(
-        Arc::clone(&console),
-        Arc::clone(&interrupted),
-        Arc::clone(&force),
-    )?;
+    let front = if style == Style::Bars && std::io::stdin().is_terminal() {
+        // The dashboard's own loop watches the signals (the terminal is in raw mode).
+        Front::Dashboard(Arc::new(Dashboard::new(Arc::clone(&interrupted))))
+    } else {
+        let console = Arc::new(Console::new(style, Arc::clone(&interrupted)));
+        super::render::watch_signals(
+            Arc::clone(&console),
+            Arc::clone(&interrupted),
+            Arc::clone(&force),
+        )?;
+        Front::Lines(console)
+    };
     let setup = Arc::new(Setup {
         policy,
         cert,
@@ -105,22 +118,59 @@ pub fn run(args: &StationArgs) -> anyhow::Result<Exit> {
         result_dir,
         journal,
         config: Arc::new(EngineConfig::from_env()),
-        console: Arc::clone(&console),
-        force,
+        front: front.clone(),
+        force: Arc::clone(&force),
         local_offset: time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC),
     });
 
-    let mut watcher = Watcher::new(Path::new(device::sysfs::SYS_BLOCK));
+    let watcher = Watcher::new(Path::new(device::sysfs::SYS_BLOCK));
+    let interval = Duration::from_millis(args.interval_ms);
+    let Front::Dashboard(dash) = &front else {
+        let failed = watch(&setup, watcher, &args.policy, interval, &interrupted);
+        return Ok(if failed { Exit::Internal } else { Exit::Passed });
+    };
+    let station = {
+        let (setup, policy, interrupted) = (
+            Arc::clone(&setup),
+            args.policy.clone(),
+            Arc::clone(&interrupted),
+        );
+        std::thread::spawn(move || watch(&setup, watcher, &policy, interval, &interrupted))
+    };
+    let shown = dashboard::run(
+        dash,
+        &format!("Station ({}):", path_safe(&args.policy)),
+        &force,
+        &|| station.is_finished(),
+    );
+    // Whatever the screen did, the station stops and every drive is recorded before exiting.
+    interrupted.store(true, Ordering::SeqCst);
+    let failed = station.join().unwrap_or(true);
+    for line in shown? {
+        outln!("{line}");
+    }
+    Ok(if failed { Exit::Internal } else { Exit::Passed })
+}
+
+/// Watch for disks until `interrupted`, wipe each by the policy, then wait until every wipe is
+/// recorded. Whether a wipe thread ended without a result.
+fn watch(
+    setup: &Arc<Setup>,
+    mut watcher: Watcher,
+    policy: &Path,
+    interval: Duration,
+    interrupted: &AtomicBool,
+) -> bool {
+    let front = &setup.front;
     let present: Vec<String> = watcher
         .present()
         .iter()
         .map(|s| s.path.display().to_string())
         .collect();
-    event(
-        &console,
+    front.event(
         serde_json::json!({
             "event": "station",
-            "policy": args.policy,
+            "policy": policy,
             "uevents": watcher.has_uevents(),
             "ignoring_present": present,
         }),
@@ -136,7 +186,6 @@ pub fn run(args: &StationArgs) -> anyhow::Result<Exit> {
         ),
     );
     let mut running: Vec<(Seen, std::thread::JoinHandle<()>)> = Vec::new();
-    let interval = Duration::from_millis(args.interval_ms);
     let mut failed = false;
     while !interrupted.load(Ordering::SeqCst) {
         for change in watcher.wait(interval) {
@@ -145,7 +194,7 @@ pub fn run(args: &StationArgs) -> anyhow::Result<Exit> {
                     if interrupted.load(Ordering::SeqCst) {
                         break;
                     }
-                    if let Some(handle) = attach(&setup, &seen) {
+                    if let Some(handle) = attach(setup, &seen) {
                         running.push((seen, handle));
                     }
                 }
@@ -153,8 +202,7 @@ pub fn run(args: &StationArgs) -> anyhow::Result<Exit> {
                     let was_running = running
                         .iter()
                         .any(|(s, h)| s.key == seen.key && !h.is_finished());
-                    event(
-                        &console,
+                    front.event(
                         serde_json::json!({
                             "event": "detached",
                             "device": seen.path,
@@ -179,49 +227,75 @@ pub fn run(args: &StationArgs) -> anyhow::Result<Exit> {
     for (seen, h) in running {
         if h.join().is_err() {
             failed = true;
-            errln!(
-                "massho: error: the wipe thread of {} ended without a result",
+            let why = format!(
+                "the wipe thread of {} ended without a result",
                 path_safe(&seen.path)
             );
+            match front {
+                // The dashboard's log pane (standard error is under the full screen).
+                Front::Dashboard(dash) => dash.say(format!("error: {why}")),
+                Front::Lines(_) => errln!("massho: error: {why}"),
+            }
         }
     }
-    event(
-        &console,
-        serde_json::json!({"event": "stopped"}),
-        "station: stopped",
-    );
-    Ok(if failed { Exit::Internal } else { Exit::Passed })
+    front.event(serde_json::json!({"event": "stopped"}), "station: stopped");
+    failed
 }
 
-/// One NDJSON object, or one line on a terminal.
-fn event(console: &Console, json: serde_json::Value, line: &str) {
-    if console.style() == Style::Json {
-        let mut json = json;
-        if let Some(o) = json.as_object_mut() {
-            o.insert("time".into(), super::render::now().into());
+/// Where the station's events go.
+#[derive(Clone)]
+enum Front {
+    /// NDJSON objects (`--json`), or lines and bars (a log file, a pipe).
+    Lines(Arc<Console>),
+    /// The full-screen dashboard, on a terminal.
+    Dashboard(Arc<Dashboard>),
+}
+
+impl Front {
+    /// One NDJSON object, one line, or one line of the dashboard's log pane.
+    fn event(&self, json: serde_json::Value, line: &str) {
+        match self {
+            Front::Lines(console) if console.style() == Style::Json => {
+                let mut json = json;
+                if let Some(o) = json.as_object_mut() {
+                    o.insert("time".into(), super::render::now().into());
+                }
+                console.json(&json);
+            }
+            Front::Lines(console) => console.say(line),
+            Front::Dashboard(dash) => dash.say(line.to_owned()),
         }
-        console.json(&json);
-    } else {
-        console.say(line);
+    }
+
+    fn json(&self) -> Option<&Console> {
+        match self {
+            Front::Lines(console) if console.style() == Style::Json => Some(console),
+            _ => None,
+        }
+    }
+
+    fn observer(&self) -> Arc<dyn job::JobObserver> {
+        match self {
+            Front::Lines(console) => Arc::clone(console) as Arc<dyn job::JobObserver>,
+            Front::Dashboard(dash) => dash.observer(),
+        }
     }
 }
 
 /// Inspect a newly attached disk, apply the policy, and start its wipe on its own thread.
 fn attach(setup: &Arc<Setup>, seen: &Seen) -> Option<std::thread::JoinHandle<()>> {
-    let console = &setup.console;
+    let front = &setup.front;
     let info = match device::inspect(&seen.path) {
         Ok(i) => i,
         Err(e) => {
-            event(
-                console,
+            front.event(
                 serde_json::json!({"event": "ignored", "device": seen.path, "reason": e.to_string()}),
                 &format!("{}: ignored: {e}", path_safe(&seen.path)),
             );
             return None;
         }
     };
-    event(
-        console,
+    front.event(
         serde_json::json!({
             "event": "attached",
             "device": info.path,
@@ -239,8 +313,7 @@ fn attach(setup: &Arc<Setup>, seen: &Seen) -> Option<std::thread::JoinHandle<()>
     );
     let method_name = match decide(&setup.policy, &info) {
         Decision::Ignore(why) => {
-            event(
-                console,
+            front.event(
                 serde_json::json!({"event": "ignored", "device": info.path, "reason": why}),
                 &format!("{}: ignored: {why}", path_safe(&info.path)),
             );
@@ -249,8 +322,7 @@ fn attach(setup: &Arc<Setup>, seen: &Seen) -> Option<std::thread::JoinHandle<()>
         Decision::Wipe { method } => method,
     };
     let refuse = |why: String| {
-        event(
-            console,
+        front.event(
             serde_json::json!({"event": "refused", "device": info.path, "reason": why}),
             &format!("{}: refused, nothing written: {why}", path_safe(&info.path)),
         );
@@ -290,8 +362,7 @@ fn attach(setup: &Arc<Setup>, seen: &Seen) -> Option<std::thread::JoinHandle<()>
     let (plan, resumes) = match resumable {
         Some(entry) => match job::resume::plan(&entry) {
             Ok(p) => {
-                event(
-                    console,
+                front.event(
                     serde_json::json!({
                         "event": "resuming",
                         "device": info.path,
@@ -355,23 +426,29 @@ fn attach(setup: &Arc<Setup>, seen: &Seen) -> Option<std::thread::JoinHandle<()>
         local_offset: setup.local_offset,
         firmware: None,
     });
+    if let Front::Dashboard(dash) = front {
+        dash.add(
+            &info.path.display().to_string(),
+            info.serial.as_deref(),
+            bound.stop.clone(),
+        );
+    }
     let setup = Arc::clone(setup);
     Some(std::thread::spawn(move || {
         let outcomes = job::run_batch(
             vec![bound],
             recording,
             Arc::clone(&setup.config),
-            Arc::clone(&setup.console) as Arc<dyn job::JobObserver>,
+            setup.front.observer(),
             Arc::clone(&setup.force),
         );
         for o in outcomes {
             match o {
                 Ok(d) => {
-                    if setup.console.style() == Style::Json {
-                        setup.console.json(&super::wipe::result_event(&d.result));
+                    if let Some(console) = setup.front.json() {
+                        console.json(&super::wipe::result_event(&d.result));
                     }
-                    event(
-                        &setup.console,
+                    setup.front.event(
                         serde_json::json!({
                             "event": "recorded",
                             "device": d.result.device,
@@ -394,8 +471,7 @@ fn attach(setup: &Arc<Setup>, seen: &Seen) -> Option<std::thread::JoinHandle<()>
                         ),
                     );
                 }
-                Err(e) => event(
-                    &setup.console,
+                Err(e) => setup.front.event(
                     serde_json::json!({"event": "refused", "reason": e.to_string()}),
                     &format!("refused, nothing written: {e}"),
                 ),

@@ -573,6 +573,34 @@ struct Journaling<'a> {
     changed: Mutex<Option<String>>,
     /// This device's own stop request.
     stop: &'a DeviceStop,
+    /// The disk went away from the system while it was being wiped (seen between events).
+    removed: AtomicBool,
+}
+
+/// Why the wipe of a pulled drive ended.
+const REMOVED: &str =
+    "the drive was removed while it was being wiped (its device is gone from the system)";
+
+/// /sys/dev/block: the kernel's block devices by number.
+const SYS_DEV_BLOCK: &str = "/sys/dev/block";
+
+/// The bound disk is gone from the system: the kernel has no block device with its number, or
+/// one with another disk sequence number (a disk attached since under the same number, as the
+/// next drive plugged in takes a pulled one's `sda`). A pulled drive's writes fail with
+/// whatever the driver answers (ENODEV, EIO, or ENOSPC once its capacity reads 0), so the
+/// system, not the errno, says whether it was pulled. Image files are never gone this way.
+fn gone_from_system(bound: &MediumIdentity, sys_dev_block: &Path) -> bool {
+    if bound.inode.is_some() || bound.device_number.is_empty() {
+        return false;
+    }
+    let dir = sys_dev_block.join(&bound.device_number);
+    if !dir.exists() {
+        return true;
+    }
+    let now = std::fs::read_to_string(dir.join("diskseq"))
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    matches!((bound.diskseq, now), (Some(was), Some(now)) if was != now)
 }
 
 /// A status that cannot stand for a medium that changed under the wipe.
@@ -582,12 +610,11 @@ struct Journaling<'a> {
 /// answers ENODEV but is still present stays `failed`.
 fn removed_while_wiping(
     abandoned: Option<&str>,
-    device_number: &str,
+    bound: &MediumIdentity,
     sys_dev_block: &Path,
 ) -> bool {
     abandoned.is_some_and(|a| a.starts_with(engine::DEVICE_GONE))
-        && !device_number.is_empty()
-        && !sys_dev_block.join(device_number).exists()
+        && gone_from_system(bound, sys_dev_block)
 }
 
 fn demoted(status: Status) -> Status {
@@ -599,6 +626,24 @@ fn demoted(status: Status) -> Status {
 
 impl Observer for Journaling<'_> {
     fn event(&self, event: &WipeEvent) -> Control {
+        // Cheap (a stat and a small read), and progress comes a few times a second: a pulled
+        // drive stops its wipe at once instead of failing sector by sector.
+        if matches!(
+            event,
+            WipeEvent::Progress { .. } | WipeEvent::PassDone { .. } | WipeEvent::Finished { .. }
+        ) && !self.removed.load(Ordering::SeqCst)
+            && gone_from_system(self.bound, Path::new(SYS_DEV_BLOCK))
+        {
+            self.removed.store(true, Ordering::SeqCst);
+        }
+        if let WipeEvent::Finished { device, .. } = event {
+            if self.removed.load(Ordering::SeqCst) {
+                return self.inner.event(&WipeEvent::Finished {
+                    device: device.clone(),
+                    status: Status::Aborted,
+                });
+            }
+        }
         if let WipeEvent::Finished { device, status } = event {
             // What was written through must still be the medium that was bound: a size that
             // changed under the wipe (an image extended, a loop device's capacity re-read)
@@ -647,7 +692,9 @@ impl Observer for Journaling<'_> {
         // The front end hears every event; a device stopped on its own stops whatever the
         // front end answers for the batch.
         match self.inner.event(event) {
-            Control::Continue if self.stop.is_stopped() => Control::Stop,
+            Control::Continue if self.stop.is_stopped() || self.removed.load(Ordering::SeqCst) => {
+                Control::Stop
+            }
             control => control,
         }
     }
@@ -672,6 +719,7 @@ fn run_bound(
         bound: &b.identity,
         changed: Mutex::new(None),
         stop: &b.stop,
+        removed: AtomicBool::new(false),
     };
     let report = if b.job.plan.has_firmware() {
         // Notes (passwords, fingerprints) reach the journal entry before the drive is asked.
@@ -718,6 +766,7 @@ fn run_bound(
     } else {
         engine::run(&b.job.plan, &b.target, &device, config, &journaling)
     };
+    let removed = journaling.removed.load(Ordering::SeqCst);
     let changed = journaling
         .changed
         .into_inner()
@@ -735,19 +784,23 @@ fn run_bound(
         recording.local_offset,
     )
     .with_hidden_restore(b.job.hidden_restore.clone());
-    if let Some(why) = changed {
+    let removed = removed
+        || removed_while_wiping(
+            result.abandoned.as_deref(),
+            &b.identity,
+            Path::new(SYS_DEV_BLOCK),
+        );
+    if removed {
+        // Not a failure of the medium, nor "the medium changed" (its size reads 0 once gone):
+        // the drive left the bench mid-wipe. The errors its last writes met stay listed.
+        result.status = Status::Aborted;
+        result.abandoned = Some(REMOVED.into());
+        result.warnings.push(format!(
+            "{REMOVED}: recorded as aborted; it is partly overwritten and must be wiped again"
+        ));
+    } else if let Some(why) = changed {
         result.status = demoted(result.status);
         result.warnings.push(why);
-    }
-    if removed_while_wiping(
-        result.abandoned.as_deref(),
-        &b.identity.device_number,
-        Path::new("/sys/dev/block"),
-    ) {
-        result.status = Status::Aborted;
-        result.warnings.push(
-            "the drive was removed while it was being wiped (its device is gone from the system): recorded as aborted; it is partly overwritten".into(),
-        );
     }
     if let (Some(old), Some((step, offset))) = (&b.job.resumes, b.job.plan.resume) {
         let offset = offset.min(result.size_bytes);
@@ -1289,18 +1342,46 @@ mod tests {
     fn a_drive_gone_from_the_system_is_aborted_one_still_present_failed() {
         let sys = tempfile::tempdir().unwrap();
         std::fs::create_dir(sys.path().join("8:16")).unwrap();
+        std::fs::write(sys.path().join("8:16/diskseq"), "7\n").unwrap();
+        let disk = |number: &str, diskseq| MediumIdentity {
+            device_number: number.into(),
+            inode: None,
+            diskseq,
+            size_bytes: 1 << 20,
+            serial: None,
+            model: None,
+            backing_file: None,
+            loop_offset: None,
+            detaching: false,
+        };
         let gone = format!("{}: No such device (os error 19)", engine::DEVICE_GONE);
-        assert!(removed_while_wiping(Some(&gone), "8:32", sys.path()));
+        assert!(removed_while_wiping(
+            Some(&gone),
+            &disk("8:32", Some(3)),
+            sys.path()
+        ));
         assert!(
-            !removed_while_wiping(Some(&gone), "8:16", sys.path()),
+            !removed_while_wiping(Some(&gone), &disk("8:16", Some(7)), sys.path()),
             "still present"
         );
         assert!(!removed_while_wiping(
             Some("more than 65536 bad sectors"),
-            "8:32",
+            &disk("8:32", Some(3)),
             sys.path()
         ));
-        assert!(!removed_while_wiping(None, "8:32", sys.path()));
+        assert!(!removed_while_wiping(
+            None,
+            &disk("8:32", Some(3)),
+            sys.path()
+        ));
+        // Whatever the errno: gone, or another disk under the same number since.
+        assert!(gone_from_system(&disk("8:32", Some(3)), sys.path()));
+        assert!(gone_from_system(&disk("8:16", Some(6)), sys.path()));
+        assert!(!gone_from_system(&disk("8:16", Some(7)), sys.path()));
+        assert!(!gone_from_system(&disk("8:16", None), sys.path()));
+        let mut file = disk("8:32", None);
+        file.inode = Some(12);
+        assert!(!gone_from_system(&file, sys.path()), "an image file");
     }
 
     #[test]

@@ -68,6 +68,12 @@ impl Tmux {
         self.ok(&["capture-pane", "-p", "-t", "t"])
     }
 
+    /// The screen and up to 200 lines scrolled off above it (what a program printed on exit),
+    /// wrapped lines joined.
+    pub fn scrollback(&self) -> String {
+        self.ok(&["capture-pane", "-p", "-J", "-S", "-200", "-t", "t"])
+    }
+
     pub fn resize(&self, width: u16, height: u16) {
         self.ok(&[
             "resize-window",

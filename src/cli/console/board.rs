@@ -78,8 +78,10 @@ impl BoardState {
         }
     }
 
+    /// The newest row of `device`: the station may wipe a disk that reuses an ended one's
+    /// name (a drive pushed into the bay another was pulled from).
     fn row(&mut self, device: &str) -> Option<&mut Row> {
-        self.rows.iter_mut().find(|r| r.device == device)
+        self.rows.iter_mut().rev().find(|r| r.device == device)
     }
 }
 
@@ -120,6 +122,14 @@ impl Board {
     pub fn say(&self, line: String) {
         self.lock().say(line);
         self.changed.store(true, Ordering::SeqCst);
+    }
+
+    /// A drive that joined while others run (the station); its index.
+    pub fn add_row(&self, row: Row) -> usize {
+        let mut s = self.lock();
+        s.rows.push(row);
+        self.changed.store(true, Ordering::SeqCst);
+        s.rows.len() - 1
     }
 
     pub fn mark_stopping(&self, index: usize) {
@@ -346,5 +356,28 @@ mod tests {
         assert_eq!(board.snapshot().overall_eta(), Some(90.0));
         stop.store(true, Ordering::SeqCst);
         assert_eq!(board.event(&progress("/dev/a", 120, 10.0)), Control::Stop);
+    }
+
+    #[test]
+    fn a_drive_added_under_an_ended_drives_name_gets_its_own_row() {
+        let board = Board::new(Vec::new(), Arc::new(AtomicBool::new(false)));
+        let row = |device: &str| Row {
+            device: device.into(),
+            ..Row::default()
+        };
+        assert_eq!(board.add_row(row("/dev/sdb")), 0);
+        board.event(&WipeEvent::Finished {
+            device: "/dev/sdb".into(),
+            status: Status::Aborted,
+        });
+        // Another disk pushed into the same bay.
+        assert_eq!(board.add_row(row("/dev/sdb")), 1);
+        board.event(&WipeEvent::Finished {
+            device: "/dev/sdb".into(),
+            status: Status::Passed,
+        });
+        let s = board.snapshot();
+        assert_eq!(s.rows[0].status, Some(Status::Aborted));
+        assert_eq!(s.rows[1].status, Some(Status::Passed));
     }
 }

@@ -14,6 +14,7 @@
 //! the wipes are still recorded.
 
 mod board;
+pub mod dashboard;
 mod keys;
 mod model;
 mod start;
@@ -59,8 +60,12 @@ pub fn run(args: &ConsoleArgs) -> anyhow::Result<Exit> {
             "massho console needs a terminal on standard input and output; for scripts use `massho wipe`",
         ));
     }
+    let custom = match &args.methods_dir {
+        Some(dir) => custom_methods(dir)?,
+        None => Vec::new(),
+    };
     let drives = scan(&args.devices)?;
-    let mut model = Model::new(drives);
+    let mut model = Model::with_methods(drives, custom);
     let prefill = [
         (field::OPERATOR, args.operator.clone()),
         (field::ORG, args.org.clone()),
@@ -120,6 +125,32 @@ pub fn run(args: &ConsoleArgs) -> anyhow::Result<Exit> {
         }
     }
     Ok(app.exit)
+}
+
+/// Every `*.toml` method in `dir`, by file name; one that does not load is a usage error
+/// naming the file and what is wrong (better at start than on the confirmation screen).
+fn custom_methods(dir: &std::path::Path) -> anyhow::Result<Vec<model::CustomMethod>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        ExitError::usage(format!(
+            "cannot read the methods directory {}: {e}; give a directory of *.toml method files",
+            path_safe(dir)
+        ))
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|file| match crate::method::load_file(&file) {
+            Ok(method) => Ok(model::CustomMethod { file, method }),
+            Err(e) => Err(ExitError::usage(format!(
+                "{e}; fix or remove it from the methods directory"
+            ))),
+        })
+        .collect()
 }
 
 /// The drives offered: the named ones, or everything `massho devices` lists.
@@ -237,6 +268,23 @@ fn terminal_input(timeout: Duration) -> Input {
     }
 }
 
+/// The keys typed within `wait`; `None` once the terminal is gone (hung up or closed).
+fn read_keys(wait: Duration) -> Option<Vec<model::Key>> {
+    match terminal_input(wait) {
+        Input::Gone => return None,
+        Input::Nothing => return Some(Vec::new()),
+        Input::Ready => {}
+    }
+    let mut buf = [0u8; 4096];
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&std::io::stdin());
+    match nix::unistd::read(fd, &mut buf) {
+        Ok(0) => None,
+        Ok(n) => Some(keys::decode(&buf[..n])),
+        Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => Some(Vec::new()),
+        Err(_) => None,
+    }
+}
+
 /// A batch on its way: each drive's own stop, and the outcomes once `run_batch` returns.
 struct Batch {
     devices: Vec<String>,
@@ -323,27 +371,15 @@ impl App<'_> {
                 std::thread::sleep(wait);
                 continue;
             }
-            match terminal_input(wait) {
-                Input::Gone => {
-                    tty = false;
-                    continue;
-                }
-                Input::Nothing => continue,
-                Input::Ready => {}
-            }
-            let mut buf = [0u8; 4096];
-            let fd = std::os::fd::AsRawFd::as_raw_fd(&std::io::stdin());
-            match nix::unistd::read(fd, &mut buf) {
-                Ok(0) => tty = false,
-                Ok(n) => {
-                    for key in keys::decode(&buf[..n]) {
+            match read_keys(wait) {
+                None => tty = false,
+                Some(keys) => {
+                    for key in keys {
                         let action = self.model.key(key);
                         self.act(action);
+                        dirty = true;
                     }
-                    dirty = true;
                 }
-                Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
-                Err(_) => tty = false,
             }
         }
     }

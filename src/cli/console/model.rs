@@ -3,8 +3,10 @@
 //! the [`Action`]s that need the outside world (inspecting, opening, wiping). Everything here
 //! is plain data, so the state machine is unit-tested key by key.
 
-use crate::device::{DeviceInfo, MediaClass, Refusal};
-use crate::method::{self, PassTemplate, Requested, VerifyMode};
+use std::path::PathBuf;
+
+use crate::device::{DeviceInfo, MediaClass, Refusal, Transport};
+use crate::method::{self, Method, PassTemplate, Requested, VerifyMode};
 
 /// A key, as the console understands it (crossterm's events are mapped in `mod.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,52 +66,69 @@ pub enum Action {
 /// there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Offer {
-    pub name: &'static str,
+    /// The method's name (a custom method's own, from its file).
+    pub name: String,
+    /// What [`method::resolve`] is given: the built-in name, or the custom method's file.
+    pub source: String,
     /// `Clear`, `Purge (technique)`.
     pub category: String,
     /// Why `purge` would pick its technique (firmware methods).
     pub reason: Option<String>,
 }
 
-/// The methods offered for `d`: every built-in overwrite (NIST Clear), and the firmware
-/// methods only where the drive reports a technique they can use now (NIST Purge), each with
-/// the technique [`crate::purge::choose`] picks for it.
-pub fn offers(d: &DeviceInfo) -> Vec<Offer> {
-    let mut out = Vec::new();
-    for (name, ..) in method::BUILTIN {
-        let Some(m) = method::builtin(name) else {
-            continue;
+/// A method file from the methods directory (`--methods-dir`), loaded and checked at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomMethod {
+    pub file: PathBuf,
+    pub method: Method,
+}
+
+/// The methods offered for `d`: every built-in overwrite (NIST Clear), the custom methods, and
+/// the firmware methods only where the drive reports a technique they can use now (NIST
+/// Purge), each with the technique [`crate::purge::choose`] picks for it. `allow_bridge` lets
+/// a firmware method run through a USB bridge (the operator's decision for this drive).
+pub fn offers(d: &DeviceInfo, custom: &[CustomMethod], allow_bridge: bool) -> Vec<Offer> {
+    let builtin = method::BUILTIN
+        .iter()
+        .filter_map(|(name, ..)| method::builtin(name).map(|m| (m, (*name).to_owned())));
+    let custom = custom
+        .iter()
+        .map(|c| (c.method.clone(), c.file.display().to_string()));
+    builtin
+        .chain(custom)
+        .filter_map(|(m, source)| offer(d, &m, source, allow_bridge))
+        .collect()
+}
+
+fn offer(d: &DeviceInfo, m: &Method, source: String, allow_bridge: bool) -> Option<Offer> {
+    let firmware: Vec<Requested> = m
+        .passes
+        .iter()
+        .filter_map(|p| match p.template {
+            PassTemplate::Firmware(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    let Some(first) = firmware.first() else {
+        let category = if d.media_class == MediaClass::Flash {
+            "Clear only (flash)"
+        } else {
+            "Clear"
         };
-        let firmware: Vec<Requested> = m
-            .passes
-            .iter()
-            .filter_map(|p| match p.template {
-                PassTemplate::Firmware(r) => Some(r),
-                _ => None,
-            })
-            .collect();
-        if firmware.is_empty() {
-            let category = if d.media_class == MediaClass::Flash {
-                "Clear only (flash)"
-            } else {
-                "Clear"
-            };
-            out.push(Offer {
-                name,
-                category: category.into(),
-                reason: None,
-            });
-            continue;
-        }
-        if let Ok((t, why)) = crate::purge::choose(d, firmware[0], false) {
-            out.push(Offer {
-                name,
-                category: format!("Purge ({})", t.name()),
-                reason: Some(why),
-            });
-        }
-    }
-    out
+        return Some(Offer {
+            name: m.name.clone(),
+            source,
+            category: category.into(),
+            reason: None,
+        });
+    };
+    let (t, why) = crate::purge::choose(d, *first, allow_bridge).ok()?;
+    Some(Offer {
+        name: m.name.clone(),
+        source,
+        category: format!("Purge ({})", t.name()),
+        reason: Some(why),
+    })
 }
 
 /// What `-m purge` would do on this drive: the technique and why, or why not.
@@ -130,11 +149,17 @@ pub struct Drive {
     pub method: usize,
     /// Typed, or read by a barcode scanner (a keyboard that types a line and Enter).
     pub asset: String,
+    /// The operator chose to wipe what the host sees of a drive that hides sectors (`h`,
+    /// `--hidden ignore`); the result records them as not sanitized.
+    pub hidden_ignore: bool,
+    /// The operator let firmware purge run through this drive's USB bridge (`b`,
+    /// `--allow-bridge`).
+    pub allow_bridge: bool,
 }
 
 impl Drive {
-    pub fn new(info: DeviceInfo) -> Drive {
-        let offers = offers(&info);
+    pub fn new(info: DeviceInfo, custom: &[CustomMethod]) -> Drive {
+        let offers = offers(&info, custom, false);
         let method = offers
             .iter()
             .position(|o| o.name == "nist-clear")
@@ -145,6 +170,8 @@ impl Drive {
             offers,
             method,
             asset: String::new(),
+            hidden_ignore: false,
+            allow_bridge: false,
         }
     }
 
@@ -153,9 +180,40 @@ impl Drive {
     }
 
     pub fn method_name(&self) -> &str {
-        self.offer().map_or("nist-clear", |o| o.name)
+        self.offer().map_or("nist-clear", |o| o.name.as_str())
+    }
+
+    /// What the pipeline resolves: a built-in name or a custom method's file.
+    pub fn method_source(&self) -> &str {
+        self.offer().map_or("nist-clear", |o| o.source.as_str())
+    }
+
+    /// The drive hides sectors (HPA, DCO, AMA): the operator must decide (`h`).
+    pub fn hides_sectors(&self) -> bool {
+        self.info.has_hidden_sectors()
+    }
+
+    /// The drive sits behind a USB bridge and a firmware method would be offered through it.
+    pub fn bridge_matters(&self, custom: &[CustomMethod]) -> bool {
+        self.info.transport == Transport::Usb
+            && offers(&self.info, custom, true).len() > offers(&self.info, custom, false).len()
+    }
+
+    /// Offers again (after `allow_bridge` changed), keeping the chosen method if still offered.
+    fn reoffer(&mut self, custom: &[CustomMethod]) {
+        let chosen = self.method_source().to_owned();
+        self.offers = offers(&self.info, custom, self.allow_bridge);
+        self.method = self
+            .offers
+            .iter()
+            .position(|o| o.source == chosen)
+            .or_else(|| self.offers.iter().position(|o| o.name == "nist-clear"))
+            .unwrap_or(0);
     }
 }
+
+/// The most rounds (the method's passes, repeated) the console offers.
+pub const MAX_ROUNDS: u32 = 9;
 
 /// A short word for a refusal, for the list's last column (the details say it in full).
 pub fn refusal_word(r: &Refusal) -> &'static str {
@@ -296,13 +354,24 @@ pub struct Model {
     pub end_scroll: usize,
     /// One line for the operator: what went wrong, or what to do.
     pub message: Option<String>,
+    /// The dashboard's title when it is not a batch's (the station's, which keeps watching).
+    pub heading: Option<String>,
+    /// How many times the methods' passes are run (`+`/`-`), for every drive of the batch.
+    pub rounds: u32,
+    /// The methods directory's methods, offered for every drive.
+    pub custom: Vec<CustomMethod>,
 }
 
 impl Model {
     pub fn new(drives: Vec<DeviceInfo>) -> Model {
+        Model::with_methods(drives, Vec::new())
+    }
+
+    /// The drive list, offering `custom` methods besides the built-in ones.
+    pub fn with_methods(drives: Vec<DeviceInfo>, custom: Vec<CustomMethod>) -> Model {
         Model {
             screen: Screen::List,
-            drives: drives.into_iter().map(Drive::new).collect(),
+            drives: drives.into_iter().map(|d| Drive::new(d, &custom)).collect(),
             cursor: 0,
             verify: 0,
             fields: form_fields(),
@@ -315,6 +384,9 @@ impl Model {
             end: Vec::new(),
             end_scroll: 0,
             message: None,
+            heading: None,
+            rounds: 1,
+            custom,
         }
     }
 
@@ -324,11 +396,16 @@ impl Model {
         self.drives = drives
             .into_iter()
             .map(|info| {
-                let mut d = Drive::new(info);
+                let mut d = Drive::new(info, &self.custom);
                 if let Some(o) = old.iter().find(|o| o.info.path == d.info.path) {
                     d.selected = o.selected && d.info.wipeable();
                     d.asset = o.asset.clone();
-                    if let Some(i) = d.offers.iter().position(|x| x.name == o.method_name()) {
+                    d.hidden_ignore = o.hidden_ignore && d.hides_sectors();
+                    d.allow_bridge = o.allow_bridge;
+                    if d.allow_bridge {
+                        d.reoffer(&self.custom);
+                    }
+                    if let Some(i) = d.offers.iter().position(|x| x.source == o.method_source()) {
                         d.method = i;
                     }
                 }
@@ -402,6 +479,12 @@ impl Model {
                 if let Some(d) = self.drives.get_mut(self.cursor) {
                     if d.info.wipeable() {
                         d.selected = !d.selected;
+                        if d.selected && d.hides_sectors() && !d.hidden_ignore {
+                            self.message = Some(format!(
+                                "{} hides sectors (HPA/DCO): restore them before the wipe, or press h to wipe only what the host sees (recorded as not sanitized)",
+                                crate::text::path_safe(&d.info.path)
+                            ));
+                        }
                     } else {
                         let why: Vec<String> =
                             d.info.refusals.iter().map(ToString::to_string).collect();
@@ -416,6 +499,10 @@ impl Model {
             Key::Char('m') | Key::Right => self.cycle_method(1),
             Key::Char('M') | Key::Left => self.cycle_method(-1),
             Key::Char('v') => self.verify = (self.verify + 1) % VERIFY_CHOICES.len(),
+            Key::Char('+') if self.rounds < MAX_ROUNDS => self.rounds += 1,
+            Key::Char('-') if self.rounds > 1 => self.rounds -= 1,
+            Key::Char('h') => self.toggle_hidden(),
+            Key::Char('b') => self.toggle_bridge(),
             Key::Char('r') => return Action::Rescan,
             Key::Enter | Key::Tab => {
                 if self.selected().next().is_none() {
@@ -430,6 +517,45 @@ impl Model {
             _ => {}
         }
         Action::None
+    }
+
+    /// `h`: for a drive that hides sectors, wipe only what the host sees, or refuse again.
+    fn toggle_hidden(&mut self) {
+        let Some(d) = self.drives.get_mut(self.cursor) else {
+            return;
+        };
+        let path = crate::text::path_safe(&d.info.path);
+        if !d.hides_sectors() {
+            self.message = Some(format!("{path} hides no sectors: nothing to decide"));
+            return;
+        }
+        d.hidden_ignore = !d.hidden_ignore;
+        self.message = Some(if d.hidden_ignore {
+            format!("{path}: only what the host sees will be wiped; the certificate records the hidden sectors as NOT sanitized (h again: refuse)")
+        } else {
+            format!("{path}: the wipe will be refused until the hidden sectors are restored")
+        });
+    }
+
+    /// `b`: for a drive behind a USB bridge, let firmware purge run through it, or not.
+    fn toggle_bridge(&mut self) {
+        let Some(d) = self.drives.get_mut(self.cursor) else {
+            return;
+        };
+        let path = crate::text::path_safe(&d.info.path);
+        if !d.allow_bridge && !d.bridge_matters(&self.custom) {
+            self.message = Some(format!(
+                "{path}: no firmware method depends on a USB bridge here: nothing to decide"
+            ));
+            return;
+        }
+        d.allow_bridge = !d.allow_bridge;
+        d.reoffer(&self.custom);
+        self.message = Some(if d.allow_bridge {
+            format!("{path}: firmware purge may run through its USB bridge (bridges time out long commands and can leave the drive locked; `massho unlock` then helps); b again: not")
+        } else {
+            format!("{path}: no firmware purge through its USB bridge")
+        });
     }
 
     fn cycle_method(&mut self, step: isize) {
@@ -648,7 +774,8 @@ mod tests {
     fn purge_methods_are_offered_only_where_the_drive_can_purge() {
         use crate::device::drive::{PurgeTechnique, SanitizeSupport};
         let hdd = sample(DeviceKind::Disk, Transport::Sata, MediaClass::Magnetic);
-        let names: Vec<&str> = offers(&hdd).iter().map(|o| o.name).collect();
+        let offered = offers(&hdd, &[], false);
+        let names: Vec<&str> = offered.iter().map(|o| o.name.as_str()).collect();
         assert!(names.contains(&"nist-clear") && !names.contains(&"purge"));
         assert!(purge_choice(&hdd).starts_with("refused"));
         let mut nvme = sample(DeviceKind::Disk, Transport::Nvme, MediaClass::Flash);
@@ -656,7 +783,7 @@ mod tests {
             techniques: vec![PurgeTechnique::NvmeSanitizeCrypto],
             ..Default::default()
         });
-        let o = offers(&nvme);
+        let o = offers(&nvme, &[], false);
         let purge = o.iter().find(|o| o.name == "purge").unwrap();
         assert_eq!(purge.category, "Purge (nvme-sanitize-crypto)");
         assert!(o.iter().any(|o| o.name == "nvme-sanitize-crypto"));
@@ -682,5 +809,114 @@ mod tests {
         assert_eq!(m.drives[0].method_name(), method);
         m.replace_drives(Vec::new());
         assert_eq!(m.cursor, 0);
+    }
+
+    #[test]
+    fn rounds_are_chosen_with_plus_and_minus_within_bounds() {
+        let mut m = Model::new(drives());
+        assert_eq!(m.rounds, 1);
+        keys(&mut m, &[Key::Char('-')]);
+        assert_eq!(m.rounds, 1, "at least one round");
+        keys(&mut m, &[Key::Char('+'), Key::Char('+')]);
+        assert_eq!(m.rounds, 3);
+        for _ in 0..20 {
+            m.key(Key::Char('+'));
+        }
+        assert_eq!(m.rounds, MAX_ROUNDS);
+    }
+
+    #[test]
+    fn hidden_sectors_are_asked_and_decided_per_drive() {
+        use crate::device::drive::{HiddenArea, HiddenState};
+        let mut hpa = sample(DeviceKind::Disk, Transport::Sata, MediaClass::Magnetic);
+        hpa.hidden = Some(HiddenArea {
+            state: HiddenState::Hidden,
+            accessible_sectors: 1000,
+            native_sectors: Some(1200),
+            native_from: None,
+            dco_sectors: None,
+            notes: Vec::new(),
+        });
+        let plain = sample(DeviceKind::Disk, Transport::Sata, MediaClass::Magnetic);
+        let mut m = Model::new(vec![hpa, plain]);
+        // Selecting it asks.
+        m.key(Key::Char(' '));
+        assert!(m.drives[0].selected);
+        assert!(
+            m.message.as_deref().is_some_and(|t| t.contains("press h")),
+            "{:?}",
+            m.message
+        );
+        m.key(Key::Char('h'));
+        assert!(m.drives[0].hidden_ignore);
+        assert!(m
+            .message
+            .as_deref()
+            .is_some_and(|t| t.contains("NOT sanitized")));
+        m.key(Key::Char('h'));
+        assert!(!m.drives[0].hidden_ignore, "h again: refuse");
+        m.key(Key::Char('h'));
+        // Only that drive; a drive that hides nothing has nothing to decide.
+        m.key(Key::Down);
+        m.key(Key::Char('h'));
+        assert!(!m.drives[1].hidden_ignore);
+        assert!(m
+            .message
+            .as_deref()
+            .is_some_and(|t| t.contains("nothing to decide")));
+        // A rescan keeps the decision.
+        let again: Vec<DeviceInfo> = m.drives.iter().map(|d| d.info.clone()).collect();
+        m.replace_drives(again);
+        assert!(m.drives[0].hidden_ignore && !m.drives[1].hidden_ignore);
+    }
+
+    #[test]
+    fn the_usb_bridge_decision_changes_the_purge_offers_of_that_drive() {
+        use crate::device::drive::{PurgeTechnique, SanitizeSupport};
+        let mut usb = sample(DeviceKind::Disk, Transport::Usb, MediaClass::Flash);
+        usb.sanitize = Some(SanitizeSupport {
+            techniques: vec![PurgeTechnique::AtaSecurityErase { minutes: None }],
+            ..Default::default()
+        });
+        let without = offers(&usb, &[], false);
+        let with = offers(&usb, &[], true);
+        assert!(!without.iter().any(|o| o.name == "purge"), "{without:?}");
+        assert!(with.iter().any(|o| o.name == "purge"), "{with:?}");
+        let mut m = Model::new(vec![usb]);
+        assert_eq!(m.drives[0].offers.len(), without.len());
+        m.key(Key::Char('b'));
+        assert!(m.drives[0].allow_bridge);
+        assert_eq!(m.drives[0].offers.len(), with.len());
+        m.key(Key::Char('b'));
+        assert!(!m.drives[0].allow_bridge);
+        assert_eq!(m.drives[0].offers.len(), without.len());
+    }
+
+    #[test]
+    fn custom_methods_are_offered_for_every_drive_by_their_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("site.toml");
+        std::fs::write(
+            &file,
+            "name = \"site-two-pass\"\ndescription = \"ours\"\n[[pass]]\nbyte = 0x55\n[[pass]]\nbyte = 0x00\n",
+        )
+        .unwrap();
+        let method = crate::method::load_file(&file).unwrap();
+        let custom = vec![CustomMethod {
+            file: file.clone(),
+            method,
+        }];
+        let mut m = Model::with_methods(drives(), custom);
+        let offer = m.drives[0]
+            .offers
+            .iter()
+            .find(|o| o.name == "site-two-pass")
+            .expect("the custom method is offered");
+        assert_eq!(offer.source, file.display().to_string());
+        assert_eq!(offer.category, "Clear");
+        while m.drives[0].method_name() != "site-two-pass" {
+            m.key(Key::Char('m'));
+        }
+        assert_eq!(m.drives[0].method_source(), file.display().to_string());
     }
 }

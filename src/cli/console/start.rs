@@ -42,19 +42,30 @@ pub fn prepare(model: &Model, journal: Journal) -> Result<Prepared, String> {
                 why.join("; ")
             ));
         }
-        let m = method::resolve(d.method_name()).map_err(|e| e.to_string())?;
+        let m = method::resolve(d.method_source()).map_err(|e| e.to_string())?;
         let mut plan = method::plan(
             &m,
             &PlanOptions {
                 verify: model.verify_mode(),
+                rounds: model.rounds,
                 ..PlanOptions::default()
             },
         );
-        plan.resolve(&info, false).map_err(|e| e.to_string())?;
-        if let Some(why) = hidden_refusal(&info, HiddenArg::Refuse) {
-            return Err(why);
+        // The operator's decisions for this drive (`b`, `h` on the list), as --allow-bridge
+        // and --hidden ignore would be for `massho wipe`.
+        plan.resolve(&info, d.allow_bridge)
+            .map_err(|e| e.to_string())?;
+        let hidden = if d.hidden_ignore {
+            HiddenArg::Ignore
+        } else {
+            HiddenArg::Refuse
+        };
+        if let Some(why) = hidden_refusal(&info, hidden) {
+            return Err(format!(
+                "{why}; on the list, h on this drive wipes only the visible part; nothing was written"
+            ));
         }
-        let warnings = warnings_for(&info, &plan, HiddenArg::Refuse);
+        let warnings = warnings_for(&info, &plan, hidden);
         jobs.push(Job::new(info, plan, warnings).map_err(|e| e.to_string())?);
     }
     if jobs.is_empty() {

@@ -101,11 +101,12 @@ fn list(f: &mut Frame, m: &Model, area: Rect) {
         f,
         m,
         format!(
-            "massho console - drives: {}  selected: {selected}  verify: {}",
+            "massho console - drives: {}  selected: {selected}  verify: {}  rounds: {}",
             m.drives.len(),
-            VERIFY_CHOICES.get(m.verify).map_or("?", |v| v.1)
+            VERIFY_CHOICES.get(m.verify).map_or("?", |v| v.1),
+            m.rounds
         ),
-        "Up/Down move  Space select  m/M method  v verify  r rescan  Enter next  q quit\n[x] selected  [ ] may be wiped  -- refused (the reason is shown below)",
+        "Up/Down move  Space select  m/M method  v verify  +/- rounds  Enter next  q quit\n[x] selected  [ ] may be wiped  -- refused (reason below)  r rescan",
         &areas,
     );
     let body = areas[1];
@@ -232,6 +233,22 @@ fn drive_lines(d: &super::model::Drive) -> Vec<Line<'static>> {
     }
     lines.push(Line::from(format!("Health: {}", health(i))));
     lines.push(Line::from(format!("Hidden areas: {}", hidden(i))));
+    if d.hides_sectors() {
+        lines.push(bold(if d.hidden_ignore {
+            "Decided (h): wipe only what the host sees; the hidden sectors are recorded as NOT sanitized"
+        } else {
+            "Decide: restore the hidden sectors first, or h to wipe only what the host sees"
+        }));
+    }
+    if d.allow_bridge {
+        lines.push(bold(
+            "Decided (b): firmware purge may run through the USB bridge",
+        ));
+    } else if d.info.transport == device::Transport::Usb {
+        lines.push(Line::from(
+            "Behind a USB bridge: b lets firmware purge run through it (where the drive offers one)",
+        ));
+    }
     lines.push(Line::from(format!("Purge techniques: {}", techniques(i))));
     lines.push(Line::from(format!(
         "purge would use: {}",
@@ -442,7 +459,11 @@ fn bar(percent: f64, width: usize) -> String {
 
 pub fn status_word(r: &Row) -> String {
     match r.status {
-        Some(s) => s.name().to_uppercase(),
+        // The certificate id is what the technician writes on the drive's label.
+        Some(s) => match &r.certificate {
+            Some(id) => format!("{} cert {id}", s.name().to_uppercase()),
+            None => s.name().to_uppercase(),
+        },
         None if r.stopping => "STOPPING".to_owned(),
         None => "running".to_owned(),
     }
@@ -456,7 +477,8 @@ fn running(f: &mut Frame, m: &Model, board: &BoardState, area: Rect) {
         f,
         m,
         format!(
-            "Wiping {} drive(s): {} running, {ended} ended   overall ETA {eta}",
+            "{} {} drive(s): {} running, {ended} ended   overall ETA {eta}",
+            m.heading.as_deref().unwrap_or("Wiping"),
             board.rows.len(),
             board.rows.len() - ended
         ),
