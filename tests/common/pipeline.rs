@@ -297,11 +297,14 @@ pub fn kill_when(
             run.stderr()
         );
         std::thread::sleep(Duration::from_millis(50));
+        // Only entries: a `.massho-tmp-*` file seen before its rename may be killed with it,
+        // leaving the entry at its previous checkpoint.
         let hit = std::fs::read_dir(journal).unwrap().flatten().any(|f| {
-            serde_json::from_slice::<serde_json::Value>(
-                &std::fs::read(f.path()).unwrap_or_default(),
-            )
-            .is_ok_and(|e| ready(&e))
+            f.path().extension().is_some_and(|e| e == "json")
+                && serde_json::from_slice::<serde_json::Value>(
+                    &std::fs::read(f.path()).unwrap_or_default(),
+                )
+                .is_ok_and(|e| ready(&e))
         });
         if hit {
             break;
