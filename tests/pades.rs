@@ -375,3 +375,97 @@ fn usage_errors_name_what_is_missing() {
     assert_exit(&out, 2);
     assert!(!out_pdf.exists());
 }
+
+/// A TSA on a local port: each HTTP POST is answered by `openssl ts -reply` (section
+/// `tsa_ec` of the test TSA). Serves until the test process ends.
+fn http_tsa(tsa: &common::tsa::Tsa) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/tsa", listener.local_addr().unwrap());
+    let dir = tsa.dir.path().to_owned();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let (query, reply) = (dir.join(format!("q{n}.tsq")), dir.join(format!("r{n}.tsr")));
+            std::fs::write(&query, &body).unwrap();
+            let status = Command::new("openssl")
+                .args([
+                    "ts",
+                    "-reply",
+                    "-config",
+                    "openssl.cnf",
+                    "-section",
+                    "tsa_ec",
+                ])
+                .arg("-queryfile")
+                .arg(&query)
+                .arg("-out")
+                .arg(&reply)
+                .current_dir(&dir)
+                .output()
+                .unwrap();
+            assert!(status.status.success(), "{}", describe_output(&status));
+            let reply = std::fs::read(&reply).unwrap();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/timestamp-reply\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                reply.len()
+            );
+            let _ = stream.write_all(&[head.as_bytes(), &reply].concat());
+        }
+    });
+    url
+}
+
+#[test]
+fn a_signature_timestamp_from_a_tsa_makes_it_b_t_and_is_verified() {
+    let pki = Pki::new();
+    let tsa = common::tsa::Tsa::new();
+    let url = http_tsa(&tsa);
+    let (dir, json) = example_certificate();
+    let pdf = dir.path().join("stamped.pdf");
+    let out = run(massho()
+        .args(["cert", "render", "--format", "pdf", "--x509-key"])
+        .arg(pki.path("ec-bundle.pem"))
+        .args(["--tsa-url", &url, "-o"])
+        .arg(&pdf)
+        .arg(&json));
+    assert_exit(&out, 0);
+
+    let out = run(massho()
+        .args(["cert", "verify", "--json", "--ca"])
+        .arg(pki.path("ca.pem"))
+        .arg("--ca")
+        .arg(tsa.path("ca.pem"))
+        .arg(&pdf));
+    assert_exit(&out, 0);
+    let v = verdict(&out);
+    let stamp = v["signatures"][0]["timestamp"].as_str().unwrap_or_default();
+    assert!(stamp.contains("massho test TSA EC"), "{v}");
+
+    // Without the TSA's CA the timestamp is not trusted, and that is said.
+    let out = verify_pdf(&pdf, &pki.path("ca.pem"));
+    assert_exit(&out, 1);
+    let problem = verdict(&out)["problem"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(problem.to_lowercase().contains("timestamp"), "{problem}");
+
+    let nss = nss_trusting(&pki.path("ca.pem"));
+    let report = pdfsig(nss.path(), &pdf);
+    assert!(report.contains("Signature is Valid."), "{report}");
+    assert!(report.contains("Certificate is Trusted."), "{report}");
+}

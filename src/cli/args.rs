@@ -535,6 +535,10 @@ pub struct CertRenderArgs {
     /// $MASSHO_PASSPHRASE_FILE)
     #[arg(long, value_name = "FILE")]
     pub x509_key: Option<PathBuf>,
+    /// With --x509-key: timestamp the signature at this RFC 3161 TSA (http://...; PAdES B-T),
+    /// the token inside the PDF's signature
+    #[arg(long, value_name = "URL", requires = "x509_key")]
+    pub tsa_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

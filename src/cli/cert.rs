@@ -251,6 +251,10 @@ struct PdfSignatureLine<'a> {
     sub_filter: &'a str,
     /// The X.509 signer's subject, once verified against --ca.
     signer: Option<&'a str>,
+    /// The verified signature timestamp (B-T): time and TSA.
+    timestamp: Option<&'a str>,
+    /// What the CRLs (in the signature, in the DSS) said about the signer's path.
+    revocation: Option<&'a str>,
     /// The time the signing machine claims (/M): not evidence.
     claimed_time: Option<&'a str>,
     reason: Option<&'a str>,
@@ -294,6 +298,8 @@ fn verify_pdfs(pdfs: &[PathBuf], args: &CertVerifyArgs) -> anyhow::Result<usize>
                 r#type: &s.kind,
                 sub_filter: &s.sub_filter,
                 signer: s.signer.as_deref(),
+                timestamp: s.timestamp.as_deref(),
+                revocation: s.revocation.as_deref(),
                 claimed_time: s.claimed_time.as_deref(),
                 reason: s.reason.as_deref(),
                 signed_bytes: s.signed_len,
@@ -315,13 +321,17 @@ fn verify_pdfs(pdfs: &[PathBuf], args: &CertVerifyArgs) -> anyhow::Result<usize>
             outln!("FAIL {}: {}", path_safe(path), terminal_safe(p));
         } else {
             for s in &signatures {
+                let when = match (s.timestamp, s.claimed_time) {
+                    (Some(t), _) => format!(", timestamp {}", terminal_safe(t)),
+                    (None, Some(t)) => {
+                        format!(", claimed time {} (no timestamp)", terminal_safe(t))
+                    }
+                    (None, None) => String::new(),
+                };
                 outln!(
-                    "OK   PDF signature ({}) by \"{}\"{}, {} ({})",
+                    "OK   PDF signature ({}) by \"{}\"{when}, {} ({})",
                     terminal_safe(s.sub_filter),
                     terminal_safe(s.signer.unwrap_or("-")),
-                    s.claimed_time
-                        .map(|t| format!(", claimed time {}", terminal_safe(t)))
-                        .unwrap_or_default(),
                     match &s.appended {
                         None => "covers the whole file".to_owned(),
                         Some(a) => terminal_safe(a).into_owned(),
@@ -419,7 +429,7 @@ fn emit(output: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
 fn render_one(args: &CertRenderArgs) -> anyhow::Result<Exit> {
     if args.format == RenderFormat::Pdf {
         refuse_pdf_on_terminal(args.output.as_deref())?;
-    } else if args.x509_key.is_some() {
+    } else if args.x509_key.is_some() || args.tsa_url.is_some() {
         return Err(ExitError::usage(
             "--x509-key signs a PDF: add --format pdf (text and HTML pages are not signed; the certificate's .minisig and .p7s sign its JSON)",
         ));
@@ -458,8 +468,14 @@ fn render_one(args: &CertRenderArgs) -> anyhow::Result<Exit> {
             let (pdf, substituted) = cert::pdf::certificate(&cert, &facts, &font, seal.as_ref())
                 .with_context(|| format!("cannot make a PDF of {}", args.file.display()))?;
             warn_substituted(&path_safe(&args.file), &substituted);
+            let stamper = |imprint: &[u8; 32]| -> Result<Vec<u8>, String> {
+                let url = args.tsa_url.as_deref().unwrap_or_default();
+                let (tsq, _nonce) = timestamp::request(imprint).map_err(|e| e.to_string())?;
+                timestamp::http::fetch(url, &tsq).map_err(|e| e.to_string())
+            };
+            let stamper: Option<pades::Stamper> = args.tsa_url.as_ref().map(|_| &stamper as _);
             match &signer {
-                Some(s) => pades::sign(&pdf, s)
+                Some(s) => pades::sign(&pdf, s, stamper)
                     .with_context(|| format!("cannot sign the PDF of {}", args.file.display()))?,
                 None => pdf,
             }

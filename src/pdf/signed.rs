@@ -11,12 +11,18 @@
 use std::ops::Range;
 
 use super::syntax::{object_headers, text_string, Dict, Object, Parser};
-use crate::x509::{verify_detached, Failure, TrustAnchors};
+use crate::x509::{
+    verify_detached_with, Cert, Crl, Failure, TrustAnchors, ValidationData, VerifyOptions,
+};
 
 /// More signatures than any certificate carries: past it, the file is refused.
 const MAX_SIGNATURES: usize = 16;
 /// A CMS signature with its chain, a timestamp and revocation data.
 const MAX_CONTENTS: usize = 1 << 20;
+/// One certificate or CRL of the DSS, decompressed.
+const MAX_DSS_ITEM: usize = 4 << 20;
+/// Certificates and CRLs read from the DSS.
+const MAX_DSS_ITEMS: usize = 256;
 
 /// One signature dictionary and what came of checking it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +33,10 @@ pub struct PdfSignature {
     pub sub_filter: String,
     /// The verified signer's subject (RFC 4514).
     pub signer: Option<String>,
+    /// The verified signature timestamp (B-T): its time and the TSA.
+    pub timestamp: Option<String>,
+    /// What the CRLs at hand (the CMS's, the DSS's) said, once verified.
+    pub revocation: Option<String>,
     /// /Name, /Reason and /M as the dictionary claims them (not evidence).
     pub name: Option<String>,
     pub reason: Option<String>,
@@ -126,6 +136,7 @@ pub fn verify_signed_pdf(
         return Err("not a PDF (it does not start with %PDF-)".into());
     }
     let headers = object_headers(pdf, 0..pdf.len());
+    let validation = dss_validation_data(pdf, &headers);
     let mut seen = Vec::new();
     let mut signatures = Vec::new();
     for at_key in occurrences(pdf, b"/ByteRange") {
@@ -148,7 +159,13 @@ pub fn verify_signed_pdf(
                 "more than {MAX_SIGNATURES} signature dictionaries; massho does not check this file"
             ));
         }
-        signatures.push(check_signature(pdf, &dict, &headers, anchors, at));
+        let options = VerifyOptions {
+            anchors,
+            at,
+            tsa_certs: &[],
+            validation: &validation,
+        };
+        signatures.push(check_signature(pdf, &dict, &headers, &options));
     }
     Ok(SignedPdf {
         signatures,
@@ -175,14 +192,15 @@ fn check_signature(
     pdf: &[u8],
     dict: &Dict,
     headers: &[(u32, u16, usize, usize)],
-    anchors: &TrustAnchors,
-    at: time::OffsetDateTime,
+    options: &VerifyOptions<'_>,
 ) -> PdfSignature {
     let name = |n: Option<&[u8]>| String::from_utf8_lossy(n.unwrap_or(b"?")).into_owned();
     let mut sig = PdfSignature {
         kind: name(dict.name(b"Type")),
         sub_filter: name(dict.name(b"SubFilter")),
         signer: None,
+        timestamp: None,
+        revocation: None,
         name: text(dict, b"Name"),
         reason: text(dict, b"Reason"),
         claimed_time: text(dict, b"M"),
@@ -209,8 +227,19 @@ fn check_signature(
     signed.extend_from_slice(&pdf[second]);
     match (sig.kind.as_str(), sig.sub_filter.as_str()) {
         ("Sig", "ETSI.CAdES.detached" | "adbe.pkcs7.detached") => {
-            match verify_detached(&signed, &cms, anchors, at) {
-                Ok(v) => sig.signer = Some(v.signer),
+            match verify_detached_with(&signed, &cms, options) {
+                Ok(v) => {
+                    sig.signer = Some(v.signer);
+                    sig.timestamp = v.timestamp.map(|t| {
+                        format!("{} (TSA \"{}\", serial {})", t.time_text, t.tsa, t.serial)
+                    });
+                    let r = &v.revocation;
+                    sig.revocation = Some(if r.not_checked.is_empty() {
+                        "every certificate checked against a CRL".to_owned()
+                    } else {
+                        format!("no CRL for: {}", r.not_checked.join("; "))
+                    });
+                }
                 Err(f) => sig.problem = Some(describe_failure(&f)),
             }
         }
@@ -341,6 +370,84 @@ fn der_prefix(bytes: &[u8]) -> Option<&[u8]> {
     let total = header.checked_add(len)?;
     let (der, padding) = (bytes.get(..total)?, bytes.get(total..)?);
     padding.iter().all(|b| *b == 0).then_some(der)
+}
+
+/// The certificates and CRLs of the file's DSS (PAdES B-LT), for checking paths and revocation;
+/// empty when there is none. Entries that do not parse are left out: they can only fail to help.
+fn dss_validation_data(pdf: &[u8], headers: &[(u32, u16, usize, usize)]) -> ValidationData {
+    let mut data = ValidationData::default();
+    let Some(dss) = headers
+        .iter()
+        .rev()
+        .find_map(|h| match Parser::new(pdf, h.3).object() {
+            Ok(Object::Dict(d)) if d.name(b"Type") == Some(b"DSS") => Some(d),
+            _ => None,
+        })
+    else {
+        return data;
+    };
+    let refs = |key: &[u8]| -> Vec<(u32, u16)> {
+        match dss.get(key) {
+            Some(Object::Array(items)) => items
+                .iter()
+                .take(MAX_DSS_ITEMS)
+                .filter_map(|o| match o {
+                    Object::Ref(n, g) => Some((*n, *g)),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    for r in refs(b"Certs") {
+        if let Some(cert) = stream_of(pdf, headers, r).and_then(|d| Cert::from_der(&d).ok()) {
+            data.certificates.push(cert);
+        }
+    }
+    for r in refs(b"CRLs") {
+        if let Some(crl) = stream_of(pdf, headers, r).and_then(|d| Crl::from_der(&d).ok()) {
+            data.crls.push(crl);
+        }
+    }
+    data
+}
+
+/// The data of stream object `(n, g)` (its last definition in the file), unfiltered or
+/// FlateDecode, within the size caps.
+fn stream_of(
+    pdf: &[u8],
+    headers: &[(u32, u16, usize, usize)],
+    (n, g): (u32, u16),
+) -> Option<Vec<u8>> {
+    let &(_, _, _, body) = headers.iter().rev().find(|h| h.0 == n && h.1 == g)?;
+    let mut p = Parser::new(pdf, body);
+    let Ok(Object::Dict(d)) = p.object() else {
+        return None;
+    };
+    if !p.keyword(b"stream") {
+        return None;
+    }
+    // The keyword is followed by CRLF or LF, then the data (ISO 32000-1 §7.3.8.1).
+    let mut start = p.pos;
+    if pdf.get(start) == Some(&b'\r') {
+        start += 1;
+    }
+    if pdf.get(start) != Some(&b'\n') {
+        return None;
+    }
+    start += 1;
+    let Some(Object::Int(len)) = d.get(b"Length") else {
+        return None;
+    };
+    let len = usize::try_from(*len).ok().filter(|l| *l <= MAX_DSS_ITEM)?;
+    let raw = pdf.get(start..start.checked_add(len)?)?;
+    match d.get(b"Filter") {
+        None => Some(raw.to_vec()),
+        Some(Object::Name(f)) if f == b"FlateDecode" => {
+            miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(raw, MAX_DSS_ITEM).ok()
+        }
+        _ => None,
+    }
 }
 
 /// What the objects after byte `from` are, and whether PAdES allows them after a signature:
