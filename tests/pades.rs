@@ -469,3 +469,118 @@ fn a_signature_timestamp_from_a_tsa_makes_it_b_t_and_is_verified() {
     assert!(report.contains("Signature is Valid."), "{report}");
     assert!(report.contains("Certificate is Trusted."), "{report}");
 }
+
+#[test]
+fn validation_data_and_a_document_timestamp_make_it_b_lta_and_both_verify() {
+    let pki = Pki::new();
+    let tsa = common::tsa::Tsa::new();
+    let url = http_tsa(&tsa);
+    // What an operator collected for long-term validation: the root, and a CRL of the
+    // intermediate that issued the signer.
+    // A v2 CRL (with an extension), as CAs issue them.
+    pki.write(
+        "openssl.cnf",
+        format!(
+            "{}\n[ crl_ext ]\nauthorityKeyIdentifier = keyid:always\n",
+            common::pki::CONFIG
+        )
+        .as_bytes(),
+    );
+    pki.openssl("ca -gencrl -config openssl.cnf -crlexts crl_ext -crldays 7 -out inter.crl");
+    let collected = tempfile::tempdir().unwrap();
+    for (from, to) in [
+        (pki.path("ca.pem"), "ca.pem"),
+        (pki.path("inter.crl"), "inter.crl"),
+        (tsa.path("ca.pem"), "tsa-ca.pem"),
+    ] {
+        std::fs::copy(from, collected.path().join(to)).unwrap();
+    }
+    let (dir, json) = example_certificate();
+    let pdf = dir.path().join("lta.pdf");
+    let out = run(massho()
+        .args(["cert", "render", "--format", "pdf", "--x509-key"])
+        .arg(pki.path("rsa.p12"))
+        .env("MASSHO_PASSPHRASE_FILE", pki.path("passphrase.txt"))
+        .args(["--tsa-url", &url, "--doc-timestamp", "--validation-data"])
+        .arg(collected.path())
+        .arg("-o")
+        .arg(&pdf)
+        .arg(&json));
+    assert_exit(&out, 0);
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(find(&bytes, b"/Type /DSS") > 0);
+
+    let verify = |file: &Path| {
+        run(massho()
+            .args(["cert", "verify", "--json", "--ca"])
+            .arg(pki.path("ca.pem"))
+            .arg("--ca")
+            .arg(tsa.path("ca.pem"))
+            .arg(file))
+    };
+    let out = verify(&pdf);
+    assert_exit(&out, 0);
+    let v = verdict(&out);
+    let sigs = v["signatures"].as_array().unwrap();
+    assert_eq!(sigs.len(), 2, "{v}");
+    let (signature, document) = (&sigs[0], &sigs[1]);
+    assert_eq!(signature["type"], "Sig");
+    assert_eq!(signature["covers_whole_file"], false);
+    let appended = signature["appended"].as_str().unwrap_or_default();
+    for holds in ["validation data (DSS)", "a document timestamp", "(allowed)"] {
+        assert!(appended.contains(holds), "{appended}");
+    }
+    assert!(
+        signature["timestamp"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("massho test TSA EC"),
+        "{v}"
+    );
+    // The intermediate's CRL, from the DSS, said the signer is not revoked.
+    assert!(
+        !signature["revocation"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("RSA signer"),
+        "{v}"
+    );
+    assert_eq!(document["type"], "DocTimeStamp");
+    assert_eq!(document["sub_filter"], "ETSI.RFC3161");
+    assert_eq!(document["covers_whole_file"], true);
+    assert!(document["timestamp"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("massho test TSA EC"));
+
+    // A byte changed in the DSS breaks the document timestamp, not the signature under it.
+    let mut changed = bytes.clone();
+    let dss = find(&bytes, b"/Type /DSS");
+    changed[dss + 7] = b'X';
+    let tampered = dir.path().join("tampered.pdf");
+    std::fs::write(&tampered, &changed).unwrap();
+    let out = verify(&tampered);
+    assert_exit(&out, 1);
+    let v = verdict(&out);
+    assert!(v["signatures"][0]["problem"].is_null(), "{v}");
+    assert!(!v["signatures"][1]["problem"].is_null(), "{v}");
+
+    // Bytes after the document timestamp are reported like any others.
+    let junk = dir.path().join("junk.pdf");
+    std::fs::write(&junk, [&bytes[..], b"%junk\n"].concat()).unwrap();
+    let out = verify(&junk);
+    assert_exit(&out, 1);
+    assert!(verdict(&out)["problem"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("MODIFIED AFTER SIGNING"));
+
+    // pdfsig reads both, and the signature stays valid and trusted under the update.
+    let nss = nss_trusting(&pki.path("ca.pem"));
+    let report = pdfsig(nss.path(), &pdf);
+    eprintln!("{report}");
+    assert!(report.contains("Signature #2"), "{report}");
+    let first = report.split("Signature #2").next().unwrap_or_default();
+    assert!(first.contains("Signature is Valid."), "{report}");
+    assert!(first.contains("Certificate is Trusted."), "{report}");
+}

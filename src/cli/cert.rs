@@ -468,15 +468,19 @@ fn render_one(args: &CertRenderArgs) -> anyhow::Result<Exit> {
             let (pdf, substituted) = cert::pdf::certificate(&cert, &facts, &font, seal.as_ref())
                 .with_context(|| format!("cannot make a PDF of {}", args.file.display()))?;
             warn_substituted(&path_safe(&args.file), &substituted);
-            let stamper = |imprint: &[u8; 32]| -> Result<Vec<u8>, String> {
+            let tsa = |imprint: &[u8; 32]| -> Result<Vec<u8>, String> {
                 let url = args.tsa_url.as_deref().unwrap_or_default();
                 let (tsq, _nonce) = timestamp::request(imprint).map_err(|e| e.to_string())?;
                 timestamp::http::fetch(url, &tsq).map_err(|e| e.to_string())
             };
-            let stamper: Option<pades::Stamper> = args.tsa_url.as_ref().map(|_| &stamper as _);
+            let stamper: Option<pades::Stamper> = args.tsa_url.as_ref().map(|_| &tsa as _);
             match &signer {
-                Some(s) => pades::sign(&pdf, s, stamper)
-                    .with_context(|| format!("cannot sign the PDF of {}", args.file.display()))?,
+                Some(s) => {
+                    let pdf = pades::sign(&pdf, s, stamper).with_context(|| {
+                        format!("cannot sign the PDF of {}", args.file.display())
+                    })?;
+                    long_term(pdf, s, args, &tsa)?
+                }
                 None => pdf,
             }
         }
@@ -487,6 +491,41 @@ fn render_one(args: &CertRenderArgs) -> anyhow::Result<Exit> {
         None => outln!("{}", String::from_utf8_lossy(&page)),
     }
     Ok(Exit::Passed)
+}
+
+/// B-LT and B-LTA on a signed PDF: the DSS with the signer's chain and the validation data
+/// given, then a document timestamp over it all, as asked.
+fn long_term(
+    pdf: Vec<u8>,
+    signer: &x509::SignerMaterial,
+    args: &CertRenderArgs,
+    stamper: pades::Stamper,
+) -> anyhow::Result<Vec<u8>> {
+    let mut pdf = pdf;
+    if !args.validation_data.is_empty() {
+        let given = x509::ValidationData::load(&args.validation_data)
+            .map_err(|e| ExitError::usage(format!("{e}; nothing was written")))?;
+        let chain: Vec<x509::Cert> = std::iter::once(signer.signer())
+            .chain(signer.chain())
+            .cloned()
+            .collect();
+        given
+            .check_for_signing(&chain, time::OffsetDateTime::now_utc())
+            .map_err(|e| {
+                ExitError::usage(format!("--validation-data: {e}; nothing was written"))
+            })?;
+        let data = x509::ValidationData {
+            certificates: chain,
+            crls: Vec::new(),
+        }
+        .merged(&given);
+        pdf = crate::pdf::update::add_dss(&pdf, &data).context("cannot add the DSS to the PDF")?;
+    }
+    if args.doc_timestamp {
+        pdf = crate::pdf::update::add_document_timestamp(&pdf, stamper)
+            .context("cannot add the document timestamp to the PDF")?;
+    }
+    Ok(pdf)
 }
 
 fn summary(args: &CertSummaryArgs) -> anyhow::Result<Exit> {

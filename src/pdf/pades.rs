@@ -40,7 +40,7 @@ pub type Stamper<'a> = &'a dyn Fn(&[u8; 32]) -> Result<Vec<u8>, String>;
 
 /// Width-fixed stand-ins: ten digits each, so that any real offset fits once padded.
 const BYTE_RANGE_PLACEHOLDER: [i32; 4] = [0, 1_111_111_111, 1_111_111_111, 1_111_111_111];
-const BYTE_RANGE_TEXT: &[u8] = b"[0 1111111111 1111111111 1111111111]";
+pub(crate) const BYTE_RANGE_TEXT: &[u8] = b"[0 1111111111 1111111111 1111111111]";
 /// A non-ASCII byte, so that pdf-writer writes the placeholder as a hex string `<8080…>`.
 const CONTENTS_FILL: u8 = 0x80;
 
@@ -170,6 +170,26 @@ pub fn sign(
     hex.resize(capacity * 2, b'0');
     pdf[contents.start + 1..contents.end - 1].copy_from_slice(&hex);
     Ok(pdf)
+}
+
+/// Write `range` over the /ByteRange placeholder at `at`, padded to its width.
+pub(crate) fn fill_byte_range(
+    pdf: &mut [u8],
+    at: usize,
+    range: [usize; 4],
+) -> Result<(), PadesError> {
+    let mut text = format!("[{} {} {} {}", range[0], range[1], range[2], range[3]).into_bytes();
+    if text.len() + 1 > BYTE_RANGE_TEXT.len() {
+        return Err(PadesError::Placeholder(
+            "a file too large for its /ByteRange",
+        ));
+    }
+    text.resize(BYTE_RANGE_TEXT.len() - 1, b' ');
+    text.push(b']');
+    pdf.get_mut(at..at + text.len())
+        .ok_or(PadesError::Placeholder("the /ByteRange placeholder is cut"))?
+        .copy_from_slice(&text);
+    Ok(())
 }
 
 /// The span of the placeholder hex string `<8080…>` (delimiters included) and its capacity in
