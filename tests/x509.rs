@@ -9,7 +9,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use sha2::Digest as _;
+
 use common::pki::Pki;
+use common::tsa;
 use common::{assert_exit, describe_output, keypair, massho, run, LoopDevice};
 use massho::x509::{verify_detached, Failure, TrustAnchors};
 
@@ -426,4 +429,597 @@ fn a_wipe_with_x509_key_writes_a_p7s_that_openssl_verifies() {
         err.contains("expired") && err.contains("nothing was written"),
         "{err}"
     );
+}
+
+// ---- CAdES-B-T, validation data and revocation ----
+
+/// `massho cert sign-x509 JSON --x509-key BUNDLE` with more arguments.
+fn sign_x509_with(pki: &Pki, json: &Path, bundle: &str, passphrase: bool, more: &[&str]) -> Output {
+    let mut cmd = massho();
+    cmd.args(["cert", "sign-x509"])
+        .arg(json)
+        .arg("--x509-key")
+        .arg(pki.path(bundle))
+        .args(more);
+    if passphrase {
+        cmd.env("MASSHO_PASSPHRASE_FILE", pki.path("passphrase.txt"));
+    }
+    run(&mut cmd)
+}
+
+/// `massho cert verify --json --ca CA JSON` with more arguments.
+fn verify_with(pki: &Pki, json: &Path, cas: &[&str], more: &[&str]) -> Output {
+    let mut cmd = massho();
+    cmd.args(["cert", "verify", "--json"]);
+    for ca in cas {
+        cmd.arg("--ca").arg(pki.path(ca));
+    }
+    run(cmd.args(more).arg(json))
+}
+
+/// A second copy of the example certificate in its own directory.
+fn copy_of(json: &Path) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join(json.file_name().unwrap());
+    std::fs::copy(json, &copy).unwrap();
+    (dir, copy)
+}
+
+/// Whether OpenSSL's own CMS parser sees a signature timestamp among the unsigned attributes.
+fn openssl_sees_timestamp(pki: &Pki, json: &Path) -> bool {
+    let out = pki.openssl(&format!(
+        "cms -cmsout -print -inform DER -in {}",
+        p7s_of(json).display()
+    ));
+    let unsigned = out.split("unsignedAttrs").nth(1).unwrap_or("");
+    unsigned.contains("id-smime-aa-timeStampToken")
+}
+
+#[test]
+fn b_t_over_http_is_accepted_by_massho_and_openssl_and_one_changed_byte_breaks_both() {
+    let pki = Pki::new();
+    let url = tsa::serve_http(pki.dir.path(), "tsa_trusted", false);
+    let chunked_url = tsa::serve_http(pki.dir.path(), "tsa_trusted", true);
+    for (bundle, passphrase, url) in [
+        ("rsa.p12", true, &url),
+        ("ec-bundle.pem", false, &chunked_url),
+    ] {
+        let (_dir, json) = example_certificate();
+        let out = sign_x509_with(&pki, &json, bundle, passphrase, &["--tsa-url", url]);
+        assert_exit(&out, 0);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("signature timestamp (CAdES-B-T)"), "{err}");
+        assert!(openssl_sees_timestamp(&pki, &json), "{bundle}");
+
+        let out = openssl_verifies(&pki, &json, "ca.pem");
+        assert!(out.status.success(), "{bundle}: {}", describe_output(&out));
+        let out = verify_with(&pki, &json, &["ca.pem"], &[]);
+        assert_exit(&out, 0);
+        let v = verdict(&out);
+        let stamped = v["x509_timestamp"].as_str().unwrap_or_default().to_owned();
+        assert!(!stamped.is_empty(), "{bundle}: {v}");
+        assert_eq!(v["x509_tsa"], "CN=massho test TSA", "{v}");
+        // The path was checked at the timestamp's time, not now.
+        assert_eq!(v["x509_checked_at"].as_str(), Some(stamped.as_str()), "{v}");
+
+        // The library sees the same token at the same place.
+        let p7s = std::fs::read(p7s_of(&json)).unwrap();
+        assert_eq!(
+            massho::x509::signature_timestamp_tokens(&p7s)
+                .unwrap()
+                .len(),
+            1
+        );
+
+        // One changed byte of the JSON: both refuse.
+        flip(&json, 10);
+        let out = openssl_verifies(&pki, &json, "ca.pem");
+        assert!(!out.status.success(), "openssl accepted a changed file");
+        let p = problem(&verify_with(&pki, &json, &["ca.pem"], &[]));
+        assert!(p.contains("TAMPERED"), "{p}");
+    }
+}
+
+#[test]
+fn a_timestamp_from_an_untrusted_tsa_is_named() {
+    let pki = Pki::new();
+    let url = tsa::serve_http(pki.dir.path(), "tsa_untrusted", false);
+    let (_dir, json) = example_certificate();
+    assert_exit(
+        &sign_x509_with(&pki, &json, "ec-bundle.pem", false, &["--tsa-url", &url]),
+        0,
+    );
+    let p = problem(&verify_with(&pki, &json, &["ca.pem"], &[]));
+    assert!(
+        p.contains("untrusted TSA") && p.contains("CN=untrusted TSA"),
+        "{p}"
+    );
+    // Trusting the TSA's CA, or the TSA certificate itself, makes it good.
+    assert_exit(
+        &verify_with(&pki, &json, &["ca.pem", "other-ca.pem"], &[]),
+        0,
+    );
+    let out = verify_with(
+        &pki,
+        &json,
+        &["ca.pem"],
+        &["--tsa-cert", pki.path("other-tsa.pem").to_str().unwrap()],
+    );
+    assert_exit(&out, 0);
+    assert_eq!(verdict(&out)["x509_tsa"], "CN=untrusted TSA");
+    // A TSA certificate given for a B-B signature: the X.509-only auditor expects B-T.
+    let (_dir2, plain) = example_certificate();
+    assert_exit(&sign_x509(&pki, &plain, "ec-bundle.pem", false), 0);
+    let p = problem(&verify_with(
+        &pki,
+        &plain,
+        &["ca.pem"],
+        &["--tsa-cert", pki.path("tsa.pem").to_str().unwrap()],
+    ));
+    assert!(p.contains("no signature timestamp"), "{p}");
+}
+
+#[test]
+fn offline_two_steps_add_a_timestamp_to_a_p7s() {
+    let pki = Pki::new();
+    let (dir, json) = example_certificate();
+    assert_exit(&sign_x509(&pki, &json, "ec-bundle.pem", false), 0);
+    let before = std::fs::read(p7s_of(&json)).unwrap();
+    let out = run(massho()
+        .args(["cert", "timestamp-request", "--x509"])
+        .arg(&json));
+    assert_exit(&out, 0);
+    let tsq = PathBuf::from(format!("{}.tsq", p7s_of(&json).display()));
+    assert!(tsq.is_file());
+    let tsr = dir.path().join("reply.tsr");
+    pki.openssl(&format!(
+        "ts -reply -config openssl.cnf -section tsa_trusted -queryfile {} -out {}",
+        tsq.display(),
+        tsr.display()
+    ));
+
+    // OpenSSL agrees on what is stamped: SHA-256 of the SignerInfo's signature value, which in
+    // a B-B .p7s is its last OCTET STRING.
+    let parsed = pki.openssl(&format!(
+        "asn1parse -inform DER -in {}",
+        p7s_of(&json).display()
+    ));
+    let last = parsed
+        .lines()
+        .rev()
+        .find(|l| l.contains("OCTET STRING"))
+        .unwrap();
+    let signature_hex = last.rsplit(':').next().unwrap().trim();
+    let signature = hex::decode(signature_hex).unwrap();
+    let digest = hex::encode(sha2::Sha256::digest(&signature));
+    assert_eq!(
+        digest,
+        hex::encode(massho::x509::signature_timestamp_imprint(&before).unwrap())
+    );
+    let ossl_tsq = dir.path().join("openssl.tsq");
+    pki.openssl(&format!(
+        "ts -query -digest {digest} -sha256 -cert -out {}",
+        ossl_tsq.display()
+    ));
+    let massho_tsq_text = pki.openssl(&format!("ts -query -in {} -text", tsq.display()));
+    let ossl_tsq_text = pki.openssl(&format!("ts -query -in {} -text", ossl_tsq.display()));
+    let imprint_of = |text: &str| {
+        text.split("Message data:")
+            .nth(1)
+            .and_then(|t| t.split("Policy OID").next())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(imprint_of(&massho_tsq_text), imprint_of(&ossl_tsq_text));
+    assert!(!imprint_of(&ossl_tsq_text).is_empty(), "{ossl_tsq_text}");
+
+    // A reply for another signature is refused and the .p7s kept.
+    let (_other_dir, other) = copy_of(&json);
+    assert_exit(&sign_x509(&pki, &other, "rsa.p12", true), 0);
+    let out = run(massho()
+        .args(["cert", "timestamp-attach", "--x509"])
+        .arg(&other)
+        .arg(&tsr));
+    assert_exit(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not stamp this signature"), "{err}");
+
+    let out = run(massho()
+        .args(["cert", "timestamp-attach", "--x509"])
+        .arg(&json)
+        .arg(&tsr));
+    assert_exit(&out, 0);
+    let after = std::fs::read(p7s_of(&json)).unwrap();
+    assert_ne!(before, after);
+    assert!(openssl_sees_timestamp(&pki, &json));
+    assert!(openssl_verifies(&pki, &json, "ca.pem").status.success());
+    let out = verify_with(&pki, &json, &["ca.pem"], &[]);
+    assert_exit(&out, 0);
+    assert!(verdict(&out)["x509_timestamp"].is_string());
+    // And `openssl ts -verify` accepts the token over that digest.
+    let out = pki.openssl_status(
+        &format!(
+            "ts -verify -digest {digest} -in {} -CAfile {}",
+            tsr.display(),
+            pki.path("ca.pem").display()
+        ),
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", describe_output(&out));
+    // A second timestamp is refused, the file kept.
+    let out = run(massho()
+        .args(["cert", "timestamp-attach", "--x509"])
+        .arg(&json)
+        .arg(&tsr));
+    assert_exit(&out, 2);
+    assert_eq!(std::fs::read(p7s_of(&json)).unwrap(), after);
+}
+
+#[test]
+fn a_revoked_signer_fails_unless_the_timestamp_predates_the_revocation() {
+    let pki = Pki::new();
+    let url = tsa::serve_http(pki.dir.path(), "tsa_trusted", false);
+    let (_d1, stamped) = example_certificate();
+    assert_exit(
+        &sign_x509_with(
+            &pki,
+            &stamped,
+            "revoked-bundle.pem",
+            false,
+            &["--tsa-url", &url],
+        ),
+        0,
+    );
+    let (_d2, plain) = copy_of(&stamped);
+    assert_exit(&sign_x509(&pki, &plain, "revoked-bundle.pem", false), 0);
+    // Revocation dates have whole seconds: revoke strictly after the timestamp's second.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    pki.revoke("revoked");
+    pki.crls();
+    let crl = pki.path("inter.crl");
+    let crl = crl.to_str().unwrap();
+
+    // Without the CRL, revocation is reported as not checked.
+    let out = verify_with(&pki, &stamped, &["ca.pem"], &[]);
+    assert_exit(&out, 0);
+    let r = verdict(&out)["x509_revocation"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(r.contains("not checked"), "{r}");
+
+    // The timestamp proves the signature existed before the revocation.
+    let out = verify_with(&pki, &stamped, &["ca.pem"], &["--crl", crl]);
+    assert_exit(&out, 0);
+    let r = verdict(&out)["x509_revocation"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(r.contains("after the timestamp"), "{r}");
+
+    // Without a timestamp nothing does.
+    let p = problem(&verify_with(&pki, &plain, &["ca.pem"], &["--crl", crl]));
+    assert!(
+        p.contains("REVOKED") && p.contains("CN=revoked signer"),
+        "{p}"
+    );
+
+    // Signed and timestamped after the revocation: REVOKED, naming the date.
+    let (_d3, late) = copy_of(&stamped);
+    assert_exit(
+        &sign_x509_with(
+            &pki,
+            &late,
+            "revoked-bundle.pem",
+            false,
+            &["--tsa-url", &url],
+        ),
+        0,
+    );
+    let p = problem(&verify_with(&pki, &late, &["ca.pem"], &["--crl", crl]));
+    assert!(
+        p.contains("REVOKED") && p.contains("not after the timestamp"),
+        "{p}"
+    );
+
+    // A CRL whose signature was altered is refused, not believed.
+    let der = pki.openssl(&format!("crl -in {crl} -outform DER -out bad.crl"));
+    assert!(der.is_empty());
+    let bad = pki.path("bad.crl");
+    let mut bytes = std::fs::read(&bad).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&bad, &bytes).unwrap();
+    let p = problem(&verify_with(
+        &pki,
+        &stamped,
+        &["ca.pem"],
+        &["--crl", bad.to_str().unwrap()],
+    ));
+    assert!(
+        p.contains("revocation data") && p.contains("not signed"),
+        "{p}"
+    );
+}
+
+#[test]
+fn validation_data_is_embedded_checked_and_read_by_openssl() {
+    let pki = Pki::new();
+    pki.revoke("revoked");
+    pki.crls();
+    let vd = pki.path("validation");
+    std::fs::create_dir(&vd).unwrap();
+    std::fs::copy(pki.path("inter.crl"), vd.join("inter.crl")).unwrap();
+    std::fs::copy(pki.path("ca.crl"), vd.join("ca.crl")).unwrap();
+    // The root's CRL is checked against the root's certificate, collected with it.
+    std::fs::copy(pki.path("ca.pem"), vd.join("ca.pem")).unwrap();
+    let vd_arg = vd.to_str().unwrap();
+
+    let (_d1, good) = example_certificate();
+    assert_exit(
+        &sign_x509_with(
+            &pki,
+            &good,
+            "ec-bundle.pem",
+            false,
+            &["--validation-data", vd_arg],
+        ),
+        0,
+    );
+    // The CRLs travel inside: massho checks revocation with nothing else given.
+    let out = verify_with(&pki, &good, &["ca.pem"], &[]);
+    assert_exit(&out, 0);
+    let r = verdict(&out)["x509_revocation"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        r.starts_with("checked") && !r.contains("not checked"),
+        "{r}"
+    );
+    // OpenSSL reads them too: with -crl_check it accepts the good signer...
+    let dir = good.parent().unwrap();
+    let crl_check = |json: &Path| {
+        pki.openssl_status(
+            &format!(
+                "cms -verify -binary -inform DER -content {} -in {} -CAfile {} -purpose any -crl_check -out /dev/null",
+                json.display(),
+                p7s_of(json).display(),
+                pki.path("ca.pem").display()
+            ),
+            dir,
+        )
+    };
+    let out = crl_check(&good);
+    assert!(out.status.success(), "{}", describe_output(&out));
+
+    // ...and refuses the revoked one, as massho does.
+    let (_d2, revoked) = copy_of(&good);
+    assert_exit(
+        &sign_x509_with(
+            &pki,
+            &revoked,
+            "revoked-bundle.pem",
+            false,
+            &["--validation-data", vd_arg],
+        ),
+        0,
+    );
+    let out = crl_check(&revoked);
+    assert!(
+        !out.status.success(),
+        "openssl -crl_check accepted a revoked signer"
+    );
+    let p = problem(&verify_with(&pki, &revoked, &["ca.pem"], &[]));
+    assert!(p.contains("REVOKED"), "{p}");
+
+    // Validation data whose CRL no CA of the chain signed is refused before signing.
+    let foreign = pki.path("foreign");
+    std::fs::create_dir(&foreign).unwrap();
+    pki.openssl(
+        "req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout stranger.key -out stranger.pem -days 1 -subj /CN=massho\\ test\\ intermediate -config openssl.cnf -extensions ca_ext",
+    );
+    // A CRL named after the intermediate but signed by a stranger's key.
+    let cfg = std::fs::read_to_string(pki.path("openssl.cnf"))
+        .unwrap()
+        .replace("$dir/inter.pem", "$dir/stranger.pem")
+        .replace("$dir/inter.key", "$dir/stranger.key");
+    pki.write("stranger.cnf", cfg.as_bytes());
+    pki.openssl("ca -batch -config stranger.cnf -gencrl -crldays 1 -out foreign/forged.crl");
+    let (_d3, json) = example_certificate();
+    let out = sign_x509_with(
+        &pki,
+        &json,
+        "ec-bundle.pem",
+        false,
+        &["--validation-data", foreign.to_str().unwrap()],
+    );
+    assert_exit(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("nothing was signed") && err.contains("CRL"),
+        "{err}"
+    );
+    assert!(!p7s_of(&json).exists());
+}
+
+#[test]
+fn an_expired_signer_is_valid_at_its_timestamp_and_expired_without() {
+    let pki = Pki::new();
+    let url = tsa::serve_http(pki.dir.path(), "tsa_trusted", false);
+    let not_after = pki.short_lived("brief", 20);
+    let (_d1, stamped) = example_certificate();
+    assert_exit(
+        &sign_x509_with(
+            &pki,
+            &stamped,
+            "brief-bundle.pem",
+            false,
+            &["--tsa-url", &url],
+        ),
+        0,
+    );
+    let (_d2, plain) = copy_of(&stamped);
+    assert_exit(&sign_x509(&pki, &plain, "brief-bundle.pem", false), 0);
+    // Both are good while the certificate is valid; the timestamp must predate its expiry.
+    let out = verify_with(&pki, &stamped, &["ca.pem"], &[]);
+    assert_exit(&out, 0);
+    let stamped_at = verdict(&out)["x509_timestamp"].as_str().unwrap().to_owned();
+    let stamped_at =
+        time::OffsetDateTime::parse(&stamped_at, &time::format_description::well_known::Rfc3339)
+            .unwrap();
+    assert!(
+        stamped_at < not_after,
+        "the machine was too slow: timestamped at {stamped_at}, after the certificate expired at {not_after}"
+    );
+    // Wait until the certificate has expired.
+    while time::OffsetDateTime::now_utc() <= not_after + time::Duration::seconds(1) {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let out = verify_with(&pki, &stamped, &["ca.pem"], &[]);
+    assert_exit(&out, 0);
+    let p = problem(&verify_with(&pki, &plain, &["ca.pem"], &[]));
+    assert!(
+        p.contains("expired") && p.contains("CN=short-lived signer"),
+        "{p}"
+    );
+}
+
+#[test]
+fn a_wipe_keeps_its_records_when_the_tsa_is_down_and_timestamps_when_it_is_up() {
+    let pki = Pki::new();
+    let up = tsa::serve_http(pki.dir.path(), "tsa_trusted", false);
+    let dev = LoopDevice::new(8 * MIB, 512);
+    let dir = tempfile::tempdir().unwrap();
+    let (secret, _public) = keypair(dir.path(), "operator");
+    for (url, stamped) in [(tsa::down_url(), false), (up, true)] {
+        let certs = dir.path().join(format!("certs-{stamped}"));
+        let out = run(massho()
+            .args([
+                "wipe",
+                "--yes",
+                "--json",
+                "--method",
+                "zero",
+                "--operator",
+                "Yamada Taro",
+            ])
+            .arg("--key")
+            .arg(&secret)
+            .arg("--cert-dir")
+            .arg(&certs)
+            .arg("--x509-key")
+            .arg(pki.path("ec-bundle.pem"))
+            .arg("--tsa-url")
+            .arg(&url)
+            .arg(dev.path()));
+        assert_exit(&out, 0);
+        let err = String::from_utf8_lossy(&out.stderr);
+        let json: PathBuf = std::fs::read_dir(&certs)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "json"))
+            .expect("a certificate");
+        assert!(openssl_verifies(&pki, &json, "ca.pem").status.success());
+        let out = verify_with(&pki, &json, &["ca.pem"], &[]);
+        assert_exit(&out, 0);
+        if stamped {
+            assert!(!err.contains("warning"), "{err}");
+            assert!(verdict(&out)["x509_timestamp"].is_string());
+        } else {
+            assert!(
+                err.contains("warning")
+                    && err.contains(&url)
+                    && err.contains("timestamp-request --x509"),
+                "{err}"
+            );
+            assert!(verdict(&out)["x509_timestamp"].is_null());
+        }
+    }
+}
+
+#[test]
+fn a_crl_covers_the_timestamp_it_postdates_and_an_expired_or_future_crl_is_refused() {
+    let pki = Pki::new();
+    let url = tsa::serve_http(pki.dir.path(), "tsa_trusted", false);
+    let (_d1, stamped) = example_certificate();
+    assert_exit(
+        &sign_x509_with(&pki, &stamped, "ec-bundle.pem", false, &["--tsa-url", &url]),
+        0,
+    );
+    let (_d2, plain) = copy_of(&stamped);
+    assert_exit(&sign_x509(&pki, &plain, "ec-bundle.pem", false), 0);
+    let out = verify_with(&pki, &stamped, &["ca.pem"], &[]);
+    let t = time::OffsetDateTime::parse(
+        verdict(&out)["x509_timestamp"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    // A CRL issued one second after the timestamp and expired one second later.
+    while time::OffsetDateTime::now_utc() < t + time::Duration::seconds(3) {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    let second = time::Duration::seconds(1);
+    pki.crl_dated(t + second, t + second + second, "late.crl");
+    let late = pki.path("late.crl");
+    let late = late.to_str().unwrap();
+    // It speaks for the timestamp's time...
+    let out = verify_with(&pki, &stamped, &["ca.pem"], &["--crl", late]);
+    assert_exit(&out, 0);
+    let r = verdict(&out)["x509_revocation"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(r.starts_with("checked (CN=P-256 signer)"), "{r}");
+    // ...but not for now, which a signature without a timestamp is checked at.
+    let p = problem(&verify_with(&pki, &plain, &["ca.pem"], &["--crl", late]));
+    assert!(
+        p.contains("revocation data") && p.contains("unknown"),
+        "{p}"
+    );
+    // A CRL dated tomorrow is refused.
+    let now = time::OffsetDateTime::now_utc();
+    pki.crl_dated(
+        now + time::Duration::days(1),
+        now + time::Duration::days(2),
+        "future.crl",
+    );
+    let p = problem(&verify_with(
+        &pki,
+        &plain,
+        &["ca.pem"],
+        &["--crl", pki.path("future.crl").to_str().unwrap()],
+    ));
+    assert!(p.contains("in the future"), "{p}");
+}
+
+#[test]
+fn a_timestamp_goes_into_what_openssl_signs_too() {
+    let pki = Pki::new();
+    let (dir, json) = example_certificate();
+    openssl_signs(&pki, &json, "rsa");
+    assert_exit(
+        &run(massho()
+            .args(["cert", "timestamp-request", "--x509"])
+            .arg(&json)),
+        0,
+    );
+    let tsr = dir.path().join("reply.tsr");
+    pki.openssl(&format!(
+        "ts -reply -config openssl.cnf -section tsa_trusted -queryfile {}.p7s.tsq -out {}",
+        json.display(),
+        tsr.display()
+    ));
+    assert_exit(
+        &run(massho()
+            .args(["cert", "timestamp-attach", "--x509"])
+            .arg(&json)
+            .arg(&tsr)),
+        0,
+    );
+    assert!(openssl_sees_timestamp(&pki, &json));
+    assert!(openssl_verifies(&pki, &json, "ca.pem").status.success());
+    let out = verify_with(&pki, &json, &["ca.pem"], &[]);
+    assert_exit(&out, 0);
+    assert_eq!(verdict(&out)["x509_tsa"], "CN=massho test TSA");
 }

@@ -178,6 +178,9 @@ pub struct Checked {
     pub timestamp: Option<Timestamp>,
     /// The X.509 signer's subject, once its `.p7s` has been verified against trust anchors.
     pub x509_signer: Option<String>,
+    /// Everything the verified `.p7s` vouches for (its timestamp, the time its path was
+    /// checked at, what the CRLs said).
+    pub x509: Option<x509::Verified>,
     pub problem: Option<Problem>,
 }
 
@@ -204,8 +207,13 @@ pub struct Trust<'a> {
     pub tsa_cert: Option<&'a [u8]>,
     /// With X.509 trust anchors, every certificate must carry a `.p7s` whose signer chains to one.
     pub anchors: Option<&'a TrustAnchors>,
-    /// When the X.509 certification path must be valid.
+    /// When the X.509 certification path must be valid (unless a verified signature timestamp
+    /// in the `.p7s` names an earlier time).
     pub at: time::OffsetDateTime,
+    /// TSA certificates trusted as they are, for the `.p7s`'s signature timestamp.
+    pub tsa_certs: &'a [x509::Cert],
+    /// Certificates and CRLs the auditor adds for X.509 paths and revocation.
+    pub validation: Option<&'a x509::ValidationData>,
 }
 
 impl<'a> Trust<'a> {
@@ -216,6 +224,22 @@ impl<'a> Trust<'a> {
             tsa_cert: None,
             anchors: None,
             at: time::OffsetDateTime::now_utc(),
+            tsa_certs: &[],
+            validation: None,
+        }
+    }
+
+    /// X.509 validation material besides the anchors: TSA certificates trusted as they are,
+    /// and certificates and CRLs.
+    pub fn with_x509_material(
+        self,
+        tsa_certs: &'a [x509::Cert],
+        validation: Option<&'a x509::ValidationData>,
+    ) -> Trust<'a> {
+        Trust {
+            tsa_certs,
+            validation,
+            ..self
         }
     }
 
@@ -276,6 +300,7 @@ pub fn check_files(files: &CertFiles, trust: &Trust<'_>) -> Checked {
         signer: None,
         timestamp: None,
         x509_signer: None,
+        x509: None,
         problem: None,
     };
     out.problem = check_into(files, trust, &mut out).err();
@@ -293,6 +318,7 @@ pub fn check(path: &Path, trust: &Trust<'_>) -> Checked {
             signer: None,
             timestamp: None,
             x509_signer: None,
+            x509: None,
             problem: Some(Problem::Unreadable(e.to_string())),
         },
     }
@@ -366,9 +392,26 @@ fn check_into(files: &CertFiles, trust: &Trust<'_>, out: &mut Checked) -> Result
     }
     if let Some(anchors) = trust.anchors {
         let p7s = files.p7s.as_deref().ok_or(Problem::X509Unsigned)?;
-        let verified =
-            x509::verify_detached(bytes, p7s, anchors, trust.at).map_err(Problem::X509)?;
-        out.x509_signer = Some(verified.signer);
+        let none = x509::ValidationData::default();
+        let verified = x509::verify_detached_with(
+            bytes,
+            p7s,
+            &x509::VerifyOptions {
+                anchors,
+                at: trust.at,
+                tsa_certs: trust.tsa_certs,
+                validation: trust.validation.unwrap_or(&none),
+            },
+        )
+        .map_err(Problem::X509)?;
+        // An X.509-only auditor who names a TSA expects a B-T signature.
+        if !trust.minisign_checked() && trust.tsa_cert.is_some() && verified.timestamp.is_none() {
+            return Err(Problem::X509(x509::Failure::Timestamp(
+                "the .p7s has no signature timestamp; add one with `massho cert timestamp-request --x509` and `timestamp-attach --x509`".into(),
+            )));
+        }
+        out.x509_signer = Some(verified.signer.clone());
+        out.x509 = Some(verified);
     }
     let cert: Certificate = serde_json::from_slice(bytes)
         .map_err(|e| Problem::Malformed(format!("not a massho certificate: {e}")))?;
@@ -397,7 +440,10 @@ fn check_into(files: &CertFiles, trust: &Trust<'_>, out: &mut Checked) -> Result
     if files.path.file_name() != Some(std::ffi::OsStr::new(&expected_name)) {
         return Err(Problem::Misnamed { certificate_id: id });
     }
-    out.timestamp = check_timestamp(files, trust.tsa_cert)?;
+    // The .tsr stamps the .minisig: its TSA is checked only when the .minisig is; an X.509-only
+    // auditor's --tsa-cert is for the .p7s's own signature timestamp.
+    let tsa_cert = trust.tsa_cert.filter(|_| trust.minisign_checked());
+    out.timestamp = check_timestamp(files, tsa_cert)?;
     match status {
         Status::Passed => Ok(()),
         other => Err(Problem::NotPassed(other)),

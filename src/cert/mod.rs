@@ -56,6 +56,8 @@ pub struct Issued {
     pub signature: PathBuf,
     /// `<id>.json.p7s`, when an X.509 key signed it too.
     pub x509_signature: Option<PathBuf>,
+    /// Why the `.p7s` has no signature timestamp although a TSA was asked (it stays B-B).
+    pub x509_timestamp_problem: Option<String>,
 }
 
 /// `<dir>/<id>.json` and the signature beside it.
@@ -64,6 +66,7 @@ pub fn paths(dir: &Path, id: &str) -> Issued {
     Issued {
         signature: signature_path(&json),
         x509_signature: None,
+        x509_timestamp_problem: None,
         json,
     }
 }
@@ -89,6 +92,19 @@ pub fn issue_bytes(
     x509: Option<&SignerMaterial>,
     dir: &Path,
 ) -> Result<(Issued, Vec<u8>), CertError> {
+    let options = crate::x509::SigningOptions::default();
+    issue_bytes_with(cert, key, x509.map(|s| (s, &options)), dir)
+}
+
+/// [`issue_bytes`] with the X.509 signature made as `options` say (a TSA for B-T, validation
+/// data to embed). A TSA that gives no timestamp leaves the `.p7s` B-B and says why in
+/// [`Issued::x509_timestamp_problem`]; the certificate is issued all the same.
+pub fn issue_bytes_with(
+    cert: &Certificate,
+    key: &SecretKey,
+    x509: Option<(&SignerMaterial, &crate::x509::SigningOptions)>,
+    dir: &Path,
+) -> Result<(Issued, Vec<u8>), CertError> {
     let id = cert.certificate_id.clone();
     let mut json = serde_json::to_vec_pretty(cert).map_err(|source| CertError::Encode {
         id: id.clone(),
@@ -102,14 +118,19 @@ pub fn issue_bytes(
             id: id.clone(),
             source,
         })?;
-    let p7s = x509
-        .map(|signer| crate::x509::sign_detached(&json, signer))
+    let signed = x509
+        .map(|(signer, options)| crate::x509::sign_cades(&json, signer, options))
         .transpose()
         .map_err(|source| CertError::X509Sign {
             id: id.clone(),
             source,
         })?;
     let mut files = paths(dir, &id);
+    files.x509_timestamp_problem = signed
+        .as_ref()
+        .and_then(|s| s.timestamp_problem.as_ref())
+        .map(ToString::to_string);
+    let p7s = signed.map(|s| s.p7s);
     files.x509_signature = p7s
         .as_ref()
         .map(|_| crate::x509::signature_path(&files.json));

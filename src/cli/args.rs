@@ -400,6 +400,23 @@ pub struct CertIssueArgs {
     /// $MASSHO_PASSPHRASE_FILE), never taken from the command line
     #[arg(long, value_name = "FILE", requires = "cert_dir")]
     pub x509_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub x509: X509SigningArgs,
+}
+
+/// How an X.509 signature is made beyond CAdES-B-B.
+#[derive(Debug, Clone, Default, Args)]
+pub struct X509SigningArgs {
+    /// With --x509-key: ask this RFC 3161 time-stamping authority (an http:// URL) for a
+    /// signature timestamp inside each .p7s (CAdES-B-T). When a wipe cannot get one, its
+    /// certificate stays signed without it and a warning says how to add it later
+    #[arg(long, value_name = "URL", requires = "x509_key")]
+    pub tsa_url: Option<String>,
+    /// With --x509-key: embed the certificates and CRLs (PEM or DER) found in DIR in each
+    /// .p7s, so that it can be checked years later without a network; CRLs must be signed by a
+    /// CA of the signer's chain or of DIR
+    #[arg(long, value_name = "DIR", requires = "x509_key")]
+    pub validation_data: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -429,15 +446,21 @@ pub struct SignX509Args {
     /// passphrase is asked for (or read from $MASSHO_PASSPHRASE_FILE)
     #[arg(long, value_name = "FILE")]
     pub x509_key: PathBuf,
+    #[command(flatten)]
+    pub x509: X509SigningArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct TimestampRequestArgs {
-    /// Certificate file (<id>.json; its .minisig must be beside it)
+    /// Certificate file (<id>.json; its .minisig must be beside it, or its .p7s with --x509)
     pub file: PathBuf,
-    /// Where to write the request [default: FILE.tsq]
+    /// Where to write the request [default: FILE.tsq, or FILE.p7s.tsq with --x509]
     #[arg(long, short, value_name = "OUT.tsq")]
     pub output: Option<PathBuf>,
+    /// Request a signature timestamp for the X.509 signature <id>.json.p7s (CAdES-B-T)
+    /// instead of a timestamp over the certificate and its .minisig
+    #[arg(long)]
+    pub x509: bool,
 }
 
 #[derive(Debug, Args)]
@@ -447,6 +470,10 @@ pub struct TimestampAttachArgs {
     /// The TSA's response to the request
     #[arg(value_name = "RESPONSE.tsr")]
     pub response: PathBuf,
+    /// Put the response into the X.509 signature <id>.json.p7s as its signature timestamp
+    /// (the request must have been made with `timestamp-request --x509`)
+    #[arg(long)]
+    pub x509: bool,
 }
 
 #[derive(Debug, Args)]
@@ -466,6 +493,14 @@ pub struct CertVerifyArgs {
     /// signer chains to one of them, valid now, allowed to sign documents
     #[arg(long, value_name = "FILE|DIR")]
     pub ca: Vec<PathBuf>,
+    /// With --ca: certificates and CRLs (PEM or DER files, or a directory of *.pem *.crt *.cer
+    /// *.der *.crl; repeatable) to build paths and check revocation with, besides those the
+    /// .p7s carries
+    #[arg(long, value_name = "FILE|DIR", requires = "ca")]
+    pub validation_data: Vec<PathBuf>,
+    /// With --ca: a CRL (PEM or DER; repeatable) to check revocation with
+    #[arg(long, value_name = "FILE", requires = "ca")]
+    pub crl: Vec<PathBuf>,
     /// One JSON object per certificate instead of a line
     #[arg(long)]
     pub json: bool,

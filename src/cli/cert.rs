@@ -26,7 +26,7 @@ use crate::pdf::pades;
 use crate::sign::{self, PublicKey};
 use crate::text::{path_safe, terminal_safe};
 use crate::timestamp;
-use crate::x509::{self, AnchorError, TrustAnchors};
+use crate::x509::{self, AnchorError, TrustAnchors, ValidationData};
 
 pub fn run(command: &CertCommand) -> anyhow::Result<Exit> {
     match command {
@@ -83,6 +83,18 @@ fn trust_anchors(paths: &[PathBuf]) -> anyhow::Result<Option<TrustAnchors>> {
     })
 }
 
+/// The certificates and CRLs of --validation-data and --crl; `None` when none was given.
+fn validation_data(dirs: &[PathBuf], crls: &[PathBuf]) -> anyhow::Result<Option<ValidationData>> {
+    if dirs.is_empty() && crls.is_empty() {
+        return Ok(None);
+    }
+    let all: Vec<PathBuf> = dirs.iter().chain(crls).cloned().collect();
+    ValidationData::load(&all).map(Some).map_err(|e| match e {
+        x509::X509Error::Input(e) => input_error(e),
+        other => ExitError::usage(other.to_string()),
+    })
+}
+
 /// The TSA certificate given with --tsa-cert, read once.
 fn tsa_certificate(path: Option<&Path>) -> anyhow::Result<Option<Vec<u8>>> {
     path.map(|p| input::read_regular(p, "TSA certificate", input::limit::TIMESTAMP))
@@ -118,7 +130,30 @@ struct VerifyLine<'a> {
     timestamp: Option<&'a str>,
     /// A token's time that no TSA certificate was checked against: a claim, not evidence.
     unverified_timestamp: Option<&'a str>,
+    /// The verified signature timestamp inside the .p7s (CAdES-B-T), and its TSA.
+    x509_timestamp: Option<&'a str>,
+    x509_tsa: Option<&'a str>,
+    /// The instant the X.509 path was checked at: the timestamp's, else now.
+    x509_checked_at: Option<&'a str>,
+    /// What the CRLs said about the X.509 path.
+    x509_revocation: Option<String>,
     problem: Option<String>,
+}
+
+/// One phrase for what the CRLs said.
+fn revocation_phrase(report: &x509::RevocationReport) -> String {
+    let mut parts = Vec::new();
+    if !report.checked.is_empty() {
+        parts.push(format!("checked ({})", report.checked.join("; ")));
+    }
+    if !report.not_checked.is_empty() {
+        parts.push(format!(
+            "not checked, no CRL given ({})",
+            report.not_checked.join("; ")
+        ));
+    }
+    parts.extend(report.revoked_after_timestamp.iter().cloned());
+    parts.join("; ")
 }
 
 /// JSON for a terminal: hidden characters (C1 controls, bidirectional overrides) inside strings
@@ -153,14 +188,6 @@ fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
             "a signed PDF is checked against the CAs you trust: add --ca CA.pem|DIR",
         ));
     }
-    let pdf_bad = verify_pdfs(&pdfs, args)?;
-    if paths.is_empty() {
-        return Ok(if pdf_bad == 0 {
-            Exit::Passed
-        } else {
-            Exit::Failed
-        });
-    }
     let minisign = !args.trust.pubkey.is_empty() || args.trust.trusted.is_some();
     if !minisign && args.ca.is_empty() {
         return Err(ExitError::usage(
@@ -174,10 +201,35 @@ fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
     };
     let anchors = trust_anchors(&args.ca)?;
     let tsa_cert = tsa_certificate(args.tsa_cert.as_deref())?;
+    let tsa_certs = match (&tsa_cert, &args.tsa_cert) {
+        (Some(bytes), Some(path)) if anchors.is_some() => x509::certificates_in(bytes)
+            .map_err(|e| ExitError::usage(format!("{}: {e}", path_safe(path))))?,
+        _ => Vec::new(),
+    };
+    let validation = validation_data(&args.validation_data, &args.crl)?;
+    let mut pdf_bad = 0;
+    let none = ValidationData::default();
+    if let Some(anchors) = anchors.as_ref().filter(|_| !pdfs.is_empty()) {
+        let options = x509::VerifyOptions {
+            anchors,
+            at: time::OffsetDateTime::now_utc(),
+            tsa_certs: &tsa_certs,
+            validation: validation.as_ref().unwrap_or(&none),
+        };
+        pdf_bad = verify_pdfs(&pdfs, args, &options)?;
+        if paths.is_empty() {
+            return Ok(if pdf_bad == 0 {
+                Exit::Passed
+            } else {
+                Exit::Failed
+            });
+        }
+    }
     let files = certificate_files(&paths)?;
     let trust = Trust::minisign(&keys)
         .with_tsa(tsa_cert.as_deref())
-        .with_anchors(anchors.as_ref());
+        .with_anchors(anchors.as_ref())
+        .with_x509_material(&tsa_certs, validation.as_ref());
     let checked = check::check_all(&files, &trust);
     let mut bad = 0usize;
     for c in &checked {
@@ -193,6 +245,18 @@ fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
             x509_signer: c.x509_signer.as_deref(),
             timestamp: ts.filter(|t| t.tsa_verified).map(|t| t.time.as_str()),
             unverified_timestamp: ts.filter(|t| !t.tsa_verified).map(|t| t.time.as_str()),
+            x509_timestamp: c
+                .x509
+                .as_ref()
+                .and_then(|v| v.timestamp.as_ref())
+                .map(|t| t.time_text.as_str()),
+            x509_tsa: c
+                .x509
+                .as_ref()
+                .and_then(|v| v.timestamp.as_ref())
+                .map(|t| t.tsa.as_str()),
+            x509_checked_at: c.x509.as_ref().map(|v| v.checked_at.as_str()),
+            x509_revocation: c.x509.as_ref().map(|v| revocation_phrase(&v.revocation)),
             problem: c.problem.as_ref().map(|p| p.to_string()),
         };
         if !c.ok() {
@@ -205,13 +269,26 @@ fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
         } else {
             let safe = |s: Option<&str>| terminal_safe(s.unwrap_or("-")).into_owned();
             outln!(
-                "OK   {} serial={} status={} signer={}{}{} ({})",
+                "OK   {} serial={} status={} signer={}{}{}{} ({})",
                 safe(line.certificate_id),
                 safe(line.serial),
                 safe(line.status),
                 safe(line.signer),
                 line.x509_signer
                     .map(|s| format!(" x509=\"{}\"", terminal_safe(s)))
+                    .unwrap_or_default(),
+                match (line.x509_timestamp, line.x509_tsa) {
+                    (Some(t), Some(tsa)) => format!(
+                        " x509_timestamp={} tsa=\"{}\"",
+                        terminal_safe(t),
+                        terminal_safe(tsa)
+                    ),
+                    _ => String::new(),
+                } + &line
+                    .x509_revocation
+                    .as_deref()
+                    .filter(|r| !r.is_empty())
+                    .map(|r| format!(" revocation: {}", terminal_safe(r)))
                     .unwrap_or_default(),
                 ts.map(|t| match t.tsa_verified {
                     true => format!(" timestamp={}", t.describe()),
@@ -266,21 +343,18 @@ struct PdfSignatureLine<'a> {
     problem: Option<&'a str>,
 }
 
-/// Check each signed PDF against --ca, print one line (or JSON object) per file; how many
-/// are not ok.
-fn verify_pdfs(pdfs: &[PathBuf], args: &CertVerifyArgs) -> anyhow::Result<usize> {
-    if pdfs.is_empty() {
-        return Ok(0);
-    }
-    let Some(anchors) = trust_anchors(&args.ca)? else {
-        return Ok(0);
-    };
-    let now = time::OffsetDateTime::now_utc();
+/// Check each signed PDF against --ca (and --tsa-cert, --validation-data, --crl), print one
+/// line (or JSON object) per file; how many are not ok.
+fn verify_pdfs(
+    pdfs: &[PathBuf],
+    args: &CertVerifyArgs,
+    options: &x509::VerifyOptions<'_>,
+) -> anyhow::Result<usize> {
     let mut bad = 0;
     for path in pdfs {
         let bytes =
             input::read_regular(path, "signed PDF", input::limit::PDF).map_err(input_error)?;
-        let (report, problem) = match crate::pdf::verify_signed_pdf(&bytes, &anchors, now) {
+        let (report, problem) = match crate::pdf::verify_signed_pdf(&bytes, options) {
             Ok(r) => {
                 let p = r.problem();
                 (Some(r), p)
@@ -621,7 +695,74 @@ fn certificate_and_signature(file: &Path) -> anyhow::Result<(Vec<u8>, Vec<u8>)> 
     Ok((files.json, minisig))
 }
 
+/// The `.p7s` beside a certificate, read once.
+fn x509_signature(file: &Path) -> anyhow::Result<(PathBuf, Vec<u8>)> {
+    let p7s_path = x509::signature_path(file);
+    if !p7s_path.exists() {
+        return Err(ExitError::usage(format!(
+            "no X.509 signature {}; sign the certificate with `massho cert sign-x509` first",
+            path_safe(&p7s_path)
+        )));
+    }
+    let p7s = input::read_regular(&p7s_path, "X.509 signature", input::limit::X509)
+        .map_err(input_error)?;
+    Ok((p7s_path, p7s))
+}
+
+/// `timestamp-request --x509`: a request over the `.p7s`'s signature value (CAdES-B-T).
+fn x509_timestamp_request(args: &TimestampRequestArgs) -> anyhow::Result<Exit> {
+    let (p7s_path, p7s) = x509_signature(&args.file)?;
+    let imprint = x509::signature_timestamp_imprint(&p7s)
+        .map_err(|e| ExitError::usage(format!("{}: {e}", path_safe(&p7s_path))))?;
+    let (tsq, _nonce) = timestamp::request(&imprint)?;
+    let out = args.output.clone().unwrap_or_else(|| {
+        let mut p = p7s_path.as_os_str().to_owned();
+        p.push(".tsq");
+        PathBuf::from(p)
+    });
+    crate::atomic::replace(&out, &tsq)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    outln!("{}", path_safe(&out));
+    eprintln!(
+        "send it to your time-stamping authority (HTTP POST, Content-Type: application/timestamp-query), then: massho cert timestamp-attach --x509 {} RESPONSE.tsr",
+        path_safe(&args.file)
+    );
+    Ok(Exit::Passed)
+}
+
+/// `timestamp-attach --x509`: the reply checked against this `.p7s`'s signature, then the
+/// `.p7s` replaced (atomically) by the same signature with the token in its unsigned
+/// attributes. The signed bytes do not change.
+fn x509_timestamp_attach(args: &TimestampAttachArgs) -> anyhow::Result<Exit> {
+    let (p7s_path, p7s) = x509_signature(&args.file)?;
+    let response = input::read_regular(&args.response, "timestamp reply", input::limit::TIMESTAMP)
+        .map_err(input_error)?;
+    let stamped = x509::attach_signature_timestamp(&p7s, &response).map_err(|e| {
+        ExitError::usage(format!(
+            "{} cannot go into {}: {e}",
+            path_safe(&args.response),
+            path_safe(&p7s_path)
+        ))
+    })?;
+    let info = timestamp::check_token(
+        &response,
+        &x509::signature_timestamp_imprint(&p7s).map_err(|e| ExitError::usage(e.to_string()))?,
+    )?;
+    crate::atomic::replace(&p7s_path, &stamped)
+        .with_context(|| format!("cannot write {}", p7s_path.display()))?;
+    outln!(
+        "{}: signature timestamp (serial {}, unverified timestamp {}) added; check it with massho cert verify --ca CA.pem (the TSA's CA, or --tsa-cert TSA.pem)",
+        path_safe(&p7s_path),
+        terminal_safe(&info.serial),
+        terminal_safe(&info.gen_time)
+    );
+    Ok(Exit::Passed)
+}
+
 fn timestamp_request(args: &TimestampRequestArgs) -> anyhow::Result<Exit> {
+    if args.x509 {
+        return x509_timestamp_request(args);
+    }
     let (json, minisig) = certificate_and_signature(&args.file)?;
     let digest = timestamp::message_digest(&json, &minisig);
     let (tsq, _nonce) = timestamp::request(&digest)?;
@@ -641,6 +782,9 @@ fn timestamp_request(args: &TimestampRequestArgs) -> anyhow::Result<Exit> {
 }
 
 fn timestamp_attach(args: &TimestampAttachArgs) -> anyhow::Result<Exit> {
+    if args.x509 {
+        return x509_timestamp_attach(args);
+    }
     let (json, minisig) = certificate_and_signature(&args.file)?;
     let response = input::read_regular(&args.response, "timestamp reply", input::limit::TIMESTAMP)
         .map_err(input_error)?;
@@ -699,7 +843,18 @@ fn sign_x509(args: &SignX509Args) -> anyhow::Result<Exit> {
     }
     let signer = super::certify::load_x509_signer(&args.x509_key)
         .map_err(|e| ExitError::usage(format!("{e}; nothing was signed")))?;
-    let p7s = x509::sign_detached(&json, &signer)?;
+    let options = super::certify::x509_signing_options(&args.x509, &signer)
+        .map_err(|e| ExitError::usage(format!("{e:#}; nothing was signed")))?;
+    let signed = x509::sign_cades(&json, &signer, &options)?;
+    // Asked here, at the operator's desk, a TSA that fails is an error: try again, or use the
+    // offline steps. (A wipe keeps the B-B signature instead, see job::record.)
+    if let Some(problem) = signed.timestamp_problem {
+        return Err(anyhow::Error::new(problem).context(format!(
+            "nothing was signed; try again, or sign without --tsa-url and add the timestamp with `massho cert timestamp-request --x509 {}` / `timestamp-attach --x509`",
+            path_safe(&args.file)
+        )));
+    }
+    let p7s = signed.p7s;
     crate::atomic::create_new(&dest, &p7s, None).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             ExitError::refused(format!(
@@ -711,6 +866,9 @@ fn sign_x509(args: &SignX509Args) -> anyhow::Result<Exit> {
         }
     })?;
     outln!("{}", path_safe(&dest));
+    if let Some(time) = &signed.timestamp {
+        eprintln!("signature timestamp (CAdES-B-T): {}", terminal_safe(time));
+    }
     eprintln!(
         "signed by {}; check it with: openssl cms -verify -binary -inform DER -content {} -in {} -CAfile CA.pem -purpose any, or massho cert verify {} --ca CA.pem",
         terminal_safe(&signer.subject()),

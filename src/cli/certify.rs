@@ -2,12 +2,12 @@
 //! key is loaded (a missing key or a wrong passphrase never surfaces after hours of wiping) and
 //! the certificate directory proven writable.
 
-use super::args::{CertIssueArgs, PurposeArg};
+use super::args::{CertIssueArgs, PurposeArg, X509SigningArgs};
 use super::ExitError;
 use crate::cert::{Disposition, IssueContext};
 use crate::job::certify::{ensure_writable_dir, Certifier};
 use crate::sign::{self, SecretKey};
-use crate::x509::{SignerMaterial, X509Error};
+use crate::x509::{SignerMaterial, SigningOptions, ValidationData, X509Error};
 
 /// Validate the certificate options and load the signing key. `Ok(None)` when no certificate
 /// was asked for. Asking for certificates without a usable key or directory is refused: a wipe
@@ -97,9 +97,39 @@ pub fn prepare_with(
         },
     );
     Ok(Some(match x509 {
-        Some(signer) => certifier.with_x509(signer),
+        Some(signer) => {
+            let options = x509_signing_options(&args.x509, &signer)
+                .map_err(|e| ExitError::usage(format!("{e:#}; nothing was written")))?;
+            certifier.with_x509(signer).with_x509_options(options)
+        }
         None => certifier,
     }))
+}
+
+/// How `signer`'s `.p7s` files are made beyond B-B: the TSA URL checked, the validation data
+/// read and its CRLs checked against the signer's chain, before anything is signed or wiped.
+pub fn x509_signing_options(
+    args: &X509SigningArgs,
+    signer: &SignerMaterial,
+) -> anyhow::Result<SigningOptions> {
+    if let Some(url) = &args.tsa_url {
+        crate::timestamp::http::check_url(url)?;
+    }
+    let validation = match &args.validation_data {
+        Some(dir) => {
+            let data = ValidationData::load(std::slice::from_ref(dir))?;
+            let mut chain = vec![signer.signer().clone()];
+            chain.extend(signer.chain().iter().cloned());
+            data.check_for_signing(&chain, time::OffsetDateTime::now_utc())
+                .map_err(|e| anyhow::anyhow!("--validation-data {}: {e}", dir.display()))?;
+            data
+        }
+        None => ValidationData::default(),
+    };
+    Ok(SigningOptions {
+        tsa_url: args.tsa_url.clone(),
+        validation,
+    })
 }
 
 /// The organisation's X.509 signing key, certificate and chain, with the passphrase asked for

@@ -82,6 +82,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
             witness: None,
             ledger: Some(ledger_path.clone()),
             x509_key: None,
+            x509: Default::default(),
         },
     })?;
     outln!("\n== 5. The result object (what the certificate is issued over)");
@@ -123,6 +124,8 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         },
         tsa_cert: None,
         ca: Vec::new(),
+        validation_data: Vec::new(),
+        crl: Vec::new(),
         json: false,
     }))?;
     outln!(

@@ -410,6 +410,7 @@ fn run_wipe(
             witness: None,
             ledger,
             x509_key: None,
+            x509: Default::default(),
         },
     })
 }

@@ -477,12 +477,22 @@ impl JobObserver for Console {
                 terminal_safe(&what.to_uppercase()),
                 terminal_safe(error)
             ),
+            JobEvent::RecordWarning {
+                device,
+                what,
+                message,
+            } => format!(
+                "massho: warning: {}: {}: {}",
+                terminal_safe(device),
+                terminal_safe(what),
+                terminal_safe(message)
+            ),
             #[allow(unreachable_patterns)]
             _ => return,
         };
         match event {
-            // Errors go to stderr whatever the style.
-            JobEvent::RecordFailed { .. } => self.tell(&line),
+            // Errors and warnings go to stderr whatever the style.
+            JobEvent::RecordFailed { .. } | JobEvent::RecordWarning { .. } => self.tell(&line),
             _ if self.style == Style::Json => errln!("{}", terminal_safe(&line)),
             _ => self.say(&terminal_safe(&line)),
         }

@@ -52,6 +52,7 @@ pub fn run(args: &StationArgs) -> anyhow::Result<Exit> {
         ledger: args.ledger.clone().or_else(|| policy.ledger.clone()),
         // Station mode signs with minisign only, for now.
         x509_key: None,
+        x509: Default::default(),
     };
     if cert.cert_dir.is_some() && cert.operator.is_none() {
         return Err(ExitError::usage(

@@ -8,7 +8,7 @@ use crate::cert::{self, Certificate, IssueContext};
 use crate::device::binding::MediumIdentity;
 use crate::result::WipeResult;
 use crate::sign::SecretKey;
-use crate::x509::SignerMaterial;
+use crate::x509::{SignerMaterial, SigningOptions};
 
 /// Everything needed to issue certificates.
 #[derive(Clone)]
@@ -17,6 +17,8 @@ pub struct Certifier {
     key: SecretKey,
     /// The organisation's X.509 signer: each certificate also gets a `.p7s`.
     x509: Option<Arc<SignerMaterial>>,
+    /// How the `.p7s` is made beyond B-B (a TSA, validation data).
+    x509_options: Arc<SigningOptions>,
     context: IssueContext,
 }
 
@@ -36,6 +38,7 @@ impl Certifier {
             dir,
             key,
             x509: None,
+            x509_options: Arc::new(SigningOptions::default()),
             context,
         }
     }
@@ -44,6 +47,14 @@ impl Certifier {
     pub fn with_x509(self, signer: SignerMaterial) -> Certifier {
         Certifier {
             x509: Some(Arc::new(signer)),
+            ..self
+        }
+    }
+
+    /// Make every `.p7s` as `options` say: B-T from a TSA, validation data embedded.
+    pub fn with_x509_options(self, options: SigningOptions) -> Certifier {
+        Certifier {
+            x509_options: Arc::new(options),
             ..self
         }
     }
@@ -69,8 +80,8 @@ impl Certifier {
         // probe that fails is recorded as unknown (`None`), never as "no signatures".
         let after = probe_same_medium(result);
         let certificate = Certificate::new(result.clone(), &context, after, local_offset);
-        let (files, json) =
-            cert::issue_bytes(&certificate, &self.key, self.x509.as_deref(), &self.dir)?;
+        let x509 = self.x509.as_deref().map(|s| (s, &*self.x509_options));
+        let (files, json) = cert::issue_bytes_with(&certificate, &self.key, x509, &self.dir)?;
         Ok(IssuedCertificate {
             certificate,
             files,

@@ -244,6 +244,13 @@ pub enum JobEvent {
         what: String,
         error: String,
     },
+    /// A record was written, but with less than asked (a `.p7s` without the timestamp a TSA
+    /// was asked for); `message` says how to complete it.
+    RecordWarning {
+        device: String,
+        what: String,
+        message: String,
+    },
 }
 
 /// Receives engine progress and recording steps from every device's thread.
@@ -900,6 +907,18 @@ fn record(
                     file: issued.files.json.clone(),
                     signature: issued.files.signature.clone(),
                 });
+                if let Some(problem) = &issued.files.x509_timestamp_problem {
+                    observer.job_event(&JobEvent::RecordWarning {
+                        device: device.clone(),
+                        what: "certificate timestamp".into(),
+                        message: format!(
+                            "{problem}; {} is signed without a timestamp (CAdES-B-B, valid as it is): add it later with `massho cert timestamp-request --x509 {}` and `massho cert timestamp-attach --x509 {} REPLY.tsr`",
+                            crate::x509::signature_path(&issued.files.json).display(),
+                            issued.files.json.display(),
+                            issued.files.json.display()
+                        ),
+                    });
+                }
                 certificate = Some((
                     issued.certificate.certificate_id.clone(),
                     issued.files.json.clone(),

@@ -12,8 +12,8 @@ use std::ops::Range;
 
 use super::syntax::{object_headers, text_string, Dict, Object, Parser};
 use crate::x509::{
-    check_timestamp_token, verify_detached_with, Cert, Crl, Failure, TrustAnchors, TsaTrust,
-    ValidationData, VerifyOptions,
+    check_timestamp_token, verify_detached_with, Cert, Crl, Failure, TsaTrust, ValidationData,
+    VerifyOptions,
 };
 
 /// More signatures than any certificate carries: past it, the file is refused.
@@ -168,18 +168,20 @@ impl<'a> Objects<'a> {
     }
 }
 
-/// Check every signature in `pdf` against `anchors`, with certification paths valid at `at`.
-/// `Err` only when the file is not a PDF at all.
-pub fn verify_signed_pdf(
-    pdf: &[u8],
-    anchors: &TrustAnchors,
-    at: time::OffsetDateTime,
-) -> Result<SignedPdf, String> {
+/// Check every signature in `pdf` against `options` (the auditor's trust anchors, TSA
+/// certificates and validation data; certification paths valid at `options.at` unless a
+/// verified timestamp says otherwise). `Err` only when the file is not a PDF at all.
+pub fn verify_signed_pdf(pdf: &[u8], options: &VerifyOptions<'_>) -> Result<SignedPdf, String> {
     if !pdf.starts_with(b"%PDF-") {
         return Err("not a PDF (it does not start with %PDF-)".into());
     }
     let objects = Objects::new(pdf);
-    let validation = dss_validation_data(&objects);
+    // The DSS's certificates and CRLs, and the auditor's own.
+    let validation = dss_validation_data(&objects).merged(options.validation);
+    let options = VerifyOptions {
+        validation: &validation,
+        ..*options
+    };
     let mut seen = std::collections::HashSet::new();
     let mut signatures = Vec::new();
     for at_key in occurrences(pdf, b"/ByteRange") {
@@ -201,12 +203,6 @@ pub fn verify_signed_pdf(
                 "more than {MAX_SIGNATURES} signature dictionaries; massho does not check this file"
             ));
         }
-        let options = VerifyOptions {
-            anchors,
-            at,
-            tsa_certs: &[],
-            validation: &validation,
-        };
         signatures.push(check_signature(&objects, &dict, &options));
     }
     Ok(SignedPdf {
@@ -633,8 +629,14 @@ mod tests {
     /// file, is refused with the reason.
     #[test]
     fn byte_ranges_that_do_not_fit_the_file_are_refused() {
-        let anchors = TrustAnchors::default();
-        let now = time::OffsetDateTime::now_utc();
+        let anchors = crate::x509::TrustAnchors::default();
+        let none = ValidationData::default();
+        let options = VerifyOptions {
+            anchors: &anchors,
+            at: time::OffsetDateTime::now_utc(),
+            tsa_certs: &[],
+            validation: &none,
+        };
         let make = |range: &str| {
             format!("%PDF-1.7\n1 0 obj\n<</Type/Sig/SubFilter/ETSI.CAdES.detached/ByteRange [{range}]/Contents <3000>>>\nendobj\n%%EOF\n")
         };
@@ -664,7 +666,7 @@ mod tests {
         ] {
             // Keep the digits' width so the offsets stay right.
             let pdf = make(&format!("{range:<40}"));
-            let report = verify_signed_pdf(pdf.as_bytes(), &anchors, now).unwrap();
+            let report = verify_signed_pdf(pdf.as_bytes(), &options).unwrap();
             assert_eq!(report.signatures.len(), 1, "{range}");
             let problem = report.problem().unwrap_or_default();
             assert!(
@@ -672,8 +674,8 @@ mod tests {
                 "{range}: {problem}"
             );
         }
-        assert!(verify_signed_pdf(b"hello", &anchors, now).is_err());
-        let unsigned = verify_signed_pdf(b"%PDF-1.7\n%%EOF\n", &anchors, now).unwrap();
+        assert!(verify_signed_pdf(b"hello", &options).is_err());
+        let unsigned = verify_signed_pdf(b"%PDF-1.7\n%%EOF\n", &options).unwrap();
         assert!(
             !unsigned.ok()
                 && unsigned

@@ -39,11 +39,11 @@ impl Default for HttpLimits {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HttpError {
-    #[error("{url}: massho talks to TSAs over plain http:// only (the token is signed by the TSA and checked against your trust anchors; see docs/certificate-format.md); use the TSA's http:// address, or the offline steps `massho cert timestamp-request` / `timestamp-attach`")]
+    #[error("{url}: massho talks to TSAs over plain http:// only (the token is signed by the TSA and checked against your trust anchors; see docs/certificate-format.md); use the TSA's http:// address, or ask it offline (`massho cert timestamp-request`, then `timestamp-attach`)")]
     Https { url: String },
     #[error("{url}: not an http://HOST[:PORT]/PATH URL ({detail})")]
     BadUrl { url: String, detail: String },
-    #[error("{url}: cannot connect ({detail}); check the URL and the network, or timestamp later with `massho cert timestamp-request` / `timestamp-attach`")]
+    #[error("{url}: cannot connect ({detail}); check the URL and the network")]
     Connect { url: String, detail: String },
     #[error("{url}: {detail}; the TSA may be down or overloaded, try again later")]
     Io { url: String, detail: String },
@@ -59,6 +59,11 @@ pub enum HttpError {
     Protocol { url: String, detail: String },
     #[error("{url}: the reply is larger than {limit} bytes, far more than a timestamp; is this the TSA's RFC 3161 address?")]
     TooLarge { url: String, limit: u64 },
+}
+
+/// Refuse a URL [`fetch`] could not use, before any work that needs it.
+pub fn check_url(url: &str) -> Result<(), HttpError> {
+    Target::parse(url).map(|_| ())
 }
 
 /// POST `request_der` to the TSA at `url` and return the DER TimeStampResp, default limits.

@@ -26,7 +26,10 @@
 //! the TSA's CMS signature with the TSA's certificate. Checking that certificate's chain to an
 //! accredited root is left to the auditor's trust store (`openssl ts -verify -CAfile`).
 //!
-//! The ASN.1 lives in `asn1`, the signature check in `signature`.
+//! The ASN.1 lives in `asn1`, the signature check in `signature`. [`http`] asks a TSA over
+//! HTTP (`--tsa-url`). The same tokens also go inside an X.509 signature as its signature
+//! timestamp (CAdES-B-T, see [`crate::x509::attach_signature_timestamp`]); there the TSA's
+//! chain *is* checked, against the verifier's `--ca` anchors.
 
 mod asn1;
 pub mod http;
@@ -42,7 +45,9 @@ use sha2::{Digest, Sha256};
 use x509_cert::spki::AlgorithmIdentifierOwned;
 
 pub use signature::verify_tsa_signature;
-pub use token::{check_token, token_certificates, token_from_response, token_time, TokenInfo};
+pub use token::{
+    check_token, token_certificates, token_from_response, token_has_nonce, token_time, TokenInfo,
+};
 
 /// What can go wrong with a timestamp. The CLI adds the path of the file concerned.
 #[derive(Debug, thiserror::Error)]

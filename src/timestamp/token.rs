@@ -96,6 +96,26 @@ pub fn token_time(token_or_tsr: &[u8]) -> Result<time::OffsetDateTime, Timestamp
     Ok(Token::parse(token_or_tsr)?.tst_info.gen_time.time())
 }
 
+/// Whether the token answers the request that carried `nonce` (RFC 3161 §2.4.2: the TSA must
+/// copy the request's nonce). A token without a nonce, or with another, does not.
+pub fn token_has_nonce(token_or_tsr: &[u8], nonce: u64) -> Result<bool, TimestampError> {
+    let token = Token::parse(token_or_tsr)?;
+    let Some(found) = token.tst_info.nonce else {
+        return Ok(false);
+    };
+    let bytes = found.as_bytes();
+    // INTEGER contents are big-endian two's complement: strip the sign octet of a large value.
+    let bytes = match bytes {
+        [0, rest @ ..] if !rest.is_empty() => rest,
+        other => other,
+    };
+    Ok(bytes.len() <= 8 && {
+        let mut be = [0u8; 8];
+        be[8 - bytes.len()..].copy_from_slice(bytes);
+        u64::from_be_bytes(be) == nonce
+    })
+}
+
 /// The certificates a token carries (the TSA's, when the request asked for it), as DER.
 pub fn token_certificates(token_or_tsr: &[u8]) -> Result<Vec<Vec<u8>>, TimestampError> {
     let token = Token::parse(token_or_tsr)?;

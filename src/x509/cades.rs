@@ -326,3 +326,136 @@ impl Extendable {
         .map_err(encoding)
     }
 }
+
+/// How a `.p7s` is made beyond CAdES-B-B.
+#[derive(Debug, Clone, Default)]
+pub struct SigningOptions {
+    /// Ask this RFC 3161 TSA (`http://` only, see [`crate::timestamp::http`]) for a signature
+    /// timestamp: B-T.
+    pub tsa_url: Option<String>,
+    /// Certificates and CRLs to embed, checked first ([`ValidationData::check_for_signing`]).
+    pub validation: ValidationData,
+}
+
+/// A `.p7s` made by [`sign_cades`].
+#[derive(Debug)]
+pub struct Signed {
+    /// The DER `.p7s`.
+    pub p7s: Vec<u8>,
+    /// The time the TSA stamped, when the signature got its timestamp.
+    pub timestamp: Option<String>,
+    /// Why the TSA gave no timestamp, when one was asked for: the `.p7s` is then B-B, complete
+    /// and valid, and the timestamp can be added later in two offline steps.
+    pub timestamp_problem: Option<X509Error>,
+}
+
+/// Sign `content` (CAdES-B-B), embed `options.validation`, and ask `options.tsa_url` for a
+/// signature timestamp. A TSA that cannot be reached or answers wrongly does not make signing
+/// fail: the result says why it stayed B-B ([`Signed::timestamp_problem`]).
+pub fn sign_cades(
+    content: &[u8],
+    signer: &super::SignerMaterial,
+    options: &SigningOptions,
+) -> Result<Signed, X509Error> {
+    let unusable = |e: Failure| X509Error::Sign(format!("{e}"));
+    let mut chain = vec![signer.signer().clone()];
+    chain.extend(signer.chain().iter().cloned());
+    options
+        .validation
+        .check_for_signing(&chain, time::OffsetDateTime::now_utc())
+        .map_err(unusable)?;
+    let mut p7s = super::sign_detached(content, signer)?;
+    if !options.validation.certificates.is_empty() || !options.validation.crls.is_empty() {
+        p7s = embed_validation_data(&p7s, &options.validation).map_err(unusable)?;
+    }
+    let Some(url) = &options.tsa_url else {
+        return Ok(Signed {
+            p7s,
+            timestamp: None,
+            timestamp_problem: None,
+        });
+    };
+    Ok(match timestamp_over_http(&p7s, url) {
+        Ok((stamped, time)) => Signed {
+            p7s: stamped,
+            timestamp: Some(time),
+            timestamp_problem: None,
+        },
+        Err(problem) => Signed {
+            p7s,
+            timestamp: None,
+            timestamp_problem: Some(problem),
+        },
+    })
+}
+
+/// `cms` with a signature timestamp from the TSA at `url`, and the TSA's time. The reply must be
+/// granted, answer this request (its nonce) and stamp this signature; the TSA's own signature is
+/// judged by the verifier against its trust anchors.
+pub fn timestamp_over_http(cms: &[u8], url: &str) -> Result<(Vec<u8>, String), X509Error> {
+    let tsa = |detail: String| X509Error::Tsa {
+        url: url.to_string(),
+        detail: format!("{url}: {detail}"),
+    };
+    let imprint = signature_timestamp_imprint(cms).map_err(|e| tsa(e.to_string()))?;
+    let (request, nonce) = crate::timestamp::request(&imprint).map_err(|e| tsa(e.to_string()))?;
+    // The HTTP errors name the URL themselves.
+    let reply = crate::timestamp::http::fetch(url, &request).map_err(|e| X509Error::Tsa {
+        url: url.to_string(),
+        detail: e.to_string(),
+    })?;
+    let token = crate::timestamp::token_from_response(&reply).map_err(|e| tsa(e.to_string()))?;
+    if !crate::timestamp::token_has_nonce(&token, nonce).map_err(|e| tsa(e.to_string()))? {
+        return Err(tsa(
+            "the reply does not carry the request's nonce: it answers another request".into(),
+        ));
+    }
+    let info = crate::timestamp::check_token(&token, &imprint).map_err(|e| tsa(e.to_string()))?;
+    let stamped = attach_signature_timestamp(cms, &token).map_err(|e| tsa(e.to_string()))?;
+    Ok((stamped, info.gen_time))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// id-signedData with an empty SignedData: readable as ContentInfo, not as a signature.
+    const MINIMAL: [u8; 17] = [
+        0x30, 0x0f, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02, 0xa0, 0x02,
+        0x30, 0x00,
+    ];
+
+    #[test]
+    fn garbage_is_refused_by_every_entry_point_not_a_panic() {
+        let data = ValidationData::default();
+        for bytes in [&b""[..], b"\x30\x00", b"\x30\x80\x00\x00", &MINIMAL] {
+            assert!(signature_timestamp_imprint(bytes).is_err());
+            assert!(signature_timestamp_tokens(bytes).is_err());
+            assert!(attach_signature_timestamp(bytes, bytes).is_err());
+            assert!(embed_validation_data(bytes, &data).is_err());
+        }
+        for len in 0..MINIMAL.len() {
+            assert!(signature_timestamp_imprint(&MINIMAL[..len]).is_err());
+        }
+        for at in 0..MINIMAL.len() {
+            let mut changed = MINIMAL;
+            changed[at] ^= 0x5a;
+            assert!(signature_timestamp_imprint(&changed).is_err());
+            assert!(attach_signature_timestamp(&changed, &MINIMAL).is_err());
+        }
+    }
+
+    #[test]
+    fn validation_data_files_hold_certificates_or_crls_only() {
+        let mut data = ValidationData::default();
+        assert!(data.add(b"not DER at all").is_err());
+        assert!(data
+            .add(b"-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n")
+            .is_err());
+        // PEM blocks of other kinds are ignored, not an error.
+        assert!(data
+            .add(b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
+            .is_ok());
+        assert!(data.certificates.is_empty() && data.crls.is_empty());
+    }
+}

@@ -29,8 +29,9 @@ mod verify;
 use std::path::{Path, PathBuf};
 
 pub use cades::{
-    attach_signature_timestamp, embed_validation_data, signature_timestamp_imprint,
-    signature_timestamp_tokens, ValidationData, ID_AA_SIGNATURE_TIME_STAMP_TOKEN,
+    attach_signature_timestamp, embed_validation_data, sign_cades, signature_timestamp_imprint,
+    signature_timestamp_tokens, timestamp_over_http, Signed, SigningOptions, ValidationData,
+    ID_AA_SIGNATURE_TIME_STAMP_TOKEN,
 };
 pub use material::{PassphraseSource, SignerMaterial};
 pub use path::{certificates_in, AnchorError, Cert, TrustAnchors};
@@ -72,6 +73,8 @@ pub enum X509Error {
     Passphrase(String),
     #[error("cannot sign: {0}")]
     Sign(String),
+    #[error("no timestamp from the TSA: {detail}")]
+    Tsa { url: String, detail: String },
 }
 
 /// Why a `.p7s` does not check out. The message names what failed; the CLI adds the file.

@@ -336,6 +336,11 @@ impl TrustAnchors {
         }
         Ok(TrustAnchors { anchors })
     }
+
+    /// Whether `cert` itself (these exact bytes) was given as a trust anchor.
+    pub fn contains(&self, cert: &Cert) -> bool {
+        self.anchors.iter().any(|a| a.der == cert.der)
+    }
 }
 
 /// The path from `leaf` to a trust anchor, leaf first and anchor last, checked at `at`.

@@ -13,10 +13,14 @@
 //! status, which is a failure (the auditor collects a fresher CRL). A certificate for whose
 //! issuer no CRL was given at all is reported as not checked.
 
-use der::asn1::ObjectIdentifier;
-use der::{Decode, Reader as _, SliceReader};
-use x509_cert::crl::CertificateList;
+use der::asn1::{BitString, ObjectIdentifier};
+use der::{Decode, Reader as _, Sequence, SliceReader};
+use x509_cert::crl::RevokedCert;
 use x509_cert::ext::pkix::{KeyUsage, KeyUsages};
+use x509_cert::ext::Extensions;
+use x509_cert::name::Name;
+use x509_cert::spki::AlgorithmIdentifierOwned;
+use x509_cert::time::Time;
 
 use super::algorithms::{verify_signature, DigestAlg, VerifyError};
 use super::path::Cert;
@@ -30,6 +34,32 @@ const ID_CE_CRL_NUMBER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.
 const ID_CE_AUTHORITY_KEY_IDENTIFIER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
 const ID_CE_CRL_REASONS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.21");
 const ID_CE_INVALIDITY_DATE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.24");
+
+/// `CertificateList` (RFC 5280 §5.1). Defined here because x509-cert 0.2's `TbsCertList`
+/// requires the version, which a v1 CRL (no extensions, as `openssl ca -gencrl` writes without a
+/// crlnumber file) omits.
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub struct CertificateList {
+    pub tbs_cert_list: TbsCertList,
+    pub signature_algorithm: AlgorithmIdentifierOwned,
+    pub signature: BitString,
+}
+
+/// `TBSCertList` with `version` OPTIONAL, as RFC 5280 has it.
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub struct TbsCertList {
+    #[asn1(optional = "true")]
+    pub version: Option<x509_cert::Version>,
+    pub signature: AlgorithmIdentifierOwned,
+    pub issuer: Name,
+    pub this_update: Time,
+    #[asn1(optional = "true")]
+    pub next_update: Option<Time>,
+    #[asn1(optional = "true")]
+    pub revoked_certificates: Option<Vec<RevokedCert>>,
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
+    pub crl_extensions: Option<Extensions>,
+}
 
 /// One CRL: its DER as received, the to-be-signed part exactly as signed, parsed.
 #[derive(Debug, Clone)]
@@ -312,7 +342,7 @@ pub(crate) fn check_crl_issued_by_one_of(crl: &Crl, issuers: &[Cert]) -> Result<
     Err(first_error.unwrap_or_else(|| Failure::Crl(format!("the CRL from {}", crl.issuer()))))
 }
 
-fn unix(t: &x509_cert::time::Time) -> i64 {
+fn unix(t: &Time) -> i64 {
     i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
 }
 

@@ -86,7 +86,8 @@ pub(crate) fn check(
 
     let mut pool: Vec<Cert> = carried.clone();
     pool.extend(trust.intermediates.iter().cloned());
-    let path = if trust.tsa_certs.iter().any(|c| c.der == tsa.der) {
+    // A TSA certificate given itself (--tsa-cert, or among the --ca files) is trusted as it is.
+    let path = if trust.tsa_certs.iter().any(|c| c.der == tsa.der) || trust.anchors.contains(&tsa) {
         vec![tsa.clone()]
     } else {
         path::validate_for(&tsa, &pool, trust.anchors, gen_time, LeafUse::Timestamping).map_err(

@@ -2,6 +2,12 @@
 //! signers under it (RSA 2048 and ECDSA P-256), an expired signer, a signer whose key may not
 //! sign documents, a second unrelated root, and the bundles massho reads (PKCS#12 with a
 //! passphrase, PEM with key, certificate and chain, PEM with an encrypted PKCS#8 key).
+//!
+//! For timestamps and revocation: a TSA certified by the root (critical timeStamping usage) and
+//! an untrusted TSA certified by the unrelated root, both answering as `openssl ts -reply`
+//! (config sections `tsa_trusted` and `tsa_untrusted`, served over HTTP by
+//! [`super::tsa::serve_http`]); a signer to revoke, CRLs from the intermediate and the root
+//! (`openssl ca -revoke` / `-gencrl`), and signers valid for a few seconds.
 #![allow(dead_code)]
 
 use std::fs;
@@ -55,6 +61,59 @@ copy_extensions = none
 unique_subject = no
 [ any_policy ]
 commonName = supplied
+
+# The root's database, for its CRL over the intermediate.
+[ root_ca ]
+dir = .
+database = $dir/root-index.txt
+new_certs_dir = $dir/issued
+serial = $dir/ca-serial
+certificate = $dir/ca.pem
+private_key = $dir/ca.key
+default_md = sha256
+policy = any_policy
+
+[ tsa_ext ]
+basicConstraints = critical, CA:false
+keyUsage = critical, digitalSignature, nonRepudiation
+extendedKeyUsage = critical, timeStamping
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+
+[ tsa ]
+default_tsa = tsa_trusted
+
+[ tsa_trusted ]
+dir = .
+serial = $dir/tsa-serial
+crypto_device = builtin
+signer_cert = $dir/tsa.pem
+signer_key = $dir/tsa.key
+certs = $dir/tsa.pem
+signer_digest = sha256
+default_policy = 1.2.3.4.1
+digests = sha256
+accuracy = secs:1
+ordering = no
+tsa_name = yes
+ess_cert_id_chain = no
+ess_cert_id_alg = sha256
+
+[ tsa_untrusted ]
+dir = .
+serial = $dir/tsa-serial
+crypto_device = builtin
+signer_cert = $dir/other-tsa.pem
+signer_key = $dir/other-tsa.key
+certs = $dir/other-tsa.pem
+signer_digest = sha256
+default_policy = 1.2.3.4.1
+digests = sha256
+accuracy = secs:1
+ordering = no
+tsa_name = yes
+ess_cert_id_chain = no
+ess_cert_id_alg = sha256
 "#;
 
 /// Passphrase of `rsa.p12` and `ec-encrypted.pem`.
@@ -78,6 +137,8 @@ impl Pki {
         pki.write("passphrase.txt", format!("{PASSPHRASE}\n").as_bytes());
         pki.write("index.txt", b"");
         pki.write("ca-serial", b"1000\n");
+        pki.write("root-index.txt", b"");
+        pki.write("tsa-serial", b"01\n");
         fs::create_dir(pki.path("issued")).expect("issued dir");
         const RSA: &str = "-newkey rsa:2048";
         const EC: &str = "-newkey ec -pkeyopt ec_paramgen_curve:P-256";
@@ -87,6 +148,9 @@ impl Pki {
         pki.issued("rsa", RSA, "RSA signer", "inter", "signer_ext");
         pki.issued("ec", EC, "P-256 signer", "inter", "signer_ext");
         pki.issued("encipher", EC, "encipher-only key", "inter", "encipher_ext");
+        pki.issued("revoked", EC, "revoked signer", "inter", "signer_ext");
+        pki.issued("tsa", EC, "massho test TSA", "ca", "tsa_ext");
+        pki.issued("other-tsa", EC, "untrusted TSA", "other-ca", "tsa_ext");
         pki.openssl(&format!(
             "req -new {EC} -nodes -keyout expired.key -out expired.csr -subj /CN=expired\\ signer -config openssl.cnf"
         ));
@@ -113,7 +177,63 @@ impl Pki {
             "encipher-bundle.pem",
             &["encipher.key", "encipher.pem", "inter.pem"],
         );
+        pki.concat(
+            "revoked-bundle.pem",
+            &["revoked.key", "revoked.pem", "inter.pem"],
+        );
         pki
+    }
+
+    /// Revoke `NAME.pem` (issued by the intermediate) now, in the intermediate's database.
+    pub fn revoke(&self, name: &str) {
+        self.openssl(&format!("ca -batch -config openssl.cnf -revoke {name}.pem"));
+    }
+
+    /// `inter.crl` (PEM, next update in a day) from the intermediate's database, and
+    /// `ca.crl` (the root's, revoking nothing) over the intermediate.
+    pub fn crls(&self) {
+        self.openssl("ca -batch -config openssl.cnf -gencrl -crldays 1 -out inter.crl");
+        self.openssl("ca -batch -config openssl.cnf -name root_ca -gencrl -crldays 1 -out ca.crl");
+    }
+
+    /// A CRL from the intermediate with the given thisUpdate and nextUpdate, written to `out`.
+    pub fn crl_dated(
+        &self,
+        this_update: time::OffsetDateTime,
+        next_update: time::OffsetDateTime,
+        out: &str,
+    ) {
+        let fmt = time::macros::format_description!("[year][month][day][hour][minute][second]Z");
+        self.openssl(&format!(
+            "ca -batch -config openssl.cnf -gencrl -crl_lastupdate {} -crl_nextupdate {} -out {out}",
+            this_update.format(&fmt).expect("format"),
+            next_update.format(&fmt).expect("format")
+        ));
+    }
+
+    /// A P-256 signer `NAME` under the intermediate, valid from an hour ago until `seconds`
+    /// from now; `NAME-bundle.pem` holds its key, certificate and the intermediate. Returns
+    /// its notAfter.
+    pub fn short_lived(&self, name: &str, seconds: i64) -> time::OffsetDateTime {
+        let now = time::OffsetDateTime::now_utc();
+        let not_after = now + time::Duration::seconds(seconds);
+        let fmt = time::macros::format_description!("[year][month][day][hour][minute][second]Z");
+        let start = (now - time::Duration::hours(1))
+            .format(&fmt)
+            .expect("format");
+        let end = not_after.format(&fmt).expect("format");
+        self.openssl(&format!(
+            "req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout {name}.key -out {name}.csr -subj /CN=short-lived\\ signer -config openssl.cnf"
+        ));
+        self.openssl(&format!(
+            "ca -batch -config openssl.cnf -notext -startdate {start} -enddate {end} \
+             -extfile openssl.cnf -extensions signer_ext -in {name}.csr -out {name}.pem"
+        ));
+        self.concat(
+            &format!("{name}-bundle.pem"),
+            &[&format!("{name}.key"), &format!("{name}.pem"), "inter.pem"],
+        );
+        not_after.replace_nanosecond(0).expect("whole seconds")
     }
 
     fn root(&self, name: &str, cn: &str) {

@@ -176,3 +176,91 @@ impl Tsa {
             .to_string()
     }
 }
+
+/// A local RFC 3161 TSA over HTTP on 127.0.0.1: a thread accepting connections, each request's
+/// body handed to `openssl ts -reply -config openssl.cnf -section SECTION` run in `dir`, the
+/// reply sent back as `application/timestamp-reply` (chunked when `chunked`, else with a
+/// Content-Length). Returns the URL; the thread lives as long as the test process.
+pub fn serve_http(dir: &std::path::Path, section: &str, chunked: bool) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+    let url = format!("http://{}/tsa", listener.local_addr().expect("address"));
+    let dir = dir.to_path_buf();
+    let section = section.to_string();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+            let mut len = 0usize;
+            let mut request_line = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                if request_line.is_empty() {
+                    request_line = line.clone();
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; len];
+            if reader.read_exact(&mut body).is_err() || !request_line.starts_with("POST ") {
+                let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+                continue;
+            }
+            let query = dir.join(format!("http-{n}.tsq"));
+            let reply = dir.join(format!("http-{n}.tsr"));
+            std::fs::write(&query, &body).expect("write query");
+            let status = Command::new("openssl")
+                .args([
+                    "ts",
+                    "-reply",
+                    "-config",
+                    "openssl.cnf",
+                    "-section",
+                    &section,
+                ])
+                .arg("-queryfile")
+                .arg(&query)
+                .arg("-out")
+                .arg(&reply)
+                .current_dir(&dir)
+                .output()
+                .expect("run openssl ts -reply");
+            let Ok(tsr) = std::fs::read(&reply).map_err(|_| status) else {
+                let _ = stream
+                    .write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n");
+                continue;
+            };
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/timestamp-reply\r\nConnection: close\r\n";
+            let mut out = head.as_bytes().to_vec();
+            if chunked {
+                out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+                for piece in tsr.chunks(100) {
+                    out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+                    out.extend_from_slice(piece);
+                    out.extend_from_slice(b"\r\n");
+                }
+                out.extend_from_slice(b"0\r\n\r\n");
+            } else {
+                out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", tsr.len()).as_bytes());
+                out.extend_from_slice(&tsr);
+            }
+            let _ = stream.write_all(&out);
+        }
+    });
+    url
+}
+
+/// An http:// URL where nothing listens (a port just released): a TSA that is down.
+pub fn down_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+    let port = listener.local_addr().expect("address").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}/tsa")
+}

@@ -288,6 +288,11 @@ impl JobObserver for Board {
                 }
                 s.say(format!("{device}: NO {}: {error}", what.to_uppercase()))
             }
+            JobEvent::RecordWarning {
+                device,
+                what,
+                message,
+            } => s.say(format!("{device}: warning: {what}: {message}")),
             #[allow(unreachable_patterns)]
             _ => {}
         });

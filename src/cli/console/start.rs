@@ -82,6 +82,7 @@ pub fn prepare(model: &Model, journal: Journal) -> Result<Prepared, String> {
         witness: None,
         ledger: f(field::LEDGER).map(PathBuf::from),
         x509_key: None,
+        x509: Default::default(),
     };
     if cert.cert_dir.is_none() && cert.ledger.is_some() {
         return Err("a ledger records certificates: give a Certificate dir too".into());
