@@ -376,57 +376,9 @@ fn usage_errors_name_what_is_missing() {
     assert!(!out_pdf.exists());
 }
 
-/// A TSA on a local port: each HTTP POST is answered by `openssl ts -reply` (section
-/// `tsa_ec` of the test TSA). Serves until the test process ends.
+/// The test TSA (P-256) over HTTP on 127.0.0.1.
 fn http_tsa(tsa: &common::tsa::Tsa) -> String {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/tsa", listener.local_addr().unwrap());
-    let dir = tsa.dir.path().to_owned();
-    std::thread::spawn(move || {
-        for (n, stream) in listener.incoming().enumerate() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            let (query, reply) = (dir.join(format!("q{n}.tsq")), dir.join(format!("r{n}.tsr")));
-            std::fs::write(&query, &body).unwrap();
-            let status = Command::new("openssl")
-                .args([
-                    "ts",
-                    "-reply",
-                    "-config",
-                    "openssl.cnf",
-                    "-section",
-                    "tsa_ec",
-                ])
-                .arg("-queryfile")
-                .arg(&query)
-                .arg("-out")
-                .arg(&reply)
-                .current_dir(&dir)
-                .output()
-                .unwrap();
-            assert!(status.status.success(), "{}", describe_output(&status));
-            let reply = std::fs::read(&reply).unwrap();
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/timestamp-reply\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                reply.len()
-            );
-            let _ = stream.write_all(&[head.as_bytes(), &reply].concat());
-        }
-    });
-    url
+    common::tsa::serve_http(tsa.dir.path(), "tsa_ec", false)
 }
 
 #[test]
