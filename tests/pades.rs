@@ -536,3 +536,42 @@ fn validation_data_and_a_document_timestamp_make_it_b_lta_and_both_verify() {
     assert!(first.contains("Signature is Valid."), "{report}");
     assert!(first.contains("Certificate is Trusted."), "{report}");
 }
+
+/// A stand-in for fuzzing the PDF reader: every truncation step and single-byte change of a
+/// real signed PDF is judged (refused, or a signature that does not check out), never a panic
+/// and never "ok" unless the change fell outside what a signature covers.
+#[test]
+fn truncated_and_bit_flipped_signed_pdfs_are_refused_without_panic() {
+    let pki = Pki::new();
+    let (_dir, pdf) = signed_pdf(&pki, "ec-bundle.pem");
+    let bytes = std::fs::read(&pdf).unwrap();
+    let [_, a, b, _] = byte_range(&bytes);
+    let anchors = massho::x509::TrustAnchors::load(&[pki.path("ca.pem")]).unwrap();
+    let none = massho::x509::ValidationData::default();
+    let options = massho::x509::VerifyOptions {
+        anchors: &anchors,
+        at: time::OffsetDateTime::now_utc(),
+        tsa_certs: &[],
+        validation: &none,
+    };
+    let judge = |data: &[u8]| massho::pdf::verify_signed_pdf(data, &options);
+    assert!(judge(&bytes).unwrap().ok());
+    for len in (0..bytes.len()).step_by(997) {
+        let verdict = judge(&bytes[..len]);
+        assert!(
+            verdict.map_or(true, |v| !v.ok()),
+            "truncated to {len} and ok"
+        );
+    }
+    for at in (0..bytes.len()).step_by(211) {
+        let mut changed = bytes.clone();
+        changed[at] ^= 0x20;
+        let verdict = judge(&changed);
+        // Only /Contents is not signed, and there flipping 0x20 turns a hex digit A-F into
+        // a-f: the same signature. Anything else must not pass.
+        let same_hex = at > a && at < b && bytes[at].is_ascii_uppercase();
+        if let Ok(v) = verdict {
+            assert!(!v.ok() || same_hex, "byte {at} changed and still ok");
+        }
+    }
+}

@@ -237,7 +237,7 @@ fn check_signature(objects: &Objects, dict: &Dict, options: &VerifyOptions<'_>) 
         revocation: None,
         name: text(dict, b"Name"),
         reason: text(dict, b"Reason"),
-        claimed_time: text(dict, b"M"),
+        claimed_time: text(dict, b"M").map(|m| readable_date(&m)),
         signed_len: 0,
         covers_whole_file: false,
         after: None,
@@ -314,6 +314,32 @@ fn describe_failure(f: &Failure) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// A PDF date `D:YYYYMMDDHHmmSS+HH'mm'` (or `Z`) as `YYYY-MM-DDTHH:mm:SS+HH:mm`; anything else
+/// as it is.
+fn readable_date(m: &str) -> String {
+    let d: Vec<char> = m.strip_prefix("D:").unwrap_or(m).chars().collect();
+    if d.len() < 14 || !d[..14].iter().all(char::is_ascii_digit) {
+        return m.to_owned();
+    }
+    let part = |r: std::ops::Range<usize>| d[r].iter().collect::<String>();
+    let zone = match d.get(14) {
+        Some('Z') | None => "Z".to_owned(),
+        Some(sign @ ('+' | '-')) if d.len() >= 20 => {
+            format!("{sign}{}:{}", part(15..17), part(18..20))
+        }
+        _ => return m.to_owned(),
+    };
+    format!(
+        "{}-{}-{}T{}:{}:{}{zone}",
+        part(0..4),
+        part(4..6),
+        part(6..8),
+        part(8..10),
+        part(10..12),
+        part(12..14)
+    )
 }
 
 /// What a /ByteRange signs, and the signature over it.
@@ -615,6 +641,18 @@ mod tests {
         assert_eq!(der_prefix(&[0x30, 0x85, 1, 1, 1, 1, 1]), None);
         assert_eq!(der_prefix(&[]), None);
         assert_eq!(der_prefix(&[0x31, 0]), None);
+    }
+
+    #[test]
+    fn pdf_dates_read_as_rfc_3339() {
+        assert_eq!(readable_date("D:20261201052513Z"), "2026-12-01T05:25:13Z");
+        assert_eq!(
+            readable_date("D:20261201142513+09'00'"),
+            "2026-12-01T14:25:13+09:00"
+        );
+        assert_eq!(readable_date("D:2026"), "D:2026");
+        assert_eq!(readable_date("D:20261201142513+0"), "D:20261201142513+0");
+        assert_eq!(readable_date("ｘ"), "ｘ");
     }
 
     #[test]
