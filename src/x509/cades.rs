@@ -52,16 +52,12 @@ pub fn signature_timestamp_imprint(cms: &[u8]) -> Result<[u8; 32], Failure> {
 pub fn attach_signature_timestamp(cms: &[u8], token: &[u8]) -> Result<Vec<u8>, Failure> {
     let mut signed = Extendable::read(cms)?;
     let imprint: [u8; 32] = Sha256::digest(signed.signer()?.signature.as_bytes()).into();
-    let token = crate::timestamp::token_from_response(token)
-        .or_else(|_| {
-            // A bare token (ContentInfo) rather than a whole response.
-            ContentInfo::from_der(token).map(|_| token.to_vec())
-        })
-        .map_err(|_| {
-            Failure::Timestamp(
-                "the timestamp reply is neither a granted RFC 3161 TimeStampResp nor a timestamp token".into(),
-            )
-        })?;
+    // A bare token (ContentInfo), or a whole response whose status must be granted.
+    let token = match ContentInfo::from_der(token) {
+        Ok(_) => token.to_vec(),
+        Err(_) => crate::timestamp::token_from_response(token)
+            .map_err(|e| Failure::Timestamp(e.to_string()))?,
+    };
     crate::timestamp::check_token(&token, &imprint).map_err(|e| {
         Failure::Timestamp(format!(
             "the token does not stamp this signature ({e}); request a timestamp over this very .p7s"
@@ -88,6 +84,31 @@ pub fn attach_signature_timestamp(cms: &[u8], token: &[u8]) -> Result<Vec<u8>, F
         Ok(())
     })?;
     signed.write()
+}
+
+/// The DER CMS at the start of `contents` when it is followed only by zero bytes, as in a PDF
+/// signature's `/Contents`, which is reserved larger than the CMS and padded with zeros. The
+/// functions of this module take the CMS itself, not the padding.
+pub fn without_zero_padding(contents: &[u8]) -> Result<&[u8], Failure> {
+    let mut reader = der::SliceReader::new(contents)
+        .map_err(|e| Failure::Malformed(format!("not a DER CMS ({e})")))?;
+    let header = der::Header::decode(&mut reader)
+        .map_err(|e| Failure::Malformed(format!("not a DER CMS ({e})")))?;
+    let total = header
+        .encoded_len()
+        .and_then(|h| h + header.length)
+        .map_err(|e| Failure::Malformed(format!("not a DER CMS ({e})")))?;
+    let end =
+        usize::try_from(total).map_err(|e| Failure::Malformed(format!("not a DER CMS ({e})")))?;
+    let (cms, padding) = contents
+        .split_at_checked(end)
+        .ok_or_else(|| Failure::Malformed("the CMS is cut short".into()))?;
+    if padding.iter().any(|&b| b != 0) {
+        return Err(Failure::Malformed(
+            "bytes other than zero padding follow the CMS".into(),
+        ));
+    }
+    Ok(cms)
 }
 
 /// The signature timestamp tokens in the SignerInfo's unsigned attributes, as DER ContentInfo.
@@ -443,6 +464,18 @@ mod tests {
             assert!(signature_timestamp_imprint(&changed).is_err());
             assert!(attach_signature_timestamp(&changed, &MINIMAL).is_err());
         }
+    }
+
+    #[test]
+    fn zero_padding_after_the_cms_is_taken_off_and_nothing_else() {
+        let mut padded = MINIMAL.to_vec();
+        padded.extend([0u8; 100]);
+        assert_eq!(without_zero_padding(&padded).unwrap(), &MINIMAL);
+        assert_eq!(without_zero_padding(&MINIMAL).unwrap(), &MINIMAL);
+        padded[50] = 1;
+        assert!(without_zero_padding(&padded).is_err());
+        assert!(without_zero_padding(&MINIMAL[..10]).is_err());
+        assert!(without_zero_padding(b"").is_err());
     }
 
     #[test]

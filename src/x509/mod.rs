@@ -30,8 +30,8 @@ use std::path::{Path, PathBuf};
 
 pub use cades::{
     attach_signature_timestamp, embed_validation_data, sign_cades, signature_timestamp_imprint,
-    signature_timestamp_tokens, timestamp_over_http, Signed, SigningOptions, ValidationData,
-    ID_AA_SIGNATURE_TIME_STAMP_TOKEN,
+    signature_timestamp_tokens, timestamp_over_http, without_zero_padding, Signed, SigningOptions,
+    ValidationData, ID_AA_SIGNATURE_TIME_STAMP_TOKEN,
 };
 pub use material::{PassphraseSource, SignerMaterial};
 pub use path::{certificates_in, AnchorError, Cert, TrustAnchors};
