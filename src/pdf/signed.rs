@@ -404,8 +404,9 @@ fn signed_ranges(pdf: &[u8], dict: &Dict) -> Result<SignedRanges, String> {
             bytes.len()
         ));
     }
-    let cms = der_prefix(bytes)
-        .ok_or("its /Contents is not a DER signature followed only by zero padding")?;
+    let cms = crate::x509::without_zero_padding(bytes).map_err(|f| {
+        format!("its /Contents is not a DER signature followed only by zero padding ({f})")
+    })?;
     Ok(SignedRanges {
         first: 0..b,
         second: c..end,
@@ -421,30 +422,6 @@ fn ends_revision(signed: &[u8]) -> bool {
         .or_else(|| signed.strip_suffix(b"\r"))
         .unwrap_or(signed);
     trimmed.ends_with(b"%%EOF")
-}
-
-/// The DER SEQUENCE at the start of `bytes`, if everything after it is zero.
-fn der_prefix(bytes: &[u8]) -> Option<&[u8]> {
-    if bytes.first() != Some(&0x30) {
-        return None;
-    }
-    let first = *bytes.get(1)?;
-    let (len, header) = if first < 0x80 {
-        (usize::from(first), 2)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let mut len = 0usize;
-        for i in 0..n {
-            len = len << 8 | usize::from(*bytes.get(2 + i)?);
-        }
-        (len, 2 + n)
-    };
-    let total = header.checked_add(len)?;
-    let (der, padding) = (bytes.get(..total)?, bytes.get(total..)?);
-    padding.iter().all(|b| *b == 0).then_some(der)
 }
 
 /// The certificates and CRLs of the file's DSS (PAdES B-LT), for checking paths and revocation;
@@ -625,23 +602,6 @@ fn invisible(d: &Dict) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn der_is_cut_from_its_zero_padding() {
-        assert_eq!(
-            der_prefix(&[0x30, 2, 5, 5, 0, 0]),
-            Some(&[0x30, 2, 5, 5][..])
-        );
-        assert_eq!(
-            der_prefix(&[0x30, 0x81, 1, 7, 0]),
-            Some(&[0x30, 0x81, 1, 7][..])
-        );
-        assert_eq!(der_prefix(&[0x30, 2, 5, 5, 0, 1]), None);
-        assert_eq!(der_prefix(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]), None);
-        assert_eq!(der_prefix(&[0x30, 0x85, 1, 1, 1, 1, 1]), None);
-        assert_eq!(der_prefix(&[]), None);
-        assert_eq!(der_prefix(&[0x31, 0]), None);
-    }
 
     #[test]
     fn pdf_dates_read_as_rfc_3339() {
