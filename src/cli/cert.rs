@@ -16,13 +16,13 @@ use super::args::{
     CertCommand, CertRenderArgs, CertSummaryArgs, CertVerifyArgs, FontArgs, RenderFormat,
     SignX509Args, SummaryFormat, TimestampAttachArgs, TimestampRequestArgs, TrustArgs,
 };
+use super::signed_pdf;
 use super::{Exit, ExitError};
 use crate::cert::check::{CertFiles, Trust};
 use crate::cert::summary::{Signature, SummaryRow, Totals};
 use crate::cert::{self, check, render, Certificate};
 use crate::input::{self, InputError};
 use crate::pdf::font::{self, FontFile};
-use crate::pdf::pades;
 use crate::sign::{self, PublicKey};
 use crate::text::{path_safe, terminal_safe};
 use crate::timestamp;
@@ -56,7 +56,7 @@ pub(super) fn terminal_safe_error(e: anyhow::Error) -> anyhow::Error {
 
 /// A file the operator named that cannot be judged: the wrong kind of file or too large is a
 /// usage error (exit 2); an I/O failure is the system's.
-fn input_error(e: InputError) -> anyhow::Error {
+pub(super) fn input_error(e: InputError) -> anyhow::Error {
     if e.is_usage() {
         ExitError::usage(e.to_string())
     } else {
@@ -174,15 +174,12 @@ pub(super) fn json_terminal_safe(json: &str) -> String {
     out
 }
 
-/// Whether `path` names a PDF (judged as a signed PDF, not as a certificate JSON).
-fn is_pdf(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("pdf"))
-}
-
 fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
-    let (pdfs, paths): (Vec<PathBuf>, Vec<PathBuf>) =
-        args.paths.iter().cloned().partition(|p| is_pdf(p));
+    let (pdfs, paths): (Vec<PathBuf>, Vec<PathBuf>) = args
+        .paths
+        .iter()
+        .cloned()
+        .partition(|p| signed_pdf::is_pdf(p));
     if !pdfs.is_empty() && args.ca.is_empty() {
         return Err(ExitError::usage(
             "a signed PDF is checked against the CAs you trust: add --ca CA.pem|DIR",
@@ -216,7 +213,7 @@ fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
             tsa_certs: &tsa_certs,
             validation: validation.as_ref().unwrap_or(&none),
         };
-        pdf_bad = verify_pdfs(&pdfs, args, &options)?;
+        pdf_bad = signed_pdf::verify_pdfs(&pdfs, args.json, &options)?;
         if paths.is_empty() {
             return Ok(if pdf_bad == 0 {
                 Exit::Passed
@@ -313,118 +310,6 @@ fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
     })
 }
 
-#[derive(Serialize)]
-struct PdfVerifyLine<'a> {
-    file: &'a Path,
-    ok: bool,
-    signatures: Vec<PdfSignatureLine<'a>>,
-    problem: Option<String>,
-}
-
-#[derive(Serialize)]
-struct PdfSignatureLine<'a> {
-    /// `Sig` or `DocTimeStamp`.
-    r#type: &'a str,
-    sub_filter: &'a str,
-    /// The X.509 signer's subject, once verified against --ca.
-    signer: Option<&'a str>,
-    /// The verified signature timestamp (B-T): time and TSA.
-    timestamp: Option<&'a str>,
-    /// What the CRLs (in the signature, in the DSS) said about the signer's path.
-    revocation: Option<&'a str>,
-    /// The time the signing machine claims (/M): not evidence.
-    claimed_time: Option<&'a str>,
-    reason: Option<&'a str>,
-    signed_bytes: u64,
-    covers_whole_file: bool,
-    appended_bytes: Option<u64>,
-    /// What the appended bytes hold, and whether PAdES allows them (DSS, document timestamp).
-    appended: Option<String>,
-    problem: Option<&'a str>,
-}
-
-/// Check each signed PDF against --ca (and --tsa-cert, --validation-data, --crl), print one
-/// line (or JSON object) per file; how many are not ok.
-fn verify_pdfs(
-    pdfs: &[PathBuf],
-    args: &CertVerifyArgs,
-    options: &x509::VerifyOptions<'_>,
-) -> anyhow::Result<usize> {
-    let mut bad = 0;
-    for path in pdfs {
-        let bytes =
-            input::read_regular(path, "signed PDF", input::limit::PDF).map_err(input_error)?;
-        let (report, problem) = match crate::pdf::verify_signed_pdf(&bytes, options) {
-            Ok(r) => {
-                let p = r.problem();
-                (Some(r), p)
-            }
-            Err(e) => (None, Some(e)),
-        };
-        let ok = problem.is_none();
-        if !ok {
-            bad += 1;
-        }
-        let signatures: Vec<PdfSignatureLine> = report
-            .iter()
-            .flat_map(|r| &r.signatures)
-            .map(|s| PdfSignatureLine {
-                r#type: &s.kind,
-                sub_filter: &s.sub_filter,
-                signer: s.signer.as_deref(),
-                timestamp: s.timestamp.as_deref(),
-                revocation: s.revocation.as_deref(),
-                claimed_time: s.claimed_time.as_deref(),
-                reason: s.reason.as_deref(),
-                signed_bytes: s.signed_len,
-                covers_whole_file: s.covers_whole_file,
-                appended_bytes: s.after.as_ref().map(|a| a.bytes),
-                appended: s.after.as_ref().map(|a| a.describe()),
-                problem: s.problem.as_deref(),
-            })
-            .collect();
-        if args.json {
-            let line = PdfVerifyLine {
-                file: path,
-                ok,
-                signatures,
-                problem,
-            };
-            outln!("{}", json_terminal_safe(&serde_json::to_string(&line)?));
-        } else if let Some(p) = &problem {
-            outln!("FAIL {}: {}", path_safe(path), terminal_safe(p));
-        } else {
-            for s in &signatures {
-                let when = match (s.timestamp, s.claimed_time) {
-                    (Some(t), _) => format!(", timestamp {}", terminal_safe(t)),
-                    (None, Some(t)) => {
-                        format!(", claimed time {} (no timestamp)", terminal_safe(t))
-                    }
-                    (None, None) => String::new(),
-                };
-                outln!(
-                    "OK   PDF signature ({}) by \"{}\"{when}, {} ({})",
-                    terminal_safe(s.sub_filter),
-                    terminal_safe(s.signer.unwrap_or("-")),
-                    match &s.appended {
-                        None => "covers the whole file".to_owned(),
-                        Some(a) => terminal_safe(a).into_owned(),
-                    },
-                    path_safe(path)
-                );
-            }
-        }
-    }
-    if !args.json {
-        outln!(
-            "{} signed PDF(s): {} ok, {bad} not",
-            pdfs.len(),
-            pdfs.len() - bad
-        );
-    }
-    Ok(bad)
-}
-
 /// A certificate's bytes parsed, without checking its signature.
 fn parse_certificate(path: &Path, bytes: &[u8]) -> anyhow::Result<Certificate> {
     let cert: Certificate = serde_json::from_slice(bytes).map_err(|e| {
@@ -511,13 +396,8 @@ fn render_one(args: &CertRenderArgs) -> anyhow::Result<Exit> {
     let tsa_cert = tsa_certificate(args.tsa_cert.as_deref())?;
     let files = CertFiles::read(&args.file).map_err(input_error)?;
     let cert = parse_certificate(&args.file, &files.json)?;
-    // The key first: a wrong passphrase should not cost a rendering.
-    let signer = args
-        .x509_key
-        .as_deref()
-        .map(super::certify::load_x509_signer)
-        .transpose()
-        .map_err(|e| ExitError::usage(format!("{e}; nothing was written")))?;
+    // The key and validation data first: a wrong passphrase should not cost a rendering.
+    let signing = signed_pdf::PdfSigning::from_args(args)?;
     let key_id = claimed_key_id(&files);
     let stamp = timestamp_line(&files, tsa_cert.as_deref());
     let facts = render::facts(&cert, &files.json, key_id.as_deref(), stamp.as_deref());
@@ -526,35 +406,16 @@ fn render_one(args: &CertRenderArgs) -> anyhow::Result<Exit> {
         RenderFormat::Html => render::html(&facts).into_bytes(),
         RenderFormat::Pdf => {
             let font = pdf_font(&args.font)?;
-            let seal = signer.as_ref().map(|s| {
-                let offset =
-                    time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
-                let reason = format!(
-                    "データ消去証明書 {id} の発行 / Issuing certificate of data sanitization {id}",
-                    id = cert.certificate_id
-                );
-                pades::Placeholder::for_signer(
-                    s,
-                    &reason,
-                    time::OffsetDateTime::now_utc().to_offset(offset),
-                )
-            });
+            let seal = signing
+                .as_ref()
+                .map(|s| s.placeholder(&cert.certificate_id));
             let (pdf, substituted) = cert::pdf::certificate(&cert, &facts, &font, seal.as_ref())
                 .with_context(|| format!("cannot make a PDF of {}", args.file.display()))?;
             warn_substituted(&path_safe(&args.file), &substituted);
-            let tsa = |imprint: &[u8; 32]| -> Result<Vec<u8>, String> {
-                let url = args.tsa_url.as_deref().unwrap_or_default();
-                let (tsq, _nonce) = timestamp::request(imprint).map_err(|e| e.to_string())?;
-                timestamp::http::fetch(url, &tsq).map_err(|e| e.to_string())
-            };
-            let stamper: Option<pades::Stamper> = args.tsa_url.as_ref().map(|_| &tsa as _);
-            match &signer {
-                Some(s) => {
-                    let pdf = pades::sign(&pdf, s, stamper).with_context(|| {
-                        format!("cannot sign the PDF of {}", args.file.display())
-                    })?;
-                    long_term(pdf, s, args, &tsa)?
-                }
+            match &signing {
+                Some(s) => s
+                    .sign(&pdf)
+                    .with_context(|| format!("cannot sign the PDF of {}", args.file.display()))?,
                 None => pdf,
             }
         }
@@ -565,41 +426,6 @@ fn render_one(args: &CertRenderArgs) -> anyhow::Result<Exit> {
         None => outln!("{}", String::from_utf8_lossy(&page)),
     }
     Ok(Exit::Passed)
-}
-
-/// B-LT and B-LTA on a signed PDF: the DSS with the signer's chain and the validation data
-/// given, then a document timestamp over it all, as asked.
-fn long_term(
-    pdf: Vec<u8>,
-    signer: &x509::SignerMaterial,
-    args: &CertRenderArgs,
-    stamper: pades::Stamper,
-) -> anyhow::Result<Vec<u8>> {
-    let mut pdf = pdf;
-    if !args.validation_data.is_empty() {
-        let given = x509::ValidationData::load(&args.validation_data)
-            .map_err(|e| ExitError::usage(format!("{e}; nothing was written")))?;
-        let chain: Vec<x509::Cert> = std::iter::once(signer.signer())
-            .chain(signer.chain())
-            .cloned()
-            .collect();
-        given
-            .check_for_signing(&chain, time::OffsetDateTime::now_utc())
-            .map_err(|e| {
-                ExitError::usage(format!("--validation-data: {e}; nothing was written"))
-            })?;
-        let data = x509::ValidationData {
-            certificates: chain,
-            crls: Vec::new(),
-        }
-        .merged(&given);
-        pdf = crate::pdf::update::add_dss(&pdf, &data).context("cannot add the DSS to the PDF")?;
-    }
-    if args.doc_timestamp {
-        pdf = crate::pdf::update::add_document_timestamp(&pdf, stamper)
-            .context("cannot add the document timestamp to the PDF")?;
-    }
-    Ok(pdf)
 }
 
 fn summary(args: &CertSummaryArgs) -> anyhow::Result<Exit> {
