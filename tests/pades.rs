@@ -374,6 +374,31 @@ fn usage_errors_name_what_is_missing() {
         .env("MASSHO_PASSPHRASE_FILE", &wrong));
     assert_exit(&out, 2);
     assert!(!out_pdf.exists());
+
+    // A TSA address massho cannot use is refused before anything is signed; a TSA that does
+    // not answer fails the command and writes nothing.
+    let render_with_tsa = |url: &str| {
+        run(massho()
+            .args(["cert", "render", "--format", "pdf", "--x509-key"])
+            .arg(pki.path("ec-bundle.pem"))
+            .args(["--tsa-url", url, "-o"])
+            .arg(&out_pdf)
+            .arg(&json))
+    };
+    let out = render_with_tsa("ftp://tsa.example/");
+    assert_exit(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--tsa-url"));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/tsa", closed.local_addr().unwrap());
+    drop(closed);
+    let out = render_with_tsa(&url);
+    assert!(!out.status.success(), "{}", describe_output(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("timestamp"),
+        "{}",
+        describe_output(&out)
+    );
+    assert!(!out_pdf.exists());
 }
 
 /// The test TSA (P-256) over HTTP on 127.0.0.1.

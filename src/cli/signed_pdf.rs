@@ -38,6 +38,10 @@ impl PdfSigning {
         let Some(key) = args.x509_key.as_deref() else {
             return Ok(None);
         };
+        if let Some(url) = &args.tsa_url {
+            timestamp::http::check_url(url)
+                .map_err(|e| ExitError::usage(format!("--tsa-url: {e}; nothing was written")))?;
+        }
         let signer = super::certify::load_x509_signer(key)
             .map_err(|e| ExitError::usage(format!("{e}; nothing was written")))?;
         let validation = if args.validation_data.is_empty() {
