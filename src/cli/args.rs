@@ -536,8 +536,9 @@ binary: it is written with -o FILE or to a redirected standard output, never to 
 
 Exit codes:
   0  written
-  2  usage error: no certificate found, a file that is not a certificate, PDF to a terminal
-  5  no usable font, cannot read or write a file";
+  2  usage error: no certificate found, a file that is not a certificate, PDF to a terminal;
+     a signing key, passphrase, TSA URL or validation data that cannot be used (--x509-key)
+  5  no usable font, cannot read or write a file, no answer from the TSA (--tsa-url)";
 
 /// The font of PDF output.
 #[derive(Debug, Args)]
