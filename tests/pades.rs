@@ -297,6 +297,27 @@ fn bytes_appended_after_the_signed_range_are_reported_unless_they_only_add_valid
         "{v}"
     );
 
+    // The same update whose cross-reference also points the page tree (object 2) at another
+    // object of the signed revision: a swap of signed objects, refused.
+    let elsewhere = find(&original, b"\n3 0 obj") + 1;
+    let swapped = dss.replace(
+        "xref\n0 1\n0000000000 65535 f \n",
+        &format!("xref\n0 1\n0000000000 65535 f \n2 1\n{elsewhere:010} 00000 n \n"),
+    );
+    assert_ne!(swapped, dss);
+    let with_swap = dir.path().join("swap.pdf");
+    std::fs::write(&with_swap, [&original[..], swapped.as_bytes()].concat()).unwrap();
+    let out = verify_pdf(&with_swap, &ca);
+    assert_exit(&out, 1);
+    let problem = verdict(&out)["problem"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        problem.contains("cross-reference pointing object 2"),
+        "{problem}"
+    );
+
     let text = run(massho()
         .args(["cert", "verify", "--ca"])
         .arg(&ca)

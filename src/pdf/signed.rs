@@ -464,8 +464,13 @@ fn dss_validation_data(objects: &Objects) -> ValidationData {
 /// The data of stream object `(n, g)` (its last definition in the file), unfiltered or
 /// FlateDecode, within the size caps.
 fn stream_of(objects: &Objects, (n, g): (u32, u16)) -> Option<Vec<u8>> {
+    stream_at(objects, objects.find(n, g)?)
+}
+
+/// The data of the stream that is object `i`, as [`stream_of`].
+fn stream_at(objects: &Objects, i: usize) -> Option<Vec<u8>> {
     let pdf = objects.pdf;
-    let mut p = objects.parser(objects.find(n, g)?)?;
+    let mut p = objects.parser(i)?;
     let Ok(Object::Dict(d)) = p.object() else {
         return None;
     };
@@ -532,6 +537,12 @@ fn classify_appended(objects: &Objects, from: usize) -> Appended {
     if changes > 8 {
         holds.push(format!("{} more changed objects", changes - 8));
     }
+    // The update's cross-references may only point to its own objects: an entry pointing into
+    // the signed revision would swap one signed object for another.
+    if let Some(problem) = foreign_references(objects, from, first) {
+        allowed = false;
+        holds.push(problem);
+    }
     if first == objects.headers.len() {
         // Bytes that are no PDF object (a trailer alone, or anything at all): a reader may
         // still act on them.
@@ -542,6 +553,138 @@ fn classify_appended(objects: &Objects, from: usize) -> Appended {
         allowed,
         holds,
     }
+}
+
+/// Whether object `num gen` has its header at byte `offset`, after byte `from`.
+fn defined_at(objects: &Objects, from: usize, num: u64, gen: u64, offset: u64) -> bool {
+    usize::try_from(offset).is_ok_and(|offset| {
+        offset >= from
+            && objects
+                .headers
+                .binary_search_by_key(&offset, |h| h.2)
+                .is_ok_and(|i| {
+                    u64::from(objects.headers[i].0) == num && u64::from(objects.headers[i].1) == gen
+                })
+    })
+}
+
+/// The first cross-reference entry after byte `from` (in `xref` tables, and in the XRef
+/// streams among the objects from index `first`) that does not point to an object of the
+/// update itself, or that cannot be read.
+fn foreign_references(objects: &Objects, from: usize, first: usize) -> Option<String> {
+    let pdf = objects.pdf;
+    let mut at = from;
+    while let Some(found) = pdf[at..].windows(4).position(|w| w == b"xref") {
+        let start = at + found;
+        at = start + 4;
+        // `startxref` is not a table.
+        if start >= 5 && &pdf[start - 5..start] == b"start" {
+            continue;
+        }
+        let mut p = Parser::new(pdf, at);
+        loop {
+            p.skip_white();
+            if p.keyword(b"trailer") {
+                break;
+            }
+            let (Some(base), Some(count)) = (p.unsigned(), p.unsigned()) else {
+                return Some(format!(
+                    "an unreadable cross-reference table at byte {start}"
+                ));
+            };
+            for k in 0..count {
+                let (Some(offset), Some(gen)) = (p.unsigned(), p.unsigned()) else {
+                    return Some(format!(
+                        "an unreadable cross-reference table at byte {start}"
+                    ));
+                };
+                if p.keyword(b"f") {
+                    continue;
+                }
+                if !p.keyword(b"n") {
+                    return Some(format!(
+                        "an unreadable cross-reference table at byte {start}"
+                    ));
+                }
+                if !defined_at(objects, from, base + k, gen, offset) {
+                    return Some(format!(
+                        "a cross-reference pointing object {} to byte {offset}, outside the update",
+                        base + k
+                    ));
+                }
+            }
+        }
+        at = p.pos;
+    }
+    for i in first..objects.headers.len() {
+        let Some(d) = objects.dict(i).filter(|d| d.name(b"Type") == Some(b"XRef")) else {
+            continue;
+        };
+        let unreadable = || {
+            Some(format!(
+                "an unreadable XRef stream (object {})",
+                objects.headers[i].0
+            ))
+        };
+        let Some(data) = stream_at(objects, i) else {
+            return unreadable();
+        };
+        let widths: Vec<usize> = match d.get(b"W") {
+            Some(Object::Array(w)) => w
+                .iter()
+                .filter_map(|o| match o {
+                    Object::Int(n) => usize::try_from(*n).ok().filter(|n| *n <= 8),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let [w0, w1, w2] = widths[..] else {
+            return unreadable();
+        };
+        let row = w0 + w1 + w2;
+        if row == 0 {
+            return unreadable();
+        }
+        let index: Vec<u64> = match d.get(b"Index") {
+            Some(Object::Array(a)) => a
+                .iter()
+                .filter_map(|o| match o {
+                    Object::Int(n) => u64::try_from(*n).ok(),
+                    _ => None,
+                })
+                .collect(),
+            _ => match d.get(b"Size") {
+                Some(Object::Int(n)) => vec![0, u64::try_from(*n).unwrap_or(0)],
+                _ => return unreadable(),
+            },
+        };
+        let field = |bytes: &[u8]| bytes.iter().fold(0u64, |v, b| v << 8 | u64::from(*b));
+        let mut rows = data.chunks_exact(row);
+        for pair in index.chunks(2) {
+            let [base, count] = pair else {
+                return unreadable();
+            };
+            for k in 0..*count {
+                let Some(r) = rows.next() else {
+                    return unreadable();
+                };
+                let kind = if w0 == 0 { 1 } else { field(&r[..w0]) };
+                let (f1, f2) = (field(&r[w0..w0 + w1]), field(&r[w0 + w1..]));
+                match kind {
+                    0 => {}
+                    1 if defined_at(objects, from, base + k, f2, f1) => {}
+                    _ => {
+                        return Some(format!(
+                            "a cross-reference stream entry for object {} outside the update",
+                            base + k
+                        ))
+                    }
+                }
+            }
+        }
+    }
+    None
 }
 
 /// The name of an object PAdES allows after a signature, `None` for anything else.

@@ -139,7 +139,8 @@ impl<'a> Parser<'a> {
         header
     }
 
-    fn unsigned(&mut self) -> Option<u64> {
+    /// A non-negative integer of at most ten digits.
+    pub fn unsigned(&mut self) -> Option<u64> {
         self.skip_white();
         let t = self.token();
         if t.is_empty() || t.len() > 10 || !t.iter().all(u8::is_ascii_digit) {
