@@ -490,7 +490,8 @@ pub struct TimestampAttachArgs {
 
 #[derive(Debug, Args)]
 pub struct CertVerifyArgs {
-    /// Certificate files (<id>.json) or directories holding them
+    /// Certificate files (<id>.json) or directories holding them; signed PDFs (FILE.pdf, with
+    /// --ca)
     #[arg(required = true, value_name = "FILE|DIR")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
@@ -547,8 +548,9 @@ binary: it is written with -o FILE or to a redirected standard output, never to 
 
 Exit codes:
   0  written
-  2  usage error: no certificate found, a file that is not a certificate, PDF to a terminal
-  5  no usable font, cannot read or write a file";
+  2  usage error: no certificate found, a file that is not a certificate, PDF to a terminal;
+     a signing key, passphrase, TSA URL or validation data that cannot be used (--x509-key)
+  5  no usable font, cannot read or write a file, no answer from the TSA (--tsa-url)";
 
 /// The font of PDF output.
 #[derive(Debug, Args)]
@@ -575,6 +577,25 @@ pub struct CertRenderArgs {
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub font: FontArgs,
+    /// Sign the PDF (PAdES baseline B-B; --format pdf only) with the organisation's X.509
+    /// certificate, its signer and reason shown on the page. FILE is PKCS#12 (.p12/.pfx) or PEM
+    /// holding the key, its certificate and the chain; its passphrase is asked for (or read from
+    /// $MASSHO_PASSPHRASE_FILE)
+    #[arg(long, value_name = "FILE")]
+    pub x509_key: Option<PathBuf>,
+    /// With --x509-key: timestamp the signature at this RFC 3161 TSA (http://...; PAdES B-T),
+    /// the token inside the PDF's signature
+    #[arg(long, value_name = "URL", requires = "x509_key")]
+    pub tsa_url: Option<String>,
+    /// With --x509-key: certificates and CRLs collected for long-term validation (a file, or a
+    /// directory of *.pem *.crt *.cer *.der *.crl; repeatable), embedded with the signer's
+    /// chain in the PDF's DSS (PAdES B-LT); no network is used
+    #[arg(long, value_name = "FILE|DIR", requires = "x509_key")]
+    pub validation_data: Vec<PathBuf>,
+    /// With --tsa-url: finish with a document timestamp over the whole PDF, DSS included
+    /// (PAdES B-LTA)
+    #[arg(long, requires = "tsa_url")]
+    pub doc_timestamp: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

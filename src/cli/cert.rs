@@ -16,6 +16,7 @@ use super::args::{
     CertCommand, CertRenderArgs, CertSummaryArgs, CertVerifyArgs, FontArgs, RenderFormat,
     SignX509Args, SummaryFormat, TimestampAttachArgs, TimestampRequestArgs, TrustArgs,
 };
+use super::signed_pdf;
 use super::{Exit, ExitError};
 use crate::cert::check::{CertFiles, Trust};
 use crate::cert::summary::{Signature, SummaryRow, Totals};
@@ -55,7 +56,7 @@ pub(super) fn terminal_safe_error(e: anyhow::Error) -> anyhow::Error {
 
 /// A file the operator named that cannot be judged: the wrong kind of file or too large is a
 /// usage error (exit 2); an I/O failure is the system's.
-fn input_error(e: InputError) -> anyhow::Error {
+pub(super) fn input_error(e: InputError) -> anyhow::Error {
     if e.is_usage() {
         ExitError::usage(e.to_string())
     } else {
@@ -174,6 +175,16 @@ pub(super) fn json_terminal_safe(json: &str) -> String {
 }
 
 fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
+    let (pdfs, paths): (Vec<PathBuf>, Vec<PathBuf>) = args
+        .paths
+        .iter()
+        .cloned()
+        .partition(|p| signed_pdf::is_pdf(p));
+    if !pdfs.is_empty() && args.ca.is_empty() {
+        return Err(ExitError::usage(
+            "a signed PDF is checked against the CAs you trust: add --ca CA.pem|DIR",
+        ));
+    }
     let minisign = !args.trust.pubkey.is_empty() || args.trust.trusted.is_some();
     if !minisign && args.ca.is_empty() {
         return Err(ExitError::usage(
@@ -193,7 +204,25 @@ fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
         _ => Vec::new(),
     };
     let validation = validation_data(&args.validation_data, &args.crl)?;
-    let files = certificate_files(&args.paths)?;
+    let mut pdf_bad = 0;
+    let none = ValidationData::default();
+    if let Some(anchors) = anchors.as_ref().filter(|_| !pdfs.is_empty()) {
+        let options = x509::VerifyOptions {
+            anchors,
+            at: time::OffsetDateTime::now_utc(),
+            tsa_certs: &tsa_certs,
+            validation: validation.as_ref().unwrap_or(&none),
+        };
+        pdf_bad = signed_pdf::verify_pdfs(&pdfs, args.json, &options)?;
+        if paths.is_empty() {
+            return Ok(if pdf_bad == 0 {
+                Exit::Passed
+            } else {
+                Exit::Failed
+            });
+        }
+    }
+    let files = certificate_files(&paths)?;
     let trust = Trust::minisign(&keys)
         .with_tsa(tsa_cert.as_deref())
         .with_anchors(anchors.as_ref())
@@ -274,7 +303,11 @@ fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
             checked.len() - bad
         );
     }
-    Ok(if bad == 0 { Exit::Passed } else { Exit::Failed })
+    Ok(if bad + pdf_bad == 0 {
+        Exit::Passed
+    } else {
+        Exit::Failed
+    })
 }
 
 /// A certificate's bytes parsed, without checking its signature.
@@ -355,10 +388,16 @@ fn emit(output: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
 fn render_one(args: &CertRenderArgs) -> anyhow::Result<Exit> {
     if args.format == RenderFormat::Pdf {
         refuse_pdf_on_terminal(args.output.as_deref())?;
+    } else if args.x509_key.is_some() || args.tsa_url.is_some() {
+        return Err(ExitError::usage(
+            "--x509-key signs a PDF: add --format pdf (text and HTML pages are not signed; the certificate's .minisig and .p7s sign its JSON)",
+        ));
     }
     let tsa_cert = tsa_certificate(args.tsa_cert.as_deref())?;
     let files = CertFiles::read(&args.file).map_err(input_error)?;
     let cert = parse_certificate(&args.file, &files.json)?;
+    // The key and validation data first: a wrong passphrase should not cost a rendering.
+    let signing = signed_pdf::PdfSigning::from_args(args)?;
     let key_id = claimed_key_id(&files);
     let stamp = timestamp_line(&files, tsa_cert.as_deref());
     let facts = render::facts(&cert, &files.json, key_id.as_deref(), stamp.as_deref());
@@ -367,10 +406,18 @@ fn render_one(args: &CertRenderArgs) -> anyhow::Result<Exit> {
         RenderFormat::Html => render::html(&facts).into_bytes(),
         RenderFormat::Pdf => {
             let font = pdf_font(&args.font)?;
-            let (pdf, substituted) = cert::pdf::certificate(&cert, &facts, &font)
+            let seal = signing
+                .as_ref()
+                .map(|s| s.placeholder(&cert.certificate_id));
+            let (pdf, substituted) = cert::pdf::certificate(&cert, &facts, &font, seal.as_ref())
                 .with_context(|| format!("cannot make a PDF of {}", args.file.display()))?;
             warn_substituted(&path_safe(&args.file), &substituted);
-            pdf
+            match &signing {
+                Some(s) => s
+                    .sign(&pdf)
+                    .with_context(|| format!("cannot sign the PDF of {}", args.file.display()))?,
+                None => pdf,
+            }
         }
     };
     match &args.output {

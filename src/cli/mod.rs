@@ -32,6 +32,7 @@ pub mod ledger;
 pub mod live;
 pub mod methods;
 pub mod render;
+pub mod signed_pdf;
 pub mod station;
 pub mod table;
 pub mod unfreeze;
