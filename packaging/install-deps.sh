@@ -15,6 +15,8 @@
 #                                                   font without Japanese, which PDF output refuses
 #             poppler-utils zbar-tools              tests: pdfinfo/pdffonts/pdftotext/pdftoppm judge the
 #                                                   PDFs, zbarimg reads their QR codes back
+#             libnss3-tools                         tests/pades.rs: certutil makes the NSS database of
+#                                                   trusted CAs that pdfsig checks signed PDFs against
 #             qemu-system-x86 busybox-static kmod   tests/vm.rs: the QEMU guest rig (packaging/vm/run.sh)
 #             cpio mtools dosfstools binutils       boots a Debian kernel with a busybox initramfs
 #                                                   (depmod/modprobe resolve its modules, cpio packs
@@ -34,7 +36,7 @@
 set -euo pipefail
 
 required=(libblkid-dev libclang-dev pkg-config util-linux fdisk e2fsprogs fuse3 minisign openssl python3-jsonschema sqlite3 tmux
-          fonts-ipaexfont-gothic fonts-noto-cjk fonts-dejavu-core poppler-utils zbar-tools
+          fonts-ipaexfont-gothic fonts-noto-cjk fonts-dejavu-core poppler-utils zbar-tools libnss3-tools
           qemu-system-x86 busybox-static kmod cpio mtools dosfstools binutils
           man-db bash zsh fish dpkg-dev file git
           grub-pc-bin grub-efi-amd64-bin ovmf)

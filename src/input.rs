@@ -22,6 +22,9 @@ pub mod limit {
     pub const TIMESTAMP: u64 = 1 << 20;
     /// An X.509 certificate or chain, a PKCS#12 bundle, a CMS (.p7s) signature with its chain.
     pub const X509: u64 = 1 << 20;
+    /// A signed PDF certificate: one or a few A4 pages with a font subset, a signature and its
+    /// validation data.
+    pub const PDF: u64 = 64 << 20;
     /// A public key file or a seal file.
     pub const KEY_OR_SEAL: u64 = 64 << 10;
     /// A result file (one device's wipe result).

@@ -9,6 +9,7 @@ use super::render::{qr_payload, status_label, Facts};
 use super::summary::{SummaryRow, Totals};
 use super::Certificate;
 use crate::engine::Status;
+use crate::pdf::pades::Placeholder;
 use crate::pdf::{Color, Document, FontFile, PdfError, A4_LANDSCAPE, A4_PORTRAIT, BLACK};
 
 const GREY: Color = Color::Gray(0.35);
@@ -114,10 +115,13 @@ fn lay_out_facts(
 pub type Printed = (Vec<u8>, Vec<char>);
 
 /// The printable certificate of `cert`, with the facts `facts` (from [`super::render::facts`]).
+/// With `seal`, the page gets a visible signature field under the witness lines (signer,
+/// reason, time) and the file a PAdES signature placeholder for [`crate::pdf::pades::sign`].
 pub fn certificate(
     cert: &Certificate,
     facts: &Facts,
     font: &FontFile,
+    seal: Option<&Placeholder>,
 ) -> Result<Printed, PdfError> {
     let mut doc = Document::new(font, A4_PORTRAIT, facts.title)?;
     let labels: String = std::iter::once(facts.title)
@@ -142,7 +146,7 @@ pub fn certificate(
     for scale in SCALES {
         let rows = lay_out_facts(&mut doc, &rows, scale, value_w);
         let height: f32 = rows.iter().map(|r| r.height).sum();
-        if table_top + height + signature_height(scale) <= bottom {
+        if table_top + height + signature_height(scale, seal.is_some()) <= bottom {
             laid = Some((scale, rows));
             break;
         }
@@ -231,10 +235,13 @@ pub fn certificate(
         }
     }
 
-    if y + signature_height(scale) > bottom {
+    if y + signature_height(scale, seal.is_some()) > bottom {
         y = continuation_page(&mut doc, &continued);
     }
     signature_block(&mut doc, y, scale, cert.witness.as_deref());
+    if let Some(seal) = seal {
+        sealed_block(&mut doc, y + signature_height(scale, false), seal);
+    }
 
     let verify = format!(
         "検証 / Verify: massho cert verify {id}.json --pubkey KEY.pub\n\
@@ -284,8 +291,40 @@ fn fact_row(
     }
 }
 
-fn signature_height(scale: f32) -> f32 {
-    (22.0 + 52.0) * scale
+/// The witness lines, and the digital signature's box under them when the PDF is signed.
+fn signature_height(scale: f32, sealed: bool) -> f32 {
+    (22.0 + 52.0) * scale + if sealed { SEAL_H + 6.0 } else { 0.0 }
+}
+
+/// Height of the digital signature's box: four lines.
+const SEAL_H: f32 = 50.0;
+
+/// The PAdES signature's visible field: who signed, why and when (the time the signing machine
+/// claims; a timestamp is the evidence), drawn in the widget so that a PDF reader shows it as
+/// the signature.
+fn sealed_block(doc: &mut Document, top: f32, seal: &Placeholder) {
+    let width = doc.width() - 2.0 * MARGIN_X;
+    let text_w = width - 12.0;
+    let shown = time::macros::format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second] [offset_hour sign:mandatory]:[offset_minute]"
+    );
+    let when = seal.time.format(&shown).unwrap_or_default();
+    let mut lines = Vec::new();
+    for (text, size, color) in [
+        ("電子署名 (PAdES) / Digitally signed".to_owned(), 7.0, GREY),
+        (format!("署名者 / Signer: {}", seal.name), 8.5, BLACK),
+        (format!("理由 / Reason: {}", seal.reason), 7.0, BLACK),
+        (
+            format!("日時 / Date: {when} (署名者の時計 / signer's clock)"),
+            7.0,
+            GREY,
+        ),
+    ] {
+        let size = doc.fit(&text, size, 4.0, text_w);
+        let text = doc.ellipsize(&text, size, text_w);
+        lines.push((text, size, color));
+    }
+    doc.signature_field((MARGIN_X, top + 6.0, width, SEAL_H), &lines, seal.clone());
 }
 
 /// Lines for the witness's signature and the date, with the witness's name under the first if

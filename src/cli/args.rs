@@ -454,7 +454,8 @@ pub struct TimestampAttachArgs {
 
 #[derive(Debug, Args)]
 pub struct CertVerifyArgs {
-    /// Certificate files (<id>.json) or directories holding them
+    /// Certificate files (<id>.json) or directories holding them; signed PDFs (FILE.pdf, with
+    /// --ca)
     #[arg(required = true, value_name = "FILE|DIR")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
@@ -531,6 +532,12 @@ pub struct CertRenderArgs {
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub font: FontArgs,
+    /// Sign the PDF (PAdES baseline B-B; --format pdf only) with the organisation's X.509
+    /// certificate, its signer and reason shown on the page. FILE is PKCS#12 (.p12/.pfx) or PEM
+    /// holding the key, its certificate and the chain; its passphrase is asked for (or read from
+    /// $MASSHO_PASSPHRASE_FILE)
+    #[arg(long, value_name = "FILE")]
+    pub x509_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

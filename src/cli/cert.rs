@@ -22,6 +22,7 @@ use crate::cert::summary::{Signature, SummaryRow, Totals};
 use crate::cert::{self, check, render, Certificate};
 use crate::input::{self, InputError};
 use crate::pdf::font::{self, FontFile};
+use crate::pdf::pades;
 use crate::sign::{self, PublicKey};
 use crate::text::{path_safe, terminal_safe};
 use crate::timestamp;
@@ -138,7 +139,28 @@ pub(super) fn json_terminal_safe(json: &str) -> String {
     out
 }
 
+/// Whether `path` names a PDF (judged as a signed PDF, not as a certificate JSON).
+fn is_pdf(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("pdf"))
+}
+
 fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
+    let (pdfs, paths): (Vec<PathBuf>, Vec<PathBuf>) =
+        args.paths.iter().cloned().partition(|p| is_pdf(p));
+    if !pdfs.is_empty() && args.ca.is_empty() {
+        return Err(ExitError::usage(
+            "a signed PDF is checked against the CAs you trust: add --ca CA.pem|DIR",
+        ));
+    }
+    let pdf_bad = verify_pdfs(&pdfs, args)?;
+    if paths.is_empty() {
+        return Ok(if pdf_bad == 0 {
+            Exit::Passed
+        } else {
+            Exit::Failed
+        });
+    }
     let minisign = !args.trust.pubkey.is_empty() || args.trust.trusted.is_some();
     if !minisign && args.ca.is_empty() {
         return Err(ExitError::usage(
@@ -152,7 +174,7 @@ fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
     };
     let anchors = trust_anchors(&args.ca)?;
     let tsa_cert = tsa_certificate(args.tsa_cert.as_deref())?;
-    let files = certificate_files(&args.paths)?;
+    let files = certificate_files(&paths)?;
     let trust = Trust::minisign(&keys)
         .with_tsa(tsa_cert.as_deref())
         .with_anchors(anchors.as_ref());
@@ -207,7 +229,116 @@ fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
             checked.len() - bad
         );
     }
-    Ok(if bad == 0 { Exit::Passed } else { Exit::Failed })
+    Ok(if bad + pdf_bad == 0 {
+        Exit::Passed
+    } else {
+        Exit::Failed
+    })
+}
+
+#[derive(Serialize)]
+struct PdfVerifyLine<'a> {
+    file: &'a Path,
+    ok: bool,
+    signatures: Vec<PdfSignatureLine<'a>>,
+    problem: Option<String>,
+}
+
+#[derive(Serialize)]
+struct PdfSignatureLine<'a> {
+    /// `Sig` or `DocTimeStamp`.
+    r#type: &'a str,
+    sub_filter: &'a str,
+    /// The X.509 signer's subject, once verified against --ca.
+    signer: Option<&'a str>,
+    /// The time the signing machine claims (/M): not evidence.
+    claimed_time: Option<&'a str>,
+    reason: Option<&'a str>,
+    signed_bytes: u64,
+    covers_whole_file: bool,
+    appended_bytes: Option<u64>,
+    /// What the appended bytes hold, and whether PAdES allows them (DSS, document timestamp).
+    appended: Option<String>,
+    problem: Option<&'a str>,
+}
+
+/// Check each signed PDF against --ca, print one line (or JSON object) per file; how many
+/// are not ok.
+fn verify_pdfs(pdfs: &[PathBuf], args: &CertVerifyArgs) -> anyhow::Result<usize> {
+    if pdfs.is_empty() {
+        return Ok(0);
+    }
+    let Some(anchors) = trust_anchors(&args.ca)? else {
+        return Ok(0);
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let mut bad = 0;
+    for path in pdfs {
+        let bytes =
+            input::read_regular(path, "signed PDF", input::limit::PDF).map_err(input_error)?;
+        let (report, problem) = match crate::pdf::verify_signed_pdf(&bytes, &anchors, now) {
+            Ok(r) => {
+                let p = r.problem();
+                (Some(r), p)
+            }
+            Err(e) => (None, Some(e)),
+        };
+        let ok = problem.is_none();
+        if !ok {
+            bad += 1;
+        }
+        let signatures: Vec<PdfSignatureLine> = report
+            .iter()
+            .flat_map(|r| &r.signatures)
+            .map(|s| PdfSignatureLine {
+                r#type: &s.kind,
+                sub_filter: &s.sub_filter,
+                signer: s.signer.as_deref(),
+                claimed_time: s.claimed_time.as_deref(),
+                reason: s.reason.as_deref(),
+                signed_bytes: s.signed_len,
+                covers_whole_file: s.covers_whole_file,
+                appended_bytes: s.after.as_ref().map(|a| a.bytes),
+                appended: s.after.as_ref().map(|a| a.describe()),
+                problem: s.problem.as_deref(),
+            })
+            .collect();
+        if args.json {
+            let line = PdfVerifyLine {
+                file: path,
+                ok,
+                signatures,
+                problem,
+            };
+            outln!("{}", json_terminal_safe(&serde_json::to_string(&line)?));
+        } else if let Some(p) = &problem {
+            outln!("FAIL {}: {}", path_safe(path), terminal_safe(p));
+        } else {
+            for s in &signatures {
+                outln!(
+                    "OK   PDF signature ({}) by \"{}\"{}, {} ({})",
+                    terminal_safe(s.sub_filter),
+                    terminal_safe(s.signer.unwrap_or("-")),
+                    s.claimed_time
+                        .map(|t| format!(", claimed time {}", terminal_safe(t)))
+                        .unwrap_or_default(),
+                    match &s.appended {
+                        None => "covers the whole file".to_owned(),
+                        Some(a) => terminal_safe(a).into_owned(),
+                    },
+                    path_safe(path)
+                );
+            }
+        }
+    }
+    if !args.json {
+        outln!(
+            "{} signed PDF(s): {} ok, {bad} not",
+            pdfs.len(),
+            pdfs.len() - bad
+        );
+    }
+    Ok(bad)
 }
 
 /// A certificate's bytes parsed, without checking its signature.
@@ -288,10 +419,21 @@ fn emit(output: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
 fn render_one(args: &CertRenderArgs) -> anyhow::Result<Exit> {
     if args.format == RenderFormat::Pdf {
         refuse_pdf_on_terminal(args.output.as_deref())?;
+    } else if args.x509_key.is_some() {
+        return Err(ExitError::usage(
+            "--x509-key signs a PDF: add --format pdf (text and HTML pages are not signed; the certificate's .minisig and .p7s sign its JSON)",
+        ));
     }
     let tsa_cert = tsa_certificate(args.tsa_cert.as_deref())?;
     let files = CertFiles::read(&args.file).map_err(input_error)?;
     let cert = parse_certificate(&args.file, &files.json)?;
+    // The key first: a wrong passphrase should not cost a rendering.
+    let signer = args
+        .x509_key
+        .as_deref()
+        .map(super::certify::load_x509_signer)
+        .transpose()
+        .map_err(|e| ExitError::usage(format!("{e}; nothing was written")))?;
     let key_id = claimed_key_id(&files);
     let stamp = timestamp_line(&files, tsa_cert.as_deref());
     let facts = render::facts(&cert, &files.json, key_id.as_deref(), stamp.as_deref());
@@ -300,10 +442,27 @@ fn render_one(args: &CertRenderArgs) -> anyhow::Result<Exit> {
         RenderFormat::Html => render::html(&facts).into_bytes(),
         RenderFormat::Pdf => {
             let font = pdf_font(&args.font)?;
-            let (pdf, substituted) = cert::pdf::certificate(&cert, &facts, &font)
+            let seal = signer.as_ref().map(|s| {
+                let offset =
+                    time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
+                let reason = format!(
+                    "データ消去証明書 {id} の発行 / Issuing certificate of data sanitization {id}",
+                    id = cert.certificate_id
+                );
+                pades::Placeholder::for_signer(
+                    s,
+                    &reason,
+                    time::OffsetDateTime::now_utc().to_offset(offset),
+                )
+            });
+            let (pdf, substituted) = cert::pdf::certificate(&cert, &facts, &font, seal.as_ref())
                 .with_context(|| format!("cannot make a PDF of {}", args.file.display()))?;
             warn_substituted(&path_safe(&args.file), &substituted);
-            pdf
+            match &signer {
+                Some(s) => pades::sign(&pdf, s)
+                    .with_context(|| format!("cannot sign the PDF of {}", args.file.display()))?,
+                None => pdf,
+            }
         }
     };
     match &args.output {

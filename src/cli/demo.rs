@@ -137,6 +137,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
             format: RenderFormat::Text,
             output: None,
             font: FontArgs { font: None },
+            x509_key: None,
         }))?;
     }
     let ledger_ok = finish_ledger(&ledger_path, &key_path, &public_path)?;

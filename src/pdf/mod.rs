@@ -8,12 +8,18 @@
 //! whole document instead of printing a blank box.
 
 pub mod font;
+pub mod pades;
+mod signed;
+mod syntax;
 
-use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap};
+use pdf_writer::types::{
+    AnnotationFlags, CidFontType, FieldType, FontFlags, SigFlags, SystemInfo, UnicodeCmap,
+};
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 use sha2::{Digest, Sha256};
 
 pub use font::{Font, FontFile};
+pub use signed::{verify_signed_pdf, PdfSignature, SignedPdf};
 
 /// A4 portrait, in points.
 pub const A4_PORTRAIT: (f32, f32) = (595.0, 842.0);
@@ -114,6 +120,16 @@ pub struct Document<'a> {
     pages: Vec<Content>,
     current: usize,
     title: String,
+    signature: Option<SignatureSlot>,
+}
+
+/// A visible signature field waiting for its signature: where it is, what it shows, and the
+/// signature dictionary [`pades::sign`] fills in.
+struct SignatureSlot {
+    page: usize,
+    rect: Rect,
+    appearance: Content,
+    placeholder: pades::Placeholder,
 }
 
 impl<'a> Document<'a> {
@@ -125,6 +141,7 @@ impl<'a> Document<'a> {
             pages: Vec::new(),
             current: 0,
             title: title.to_owned(),
+            signature: None,
         })
     }
 
@@ -323,6 +340,56 @@ impl<'a> Document<'a> {
         Ok(module)
     }
 
+    /// A signature field whose box has its top-left corner at (`x`, `y`) on the current page,
+    /// showing `lines` (text, size, colour) on a light ground: the signer's name and reason
+    /// visible where the signature is. [`Document::finish`] then writes the signature dictionary
+    /// with the placeholders of `placeholder`, for [`pades::sign`] to fill. The text is drawn in
+    /// the widget's appearance stream, not the page: a reader shows it as the signature itself
+    /// (click it for the signature panel), and it prints (the widget's Print flag).
+    pub fn signature_field(
+        &mut self,
+        (x, y, w, h): (f32, f32, f32, f32),
+        lines: &[(String, f32, Color)],
+        placeholder: pades::Placeholder,
+    ) {
+        if self.pages.is_empty() {
+            self.new_page();
+        }
+        let mut appearance = Content::new();
+        appearance.save_state();
+        set_fill(&mut appearance, Color::Gray(0.96));
+        set_stroke(&mut appearance, Color::Gray(0.55));
+        appearance
+            .set_line_width(0.6)
+            .rect(0.3, 0.3, w - 0.6, h - 0.6)
+            .fill_nonzero_and_stroke()
+            .restore_state();
+        let mut top = 6.0;
+        for (text, size, color) in lines {
+            let baseline = top + self.ascent(*size);
+            let mut bytes = Vec::with_capacity(text.len() * 2);
+            for c in text.chars().filter_map(as_drawn) {
+                let (gid, _) = self.font.glyph(c);
+                bytes.extend_from_slice(&gid.to_be_bytes());
+            }
+            appearance.begin_text();
+            set_fill(&mut appearance, *color);
+            appearance
+                .set_font(Name(b"F1"), *size)
+                .next_line(6.0, h - baseline)
+                .show(Str(&bytes))
+                .end_text();
+            top += size * 1.35;
+        }
+        let page_h = self.size.1;
+        self.signature = Some(SignatureSlot {
+            page: self.current,
+            rect: Rect::new(x, page_h - y - h, x + w, page_h - y),
+            appearance,
+            placeholder,
+        });
+    }
+
     /// Refuse a font that cannot draw `s` (the document's own labels): a certificate whose
     /// headings are marks is no certificate.
     pub fn require(&self, s: &str) -> Result<(), PdfError> {
@@ -349,6 +416,7 @@ impl<'a> Document<'a> {
         if self.pages.is_empty() {
             self.new_page();
         }
+        let signature = self.signature.take();
         let font = &self.font;
         let program = font.subset()?;
 
@@ -366,9 +434,21 @@ impl<'a> Document<'a> {
         let cmap_id = alloc();
         let program_id = alloc();
         let page_ids: Vec<(Ref, Ref)> = self.pages.iter().map(|_| (alloc(), alloc())).collect();
+        // The signature field (a widget merged with its field), its appearance, its value.
+        let signature_ids = signature.as_ref().map(|_| (alloc(), alloc(), alloc()));
 
         let mut pdf = Pdf::new();
-        pdf.catalog(catalog_id).pages(tree_id).lang(TextStr("ja"));
+        let mut catalog = pdf.catalog(catalog_id);
+        catalog.pages(tree_id).lang(TextStr("ja"));
+        if let Some((field_id, _, _)) = signature_ids {
+            // PDF 32000-1 §12.7.2: the document holds signatures and is changed only by
+            // appending (an incremental update) from now on.
+            catalog
+                .form()
+                .fields([field_id])
+                .sig_flags(SigFlags::SIGNATURES_EXIST | SigFlags::APPEND_ONLY);
+        }
+        catalog.finish();
         pdf.pages(tree_id)
             .kids(page_ids.iter().map(|(p, _)| *p))
             .count(page_ids.len() as i32);
@@ -442,13 +522,49 @@ impl<'a> Document<'a> {
         }
         stream.finish();
 
+        let signed_page = signature.as_ref().map(|s| s.page);
+        if let (Some(slot), Some((field_id, appearance_id, value_id))) = (signature, signature_ids)
+        {
+            let mut field = pdf.form_field(field_id);
+            field
+                .field_type(FieldType::Signature)
+                .partial_name(TextStr("massho-signature"))
+                .pair(Name(b"V"), value_id);
+            let mut widget = field.into_annotation();
+            widget
+                .rect(slot.rect)
+                .page(page_ids[slot.page].0)
+                .flags(AnnotationFlags::PRINT | AnnotationFlags::LOCKED);
+            widget.appearance().normal().stream(appearance_id);
+            widget.finish();
+            let appearance = deflate(&slot.appearance.finish());
+            let mut form = pdf.form_xobject(appearance_id, &appearance);
+            form.bbox(Rect::new(
+                0.0,
+                0.0,
+                slot.rect.x2 - slot.rect.x1,
+                slot.rect.y2 - slot.rect.y1,
+            ));
+            form.filter(Filter::FlateDecode);
+            form.resources().fonts().pair(Name(b"F1"), type0_id);
+            form.finish();
+            slot.placeholder.write(&mut pdf, value_id);
+        }
+
         let (w, h) = self.size;
-        for (content, (page_id, content_id)) in self.pages.into_iter().zip(&page_ids) {
+        for (i, (content, (page_id, content_id))) in
+            self.pages.into_iter().zip(&page_ids).enumerate()
+        {
             let mut page = pdf.page(*page_id);
             page.parent(tree_id)
                 .media_box(Rect::new(0.0, 0.0, w, h))
                 .contents(*content_id);
             page.resources().fonts().pair(Name(b"F1"), type0_id);
+            if let (Some((field_id, _, _)), Some(true)) =
+                (signature_ids, signed_page.map(|p| p == i))
+            {
+                page.annotations([field_id]);
+            }
             page.finish();
             let packed = deflate(&content.finish());
             pdf.stream(*content_id, &packed).filter(Filter::FlateDecode);

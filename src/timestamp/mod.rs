@@ -29,6 +29,7 @@
 //! The ASN.1 lives in `asn1`, the signature check in `signature`.
 
 mod asn1;
+pub mod http;
 mod signature;
 mod token;
 
@@ -41,7 +42,7 @@ use sha2::{Digest, Sha256};
 use x509_cert::spki::AlgorithmIdentifierOwned;
 
 pub use signature::verify_tsa_signature;
-pub use token::{check_token, token_from_response, TokenInfo};
+pub use token::{check_token, token_certificates, token_from_response, token_time, TokenInfo};
 
 /// What can go wrong with a timestamp. The CLI adds the path of the file concerned.
 #[derive(Debug, thiserror::Error)]

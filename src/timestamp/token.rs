@@ -91,6 +91,27 @@ pub fn check_token(token_or_tsr: &[u8], digest: &[u8; 32]) -> Result<TokenInfo, 
     })
 }
 
+/// The time a token (or a whole .tsr) states, without checking anything else.
+pub fn token_time(token_or_tsr: &[u8]) -> Result<time::OffsetDateTime, TimestampError> {
+    Ok(Token::parse(token_or_tsr)?.tst_info.gen_time.time())
+}
+
+/// The certificates a token carries (the TSA's, when the request asked for it), as DER.
+pub fn token_certificates(token_or_tsr: &[u8]) -> Result<Vec<Vec<u8>>, TimestampError> {
+    let token = Token::parse(token_or_tsr)?;
+    token
+        .signed_data
+        .certificates
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .map(|c| {
+            c.to_der()
+                .map_err(|e| malformed("certificate in the token", e))
+        })
+        .collect()
+}
+
 /// A token taken apart: the SignedData, the exact TSTInfo bytes it signs, and those parsed.
 pub(super) struct Token {
     pub signed_data: SignedData,

@@ -10,22 +10,34 @@
 //!
 //! [`SignerMaterial`] loads the key, certificate and chain (PKCS#12 or PEM); [`sign_detached`]
 //! makes the `.p7s`; [`verify_detached`] checks one against [`TrustAnchors`] at a given time.
-//! Not done here yet: timestamps inside the CMS (B-T), revocation data (CRLs) and PAdES PDFs.
+//! [`signature_timestamp_imprint`] / [`attach_signature_timestamp`] make it CAdES-B-T (an RFC 3161
+//! token in the unsigned attributes) and [`embed_validation_data`] adds certificates and CRLs;
+//! [`verify_detached_with`] checks the timestamp, the path at the timestamp's time, and
+//! revocation from CRLs. Not done here: OCSP, archive timestamps (B-LTA), PAdES PDFs.
 
 pub(crate) mod algorithms;
+mod cades;
 pub mod cms;
 mod material;
 mod path;
 mod pkcs12;
+mod revocation;
 mod sign;
+mod timestamp_check;
 mod verify;
 
 use std::path::{Path, PathBuf};
 
+pub use cades::{
+    attach_signature_timestamp, embed_validation_data, signature_timestamp_imprint,
+    signature_timestamp_tokens, ValidationData, ID_AA_SIGNATURE_TIME_STAMP_TOKEN,
+};
 pub use material::{PassphraseSource, SignerMaterial};
 pub use path::{certificates_in, AnchorError, Cert, TrustAnchors};
+pub use revocation::{Crl, RevocationReport};
 pub use sign::sign_detached;
-pub use verify::{verify_detached, Verified};
+pub use timestamp_check::SignatureTimestamp;
+pub use verify::{verify_detached, verify_detached_with, Verified, VerifyOptions};
 
 /// `FILE.p7s`, where `openssl cms -verify -content FILE` users look for FILE's signature.
 pub fn signature_path(file: &Path) -> PathBuf {
@@ -90,4 +102,17 @@ pub enum Failure {
     /// An algorithm, key or extension massho does not process.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// A certificate on the path was revoked before the signature is proven to exist.
+    #[error("REVOKED: {0}")]
+    Revoked(String),
+    /// A CRL given or carried cannot be relied on (bad signature, expired, wrong issuer).
+    #[error("revocation data: {0}")]
+    Crl(String),
+    /// The signature timestamp is unreadable, does not stamp this signature, or its TSA's
+    /// signature does not verify.
+    #[error("timestamp: {0}")]
+    Timestamp(String),
+    /// The timestamp was signed by a TSA that chains to no trust anchor given.
+    #[error("untrusted TSA: {0}")]
+    UntrustedTsa(String),
 }

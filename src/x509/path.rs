@@ -5,7 +5,7 @@
 //! then every certificate on the path is checked at one instant: its validity period, the CA
 //! flag and keyCertSign of issuers (and their path-length limits), digitalSignature or
 //! nonRepudiation of the signer, and no critical extension massho does not process. Revocation
-//! (CRLs, OCSP) is not checked yet.
+//! (CRLs) is checked afterwards on the path found, in `revocation`.
 
 use std::path::PathBuf;
 
@@ -350,6 +350,27 @@ pub(crate) fn validate(
     anchors: &TrustAnchors,
     at: time::OffsetDateTime,
 ) -> Result<Vec<Cert>, Failure> {
+    validate_for(leaf, intermediates, anchors, at, LeafUse::Document)
+}
+
+/// What the leaf certificate of a path is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LeafUse {
+    /// Signing documents: digitalSignature or nonRepudiation.
+    Document,
+    /// A TSA's certificate: its timeStamping extended key usage is checked with the token
+    /// (`timestamp::verify_tsa_signature`), so keyUsage is not required here.
+    Timestamping,
+}
+
+/// [`validate`] for a leaf used as `leaf_use`.
+pub(crate) fn validate_for(
+    leaf: &Cert,
+    intermediates: &[Cert],
+    anchors: &TrustAnchors,
+    at: time::OffsetDateTime,
+    leaf_use: LeafUse,
+) -> Result<Vec<Cert>, Failure> {
     let mut search = Search {
         intermediates,
         anchors: &anchors.anchors,
@@ -375,7 +396,9 @@ pub(crate) fn validate(
     for cert in &path {
         cert.check_validity(at)?;
     }
-    leaf.check_signer_usage()?;
+    if leaf_use == LeafUse::Document {
+        leaf.check_signer_usage()?;
+    }
     // path[1] is the leaf's issuer; path[i] has i - 1 CAs below it (the leaf is not a CA).
     for (i, ca) in path.iter().enumerate().skip(1) {
         ca.check_ca(i - 1)?;

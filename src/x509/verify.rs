@@ -2,7 +2,8 @@
 //! anchors, in the order a forger would have to get past the checks: the CMS structure, the
 //! message digest over the exact bytes, the signature over the signed attributes, the
 //! signing-certificate-v2 binding of the signer's certificate, then the certification path to a
-//! trust anchor and each certificate on it (validity, key usage, CA constraints).
+//! trust anchor and each certificate on it (validity, key usage, CA constraints), at the time of
+//! a verified signature timestamp when there is one, and revocation from the CRLs at hand.
 
 use cms::content_info::{CmsVersion, ContentInfo};
 use cms::signed_data::{SignerIdentifier, SignerInfo};
@@ -12,11 +13,14 @@ use sha2::{Digest, Sha256};
 use x509_cert::spki::AlgorithmIdentifierOwned;
 
 use super::algorithms::{verify_signature, DigestAlg, VerifyError, ID_SHA256};
+use super::cades::{signature_timestamp_tokens_of, ValidationData, MAX_CRLS};
 use super::cms::{
     SignedData, SigningCertificateV2, ID_CONTENT_TYPE, ID_DATA, ID_MESSAGE_DIGEST, ID_SIGNED_DATA,
     ID_SIGNING_CERTIFICATE, ID_SIGNING_CERTIFICATE_V2,
 };
 use super::path::{self, Cert, TrustAnchors, MAX_CERTIFICATES};
+use super::revocation::{self, Crl, RevocationReport};
+use super::timestamp_check::{self, SignatureTimestamp, TsaTrust};
 use super::Failure;
 
 /// What a good signature vouches for.
@@ -28,30 +32,61 @@ pub struct Verified {
     pub path: Vec<String>,
     /// SHA-256 of the signer's certificate, lowercase hex.
     pub signer_certificate_sha256: String,
+    /// The instant the path was checked at (RFC 3339): the timestamp's time, or now.
+    pub checked_at: String,
+    /// The verified signature timestamp, if the `.p7s` has one.
+    pub timestamp: Option<SignatureTimestamp>,
+    /// What the CRLs said about the path.
+    pub revocation: RevocationReport,
+}
+
+/// What a `.p7s` is checked against besides the content.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifyOptions<'a> {
+    /// The CAs the auditor trusts (`--ca`), for the signer and for a TSA.
+    pub anchors: &'a TrustAnchors,
+    /// Now: the time the path is checked at when no verified timestamp says otherwise, and the
+    /// limit past which a CRL is dated in the future.
+    pub at: time::OffsetDateTime,
+    /// TSA certificates trusted as they are (`--tsa-cert`).
+    pub tsa_certs: &'a [Cert],
+    /// Certificates and CRLs the auditor adds (`--validation-data`, `--crl`).
+    pub validation: &'a ValidationData,
 }
 
 /// Verify the DER (or PEM) `.p7s` `p7s` as a detached signature over `content`, with the
-/// certification path valid at `at`.
+/// certification path valid at `at`. A signature timestamp, if any, must chain to `anchors`.
 pub fn verify_detached(
     content: &[u8],
     p7s: &[u8],
     anchors: &TrustAnchors,
     at: time::OffsetDateTime,
 ) -> Result<Verified, Failure> {
+    verify_detached_with(
+        content,
+        p7s,
+        &VerifyOptions {
+            anchors,
+            at,
+            tsa_certs: &[],
+            validation: &ValidationData::default(),
+        },
+    )
+}
+
+/// Verify the DER (or PEM) `.p7s` `p7s` as a detached signature over `content` (see the module
+/// documentation for the order of the checks). With a signature timestamp, the token is checked
+/// first and the signer's path is then checked at the token's time instead of `options.at`;
+/// revocation is checked from the CRLs in the `.p7s` and in `options.validation`.
+pub fn verify_detached_with(
+    content: &[u8],
+    p7s: &[u8],
+    options: &VerifyOptions<'_>,
+) -> Result<Verified, Failure> {
+    let anchors = options.anchors;
     let malformed = |what: &str, e: der::Error| Failure::Malformed(format!("{what} ({e})"));
     let der = pem_or_der(p7s)?;
-    let info =
-        ContentInfo::from_der(&der).map_err(|e| malformed("not a DER CMS ContentInfo", e))?;
-    if info.content_type != ID_SIGNED_DATA {
-        return Err(Failure::Malformed(format!(
-            "content type {}, not signedData",
-            info.content_type
-        )));
-    }
-    let signed: SignedData = info
-        .content
-        .decode_as()
-        .map_err(|e| malformed("unreadable SignedData", e))?;
+    let signed = signed_data(&der)?;
     if signed.encap_content_info.econtent_type != ID_DATA {
         return Err(Failure::Malformed(format!(
             "it signs content of type {}, not data",
@@ -182,16 +217,86 @@ pub fn verify_detached(
     };
     check_signing_certificate(&ess, signer)?;
 
-    let path = path::validate(signer, &certificates, anchors, at)?;
+    // Validation material: what the .p7s carries, then what the auditor adds.
+    let carried = ValidationData {
+        certificates: certificates.clone(),
+        crls: signed
+            .crls
+            .as_deref()
+            .unwrap_or(&[])
+            .iter()
+            .take(MAX_CRLS + 1)
+            .map(|any| {
+                let der = any
+                    .to_der()
+                    .map_err(|e| Failure::Malformed(format!("a CRL ({e})")))?;
+                Crl::from_der(&der)
+                    .map_err(|e| Failure::Malformed(format!("a CRL in the .p7s: {e}")))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    if carried.crls.len() > MAX_CRLS {
+        return Err(Failure::Malformed(format!("more than {MAX_CRLS} CRLs")));
+    }
+    let material = carried.merged(options.validation);
+
+    let tokens = signature_timestamp_tokens_of(signer_info)?;
+    let timestamp = match tokens.as_slice() {
+        [] => None,
+        [token] => Some(timestamp_check::check(
+            token,
+            signer_info.signature.as_bytes(),
+            &TsaTrust {
+                anchors,
+                tsa_certs: options.tsa_certs,
+                intermediates: &material.certificates,
+                crls: &material.crls,
+                now: options.at,
+            },
+        )?),
+        more => {
+            return Err(Failure::Malformed(format!(
+                "{} signature timestamps; massho checks one",
+                more.len()
+            )))
+        }
+    };
+    let at = timestamp.as_ref().map_or(options.at, |t| t.time);
+    let path = path::validate(signer, &material.certificates, anchors, at)?;
+    let revocation = revocation::check_path(
+        &path,
+        &material.crls,
+        at.unix_timestamp(),
+        timestamp.is_some(),
+        options.at.unix_timestamp(),
+    )?;
     Ok(Verified {
         signer: signer.subject(),
         path: path.iter().map(Cert::subject).collect(),
         signer_certificate_sha256: hex::encode(Sha256::digest(&signer.der)),
+        checked_at: revocation::show(at.unix_timestamp()),
+        timestamp,
+        revocation,
     })
 }
 
+/// The SignedData of a DER CMS ContentInfo.
+pub(crate) fn signed_data(der: &[u8]) -> Result<SignedData, Failure> {
+    let malformed = |what: &str, e: der::Error| Failure::Malformed(format!("{what} ({e})"));
+    let info = ContentInfo::from_der(der).map_err(|e| malformed("not a DER CMS ContentInfo", e))?;
+    if info.content_type != ID_SIGNED_DATA {
+        return Err(Failure::Malformed(format!(
+            "content type {}, not signedData",
+            info.content_type
+        )));
+    }
+    info.content
+        .decode_as()
+        .map_err(|e| malformed("unreadable SignedData", e))
+}
+
 /// A `.p7s` as DER, also accepted as PEM (`CMS` or `PKCS7` block).
-fn pem_or_der(p7s: &[u8]) -> Result<Vec<u8>, Failure> {
+pub(crate) fn pem_or_der(p7s: &[u8]) -> Result<Vec<u8>, Failure> {
     let Some(text) = std::str::from_utf8(p7s)
         .ok()
         .filter(|t| t.trim_start().starts_with("-----BEGIN"))

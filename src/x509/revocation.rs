@@ -1,0 +1,327 @@
+//! Revocation from CRLs (RFC 5280 §5, §6.3, the subset massho needs): no network, only the CRLs
+//! the `.p7s` carries and those the auditor hands over (`--validation-data DIR`, `--crl FILE`).
+//!
+//! For each certificate on a path below the trust anchor, the CRLs that speak for it are those
+//! named after its issuer and signed by the issuer's key (the next certificate on the path), whose
+//! issuer may sign CRLs (keyUsage cRLSign when keyUsage is present), and that are not dated in the
+//! future. A CRL is evidence about the instant `t` (the verified timestamp's time, or now) when it
+//! was issued at or after `t`, or when `t` lies between its thisUpdate and nextUpdate.
+//!
+//! The rule: a certificate listed with revocationDate ≤ `t` is REVOKED; listed with a later date,
+//! the signature is good because the timestamp proves it existed before the revocation (reported,
+//! not hidden). A certificate with CRLs from its issuer none of which covers `t` has an unknown
+//! status, which is a failure (the auditor collects a fresher CRL). A certificate for whose
+//! issuer no CRL was given at all is reported as not checked.
+
+use der::asn1::ObjectIdentifier;
+use der::{Decode, Reader as _, SliceReader};
+use x509_cert::crl::CertificateList;
+use x509_cert::ext::pkix::{KeyUsage, KeyUsages};
+
+use super::algorithms::{verify_signature, DigestAlg, VerifyError};
+use super::path::Cert;
+use super::Failure;
+
+const ID_CE_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
+const ID_CE_DELTA_CRL_INDICATOR: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.27");
+const ID_CE_ISSUING_DISTRIBUTION_POINT: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.5.29.28");
+const ID_CE_CRL_NUMBER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.20");
+const ID_CE_AUTHORITY_KEY_IDENTIFIER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
+const ID_CE_CRL_REASONS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.21");
+const ID_CE_INVALIDITY_DATE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.24");
+
+/// One CRL: its DER as received, the to-be-signed part exactly as signed, parsed.
+#[derive(Debug, Clone)]
+pub struct Crl {
+    pub der: Vec<u8>,
+    tbs_der: Vec<u8>,
+    pub crl: CertificateList,
+}
+
+impl Crl {
+    pub fn from_der(der: &[u8]) -> Result<Crl, String> {
+        let crl = CertificateList::from_der(der).map_err(|e| format!("not an X.509 CRL ({e})"))?;
+        let tbs_der = SliceReader::new(der)
+            .and_then(|mut reader| {
+                der::Header::decode(&mut reader)?;
+                reader.tlv_bytes().map(<[u8]>::to_vec)
+            })
+            .map_err(|e| format!("not an X.509 CRL ({e})"))?;
+        if crl.signature_algorithm != crl.tbs_cert_list.signature {
+            return Err(
+                "not an X.509 CRL (its signatureAlgorithm differs from the signed one)".into(),
+            );
+        }
+        Ok(Crl {
+            der: der.to_vec(),
+            tbs_der,
+            crl,
+        })
+    }
+
+    /// The issuer as RFC 4514 text.
+    pub fn issuer(&self) -> String {
+        self.crl.tbs_cert_list.issuer.to_string()
+    }
+
+    pub fn this_update(&self) -> i64 {
+        unix(&self.crl.tbs_cert_list.this_update)
+    }
+
+    pub fn next_update(&self) -> Option<i64> {
+        self.crl.tbs_cert_list.next_update.as_ref().map(unix)
+    }
+
+    /// Whether `issuer` signed this CRL and may sign CRLs.
+    pub(crate) fn check_signed_by(&self, issuer: &Cert) -> Result<(), Failure> {
+        if issuer.cert.tbs_certificate.subject != self.crl.tbs_cert_list.issuer {
+            return Err(Failure::Crl(format!(
+                "the CRL from {} is not named after {}",
+                self.issuer(),
+                issuer.subject()
+            )));
+        }
+        let alg = &self.crl.signature_algorithm;
+        let hash = DigestAlg::of_signature_algorithm(&alg.oid)
+            .ok_or_else(|| Failure::Unsupported(format!("CRL signature algorithm {}", alg.oid)))?;
+        let signature = self
+            .crl
+            .signature
+            .as_bytes()
+            .ok_or_else(|| Failure::Crl("a CRL's signature is not whole bytes".into()))?;
+        verify_signature(
+            &issuer.cert.tbs_certificate.subject_public_key_info,
+            alg,
+            hash,
+            &hash.digest(&self.tbs_der),
+            signature,
+        )
+        .map_err(|e| match e {
+            VerifyError::Invalid => Failure::Crl(format!(
+                "the CRL from {} (thisUpdate {}) is not signed by that CA's key: it was altered or comes from another CA with the same name",
+                self.issuer(),
+                show(self.this_update())
+            )),
+            other => Failure::Unsupported(format!("the CRL from {}: {other}", self.issuer())),
+        })?;
+        if let Some(ext) = issuer
+            .cert
+            .tbs_certificate
+            .extensions
+            .as_deref()
+            .unwrap_or(&[])
+            .iter()
+            .find(|e| e.extn_id == ID_CE_KEY_USAGE)
+        {
+            let usage = KeyUsage::from_der(ext.extn_value.as_bytes()).map_err(|e| {
+                Failure::Crl(format!("{}: unreadable keyUsage ({e})", issuer.subject()))
+            })?;
+            if !usage.0.contains(KeyUsages::CRLSign) {
+                return Err(Failure::Crl(format!(
+                    "{} may not sign CRLs (its keyUsage lacks cRLSign)",
+                    issuer.subject()
+                )));
+            }
+        }
+        // A delta CRL or one scoped by an issuing distribution point says nothing about the
+        // certificates outside it; massho reads only complete CRLs.
+        for ext in self
+            .crl
+            .tbs_cert_list
+            .crl_extensions
+            .as_deref()
+            .unwrap_or(&[])
+        {
+            if ext.extn_id == ID_CE_DELTA_CRL_INDICATOR
+                || ext.extn_id == ID_CE_ISSUING_DISTRIBUTION_POINT
+            {
+                return Err(Failure::Unsupported(format!(
+                    "the CRL from {} is a delta or partitioned CRL ({}); pass the issuer's complete CRL",
+                    self.issuer(),
+                    ext.extn_id
+                )));
+            }
+            if ext.critical
+                && ext.extn_id != ID_CE_CRL_NUMBER
+                && ext.extn_id != ID_CE_AUTHORITY_KEY_IDENTIFIER
+            {
+                return Err(Failure::Unsupported(format!(
+                    "the CRL from {} has a critical extension {} that massho does not process",
+                    self.issuer(),
+                    ext.extn_id
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The revocation date of `cert` if this CRL lists it.
+    fn revocation_of(&self, cert: &Cert) -> Result<Option<i64>, Failure> {
+        let serial = &cert.cert.tbs_certificate.serial_number;
+        for entry in self
+            .crl
+            .tbs_cert_list
+            .revoked_certificates
+            .as_deref()
+            .unwrap_or(&[])
+        {
+            if &entry.serial_number != serial {
+                continue;
+            }
+            for ext in entry.crl_entry_extensions.as_deref().unwrap_or(&[]) {
+                if ext.critical
+                    && ext.extn_id != ID_CE_CRL_REASONS
+                    && ext.extn_id != ID_CE_INVALIDITY_DATE
+                {
+                    return Err(Failure::Unsupported(format!(
+                        "the CRL from {} lists {} with a critical entry extension {} that massho does not process",
+                        self.issuer(),
+                        cert.subject(),
+                        ext.extn_id
+                    )));
+                }
+            }
+            return Ok(Some(unix(&entry.revocation_date)));
+        }
+        Ok(None)
+    }
+
+    /// Whether this CRL is evidence about the instant `t`.
+    fn covers(&self, t: i64) -> bool {
+        self.this_update() >= t || self.next_update().is_none_or(|next| t <= next)
+    }
+}
+
+/// What the CRLs said about one certification path.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RevocationReport {
+    /// Certificates whose status a CRL covering the verification time gave.
+    pub checked: Vec<String>,
+    /// Certificates for whose issuer no CRL was given: their status is unknown to massho.
+    pub not_checked: Vec<String>,
+    /// Certificates revoked after the verified timestamp, which therefore does not affect this
+    /// signature: "SUBJECT revoked at DATE, after the timestamp".
+    pub revoked_after_timestamp: Vec<String>,
+}
+
+/// Check each certificate of `path` (leaf first, anchor last) against `crls` at `t` (Unix
+/// seconds). `timestamped` says whether `t` is a verified timestamp's time, which lets a
+/// revocation after `t` stand aside; `now` refuses CRLs dated in the future.
+pub(crate) fn check_path(
+    path: &[Cert],
+    crls: &[Crl],
+    t: i64,
+    timestamped: bool,
+    now: i64,
+) -> Result<RevocationReport, Failure> {
+    let mut report = RevocationReport::default();
+    // The anchor is trusted as given; every certificate below it is checked by its issuer's CRLs.
+    for pair in path.windows(2) {
+        let [cert, issuer] = pair else { continue };
+        let from_issuer: Vec<&Crl> = crls
+            .iter()
+            .filter(|c| c.crl.tbs_cert_list.issuer == cert.cert.tbs_certificate.issuer)
+            .collect();
+        if from_issuer.is_empty() {
+            report.not_checked.push(cert.subject());
+            continue;
+        }
+        let mut usable = Vec::new();
+        for crl in from_issuer {
+            crl.check_signed_by(issuer)?;
+            if crl.this_update() > now {
+                return Err(Failure::Crl(format!(
+                    "the CRL from {} is dated {}, in the future; check the clock of this machine",
+                    crl.issuer(),
+                    show(crl.this_update())
+                )));
+            }
+            usable.push(crl);
+        }
+        // Any CRL listing the certificate proves its revocation, whatever its own dates.
+        let mut revoked: Option<i64> = None;
+        for crl in &usable {
+            if let Some(date) = crl.revocation_of(cert)? {
+                revoked = Some(revoked.map_or(date, |d| d.min(date)));
+            }
+        }
+        match revoked {
+            Some(date) if !timestamped || date <= t => {
+                return Err(Failure::Revoked(format!(
+                    "certificate {} (serial {}) was revoked at {} by {}{}",
+                    cert.subject(),
+                    cert.cert.tbs_certificate.serial_number,
+                    show(date),
+                    cert.cert.tbs_certificate.issuer,
+                    if timestamped {
+                        format!(", not after the timestamp {}", show(t))
+                    } else {
+                        String::from(
+                            "; the signature has no verified timestamp proving it was made before",
+                        )
+                    }
+                )));
+            }
+            Some(date) => {
+                report.revoked_after_timestamp.push(format!(
+                    "{} revoked at {}, after the timestamp {}",
+                    cert.subject(),
+                    show(date),
+                    show(t)
+                ));
+            }
+            None => {}
+        }
+        if revoked.is_none() && !usable.iter().any(|c| c.covers(t)) {
+            let latest = usable.iter().map(|c| c.this_update()).max().unwrap_or(0);
+            return Err(Failure::Crl(format!(
+                "revocation status of {} unknown at {}: the newest CRL from {} (thisUpdate {}) had expired by then; collect the CA's current CRL and pass it with --crl or --validation-data",
+                cert.subject(),
+                show(t),
+                cert.cert.tbs_certificate.issuer,
+                show(latest)
+            )));
+        }
+        report.checked.push(cert.subject());
+    }
+    Ok(report)
+}
+
+/// Check a CRL found in validation data against the certificates that may have issued it.
+pub(crate) fn check_crl_issued_by_one_of(crl: &Crl, issuers: &[Cert]) -> Result<(), Failure> {
+    let named: Vec<&Cert> = issuers
+        .iter()
+        .filter(|c| c.cert.tbs_certificate.subject == crl.crl.tbs_cert_list.issuer)
+        .collect();
+    if named.is_empty() {
+        return Err(Failure::Crl(format!(
+            "no certificate of {} is in the chain or the validation data, so its CRL cannot be checked; add that CA's certificate",
+            crl.issuer()
+        )));
+    }
+    let mut first_error = None;
+    for issuer in named {
+        match crl.check_signed_by(issuer) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error.unwrap_or_else(|| Failure::Crl(format!("the CRL from {}", crl.issuer()))))
+}
+
+fn unix(t: &x509_cert::time::Time) -> i64 {
+    i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn show(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| secs.to_string())
+}

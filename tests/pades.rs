@@ -1,0 +1,377 @@
+//! PAdES-signed PDF certificates against a real peer: `pdfsig` (poppler, NSS) says the signature
+//! massho made is valid and, with the test CA in an NSS database made here, trusted; massho's
+//! own `cert verify FILE.pdf --ca` agrees. A one-byte change inside the signed range breaks
+//! both; bytes appended after the signed range are reported by massho (an update that only adds
+//! validation data is allowed and named); a CA that did not issue the signer is refused.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::pki::Pki;
+use common::{assert_exit, describe_output, massho, run};
+
+/// The shipped example certificate, copied into a fresh directory.
+fn example_certificate() -> (tempfile::TempDir, PathBuf) {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/examples");
+    let json = std::fs::read_dir(&examples)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join(json.file_name().unwrap());
+    std::fs::copy(&json, &copy).unwrap();
+    (dir, copy)
+}
+
+/// `massho cert render JSON --format pdf --x509-key BUNDLE -o OUT`.
+fn render_signed(pki: &Pki, json: &Path, bundle: &str, out: &Path) -> Output {
+    run(massho()
+        .args(["cert", "render", "--format", "pdf", "--x509-key"])
+        .arg(pki.path(bundle))
+        .arg("-o")
+        .arg(out)
+        .arg(json)
+        .env("MASSHO_PASSPHRASE_FILE", pki.path("passphrase.txt")))
+}
+
+/// A signed PDF of the example certificate by `bundle`, in its own directory.
+fn signed_pdf(pki: &Pki, bundle: &str) -> (tempfile::TempDir, PathBuf) {
+    let (dir, json) = example_certificate();
+    let pdf = dir.path().join("signed.pdf");
+    let out = render_signed(pki, &json, bundle, &pdf);
+    assert_exit(&out, 0);
+    (dir, pdf)
+}
+
+fn verify_pdf(pdf: &Path, ca: &Path) -> Output {
+    run(massho()
+        .args(["cert", "verify", "--json", "--ca"])
+        .arg(ca)
+        .arg(pdf))
+}
+
+fn verdict(out: &Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("{}", describe_output(out)));
+    serde_json::from_str(line).unwrap()
+}
+
+/// An NSS database in a temp dir trusting `ca` for signing, as an auditor sets up pdfsig.
+fn nss_trusting(ca: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sql:{}", dir.path().display());
+    for args in [
+        vec!["-N", "-d", &db, "--empty-password"],
+        vec!["-A", "-d", &db, "-n", "ca", "-t", "CT,C,C", "-i"],
+    ] {
+        let mut cmd = Command::new("certutil");
+        cmd.args(&args);
+        if args[0] == "-A" {
+            cmd.arg(ca);
+        }
+        let out = cmd
+            .output()
+            .expect("certutil (apt-get install libnss3-tools; see packaging/install-deps.sh)");
+        assert!(out.status.success(), "certutil: {}", describe_output(&out));
+    }
+    dir
+}
+
+/// `pdfsig -nssdir sql:DIR FILE`'s report.
+fn pdfsig(nss: &Path, pdf: &Path) -> String {
+    let out = Command::new("pdfsig")
+        .arg("-nssdir")
+        .arg(format!("sql:{}", nss.display()))
+        .arg(pdf)
+        .output()
+        .expect("pdfsig (apt-get install poppler-utils)");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// The offset of `needle` in `haystack` (first occurrence).
+fn find(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap_or_else(|| panic!("{:?} not found", String::from_utf8_lossy(needle)))
+}
+
+/// The /ByteRange massho wrote: [0, a, b, c].
+fn byte_range(pdf: &[u8]) -> [usize; 4] {
+    let at = find(pdf, b"/ByteRange [") + b"/ByteRange [".len();
+    let end = at + find(&pdf[at..], b"]");
+    let numbers: Vec<usize> = std::str::from_utf8(&pdf[at..end])
+        .unwrap()
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    numbers.try_into().unwrap()
+}
+
+#[test]
+fn massho_and_pdfsig_accept_what_massho_signs_with_rsa_and_p256_keys() {
+    let pki = Pki::new();
+    let nss = nss_trusting(&pki.path("ca.pem"));
+    for (bundle, signer) in [
+        ("rsa.p12", "CN=RSA signer"),
+        ("ec-bundle.pem", "CN=P-256 signer"),
+    ] {
+        let (_dir, pdf) = signed_pdf(&pki, bundle);
+        let bytes = std::fs::read(&pdf).unwrap();
+        let [zero, a, b, c] = byte_range(&bytes);
+        assert_eq!(
+            (zero, b + c),
+            (0, bytes.len()),
+            "{bundle}: the range must end the file"
+        );
+        assert_eq!(bytes[a], b'<');
+        assert_eq!(bytes[b - 1], b'>');
+
+        let out = verify_pdf(&pdf, &pki.path("ca.pem"));
+        assert_exit(&out, 0);
+        let v = verdict(&out);
+        assert_eq!(v["ok"], true);
+        let sig = &v["signatures"][0];
+        assert_eq!(sig["signer"], signer, "{bundle}");
+        assert_eq!(sig["sub_filter"], "ETSI.CAdES.detached");
+        assert_eq!(sig["covers_whole_file"], true);
+        assert_eq!(sig["signed_bytes"], bytes.len());
+
+        let report = pdfsig(nss.path(), &pdf);
+        for wants in [
+            "Signature Validation: Signature is Valid.",
+            "Certificate Validation: Certificate is Trusted.",
+            "Total document signed",
+            "Signature Type: ETSI.CAdES.detached",
+        ] {
+            assert!(report.contains(wants), "{bundle}: pdfsig: {report}");
+        }
+        let cn = signer.trim_start_matches("CN=");
+        assert!(
+            report.contains(&format!("Signer Certificate Common Name: {cn}")),
+            "{report}"
+        );
+
+        // The page itself still reads as the certificate, the signer's name in the field.
+        let text = Command::new("pdftotext")
+            .arg(&pdf)
+            .arg("-")
+            .output()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&text.stdout).contains("Certificate of Data Sanitization"));
+        let widget = find(&bytes, b"/FT /Sig");
+        assert!(
+            find(&bytes[widget..], b"/AP") < 400,
+            "the field has an appearance"
+        );
+    }
+}
+
+#[test]
+fn a_one_byte_change_inside_the_signed_range_breaks_massho_and_pdfsig() {
+    let pki = Pki::new();
+    let nss = nss_trusting(&pki.path("ca.pem"));
+    let (dir, pdf) = signed_pdf(&pki, "ec-bundle.pem");
+    let original = std::fs::read(&pdf).unwrap();
+    let [_, a, b, _] = byte_range(&original);
+    // One byte in the document's info (before the signature), one after the /Contents.
+    let producer = find(&original, b"(massho ") + 2;
+    for at in [producer, b + 1, a / 2] {
+        assert!(at < a || at >= b);
+        let mut changed = original.clone();
+        changed[at] ^= 0x01;
+        let path = dir.path().join(format!("changed-{at}.pdf"));
+        std::fs::write(&path, &changed).unwrap();
+
+        let out = verify_pdf(&path, &pki.path("ca.pem"));
+        assert_exit(&out, 1);
+        let problem = verdict(&out)["problem"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            problem.contains("TAMPERED") || problem.contains("/ByteRange"),
+            "byte {at}: {problem}"
+        );
+        let report = pdfsig(nss.path(), &path);
+        assert!(
+            !report.contains("Signature is Valid."),
+            "pdfsig accepted a change at byte {at}: {report}"
+        );
+    }
+    // A change of the signature value itself (the last bytes of the CMS, before its zero
+    // padding) is no better.
+    let hex_end = a
+        + 1
+        + original[a + 1..b - 1]
+            .iter()
+            .rposition(|&h| h != b'0')
+            .unwrap();
+    let at = hex_end - 4;
+    let mut changed = original.clone();
+    changed[at] = if changed[at] == b'A' { b'B' } else { b'A' };
+    let path = dir.path().join("changed-signature.pdf");
+    std::fs::write(&path, &changed).unwrap();
+    assert_exit(&verify_pdf(&path, &pki.path("ca.pem")), 1);
+    assert!(!pdfsig(nss.path(), &path).contains("Signature is Valid."));
+}
+
+#[test]
+fn bytes_appended_after_the_signed_range_are_reported_unless_they_only_add_validation_data() {
+    let pki = Pki::new();
+    let (dir, pdf) = signed_pdf(&pki, "ec-bundle.pem");
+    let original = std::fs::read(&pdf).unwrap();
+    let ca = pki.path("ca.pem");
+
+    // Junk after %%EOF.
+    let junk = dir.path().join("junk.pdf");
+    std::fs::write(&junk, [&original[..], b"% more\n"].concat()).unwrap();
+    let out = verify_pdf(&junk, &ca);
+    assert_exit(&out, 1);
+    let v = verdict(&out);
+    assert!(
+        v["problem"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("MODIFIED AFTER SIGNING: 7 bytes"),
+        "{v}"
+    );
+    assert_eq!(v["signatures"][0]["covers_whole_file"], false);
+    // The signature itself is still good: the report says so and names the appended bytes.
+    assert!(v["signatures"][0]["problem"].is_null(), "{v}");
+    assert_eq!(v["signatures"][0]["appended_bytes"], 7);
+
+    // An incremental update that replaces the page (a "shadow" change a reader would show).
+    let page = format!(
+        "\n6 0 obj\n<</Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 99 0 R>>\nendobj\n\
+         99 0 obj\n<</Length 0>>\nstream\n\nendstream\nendobj\nxref\n0 1\n0000000000 65535 f \n\
+         trailer\n<</Size 100 /Root 1 0 R /Prev {}>>\nstartxref\n{}\n%%EOF\n",
+        startxref(&original),
+        original.len() + 1
+    );
+    let shadow = dir.path().join("shadow.pdf");
+    std::fs::write(&shadow, [&original[..], page.as_bytes()].concat()).unwrap();
+    let out = verify_pdf(&shadow, &ca);
+    assert_exit(&out, 1);
+    let problem = verdict(&out)["problem"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        problem.contains("MODIFIED AFTER SIGNING") && problem.contains("object 6"),
+        "{problem}"
+    );
+
+    // An update that only adds a DSS (certificates for long-term validation) and a catalog
+    // pointing to it, same pages: allowed, and named.
+    let cert_der = pki.openssl("x509 -in ca.pem -outform PEM");
+    let catalog = catalog_of(&original);
+    let dss = format!(
+        "\n1 0 obj\n{}\nendobj\n90 0 obj\n<</Type /DSS /Certs [91 0 R]>>\nendobj\n\
+         91 0 obj\n<</Length {}>>\nstream\n{cert_der}\nendstream\nendobj\n\
+         xref\n0 1\n0000000000 65535 f \ntrailer\n<</Size 92 /Root 1 0 R /Prev {}>>\n\
+         startxref\n{}\n%%EOF\n",
+        catalog
+            .trim_end()
+            .strip_suffix(">>")
+            .map(|open| format!("{open} /DSS 90 0 R>>"))
+            .unwrap(),
+        cert_der.len(),
+        startxref(&original),
+        original.len() + 1
+    );
+    let with_dss = dir.path().join("dss.pdf");
+    std::fs::write(&with_dss, [&original[..], dss.as_bytes()].concat()).unwrap();
+    let out = verify_pdf(&with_dss, &ca);
+    assert_exit(&out, 0);
+    let v = verdict(&out);
+    let appended = v["signatures"][0]["appended"].as_str().unwrap_or_default();
+    assert!(
+        appended.contains("validation data (DSS)") && appended.contains("(allowed)"),
+        "{v}"
+    );
+
+    let text = run(massho()
+        .args(["cert", "verify", "--ca"])
+        .arg(&ca)
+        .arg(&junk));
+    assert_exit(&text, 1);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("FAIL"));
+}
+
+/// The number after the last `startxref`.
+fn startxref(pdf: &[u8]) -> usize {
+    let at = pdf.windows(9).rposition(|w| w == b"startxref").unwrap();
+    std::str::from_utf8(&pdf[at + 9..])
+        .unwrap_or_default()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The catalog dictionary (object 1) as massho wrote it, `<<...>>`.
+fn catalog_of(pdf: &[u8]) -> String {
+    let at = find(pdf, b"1 0 obj\n") + 8;
+    let end = at + find(&pdf[at..], b"\nendobj");
+    String::from_utf8_lossy(&pdf[at..end]).into_owned()
+}
+
+#[test]
+fn a_ca_that_did_not_issue_the_signer_is_refused_by_massho_and_not_trusted_by_pdfsig() {
+    let pki = Pki::new();
+    let (_dir, pdf) = signed_pdf(&pki, "rsa.p12");
+    let out = verify_pdf(&pdf, &pki.path("other-ca.pem"));
+    assert_exit(&out, 1);
+    let problem = verdict(&out)["problem"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(problem.contains("unknown CA"), "{problem}");
+
+    let nss = nss_trusting(&pki.path("other-ca.pem"));
+    let report = pdfsig(nss.path(), &pdf);
+    assert!(report.contains("Signature is Valid."), "{report}");
+    assert!(!report.contains("Certificate is Trusted."), "{report}");
+}
+
+#[test]
+fn usage_errors_name_what_is_missing() {
+    let pki = Pki::new();
+    let (dir, json) = example_certificate();
+    let out = run(massho()
+        .args(["cert", "render", "--format", "html", "--x509-key"])
+        .arg(pki.path("ec-bundle.pem"))
+        .arg(&json));
+    assert_exit(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--format pdf"));
+
+    let (_d, pdf) = signed_pdf(&pki, "ec-bundle.pem");
+    let out = run(massho()
+        .args(["cert", "verify", "--pubkey"])
+        .arg(dir.path().join("none.pub"))
+        .arg(&pdf));
+    assert_exit(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--ca"));
+
+    // A wrong passphrase writes nothing.
+    let out_pdf = dir.path().join("never.pdf");
+    let wrong = dir.path().join("wrong.txt");
+    std::fs::write(&wrong, "wrong\n").unwrap();
+    let out = run(massho()
+        .args(["cert", "render", "--format", "pdf", "--x509-key"])
+        .arg(pki.path("rsa.p12"))
+        .arg("-o")
+        .arg(&out_pdf)
+        .arg(&json)
+        .env("MASSHO_PASSPHRASE_FILE", &wrong));
+    assert_exit(&out, 2);
+    assert!(!out_pdf.exists());
+}
