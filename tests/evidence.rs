@@ -248,8 +248,8 @@ fn a_signed_certificate_and_an_unsigned_scan_are_kept_and_verify_names_altered_a
     assert!(root_der.status.success());
     let root_der = root_der.stdout;
     assert_eq!(
-        sig["trust_anchor_sha256"],
-        hex::encode(Sha256::digest(&root_der))
+        sig["trust_anchors_sha256"],
+        serde_json::json!([hex::encode(Sha256::digest(&root_der))])
     );
     for bytes in [body, &p7s[..], &root_der[..], &scan[..]] {
         let p = s.stored(bytes);
@@ -330,27 +330,96 @@ fn a_signed_certificate_and_an_unsigned_scan_are_kept_and_verify_names_altered_a
     );
 }
 
+/// A PAdES-signed PDF as a contractor's tool would send it: the shipped example certificate
+/// rendered and signed by `massho cert render --x509-key` with the PKI's P-256 signer.
+fn signed_pdf(pki: &Pki, s: &Scratch) -> PathBuf {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/examples");
+    let json = fs::read_dir(&examples)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .unwrap();
+    let copy = s.dir.path().join(json.file_name().unwrap());
+    fs::copy(&json, &copy).unwrap();
+    let pdf = s.dir.path().join("contractor-certificate.pdf");
+    let out = run(massho()
+        .args(["cert", "render", "--format", "pdf", "--x509-key"])
+        .arg(pki.path("ec-bundle.pem"))
+        .arg("-o")
+        .arg(&pdf)
+        .arg(&copy));
+    assert_exit(&out, 0);
+    pdf
+}
+
 #[test]
-fn a_signed_pdf_is_recorded_as_not_checked_never_as_verified() {
+fn a_signed_pdf_is_verified_and_one_changed_after_signing_is_refused() {
+    let pki = Pki::new();
     let s = Scratch::new();
     s.ok(&["media", "register", "USB-1", "--kind", "usb-flash"]);
-    let pdf = s.file(
-        "certificate.pdf",
-        b"%PDF-1.7\n1 0 obj << /Type /Sig /ByteRange [0 10 20 30] /Contents <00> >> endobj\n%%EOF\n",
-    );
+    let pdf = signed_pdf(&pki, &s);
+    let ca = pki.path("ca.pem");
+    let (pdf_arg, ca_arg) = (pdf.to_str().unwrap(), ca.to_str().unwrap());
+    let out = s.m(&[
+        "media",
+        "evidence",
+        "USB-1",
+        pdf_arg,
+        "--kind",
+        "contractor-certificate",
+    ]);
+    assert_exit(&out, 2);
+    assert!(text(&out).contains("is a signed PDF"), "{}", text(&out));
+
+    // One byte changed inside the signed range: refused, nothing recorded.
+    let mut bytes = fs::read(&pdf).unwrap();
+    let at = bytes
+        .windows(7)
+        .position(|w| w == b"/Author")
+        .unwrap_or(200);
+    bytes[at + 1] ^= 0x20;
+    let changed = s.file("changed.pdf", &bytes);
+    let out = s.m(&[
+        "media",
+        "evidence",
+        "USB-1",
+        changed.to_str().unwrap(),
+        "--kind",
+        "contractor-certificate",
+        "--ca",
+        ca_arg,
+    ]);
+    assert_exit(&out, 3);
+    assert!(text(&out).contains("does not check out"), "{}", text(&out));
+    assert_eq!(s.events(), 1);
+
     let out = s.ok(&[
         "media",
         "evidence",
         "USB-1",
-        pdf.to_str().unwrap(),
+        pdf_arg,
         "--kind",
         "contractor-certificate",
+        "--ca",
+        ca_arg,
     ]);
-    assert!(out.contains("NOT CHECKED"), "{out}");
+    assert!(out.contains("signature (pdf) verified"), "{out}");
     let shown = s.json(&["media", "show", "USB-1"]);
-    let e = &shown["events"][1];
-    assert_eq!(e["signature"]["outcome"], "not_checked", "{e}");
-    assert_eq!(e["signature"]["format"], "pdf");
+    let sig = &shown["events"][1]["signature"];
+    assert_eq!(sig["outcome"], "verified", "{sig}");
+    assert_eq!(sig["format"], "pdf");
+    assert_eq!(sig["signer"], "CN=P-256 signer");
+    let root_der = pki.openssl_status("x509 -in ca.pem -outform DER", pki.dir.path());
+    assert_eq!(
+        sig["trust_anchors_sha256"],
+        serde_json::json!([hex::encode(Sha256::digest(&root_der.stdout))])
+    );
+    assert!(s.stored(&root_der.stdout).exists());
+    assert_eq!(
+        fs::read(s.stored(&fs::read(&pdf).unwrap())).unwrap(),
+        fs::read(&pdf).unwrap()
+    );
+    s.ok(&["ledger", "verify"]);
 }
 
 #[test]

@@ -101,14 +101,43 @@ pub fn add(a: &EvidenceArgs) -> anyhow::Result<Exit> {
                 format: "p7s".into(),
                 signature_sha256: Some(signature_sha256),
                 signer: checked.verified.signer.clone(),
-                signer_certificate_sha256: checked.verified.signer_certificate_sha256.clone(),
+                signer_certificate_sha256: Some(checked.verified.signer_certificate_sha256.clone()),
                 path: checked.verified.path.clone(),
                 signing_time: checked.signing_time.clone(),
                 verified_at: crate::ledger::utc_string(now),
-                trust_anchor_sha256,
+                trust_anchors_sha256: vec![trust_anchor_sha256],
             }
         }
-        None if signature::is_signed_pdf(&bytes) => signature::check_pdf(&bytes, anchors.as_ref()),
+        None if signature::is_signed_pdf(&bytes) => {
+            let Some(anchors) = &anchors else {
+                return Err(ExitError::usage(format!(
+                    "{} is a signed PDF: give the CA certificates to check it against with --ca FILE|DIR",
+                    path_safe(&a.file)
+                )));
+            };
+            let checked = signature::check_pdf(&bytes, anchors, now).map_err(|problem| {
+                ExitError::refused(crate::text::terminal_safe(&format!(
+                    "the signed PDF {} does not check out: {problem}; nothing was recorded. Ask the sender for a validly signed document (or pass the CA that issued the signer's certificate with --ca)",
+                    path_safe(&a.file)
+                )))
+            })?;
+            // The check names the signer but not the anchor: every CA it was checked against
+            // is kept as the validation data used.
+            let mut trust_anchors_sha256 = Vec::new();
+            for cert in anchors.certificates() {
+                trust_anchors_sha256.push(store.put(&cert.der)?);
+            }
+            SignatureCheck::Verified {
+                format: "pdf".into(),
+                signature_sha256: None,
+                signer: checked.signer,
+                signer_certificate_sha256: None,
+                path: Vec::new(),
+                signing_time: checked.claimed_time,
+                verified_at: crate::ledger::utc_string(now),
+                trust_anchors_sha256,
+            }
+        }
         None => SignatureCheck::Unsigned,
     };
     let sha256 = store.put(&bytes)?;

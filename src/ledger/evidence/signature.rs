@@ -1,10 +1,10 @@
 //! A received document's signature, checked while its certificates are valid (Art. 30), and what
 //! the ledger keeps of that check.
 //!
-//! A detached `.p7s` is checked with [`crate::x509::verify_detached`] against the trust anchors
-//! given with `--ca`, at the time of recording. A signed PDF's check goes in [`check_pdf`], the
-//! one place for it; until massho verifies PDF signatures it records the PDF as
-//! "signature not checked" with the reason, never as verified.
+//! A detached `.p7s` is checked with [`crate::x509::verify_detached`], a signed PDF with
+//! [`crate::pdf::verify_signed_pdf`] (every signature dictionary, nothing but validation data
+//! after a signed range), both against the trust anchors given with `--ca`, at the time of
+//! recording. A signature that does not check out is not recorded as evidence at all.
 
 use der::{Decode, Encode};
 use serde::{Deserialize, Serialize};
@@ -25,18 +25,22 @@ pub enum SignatureCheck {
         /// The `.p7s` as stored in the evidence store (none for a signature inside the file).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         signature_sha256: Option<String>,
-        /// The signer's subject (RFC 4514).
+        /// The signer's subject (RFC 4514); several signers of a PDF joined by "; ".
         signer: String,
-        signer_certificate_sha256: String,
-        /// Subjects from the signer up to the trust anchor.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signer_certificate_sha256: Option<String>,
+        /// Subjects from the signer up to the trust anchor (a `.p7s`; a PDF's check names only
+        /// the signer).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         path: Vec<String>,
-        /// The signing time the signer claims (CMS signingTime), if any.
+        /// The signing time the signer claims (CMS signingTime, a PDF's /M), if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         signing_time: Option<String>,
         /// When massho checked it (UTC): the certificates were valid then.
         verified_at: String,
-        /// The trust anchor the path ended in, as stored in the evidence store.
-        trust_anchor_sha256: String,
+        /// The CA certificates it was checked against, kept in the evidence store: the anchor
+        /// the path ended in (a `.p7s`), or every CA given with `--ca` (a PDF).
+        trust_anchors_sha256: Vec<String>,
     },
     /// A signature is there but was not checked (the reason says why).
     NotChecked {
@@ -55,13 +59,15 @@ impl SignatureCheck {
             SignatureCheck::Unsigned => {}
             SignatureCheck::Verified {
                 signature_sha256,
-                trust_anchor_sha256,
+                trust_anchors_sha256,
                 ..
             } => {
                 if let Some(s) = signature_sha256 {
                     out.push(("signature", s.as_str()));
                 }
-                out.push(("trust anchor", trust_anchor_sha256.as_str()));
+                for a in trust_anchors_sha256 {
+                    out.push(("trust anchor", a.as_str()));
+                }
             }
             SignatureCheck::NotChecked {
                 signature_sha256, ..
@@ -86,12 +92,14 @@ impl SignatureCheck {
                 path,
                 ..
             } => format!(
-                "signature ({format}) verified at {verified_at}: signer {signer}{}, CA {}",
+                "signature ({format}) verified at {verified_at}: signer {signer}{}{}",
                 signing_time
                     .as_deref()
                     .map(|t| format!(", signed {t}"))
                     .unwrap_or_default(),
-                path.last().map(String::as_str).unwrap_or("-")
+                path.last()
+                    .map(|ca| format!(", CA {ca}"))
+                    .unwrap_or_default()
             ),
             SignatureCheck::NotChecked { format, reason, .. } => {
                 format!("signature ({format}) NOT CHECKED: {reason}")
@@ -158,16 +166,41 @@ pub fn is_signed_pdf(bytes: &[u8]) -> bool {
     bytes.starts_with(b"%PDF-") && bytes.windows(10).any(|w| w == b"/ByteRange")
 }
 
-/// THE place where a signed PDF's signatures are checked against `anchors`.
-///
-/// massho cannot verify PDF signatures yet (that arrives with the PAdES work), so a signed PDF
-/// is recorded as not checked, with that reason: the ledger never claims a check it did not do.
-pub fn check_pdf(_pdf: &[u8], _anchors: Option<&TrustAnchors>) -> SignatureCheck {
-    SignatureCheck::NotChecked {
-        format: "pdf".into(),
-        signature_sha256: None,
-        reason: "this massho cannot verify PDF signatures yet; check it with a PDF reader and keep its report as evidence".into(),
+/// A signed PDF whose every signature checked out.
+#[derive(Debug, Clone)]
+pub struct CheckedPdf {
+    /// The signers' subjects, joined by "; ".
+    pub signer: String,
+    /// The first signature's /M, as it claims it.
+    pub claimed_time: Option<String>,
+}
+
+/// Check every signature of a signed PDF against `anchors`, at `at`; `Err` says why it does not
+/// check out (a bad signature, a change after signing, an unknown CA...).
+pub fn check_pdf(
+    pdf: &[u8],
+    anchors: &TrustAnchors,
+    at: time::OffsetDateTime,
+) -> Result<CheckedPdf, String> {
+    let signed = crate::pdf::verify_signed_pdf(pdf, anchors, at)?;
+    if let Some(problem) = signed.problem() {
+        return Err(problem);
     }
+    let signers: Vec<String> = signed
+        .signatures
+        .iter()
+        .filter_map(|s| s.signer.clone())
+        .collect();
+    if signers.is_empty() {
+        return Err("no signature in it names a verified signer".into());
+    }
+    Ok(CheckedPdf {
+        signer: signers.join("; "),
+        claimed_time: signed
+            .signatures
+            .iter()
+            .find_map(|s| s.claimed_time.clone()),
+    })
 }
 
 /// SHA-256 of a DER certificate, lower-case hex.
