@@ -740,3 +740,104 @@ fn archive_timestamps_cover_the_evidence_and_the_chain_and_openssl_agrees() {
         text(&out)
     );
 }
+
+/// A one-thread HTTP TSA in front of OpenSSL's: answers `replies` POSTs with `openssl ts -reply`
+/// over the posted request. Returns its URL.
+fn http_tsa(tsa: &Tsa, replies: usize) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/tsa", listener.local_addr().unwrap());
+    let dir = tsa.dir.path().to_path_buf();
+    let handle = std::thread::spawn(move || {
+        for i in 0..replies {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut tsq = vec![0u8; length];
+            reader.read_exact(&mut tsq).unwrap();
+            let (q, r) = (format!("http-{i}.tsq"), format!("http-{i}.tsr"));
+            fs::write(dir.join(&q), &tsq).unwrap();
+            let out = Command::new("openssl")
+                .args([
+                    "ts",
+                    "-reply",
+                    "-config",
+                    "openssl.cnf",
+                    "-section",
+                    "tsa_rsa",
+                ])
+                .args(["-queryfile", &q, "-out", &r])
+                .current_dir(&dir)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let body = fs::read(dir.join(&r)).unwrap();
+            let mut stream = stream;
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/timestamp-reply\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )
+            .unwrap();
+            stream.write_all(&body).unwrap();
+        }
+    });
+    (url, handle)
+}
+
+#[test]
+fn archive_timestamps_from_a_tsa_over_http_in_one_step() {
+    let tsa = Tsa::new();
+    let s = Scratch::new();
+    s.ok(&["media", "register", "HDD-1", "--kind", "hdd"]);
+    let scan = s.file("scan.jpg", b"JPEG");
+    s.ok(&[
+        "media",
+        "evidence",
+        "HDD-1",
+        scan.to_str().unwrap(),
+        "--kind",
+        "destruction-photo",
+    ]);
+    let (url, server) = http_tsa(&tsa, 2);
+    let out = s.ok(&["evidence", "timestamp", "--tsa-url", &url]);
+    assert!(out.contains("archive timestamp over events 1–2"), "{out}");
+    let (key, public) = keypair(s.dir.path(), "station");
+    let out = s.ok(&[
+        "ledger",
+        "seal",
+        "--key",
+        key.to_str().unwrap(),
+        "--timestamp",
+        "--tsa-url",
+        &url,
+    ]);
+    assert!(out.contains("archive timestamp over events 1–4"), "{out}");
+    server.join().unwrap();
+    // The timestamp after the seal is one more event: seal again so a key's demand is met.
+    s.ok(&["ledger", "seal", "--key", key.to_str().unwrap()]);
+    let tsa_cert = tsa.path("tsa-rsa.pem");
+    let out = s.ok(&[
+        "ledger",
+        "verify",
+        "--pubkey",
+        public.to_str().unwrap(),
+        "--tsa-cert",
+        tsa_cert.to_str().unwrap(),
+    ]);
+    assert!(out.contains("2 archive timestamp(s)"), "{out}");
+}

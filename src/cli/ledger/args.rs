@@ -142,6 +142,13 @@ pub struct LedgerSealArgs {
     /// chain up to this seal; attach the TSA's reply with `massho evidence timestamp --attach`
     #[arg(long, value_name = "FILE.tsq")]
     pub timestamp_request: Option<PathBuf>,
+    /// Also get an archive timestamp over the evidence and the chain up to this seal from the
+    /// TSA at --tsa-url, and record it
+    #[arg(long, requires = "tsa_url", conflicts_with = "timestamp_request")]
+    pub timestamp: bool,
+    /// The TSA for --timestamp (http://HOST[:PORT]/PATH)
+    #[arg(long, value_name = "URL", requires = "timestamp")]
+    pub tsa_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -666,7 +673,7 @@ pub enum EvidenceCommand {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("step").required(true).args(["request", "attach"])))]
+#[command(group(clap::ArgGroup::new("step").required(true).args(["request", "attach", "tsa_url"])))]
 pub struct EvidenceTimestampArgs {
     #[command(flatten)]
     pub path: LedgerPath,
@@ -678,6 +685,9 @@ pub struct EvidenceTimestampArgs {
     /// store and an evidence_timestamped event appended
     #[arg(long, value_name = "FILE.tsr")]
     pub attach: Option<PathBuf>,
+    /// Ask this TSA (http://HOST[:PORT]/PATH) and record its reply, in one step
+    #[arg(long, value_name = "URL")]
+    pub tsa_url: Option<String>,
     /// Who records it [default: $SUDO_USER, else $USER]
     #[arg(long, value_name = "NAME")]
     pub operator: Option<String>,

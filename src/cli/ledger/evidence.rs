@@ -275,30 +275,66 @@ fn timestamp(a: &EvidenceTimestampArgs) -> anyhow::Result<Exit> {
         );
         return Ok(Exit::Passed);
     }
+    if let Some(url) = &a.tsa_url {
+        let mut ledger = open(&a.path)?;
+        return timestamp_online(&mut ledger, url, a.operator.as_deref());
+    }
     let Some(tsr_path) = &a.attach else {
         return Err(ExitError::usage(
-            "give --request FILE.tsq or --attach FILE.tsr",
+            "give --request FILE.tsq, --attach FILE.tsr or --tsa-url URL",
         ));
     };
     let tsr = input::read_regular(tsr_path, "timestamp reply", input::limit::TIMESTAMP)
         .map_err(input_error)?;
-    crate::timestamp::token_from_response(&tsr).with_context(|| path_safe(tsr_path))?;
-    let imprint = token_imprint(&tsr).with_context(|| path_safe(tsr_path))?;
     let mut ledger = open(&a.path)?;
-    let Some(position) = archive::find(&ledger, &imprint).map_err(from_ledger)? else {
+    attach(
+        &mut ledger,
+        &tsr,
+        &path_safe(tsr_path),
+        a.operator.as_deref(),
+    )
+}
+
+/// Ask the TSA at `url` for an archive timestamp of the ledger as it is now, and record it.
+pub fn timestamp_online(
+    ledger: &mut Ledger,
+    url: &str,
+    operator: Option<&str>,
+) -> anyhow::Result<Exit> {
+    let position = archive::at_head(ledger).map_err(from_ledger)?;
+    if position.events == 0 {
+        return Err(ExitError::usage(
+            "the ledger holds no events yet: there is nothing to timestamp",
+        ));
+    }
+    let (tsq, _nonce) = crate::timestamp::request(&position.digest)?;
+    let tsr = crate::timestamp::http::fetch(url, &tsq)?;
+    attach(ledger, &tsr, &crate::text::terminal_safe(url), operator)
+}
+
+/// Record the TSA's reply `tsr` (from `origin`) to a request for this ledger: it must be a
+/// granted token whose imprint is the archive message at some position of the chain.
+fn attach(
+    ledger: &mut Ledger,
+    tsr: &[u8],
+    origin: &str,
+    operator: Option<&str>,
+) -> anyhow::Result<Exit> {
+    crate::timestamp::token_from_response(tsr).with_context(|| origin.to_owned())?;
+    let imprint = token_imprint(tsr).with_context(|| origin.to_owned())?;
+    let Some(position) = archive::find(ledger, &imprint).map_err(from_ledger)? else {
         return Err(ExitError::refused(format!(
-            "{} answers no request for this ledger (imprint {}): it is for another ledger or file; request one with `massho evidence timestamp --request FILE.tsq`",
-            path_safe(tsr_path),
+            "{origin} answers no request for this ledger (imprint {}): it is for another ledger or file; request one with `massho evidence timestamp --request FILE.tsq`",
             hex::encode(&imprint)
         )));
     };
-    let info = crate::timestamp::check_token(&tsr, &position.digest)
-        .with_context(|| path_safe(tsr_path))?;
+    let info =
+        crate::timestamp::check_token(tsr, &position.digest).with_context(|| origin.to_owned())?;
     let store = EvidenceStore::beside(ledger.path());
-    let token_sha256 = store.put(&tsr)?;
+    let token_sha256 = store.put(tsr)?;
     let event = NewEvent {
         medium: None,
-        actor: actor(a.operator.as_deref()),
+        actor: actor(operator),
         time: None,
         note: None,
         data: EventData::EvidenceTimestamped(archive::ArchiveStamp {
@@ -311,7 +347,7 @@ fn timestamp(a: &EvidenceTimestampArgs) -> anyhow::Result<Exit> {
             serial: info.serial.clone(),
         }),
     };
-    let exit = record(&mut ledger, vec![event])?;
+    let exit = record(ledger, vec![event])?;
     safeln!(
         "  archive timestamp over events 1–{} and {} evidence file(s): TSA time {} (serial {}), not yet checked against the TSA's certificate: run `massho ledger verify --tsa-cert TSA.pem`",
         position.events,

@@ -398,6 +398,11 @@ fn seal(a: &args::LedgerSealArgs) -> anyhow::Result<Exit> {
     let mut ledger = open(&a.path)?;
     let seal =
         chain::seal(&mut ledger, &key, &actor(a.operator.as_deref())).map_err(from_ledger)?;
+    if let (true, Some(url)) = (a.timestamp, &a.tsa_url) {
+        evidence::timestamp_online(&mut ledger, url, a.operator.as_deref()).context(
+            "the seal was recorded, the archive timestamp was not: get it later with `massho evidence timestamp --tsa-url URL` (or --request/--attach)",
+        )?;
+    }
     if let Some(tsq) = &a.timestamp_request {
         let events = evidence::write_request(&ledger, tsq)?;
         safeln!(
