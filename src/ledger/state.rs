@@ -670,14 +670,8 @@ fn medium_event(
                     m.asset_tag
                 ));
             }
-            if e.file_name.trim().is_empty()
-                || e.file_name.contains('/')
-                || e.file_name.chars().any(char::is_control)
-            {
-                return reject(format!(
-                    "evidence file name {:?} is empty, has a directory or control characters in it",
-                    e.file_name
-                ));
+            if let Some(problem) = evidence::file_name_problem(&e.file_name) {
+                return reject(problem);
             }
             if !m.evidence.contains(&e.evidence_kind) {
                 m.evidence.push(e.evidence_kind);

@@ -51,6 +51,12 @@ pub fn add(a: &EvidenceArgs) -> anyhow::Result<Exit> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "evidence".to_owned());
+    // Checked before anything is stored: a refused event would leave the files unreferenced.
+    if let Some(problem) = crate::ledger::evidence::file_name_problem(&file_name) {
+        return Err(ExitError::usage(
+            crate::text::terminal_safe(&problem).into_owned(),
+        ));
+    }
     let p7s_path = match &a.signature {
         Some(p) => Some(p.clone()),
         None => Some(crate::x509::signature_path(&a.file)).filter(|p| p.exists()),
