@@ -841,3 +841,54 @@ fn archive_timestamps_from_a_tsa_over_http_in_one_step() {
     ]);
     assert!(out.contains("2 archive timestamp(s)"), "{out}");
 }
+
+#[test]
+fn a_p7s_with_a_signature_timestamp_records_the_tsas_time() {
+    let pki = Pki::new();
+    let tsa = Tsa::new();
+    let s = Scratch::new();
+    s.ok(&["media", "register", "HDD-1", "--kind", "hdd"]);
+    let doc = contractor_certificate(&pki, &s, "erasure.txt", b"erased HDD-1\n");
+    // CAdES-B-T: the contractor's TSA stamps the signature value (OpenSSL's TSA here).
+    let p7s_path = PathBuf::from(format!("{}.p7s", doc.display()));
+    let p7s = fs::read(&p7s_path).unwrap();
+    let imprint = massho::x509::signature_timestamp_imprint(&p7s).unwrap();
+    let (tsq, _) = massho::timestamp::request(&imprint).unwrap();
+    let tsq_path = s.file("sig.tsq", &tsq);
+    let tsr = tsa_reply(&tsa, &tsq_path, "sig.tsr");
+    let stamped = massho::x509::attach_signature_timestamp(&p7s, &fs::read(tsr).unwrap()).unwrap();
+    fs::write(&p7s_path, &stamped).unwrap();
+
+    // The TSA must chain to a trusted anchor too: both CAs are given.
+    let (ca, tsa_ca) = (pki.path("ca.pem"), tsa.path("ca.pem"));
+    let out = s.ok(&[
+        "media",
+        "evidence",
+        "HDD-1",
+        doc.to_str().unwrap(),
+        "--kind",
+        "contractor-certificate",
+        "--ca",
+        ca.to_str().unwrap(),
+        "--ca",
+        tsa_ca.to_str().unwrap(),
+    ]);
+    assert!(out.contains(", timestamped "), "{out}");
+    let shown = s.json(&["media", "show", "HDD-1"]);
+    let sig = &shown["events"][1]["signature"];
+    assert!(
+        sig["signature_timestamp"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{sig}"
+    );
+    assert_eq!(
+        sig["signature_timestamp_tsa"],
+        "CN=massho test TSA RSA,O=massho test"
+    );
+    assert_eq!(
+        sig["signature_sha256"],
+        hex::encode(Sha256::digest(&stamped))
+    );
+    s.ok(&["ledger", "verify"]);
+}

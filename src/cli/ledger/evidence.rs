@@ -111,6 +111,12 @@ pub fn add(a: &EvidenceArgs) -> anyhow::Result<Exit> {
                 path: checked.verified.path.clone(),
                 signing_time: checked.signing_time.clone(),
                 verified_at: crate::ledger::utc_string(now),
+                signature_timestamp: checked
+                    .verified
+                    .timestamp
+                    .as_ref()
+                    .map(|t| t.time_text.clone()),
+                signature_timestamp_tsa: checked.verified.timestamp.as_ref().map(|t| t.tsa.clone()),
                 trust_anchors_sha256: vec![trust_anchor_sha256],
             }
         }
@@ -141,6 +147,8 @@ pub fn add(a: &EvidenceArgs) -> anyhow::Result<Exit> {
                 path: Vec::new(),
                 signing_time: checked.claimed_time,
                 verified_at: crate::ledger::utc_string(now),
+                signature_timestamp: None,
+                signature_timestamp_tsa: None,
                 trust_anchors_sha256,
             }
         }

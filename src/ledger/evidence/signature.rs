@@ -38,6 +38,12 @@ pub enum SignatureCheck {
         signing_time: Option<String>,
         /// When massho checked it (UTC): the certificates were valid then.
         verified_at: String,
+        /// A signature timestamp inside the `.p7s` (CAdES-B-T), checked: the TSA's time and
+        /// name. The signer's path was then checked at that time.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature_timestamp: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature_timestamp_tsa: Option<String>,
         /// The CA certificates it was checked against, kept in the evidence store: the anchor
         /// the path ended in (a `.p7s`), or every CA given with `--ca` (a PDF).
         trust_anchors_sha256: Vec<String>,
@@ -90,12 +96,17 @@ impl SignatureCheck {
                 signing_time,
                 verified_at,
                 path,
+                signature_timestamp,
                 ..
             } => format!(
-                "signature ({format}) verified at {verified_at}: signer {signer}{}{}",
+                "signature ({format}) verified at {verified_at}: signer {signer}{}{}{}",
                 signing_time
                     .as_deref()
                     .map(|t| format!(", signed {t}"))
+                    .unwrap_or_default(),
+                signature_timestamp
+                    .as_deref()
+                    .map(|t| format!(", timestamped {t}"))
                     .unwrap_or_default(),
                 path.last()
                     .map(|ca| format!(", CA {ca}"))
