@@ -248,7 +248,8 @@ pub fn apply(view: &dyn View, event: &Event) -> Result<Change, ApplyError> {
         }
         EventData::EvidenceTimestamped(stamp) => {
             no_medium(event)?;
-            if stamp.events >= event.seq
+            if stamp.events == 0
+                || stamp.events >= event.seq
                 || !evidence::is_sha256_hex(&stamp.head)
                 || !evidence::is_sha256_hex(&stamp.imprint)
                 || !evidence::is_sha256_hex(&stamp.token_sha256)

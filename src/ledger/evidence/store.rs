@@ -129,12 +129,15 @@ impl EvidenceStore {
                     })
                 }
             }
-            if let Some(parent) = d.parent().filter(|p| !p.as_os_str().is_empty()) {
-                fsync_dir(parent).map_err(|source| StoreError::Io {
-                    path: parent.to_path_buf(),
-                    source,
-                })?;
-            }
+            // A store beside a ledger named relative to the working directory: that is its parent.
+            let parent = match d.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            fsync_dir(parent).map_err(|source| StoreError::Io {
+                path: parent.to_path_buf(),
+                source,
+            })?;
         }
         Ok(())
     }
