@@ -375,3 +375,212 @@ fn usage_errors_name_what_is_missing() {
     assert_exit(&out, 2);
     assert!(!out_pdf.exists());
 }
+
+/// A TSA on a local port: each HTTP POST is answered by `openssl ts -reply` (section
+/// `tsa_ec` of the test TSA). Serves until the test process ends.
+fn http_tsa(tsa: &common::tsa::Tsa) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/tsa", listener.local_addr().unwrap());
+    let dir = tsa.dir.path().to_owned();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let (query, reply) = (dir.join(format!("q{n}.tsq")), dir.join(format!("r{n}.tsr")));
+            std::fs::write(&query, &body).unwrap();
+            let status = Command::new("openssl")
+                .args([
+                    "ts",
+                    "-reply",
+                    "-config",
+                    "openssl.cnf",
+                    "-section",
+                    "tsa_ec",
+                ])
+                .arg("-queryfile")
+                .arg(&query)
+                .arg("-out")
+                .arg(&reply)
+                .current_dir(&dir)
+                .output()
+                .unwrap();
+            assert!(status.status.success(), "{}", describe_output(&status));
+            let reply = std::fs::read(&reply).unwrap();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/timestamp-reply\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                reply.len()
+            );
+            let _ = stream.write_all(&[head.as_bytes(), &reply].concat());
+        }
+    });
+    url
+}
+
+#[test]
+fn a_signature_timestamp_from_a_tsa_makes_it_b_t_and_is_verified() {
+    let pki = Pki::new();
+    let tsa = common::tsa::Tsa::new();
+    let url = http_tsa(&tsa);
+    let (dir, json) = example_certificate();
+    let pdf = dir.path().join("stamped.pdf");
+    let out = run(massho()
+        .args(["cert", "render", "--format", "pdf", "--x509-key"])
+        .arg(pki.path("ec-bundle.pem"))
+        .args(["--tsa-url", &url, "-o"])
+        .arg(&pdf)
+        .arg(&json));
+    assert_exit(&out, 0);
+
+    let out = run(massho()
+        .args(["cert", "verify", "--json", "--ca"])
+        .arg(pki.path("ca.pem"))
+        .arg("--ca")
+        .arg(tsa.path("ca.pem"))
+        .arg(&pdf));
+    assert_exit(&out, 0);
+    let v = verdict(&out);
+    let stamp = v["signatures"][0]["timestamp"].as_str().unwrap_or_default();
+    assert!(stamp.contains("massho test TSA EC"), "{v}");
+
+    // Without the TSA's CA the timestamp is not trusted, and that is said.
+    let out = verify_pdf(&pdf, &pki.path("ca.pem"));
+    assert_exit(&out, 1);
+    let problem = verdict(&out)["problem"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(problem.to_lowercase().contains("timestamp"), "{problem}");
+
+    let nss = nss_trusting(&pki.path("ca.pem"));
+    let report = pdfsig(nss.path(), &pdf);
+    assert!(report.contains("Signature is Valid."), "{report}");
+    assert!(report.contains("Certificate is Trusted."), "{report}");
+}
+
+#[test]
+fn validation_data_and_a_document_timestamp_make_it_b_lta_and_both_verify() {
+    let pki = Pki::new();
+    let tsa = common::tsa::Tsa::new();
+    let url = http_tsa(&tsa);
+    // What an operator collected for long-term validation: the root, and a CRL of the
+    // intermediate that issued the signer.
+    // A v2 CRL (with an extension), as CAs issue them.
+    pki.write(
+        "openssl.cnf",
+        format!(
+            "{}\n[ crl_ext ]\nauthorityKeyIdentifier = keyid:always\n",
+            common::pki::CONFIG
+        )
+        .as_bytes(),
+    );
+    pki.openssl("ca -gencrl -config openssl.cnf -crlexts crl_ext -crldays 7 -out inter.crl");
+    let collected = tempfile::tempdir().unwrap();
+    for (from, to) in [
+        (pki.path("ca.pem"), "ca.pem"),
+        (pki.path("inter.crl"), "inter.crl"),
+        (tsa.path("ca.pem"), "tsa-ca.pem"),
+    ] {
+        std::fs::copy(from, collected.path().join(to)).unwrap();
+    }
+    let (dir, json) = example_certificate();
+    let pdf = dir.path().join("lta.pdf");
+    let out = run(massho()
+        .args(["cert", "render", "--format", "pdf", "--x509-key"])
+        .arg(pki.path("rsa.p12"))
+        .env("MASSHO_PASSPHRASE_FILE", pki.path("passphrase.txt"))
+        .args(["--tsa-url", &url, "--doc-timestamp", "--validation-data"])
+        .arg(collected.path())
+        .arg("-o")
+        .arg(&pdf)
+        .arg(&json));
+    assert_exit(&out, 0);
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(find(&bytes, b"/Type /DSS") > 0);
+
+    let verify = |file: &Path| {
+        run(massho()
+            .args(["cert", "verify", "--json", "--ca"])
+            .arg(pki.path("ca.pem"))
+            .arg("--ca")
+            .arg(tsa.path("ca.pem"))
+            .arg(file))
+    };
+    let out = verify(&pdf);
+    assert_exit(&out, 0);
+    let v = verdict(&out);
+    let sigs = v["signatures"].as_array().unwrap();
+    assert_eq!(sigs.len(), 2, "{v}");
+    let (signature, document) = (&sigs[0], &sigs[1]);
+    assert_eq!(signature["type"], "Sig");
+    assert_eq!(signature["covers_whole_file"], false);
+    let appended = signature["appended"].as_str().unwrap_or_default();
+    for holds in ["validation data (DSS)", "a document timestamp", "(allowed)"] {
+        assert!(appended.contains(holds), "{appended}");
+    }
+    assert!(
+        signature["timestamp"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("massho test TSA EC"),
+        "{v}"
+    );
+    // The intermediate's CRL, from the DSS, said the signer is not revoked.
+    assert!(
+        !signature["revocation"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("RSA signer"),
+        "{v}"
+    );
+    assert_eq!(document["type"], "DocTimeStamp");
+    assert_eq!(document["sub_filter"], "ETSI.RFC3161");
+    assert_eq!(document["covers_whole_file"], true);
+    assert!(document["timestamp"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("massho test TSA EC"));
+
+    // A byte changed in the DSS breaks the document timestamp, not the signature under it.
+    let mut changed = bytes.clone();
+    let dss = find(&bytes, b"/Type /DSS");
+    changed[dss + 7] = b'X';
+    let tampered = dir.path().join("tampered.pdf");
+    std::fs::write(&tampered, &changed).unwrap();
+    let out = verify(&tampered);
+    assert_exit(&out, 1);
+    let v = verdict(&out);
+    assert!(v["signatures"][0]["problem"].is_null(), "{v}");
+    assert!(!v["signatures"][1]["problem"].is_null(), "{v}");
+
+    // Bytes after the document timestamp are reported like any others.
+    let junk = dir.path().join("junk.pdf");
+    std::fs::write(&junk, [&bytes[..], b"%junk\n"].concat()).unwrap();
+    let out = verify(&junk);
+    assert_exit(&out, 1);
+    assert!(verdict(&out)["problem"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("MODIFIED AFTER SIGNING"));
+
+    // pdfsig reads both, and the signature stays valid and trusted under the update.
+    let nss = nss_trusting(&pki.path("ca.pem"));
+    let report = pdfsig(nss.path(), &pdf);
+    eprintln!("{report}");
+    assert!(report.contains("Signature #2"), "{report}");
+    let first = report.split("Signature #2").next().unwrap_or_default();
+    assert!(first.contains("Signature is Valid."), "{report}");
+    assert!(first.contains("Certificate is Trusted."), "{report}");
+}

@@ -538,6 +538,19 @@ pub struct CertRenderArgs {
     /// $MASSHO_PASSPHRASE_FILE)
     #[arg(long, value_name = "FILE")]
     pub x509_key: Option<PathBuf>,
+    /// With --x509-key: timestamp the signature at this RFC 3161 TSA (http://...; PAdES B-T),
+    /// the token inside the PDF's signature
+    #[arg(long, value_name = "URL", requires = "x509_key")]
+    pub tsa_url: Option<String>,
+    /// With --x509-key: certificates and CRLs collected for long-term validation (a file, or a
+    /// directory of *.pem *.crt *.cer *.der *.crl; repeatable), embedded with the signer's
+    /// chain in the PDF's DSS (PAdES B-LT); no network is used
+    #[arg(long, value_name = "FILE|DIR", requires = "x509_key")]
+    pub validation_data: Vec<PathBuf>,
+    /// With --tsa-url: finish with a document timestamp over the whole PDF, DSS included
+    /// (PAdES B-LTA)
+    #[arg(long, requires = "tsa_url")]
+    pub doc_timestamp: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -251,6 +251,10 @@ struct PdfSignatureLine<'a> {
     sub_filter: &'a str,
     /// The X.509 signer's subject, once verified against --ca.
     signer: Option<&'a str>,
+    /// The verified signature timestamp (B-T): time and TSA.
+    timestamp: Option<&'a str>,
+    /// What the CRLs (in the signature, in the DSS) said about the signer's path.
+    revocation: Option<&'a str>,
     /// The time the signing machine claims (/M): not evidence.
     claimed_time: Option<&'a str>,
     reason: Option<&'a str>,
@@ -294,6 +298,8 @@ fn verify_pdfs(pdfs: &[PathBuf], args: &CertVerifyArgs) -> anyhow::Result<usize>
                 r#type: &s.kind,
                 sub_filter: &s.sub_filter,
                 signer: s.signer.as_deref(),
+                timestamp: s.timestamp.as_deref(),
+                revocation: s.revocation.as_deref(),
                 claimed_time: s.claimed_time.as_deref(),
                 reason: s.reason.as_deref(),
                 signed_bytes: s.signed_len,
@@ -315,13 +321,17 @@ fn verify_pdfs(pdfs: &[PathBuf], args: &CertVerifyArgs) -> anyhow::Result<usize>
             outln!("FAIL {}: {}", path_safe(path), terminal_safe(p));
         } else {
             for s in &signatures {
+                let when = match (s.timestamp, s.claimed_time) {
+                    (Some(t), _) => format!(", timestamp {}", terminal_safe(t)),
+                    (None, Some(t)) => {
+                        format!(", claimed time {} (no timestamp)", terminal_safe(t))
+                    }
+                    (None, None) => String::new(),
+                };
                 outln!(
-                    "OK   PDF signature ({}) by \"{}\"{}, {} ({})",
+                    "OK   PDF signature ({}) by \"{}\"{when}, {} ({})",
                     terminal_safe(s.sub_filter),
                     terminal_safe(s.signer.unwrap_or("-")),
-                    s.claimed_time
-                        .map(|t| format!(", claimed time {}", terminal_safe(t)))
-                        .unwrap_or_default(),
                     match &s.appended {
                         None => "covers the whole file".to_owned(),
                         Some(a) => terminal_safe(a).into_owned(),
@@ -419,7 +429,7 @@ fn emit(output: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
 fn render_one(args: &CertRenderArgs) -> anyhow::Result<Exit> {
     if args.format == RenderFormat::Pdf {
         refuse_pdf_on_terminal(args.output.as_deref())?;
-    } else if args.x509_key.is_some() {
+    } else if args.x509_key.is_some() || args.tsa_url.is_some() {
         return Err(ExitError::usage(
             "--x509-key signs a PDF: add --format pdf (text and HTML pages are not signed; the certificate's .minisig and .p7s sign its JSON)",
         ));
@@ -458,9 +468,19 @@ fn render_one(args: &CertRenderArgs) -> anyhow::Result<Exit> {
             let (pdf, substituted) = cert::pdf::certificate(&cert, &facts, &font, seal.as_ref())
                 .with_context(|| format!("cannot make a PDF of {}", args.file.display()))?;
             warn_substituted(&path_safe(&args.file), &substituted);
+            let tsa = |imprint: &[u8; 32]| -> Result<Vec<u8>, String> {
+                let url = args.tsa_url.as_deref().unwrap_or_default();
+                let (tsq, _nonce) = timestamp::request(imprint).map_err(|e| e.to_string())?;
+                timestamp::http::fetch(url, &tsq).map_err(|e| e.to_string())
+            };
+            let stamper: Option<pades::Stamper> = args.tsa_url.as_ref().map(|_| &tsa as _);
             match &signer {
-                Some(s) => pades::sign(&pdf, s)
-                    .with_context(|| format!("cannot sign the PDF of {}", args.file.display()))?,
+                Some(s) => {
+                    let pdf = pades::sign(&pdf, s, stamper).with_context(|| {
+                        format!("cannot sign the PDF of {}", args.file.display())
+                    })?;
+                    long_term(pdf, s, args, &tsa)?
+                }
                 None => pdf,
             }
         }
@@ -471,6 +491,41 @@ fn render_one(args: &CertRenderArgs) -> anyhow::Result<Exit> {
         None => outln!("{}", String::from_utf8_lossy(&page)),
     }
     Ok(Exit::Passed)
+}
+
+/// B-LT and B-LTA on a signed PDF: the DSS with the signer's chain and the validation data
+/// given, then a document timestamp over it all, as asked.
+fn long_term(
+    pdf: Vec<u8>,
+    signer: &x509::SignerMaterial,
+    args: &CertRenderArgs,
+    stamper: pades::Stamper,
+) -> anyhow::Result<Vec<u8>> {
+    let mut pdf = pdf;
+    if !args.validation_data.is_empty() {
+        let given = x509::ValidationData::load(&args.validation_data)
+            .map_err(|e| ExitError::usage(format!("{e}; nothing was written")))?;
+        let chain: Vec<x509::Cert> = std::iter::once(signer.signer())
+            .chain(signer.chain())
+            .cloned()
+            .collect();
+        given
+            .check_for_signing(&chain, time::OffsetDateTime::now_utc())
+            .map_err(|e| {
+                ExitError::usage(format!("--validation-data: {e}; nothing was written"))
+            })?;
+        let data = x509::ValidationData {
+            certificates: chain,
+            crls: Vec::new(),
+        }
+        .merged(&given);
+        pdf = crate::pdf::update::add_dss(&pdf, &data).context("cannot add the DSS to the PDF")?;
+    }
+    if args.doc_timestamp {
+        pdf = crate::pdf::update::add_document_timestamp(&pdf, stamper)
+            .context("cannot add the document timestamp to the PDF")?;
+    }
+    Ok(pdf)
 }
 
 fn summary(args: &CertSummaryArgs) -> anyhow::Result<Exit> {

@@ -138,6 +138,9 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
             output: None,
             font: FontArgs { font: None },
             x509_key: None,
+            tsa_url: None,
+            validation_data: Vec::new(),
+            doc_timestamp: false,
         }))?;
     }
     let ledger_ok = finish_ledger(&ledger_path, &key_path, &public_path)?;

@@ -11,6 +11,7 @@ pub mod font;
 pub mod pades;
 mod signed;
 mod syntax;
+pub mod update;
 
 use pdf_writer::types::{
     AnnotationFlags, CidFontType, FieldType, FontFlags, SigFlags, SystemInfo, UnicodeCmap,

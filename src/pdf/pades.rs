@@ -7,6 +7,9 @@
 //! signature: content-type, message-digest, signing-certificate-v2, no signing-time — PAdES
 //! forbids it in the CMS and takes the time from /M or a timestamp) and writes the CMS into the
 //! hex string, padded with zeros. Nothing else moves, so the ByteRange covers the whole file.
+//!
+//! B-T: with a [`Stamper`], the CMS gets a signature timestamp (an RFC 3161 token over its
+//! signature value, in the SignerInfo's unsigned attributes) before it goes into /Contents.
 
 use pdf_writer::{Date, Name, Pdf, Ref, Str, TextStr};
 
@@ -27,11 +30,17 @@ pub enum PadesError {
     TooLarge { needed: usize, room: usize },
     #[error(transparent)]
     Sign(#[from] X509Error),
+    #[error("cannot timestamp the signature: {0}; nothing was written")]
+    Timestamp(String),
 }
+
+/// Asks a TSA to stamp an imprint (SHA-256 of the signature value, for B-T): the TSA's reply,
+/// a TimeStampResp or a bare token.
+pub type Stamper<'a> = &'a dyn Fn(&[u8; 32]) -> Result<Vec<u8>, String>;
 
 /// Width-fixed stand-ins: ten digits each, so that any real offset fits once padded.
 const BYTE_RANGE_PLACEHOLDER: [i32; 4] = [0, 1_111_111_111, 1_111_111_111, 1_111_111_111];
-const BYTE_RANGE_TEXT: &[u8] = b"[0 1111111111 1111111111 1111111111]";
+pub(crate) const BYTE_RANGE_TEXT: &[u8] = b"[0 1111111111 1111111111 1111111111]";
 /// A non-ASCII byte, so that pdf-writer writes the placeholder as a hex string `<8080…>`.
 const CONTENTS_FILL: u8 = 0x80;
 
@@ -114,8 +123,13 @@ fn pdf_date(t: time::OffsetDateTime) -> Date {
         .utc_offset_minute(offset.minutes_past_hour().unsigned_abs())
 }
 
-/// Sign the PDF `unsigned` (written with a [`Placeholder`]) as `signer`: the finished file.
-pub fn sign(unsigned: &[u8], signer: &SignerMaterial) -> Result<Vec<u8>, PadesError> {
+/// Sign the PDF `unsigned` (written with a [`Placeholder`]) as `signer`, the signature
+/// timestamped by `stamper` if given: the finished file.
+pub fn sign(
+    unsigned: &[u8],
+    signer: &SignerMaterial,
+    stamper: Option<Stamper>,
+) -> Result<Vec<u8>, PadesError> {
     let (contents, capacity) = find_contents(unsigned)?;
     let byte_range_at = find_once(unsigned, BYTE_RANGE_TEXT)
         .ok_or(PadesError::Placeholder("no single /ByteRange placeholder"))?;
@@ -139,7 +153,13 @@ pub fn sign(unsigned: &[u8], signer: &SignerMaterial) -> Result<Vec<u8>, PadesEr
     let mut signed = Vec::with_capacity(len - contents.len());
     signed.extend_from_slice(&pdf[..contents.start]);
     signed.extend_from_slice(&pdf[contents.end..]);
-    let cms = crate::x509::sign_detached(&signed, signer)?;
+    let mut cms = crate::x509::sign_detached(&signed, signer)?;
+    if let Some(stamp) = stamper {
+        let timestamp = |e: crate::x509::Failure| PadesError::Timestamp(e.to_string());
+        let imprint = crate::x509::signature_timestamp_imprint(&cms).map_err(timestamp)?;
+        let reply = stamp(&imprint).map_err(PadesError::Timestamp)?;
+        cms = crate::x509::attach_signature_timestamp(&cms, &reply).map_err(timestamp)?;
+    }
     if cms.len() > capacity {
         return Err(PadesError::TooLarge {
             needed: cms.len(),
@@ -150,6 +170,26 @@ pub fn sign(unsigned: &[u8], signer: &SignerMaterial) -> Result<Vec<u8>, PadesEr
     hex.resize(capacity * 2, b'0');
     pdf[contents.start + 1..contents.end - 1].copy_from_slice(&hex);
     Ok(pdf)
+}
+
+/// Write `range` over the /ByteRange placeholder at `at`, padded to its width.
+pub(crate) fn fill_byte_range(
+    pdf: &mut [u8],
+    at: usize,
+    range: [usize; 4],
+) -> Result<(), PadesError> {
+    let mut text = format!("[{} {} {} {}", range[0], range[1], range[2], range[3]).into_bytes();
+    if text.len() + 1 > BYTE_RANGE_TEXT.len() {
+        return Err(PadesError::Placeholder(
+            "a file too large for its /ByteRange",
+        ));
+    }
+    text.resize(BYTE_RANGE_TEXT.len() - 1, b' ');
+    text.push(b']');
+    pdf.get_mut(at..at + text.len())
+        .ok_or(PadesError::Placeholder("the /ByteRange placeholder is cut"))?
+        .copy_from_slice(&text);
+    Ok(())
 }
 
 /// The span of the placeholder hex string `<8080…>` (delimiters included) and its capacity in

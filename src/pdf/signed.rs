@@ -11,12 +11,19 @@
 use std::ops::Range;
 
 use super::syntax::{object_headers, text_string, Dict, Object, Parser};
-use crate::x509::{verify_detached, Failure, TrustAnchors};
+use crate::x509::{
+    check_timestamp_token, verify_detached_with, Cert, Crl, Failure, TrustAnchors, TsaTrust,
+    ValidationData, VerifyOptions,
+};
 
 /// More signatures than any certificate carries: past it, the file is refused.
 const MAX_SIGNATURES: usize = 16;
 /// A CMS signature with its chain, a timestamp and revocation data.
 const MAX_CONTENTS: usize = 1 << 20;
+/// One certificate or CRL of the DSS, decompressed.
+const MAX_DSS_ITEM: usize = 4 << 20;
+/// Certificates and CRLs read from the DSS.
+const MAX_DSS_ITEMS: usize = 256;
 
 /// One signature dictionary and what came of checking it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +34,10 @@ pub struct PdfSignature {
     pub sub_filter: String,
     /// The verified signer's subject (RFC 4514).
     pub signer: Option<String>,
+    /// The verified signature timestamp (B-T): its time and the TSA.
+    pub timestamp: Option<String>,
+    /// What the CRLs at hand (the CMS's, the DSS's) said, once verified.
+    pub revocation: Option<String>,
     /// /Name, /Reason and /M as the dictionary claims them (not evidence).
     pub name: Option<String>,
     pub reason: Option<String>,
@@ -115,6 +126,48 @@ impl SignedPdf {
     }
 }
 
+/// The objects of a file, found by their `N G obj` headers. Each is parsed no further than the
+/// next header, so that reading every object of a hostile file stays linear in its size.
+struct Objects<'a> {
+    pdf: &'a [u8],
+    headers: Vec<(u32, u16, usize, usize)>,
+}
+
+impl<'a> Objects<'a> {
+    fn new(pdf: &'a [u8]) -> Self {
+        Objects {
+            pdf,
+            headers: object_headers(pdf, 0..pdf.len()),
+        }
+    }
+
+    /// The parser for object `i`, bounded by the next header.
+    fn parser(&self, i: usize) -> Option<Parser<'a>> {
+        let &(_, _, _, body) = self.headers.get(i)?;
+        let end = self.headers.get(i + 1).map_or(self.pdf.len(), |h| h.2);
+        Some(Parser::new(self.pdf.get(..end)?, body))
+    }
+
+    fn dict(&self, i: usize) -> Option<Dict> {
+        match self.parser(i)?.object() {
+            Ok(Object::Dict(d)) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The index of the last object starting before byte `offset`.
+    fn before(&self, offset: usize) -> Option<usize> {
+        self.headers
+            .partition_point(|h| h.2 < offset)
+            .checked_sub(1)
+    }
+
+    /// The index of the last definition of object `n g`.
+    fn find(&self, n: u32, g: u16) -> Option<usize> {
+        self.headers.iter().rposition(|h| h.0 == n && h.1 == g)
+    }
+}
+
 /// Check every signature in `pdf` against `anchors`, with certification paths valid at `at`.
 /// `Err` only when the file is not a PDF at all.
 pub fn verify_signed_pdf(
@@ -125,19 +178,19 @@ pub fn verify_signed_pdf(
     if !pdf.starts_with(b"%PDF-") {
         return Err("not a PDF (it does not start with %PDF-)".into());
     }
-    let headers = object_headers(pdf, 0..pdf.len());
-    let mut seen = Vec::new();
+    let objects = Objects::new(pdf);
+    let validation = dss_validation_data(&objects);
+    let mut seen = std::collections::HashSet::new();
     let mut signatures = Vec::new();
     for at_key in occurrences(pdf, b"/ByteRange") {
         // The object the key stands in: the last header before it.
-        let Some(&(_, _, start, body)) = headers.iter().rev().find(|h| h.2 < at_key) else {
+        let Some(i) = objects.before(at_key) else {
             continue;
         };
-        if seen.contains(&start) {
+        if !seen.insert(i) {
             continue;
         }
-        seen.push(start);
-        let Ok(Object::Dict(dict)) = Parser::new(pdf, body).object() else {
+        let Some(dict) = objects.dict(i) else {
             continue;
         };
         if !dict.has(b"ByteRange") {
@@ -148,7 +201,13 @@ pub fn verify_signed_pdf(
                 "more than {MAX_SIGNATURES} signature dictionaries; massho does not check this file"
             ));
         }
-        signatures.push(check_signature(pdf, &dict, &headers, anchors, at));
+        let options = VerifyOptions {
+            anchors,
+            at,
+            tsa_certs: &[],
+            validation: &validation,
+        };
+        signatures.push(check_signature(&objects, &dict, &options));
     }
     Ok(SignedPdf {
         signatures,
@@ -171,18 +230,15 @@ fn text(dict: &Dict, key: &[u8]) -> Option<String> {
     }
 }
 
-fn check_signature(
-    pdf: &[u8],
-    dict: &Dict,
-    headers: &[(u32, u16, usize, usize)],
-    anchors: &TrustAnchors,
-    at: time::OffsetDateTime,
-) -> PdfSignature {
+fn check_signature(objects: &Objects, dict: &Dict, options: &VerifyOptions<'_>) -> PdfSignature {
+    let pdf = objects.pdf;
     let name = |n: Option<&[u8]>| String::from_utf8_lossy(n.unwrap_or(b"?")).into_owned();
     let mut sig = PdfSignature {
         kind: name(dict.name(b"Type")),
         sub_filter: name(dict.name(b"SubFilter")),
         signer: None,
+        timestamp: None,
+        revocation: None,
         name: text(dict, b"Name"),
         reason: text(dict, b"Reason"),
         claimed_time: text(dict, b"M"),
@@ -202,23 +258,49 @@ fn check_signature(
     sig.signed_len = second.end as u64;
     sig.covers_whole_file = second.end == pdf.len();
     if !sig.covers_whole_file {
-        sig.after = Some(classify_appended(pdf, second.end, headers));
+        sig.after = Some(classify_appended(objects, second.end));
     }
     let mut signed = Vec::with_capacity(first.len() + second.len());
     signed.extend_from_slice(&pdf[first]);
     signed.extend_from_slice(&pdf[second]);
     match (sig.kind.as_str(), sig.sub_filter.as_str()) {
         ("Sig", "ETSI.CAdES.detached" | "adbe.pkcs7.detached") => {
-            match verify_detached(&signed, &cms, anchors, at) {
-                Ok(v) => sig.signer = Some(v.signer),
+            match verify_detached_with(&signed, &cms, options) {
+                Ok(v) => {
+                    sig.signer = Some(v.signer);
+                    sig.timestamp = v.timestamp.map(|t| {
+                        format!("{} (TSA \"{}\", serial {})", t.time_text, t.tsa, t.serial)
+                    });
+                    let r = &v.revocation;
+                    sig.revocation = Some(if r.not_checked.is_empty() {
+                        "every certificate checked against a CRL".to_owned()
+                    } else {
+                        format!("no CRL for: {}", r.not_checked.join("; "))
+                    });
+                }
                 Err(f) => sig.problem = Some(describe_failure(&f)),
             }
         }
         ("DocTimeStamp", "ETSI.RFC3161") => {
-            sig.problem = Some(
-                "a document timestamp, which this massho cannot check yet; check it with pdfsig"
-                    .into(),
-            )
+            // The token stamps SHA-256 of the signed bytes, as a signature timestamp stamps
+            // SHA-256 of a signature value: the same check.
+            let trust = TsaTrust {
+                anchors: options.anchors,
+                tsa_certs: options.tsa_certs,
+                intermediates: &options.validation.certificates,
+                crls: &options.validation.crls,
+                now: options.at,
+            };
+            match check_timestamp_token(&cms, &signed, &trust) {
+                Ok(t) => {
+                    sig.signer = Some(t.tsa.clone());
+                    sig.timestamp = Some(format!(
+                        "{} (TSA \"{}\", serial {})",
+                        t.time_text, t.tsa, t.serial
+                    ));
+                }
+                Err(f) => sig.problem = Some(f.to_string()),
+            }
         }
         (kind, sub_filter) => {
             sig.problem = Some(format!(
@@ -343,19 +425,96 @@ fn der_prefix(bytes: &[u8]) -> Option<&[u8]> {
     padding.iter().all(|b| *b == 0).then_some(der)
 }
 
+/// The certificates and CRLs of the file's DSS (PAdES B-LT), for checking paths and revocation;
+/// empty when there is none. Entries that do not parse are left out: they can only fail to help.
+fn dss_validation_data(objects: &Objects) -> ValidationData {
+    let mut data = ValidationData::default();
+    let Some(dss) = (0..objects.headers.len())
+        .rev()
+        .filter_map(|i| objects.dict(i))
+        .find(|d| d.name(b"Type") == Some(b"DSS"))
+    else {
+        return data;
+    };
+    let refs = |key: &[u8]| -> Vec<(u32, u16)> {
+        match dss.get(key) {
+            Some(Object::Array(items)) => items
+                .iter()
+                .take(MAX_DSS_ITEMS)
+                .filter_map(|o| match o {
+                    Object::Ref(n, g) => Some((*n, *g)),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    for r in refs(b"Certs") {
+        if let Some(cert) = stream_of(objects, r).and_then(|d| Cert::from_der(&d).ok()) {
+            data.certificates.push(cert);
+        }
+    }
+    for r in refs(b"CRLs") {
+        if let Some(crl) = stream_of(objects, r).and_then(|d| Crl::from_der(&d).ok()) {
+            data.crls.push(crl);
+        }
+    }
+    data
+}
+
+/// The data of stream object `(n, g)` (its last definition in the file), unfiltered or
+/// FlateDecode, within the size caps.
+fn stream_of(objects: &Objects, (n, g): (u32, u16)) -> Option<Vec<u8>> {
+    let pdf = objects.pdf;
+    let mut p = objects.parser(objects.find(n, g)?)?;
+    let Ok(Object::Dict(d)) = p.object() else {
+        return None;
+    };
+    if !p.keyword(b"stream") {
+        return None;
+    }
+    // The keyword is followed by CRLF or LF, then the data (ISO 32000-1 §7.3.8.1).
+    let mut start = p.pos;
+    if pdf.get(start) == Some(&b'\r') {
+        start += 1;
+    }
+    if pdf.get(start) != Some(&b'\n') {
+        return None;
+    }
+    start += 1;
+    let Some(Object::Int(len)) = d.get(b"Length") else {
+        return None;
+    };
+    let len = usize::try_from(*len).ok().filter(|l| *l <= MAX_DSS_ITEM)?;
+    let raw = pdf.get(start..start.checked_add(len)?)?;
+    match d.get(b"Filter") {
+        None => Some(raw.to_vec()),
+        Some(Object::Name(f)) if f == b"FlateDecode" => {
+            miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(raw, MAX_DSS_ITEM).ok()
+        }
+        _ => None,
+    }
+}
+
 /// What the objects after byte `from` are, and whether PAdES allows them after a signature:
 /// a DSS dictionary (and the streams of certificates and CRLs it points to), a document
 /// timestamp with its invisible field, a catalog that adds them, and the cross-reference.
-fn classify_appended(pdf: &[u8], from: usize, headers: &[(u32, u16, usize, usize)]) -> Appended {
+fn classify_appended(objects: &Objects, from: usize) -> Appended {
     let mut holds = Vec::new();
     let mut allowed = true;
-    let mut seen_objects = false;
-    for &(n, _, _, body) in headers.iter().filter(|h| h.2 >= from) {
-        seen_objects = true;
-        let what = match Parser::new(pdf, body).object() {
-            Ok(Object::Dict(d)) => kind_of_appended(&d, pdf, body),
-            _ => None,
-        };
+    let mut changes = 0usize;
+    let first = objects.headers.partition_point(|h| h.2 < from);
+    // The pages of the signed revision: an appended catalog must keep them.
+    let signed_pages = (0..first)
+        .rev()
+        .filter_map(|i| objects.dict(i))
+        .find(|d| d.name(b"Type") == Some(b"Catalog"))
+        .and_then(|d| d.get(b"Pages").cloned());
+    for i in first..objects.headers.len() {
+        let n = objects.headers[i].0;
+        let what = objects
+            .dict(i)
+            .and_then(|d| kind_of_appended(&d, signed_pages.as_ref()));
         match what {
             Some(kind) => {
                 if !holds.contains(&kind.to_owned()) {
@@ -364,24 +523,30 @@ fn classify_appended(pdf: &[u8], from: usize, headers: &[(u32, u16, usize, usize
             }
             None => {
                 allowed = false;
-                holds.push(format!("object {n}, which changes the document"));
+                changes += 1;
+                if changes <= 8 {
+                    holds.push(format!("object {n}, which changes the document"));
+                }
             }
         }
     }
-    if !seen_objects {
+    if changes > 8 {
+        holds.push(format!("{} more changed objects", changes - 8));
+    }
+    if first == objects.headers.len() {
         // Bytes that are no PDF object (a trailer alone, or anything at all): a reader may
         // still act on them.
         allowed = false;
     }
     Appended {
-        bytes: (pdf.len() - from) as u64,
+        bytes: (objects.pdf.len() - from) as u64,
         allowed,
         holds,
     }
 }
 
 /// The name of an object PAdES allows after a signature, `None` for anything else.
-fn kind_of_appended(d: &Dict, pdf: &[u8], body: usize) -> Option<&'static str> {
+fn kind_of_appended(d: &Dict, signed_pages: Option<&Object>) -> Option<&'static str> {
     let data_keys = [&b"Length"[..], b"Filter", b"DecodeParms"];
     match d.name(b"Type") {
         Some(b"DSS") => Some("validation data (DSS)"),
@@ -389,7 +554,7 @@ fn kind_of_appended(d: &Dict, pdf: &[u8], body: usize) -> Option<&'static str> {
         Some(b"DocTimeStamp") => Some("a document timestamp"),
         Some(b"XRef") => Some("a cross-reference stream"),
         // A catalog that only gains the DSS and the timestamp's field: its pages stay those
-        // of the signed revision (checked against the one before `body`).
+        // of the signed revision.
         Some(b"Catalog")
             if d.keys().all(|k| {
                 [
@@ -404,7 +569,8 @@ fn kind_of_appended(d: &Dict, pdf: &[u8], body: usize) -> Option<&'static str> {
                 .contains(&k)
             }) =>
         {
-            same_pages_as_before(d, pdf, body).then_some("an updated catalog (same pages)")
+            (matches!(d.get(b"Pages"), Some(p @ Object::Ref(..)) if Some(p) == signed_pages))
+                .then_some("an updated catalog (same pages)")
         }
         // An invisible signature field for a document timestamp.
         _ if d.name(b"FT") == Some(b"Sig") && invisible(d) => Some("an invisible signature field"),
@@ -432,19 +598,6 @@ fn invisible(d: &Dict) -> bool {
         }
         _ => false,
     }
-}
-
-/// Whether catalog `d` names the same /Pages as the last catalog before byte `body`.
-fn same_pages_as_before(d: &Dict, pdf: &[u8], body: usize) -> bool {
-    let earlier = object_headers(pdf, 0..body.saturating_sub(1))
-        .into_iter()
-        .rev()
-        .filter_map(|(_, _, _, b)| match Parser::new(pdf, b).object() {
-            Ok(Object::Dict(c)) if c.name(b"Type") == Some(b"Catalog") => Some(c),
-            _ => None,
-        })
-        .next();
-    matches!((earlier, d.get(b"Pages")), (Some(c), Some(p @ Object::Ref(..))) if c.get(b"Pages") == Some(p))
 }
 
 #[cfg(test)]

@@ -37,6 +37,8 @@ pub use path::{certificates_in, AnchorError, Cert, TrustAnchors};
 pub use revocation::{Crl, RevocationReport};
 pub use sign::sign_detached;
 pub use timestamp_check::SignatureTimestamp;
+// A PAdES document timestamp is checked like a signature timestamp (src/pdf/signed.rs).
+pub(crate) use timestamp_check::{check as check_timestamp_token, TsaTrust};
 pub use verify::{verify_detached, verify_detached_with, Verified, VerifyOptions};
 
 /// `FILE.p7s`, where `openssl cms -verify -content FILE` users look for FILE's signature.
