@@ -664,7 +664,7 @@ pub struct EvidenceArgs {
 #[derive(Debug, Subcommand)]
 pub enum EvidenceCommand {
     /// An RFC 3161 archive timestamp over every evidence file's hash and the chain head:
-    /// --request writes the .tsq for the TSA, --attach records its reply
+    /// --request writes the .tsq for the TSA, --attach records its reply, --tsa-url does both
     Timestamp(EvidenceTimestampArgs),
     /// Print the message an archive timestamp covers (for `openssl ts -verify -data`)
     Message(EvidenceMessageArgs),
