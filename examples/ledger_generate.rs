@@ -382,6 +382,7 @@ impl Generator {
                             certificate_file: Some(format!("destruction-{}.pdf", &sha[..8])),
                             certificate_sha256: Some(sha),
                             witness,
+                            forced: None,
                         },
                     )
                 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use super::ledger::args::{
-    CabinetCommand, LedgerCommand, MediaCommand, ReportCommand, LEDGER_EXIT_CODES,
+    CabinetCommand, EvidenceCommand, LedgerCommand, MediaCommand, ReportCommand, LEDGER_EXIT_CODES,
 };
 
 const EXIT_CODES: &str = "\
@@ -79,6 +79,9 @@ pub enum Command {
     /// Cabinets where media are kept: add, list, inventory, reconcile (棚卸し)
     #[command(subcommand, after_help = LEDGER_EXIT_CODES)]
     Cabinet(CabinetCommand),
+    /// The ledger's evidence from outside: archive timestamps, the timestamped message, a list
+    #[command(subcommand, after_help = LEDGER_EXIT_CODES)]
+    Evidence(EvidenceCommand),
     /// Auditor's reports: media out, backups past retention, leases due, disposals, history
     #[command(subcommand, after_help = LEDGER_EXIT_CODES)]
     Report(ReportCommand),

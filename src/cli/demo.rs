@@ -267,6 +267,7 @@ fn finish_ledger(path: &Path, key: &Path, public: &Path) -> anyhow::Result<Exit>
         trusted: None,
         export: None,
         seal: vec![],
+        tsa_cert: None,
         json: false,
     }))
 }

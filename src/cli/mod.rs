@@ -118,6 +118,7 @@ fn run_command(command: Command) -> anyhow::Result<Exit> {
         Command::Ledger(c) => ledger::run(&c),
         Command::Media(c) => ledger::media(&c),
         Command::Cabinet(c) => ledger::cabinet(&c),
+        Command::Evidence(c) => ledger::evidence(&c),
         Command::Report(c) => ledger::report(&c),
         Command::Completions(a) => generate::completions(&a),
         Command::Man(a) => generate::man(&a),

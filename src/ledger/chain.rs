@@ -81,6 +81,8 @@ struct Replay {
     certificates: HashMap<String, String>,
     /// Asset tag → the time of its newest event that put it to use.
     last_use: HashMap<String, String>,
+    /// The evidence policy of the newest `evidence_policy` event.
+    policy: Vec<super::evidence::EvidenceRule>,
 }
 
 impl View for Replay {
@@ -98,6 +100,10 @@ impl View for Replay {
 
     fn last_use(&self, tag: &str) -> Result<Option<String>, LedgerError> {
         Ok(self.last_use.get(tag).cloned())
+    }
+
+    fn evidence_policy(&self) -> Result<Vec<super::evidence::EvidenceRule>, LedgerError> {
+        Ok(self.policy.clone())
     }
 
     fn serial_owner(&self, serial: &str) -> Result<Option<String>, LedgerError> {
@@ -252,6 +258,9 @@ impl<'k> Checker<'k> {
                     self.replay
                         .certificates
                         .insert(certificate_id.clone(), m.clone());
+                }
+                if let EventData::EvidencePolicy { rules } = &event.data {
+                    self.replay.policy = rules.clone();
                 }
                 if let Some(m) = &event.medium {
                     if state::USE_KINDS.contains(&event.data.kind()) {

@@ -167,6 +167,9 @@ pub enum EventData {
         certificate_file: Option<String>,
         certificate_sha256: Option<String>,
         witness: Option<String>,
+        /// Set when the evidence policy was overridden, with the operator's reason.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        forced: Option<String>,
     },
     /// Returned to its lessor at the end of the lease.
     Returned {
@@ -199,6 +202,16 @@ pub enum EventData {
         unexpected: Vec<String>,
         misplaced: Vec<String>,
     },
+    /// A document received from outside (a contractor's erasure certificate, a photo of the
+    /// destruction, a lessor's receipt) was put into the evidence store beside the ledger.
+    EvidenceAdded(super::evidence::Evidence),
+    /// The evidence the ledger demands before a destruction, disposal or return; replaces the
+    /// policy before it (an empty list drops it, on the record).
+    EvidencePolicy {
+        rules: Vec<super::evidence::EvidenceRule>,
+    },
+    /// An RFC 3161 archive timestamp over the evidence and the chain up to `events`.
+    EvidenceTimestamped(super::evidence::ArchiveStamp),
     /// A seal: the ledger's first `events` events ending in `head`, signed.
     Sealed {
         events: u64,
@@ -226,6 +239,9 @@ pub const KINDS: &[&str] = &[
     "found",
     "inventory_checked",
     "sealed",
+    "evidence_added",
+    "evidence_policy",
+    "evidence_timestamped",
 ];
 
 impl EventData {
@@ -262,6 +278,9 @@ impl EventData {
             EventData::Found { .. } => "found",
             EventData::InventoryChecked { .. } => "inventory_checked",
             EventData::Sealed { .. } => "sealed",
+            EventData::EvidenceAdded(_) => "evidence_added",
+            EventData::EvidencePolicy { .. } => "evidence_policy",
+            EventData::EvidenceTimestamped(_) => "evidence_timestamped",
         }
     }
 

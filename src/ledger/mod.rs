@@ -8,13 +8,16 @@
 //! - `database`: verification of what SQLite itself holds (integrity, schema, exact columns);
 //! - [`report`]: the reports an auditor asks for;
 //! - [`exchange`]: CSV import (UTF-8 or Shift_JIS) and CSV / JSON-lines export;
-//! - [`wipe`]: a wipe's ledger pre-flight (which medium, may it be wiped) and its record.
+//! - [`wipe`]: a wipe's ledger pre-flight (which medium, may it be wiped) and its record;
+//! - [`evidence`]: documents from outside (contractors' certificates, photos, receipts) in a
+//!   content-addressed store beside the ledger, their signatures, archive timestamps.
 //!
 //! Design notes are in docs/ledger.md.
 
 pub mod chain;
 mod database;
 pub mod event;
+pub mod evidence;
 pub mod exchange;
 pub mod report;
 pub mod state;

@@ -247,6 +247,7 @@ pub fn disposals(
                 certificate_file,
                 certificate_sha256,
                 witness,
+                forced,
             } => {
                 row.detail = match witness {
                     Some(w) => format!("{method}, witness {w}"),
@@ -255,6 +256,7 @@ pub fn disposals(
                 row.contractor = contractor;
                 row.certificate = certificate_file;
                 row.certificate_sha256 = certificate_sha256;
+                row.forced = forced;
             }
             EventData::Returned {
                 lessor,
@@ -473,5 +475,25 @@ pub fn describe(e: &Event) -> String {
         EventData::Sealed { events, key_id, .. } => {
             format!("{events} events signed by key {key_id}")
         }
+        EventData::EvidenceAdded(ev) => format!(
+            "{} {:?}, {} bytes, sha256 {}; {}",
+            ev.evidence_kind.name(),
+            ev.file_name,
+            ev.size,
+            ev.sha256,
+            ev.signature.describe()
+        ),
+        EventData::EvidencePolicy { rules } if rules.is_empty() => {
+            "no evidence required any more".to_owned()
+        }
+        EventData::EvidencePolicy { rules } => rules
+            .iter()
+            .map(super::evidence::EvidenceRule::describe)
+            .collect::<Vec<_>>()
+            .join("; "),
+        EventData::EvidenceTimestamped(s) => format!(
+            "events 1–{} and {} evidence file(s), TSA time {}",
+            s.events, s.evidence_files, s.gen_time
+        ),
     }
 }

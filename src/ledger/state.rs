@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::event::{Event, EventData, MediumKind, Ownership};
+use super::evidence::{self, EvidenceKind, EvidenceRule};
 
 /// Where a medium is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +106,10 @@ pub struct Medium {
     /// When the latest backup was written to it (UTC): an older certificate cannot vouch for it.
     #[serde(default)]
     pub last_backup_at: Option<String>,
+    /// The kinds of evidence on record for it (contractor's certificate, photo, receipt), which
+    /// the evidence policy may demand before a destruction, disposal or return.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<EvidenceKind>,
 }
 
 /// A cabinet's current state.
@@ -126,6 +131,8 @@ pub trait View {
     fn certificate_owner(&self, id: &str) -> Result<Option<String>, super::LedgerError>;
     /// When a medium was last used: the time of its newest event of a [`USE_KINDS`] kind.
     fn last_use(&self, tag: &str) -> Result<Option<String>, super::LedgerError>;
+    /// The evidence policy in force: the rules of the newest `evidence_policy` event.
+    fn evidence_policy(&self) -> Result<Vec<EvidenceRule>, super::LedgerError>;
 }
 
 /// The events that put a medium to use (or in someone's hands): a wipe certificate older than
@@ -226,6 +233,34 @@ pub fn apply(view: &dyn View, event: &Event) -> Result<Change, ApplyError> {
             Ok(Change::Cabinet(c))
         }
         EventData::Sealed { .. } => Ok(Change::Nothing),
+        EventData::EvidencePolicy { rules } => {
+            no_medium(event)?;
+            for r in rules {
+                if !evidence::GUARDED_EVENTS.contains(&r.event.as_str()) {
+                    return reject(format!(
+                        "an evidence policy guards {}, not {:?}",
+                        evidence::GUARDED_EVENTS.join(", "),
+                        r.event
+                    ));
+                }
+            }
+            Ok(Change::Nothing)
+        }
+        EventData::EvidenceTimestamped(stamp) => {
+            no_medium(event)?;
+            if stamp.events == 0
+                || stamp.events >= event.seq
+                || !evidence::is_sha256_hex(&stamp.head)
+                || !evidence::is_sha256_hex(&stamp.imprint)
+                || !evidence::is_sha256_hex(&stamp.token_sha256)
+            {
+                return reject(format!(
+                    "an archive timestamp recorded as event {} must cover events before it, with SHA-256 hashes for head, imprint and token",
+                    event.seq
+                ));
+            }
+            Ok(Change::Nothing)
+        }
         EventData::Registered(r) => {
             let Some(tag) = event.medium.as_deref() else {
                 return reject("a registration needs an asset tag");
@@ -296,6 +331,7 @@ pub fn apply(view: &dyn View, event: &Event) -> Result<Change, ApplyError> {
                 last_seq: event.seq,
                 last_time: time.clone(),
                 last_backup_at: None,
+                evidence: Vec::new(),
             })))
         }
         data => {
@@ -307,7 +343,9 @@ pub fn apply(view: &dyn View, event: &Event) -> Result<Change, ApplyError> {
                     "no medium {tag} in the ledger; register it first with `massho media register {tag} ...`"
                 ));
             };
-            if m.status.closed() {
+            // Evidence may arrive after the record closed: a lessor's receipt follows the return.
+            let evidence_event = matches!(data, EventData::EvidenceAdded(_));
+            if m.status.closed() && !evidence_event {
                 return reject(format!(
                     "medium {tag} is {} since {}: its record is closed",
                     m.status.name(),
@@ -337,6 +375,10 @@ pub fn apply(view: &dyn View, event: &Event) -> Result<Change, ApplyError> {
 /// returned.
 fn only_what_can_follow(m: &Medium, data: &EventData) -> Result<(), ApplyError> {
     let forced = |f: &Option<String>| f.as_deref().is_some_and(|r| !r.trim().is_empty());
+    if matches!(data, EventData::EvidenceAdded(_)) {
+        // Keeping a document changes nothing about the medium itself.
+        return Ok(());
+    }
     match m.status {
         MediumStatus::Lost => match data {
             EventData::Found { .. } => Ok(()),
@@ -618,7 +660,28 @@ fn medium_event(
                 m.backup_set = None;
             }
         }
-        EventData::Destroyed { .. } => {
+        EventData::EvidenceAdded(e) => {
+            if !evidence::is_sha256_hex(&e.sha256)
+                || e.blobs()
+                    .iter()
+                    .any(|(_, sha)| !evidence::is_sha256_hex(sha))
+            {
+                return reject(format!(
+                    "evidence for medium {} must name its files by SHA-256 (64 lower-case hex digits)",
+                    m.asset_tag
+                ));
+            }
+            if let Some(problem) = evidence::file_name_problem(&e.file_name) {
+                return reject(problem);
+            }
+            if !m.evidence.contains(&e.evidence_kind) {
+                m.evidence.push(e.evidence_kind);
+            }
+        }
+        EventData::Destroyed {
+            contractor, forced, ..
+        } => {
+            evidence_required(view, m, data, contractor.as_deref(), forced)?;
             // What is left of it is no longer in a cabinet, nor lent to anyone.
             m.cabinet = None;
             m.slot = None;
@@ -636,10 +699,14 @@ fn medium_event(
                 ));
             }
             may_leave(m, forced, "returned to its lessor")?;
+            evidence_required(view, m, data, None, forced)?;
             leave(m);
         }
-        EventData::Disposed { forced, .. } => {
+        EventData::Disposed {
+            forced, contractor, ..
+        } => {
             may_leave(m, forced, "disposed of")?;
+            evidence_required(view, m, data, contractor.as_deref(), forced)?;
             leave(m);
         }
         EventData::Lost { .. } => {}
@@ -656,9 +723,56 @@ fn medium_event(
         EventData::CabinetAdded { .. }
         | EventData::InventoryChecked { .. }
         | EventData::Sealed { .. }
+        | EventData::EvidencePolicy { .. }
+        | EventData::EvidenceTimestamped(_)
         | EventData::Registered(_) => {}
     }
     Ok(())
+}
+
+/// Events about the ledger as a whole name no medium.
+fn no_medium(event: &Event) -> Result<(), ApplyError> {
+    match &event.medium {
+        Some(m) => reject(format!(
+            "a {} event is about the ledger, not medium {m}",
+            event.data.kind()
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The evidence policy: the evidence it demands before `data` (a destruction, disposal or
+/// return) must be on record for the medium, unless overridden with --force --reason.
+fn evidence_required(
+    view: &dyn View,
+    m: &Medium,
+    data: &EventData,
+    contractor: Option<&str>,
+    forced: &Option<String>,
+) -> Result<(), ApplyError> {
+    if forced.as_deref().is_some_and(|r| !r.trim().is_empty()) {
+        return Ok(());
+    }
+    let outsourced = contractor.is_some_and(|c| !c.trim().is_empty());
+    let missing: Vec<&'static str> = view
+        .evidence_policy()?
+        .iter()
+        .filter(|r| r.event == data.kind() && (outsourced || !r.outsourced_only))
+        .map(|r| r.evidence_kind)
+        .filter(|k| !m.evidence.contains(k))
+        .map(EvidenceKind::name)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    reject(format!(
+        "medium {}: the ledger's evidence policy demands {} before it is {}, and none is on record. Store it first with `massho media evidence {} FILE --kind {}`; to override, pass --force --reason TEXT",
+        m.asset_tag,
+        missing.join(" and "),
+        data.kind(),
+        m.asset_tag,
+        missing[0]
+    ))
 }
 
 /// The status a medium has after `data` (given that [`medium_event`] accepted it).

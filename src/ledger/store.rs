@@ -752,6 +752,29 @@ impl View for TxView<'_> {
         read_cabinet(self.tx, self.path, id)
     }
 
+    fn evidence_policy(&self) -> Result<Vec<super::evidence::EvidenceRule>, LedgerError> {
+        let body: Option<String> = self
+            .tx
+            .prepare_cached(
+                "SELECT body FROM events WHERE kind = 'evidence_policy' ORDER BY seq DESC LIMIT 1",
+            )
+            .and_then(|mut s| s.query_row([], |r| r.get(0)).optional())
+            .map_err(|source| LedgerError::Sqlite {
+                path: self.path.to_path_buf(),
+                cause: source,
+            })?;
+        let Some(body) = body else {
+            return Ok(Vec::new());
+        };
+        match parse_state::<Event>(self.path, "events", &body)?.data {
+            EventData::EvidencePolicy { rules } => Ok(rules),
+            _ => Err(LedgerError::Damaged {
+                path: self.path.to_path_buf(),
+                what: "an evidence_policy row holds another kind of event".into(),
+            }),
+        }
+    }
+
     fn serial_owner(&self, serial: &str) -> Result<Option<String>, LedgerError> {
         let mut stmt = self
             .tx

@@ -292,6 +292,11 @@ pub enum AnchorError {
 }
 
 impl TrustAnchors {
+    /// The anchors, as read (the evidence store keeps the one a path ended in).
+    pub fn certificates(&self) -> &[Cert] {
+        &self.anchors
+    }
+
     /// Read every CA certificate in `paths`: files as given (PEM with one or more certificates,
     /// or DER), directories expanded to their `*.pem`, `*.crt`, `*.cer` and `*.der` entries.
     pub fn load(paths: &[PathBuf]) -> Result<TrustAnchors, AnchorError> {

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 
+use crate::ledger::evidence::EvidenceKind;
 use crate::ledger::MediumKind;
 
 pub const LEDGER_EXIT_CODES: &str = "\
@@ -69,6 +70,32 @@ pub enum LedgerCommand {
     Import(LedgerImportArgs),
     /// The events, oldest first (all, or those of one kind or period)
     Log(LedgerLogArgs),
+    /// Show or set the evidence the ledger demands before a destruction, disposal or return
+    Policy(LedgerPolicyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LedgerPolicyArgs {
+    #[command(flatten)]
+    pub path: LedgerPath,
+    /// EVENT=KIND: before EVENT (destroyed, disposed, returned) the medium must have evidence of
+    /// KIND (contractor-certificate, destruction-photo, lessor-receipt, other); repeatable.
+    /// Replaces the policy in force, as an event in the chain
+    #[arg(long, value_name = "EVENT=KIND")]
+    pub require: Vec<String>,
+    /// EVENT=KIND, demanded only when the event names a contractor (an outsourced destruction
+    /// or disposal); repeatable
+    #[arg(long, value_name = "EVENT=KIND")]
+    pub require_outsourced: Vec<String>,
+    /// Drop every requirement (recorded as an event, like any change of policy)
+    #[arg(long, conflicts_with_all = ["require", "require_outsourced"])]
+    pub clear: bool,
+    /// Who sets the policy [default: $SUDO_USER, else $USER]
+    #[arg(long, value_name = "NAME")]
+    pub operator: Option<String>,
+    /// Why the policy changes; stored in the event
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -89,6 +116,10 @@ pub struct LedgerVerifyArgs {
     /// export given with --export: same ledger, at least that many events, the same hash there
     #[arg(long, value_name = "FILE")]
     pub seal: Vec<PathBuf>,
+    /// The TSA's certificate (PEM or DER): the archive timestamps' signatures are checked with
+    /// it; without it only their imprints are
+    #[arg(long, value_name = "TSA.pem")]
+    pub tsa_cert: Option<PathBuf>,
     /// One JSON object instead of text
     #[arg(long)]
     pub json: bool,
@@ -107,6 +138,17 @@ pub struct LedgerSealArgs {
     /// Who seals [default: $SUDO_USER, else $USER]
     #[arg(long, value_name = "NAME")]
     pub operator: Option<String>,
+    /// Also write an RFC 3161 request (.tsq) for an archive timestamp over the evidence and the
+    /// chain up to this seal; attach the TSA's reply with `massho evidence timestamp --attach`
+    #[arg(long, value_name = "FILE.tsq")]
+    pub timestamp_request: Option<PathBuf>,
+    /// Also get an archive timestamp over the evidence and the chain up to this seal from the
+    /// TSA at --tsa-url, and record it
+    #[arg(long, requires = "tsa_url", conflicts_with = "timestamp_request")]
+    pub timestamp: bool,
+    /// The TSA for --timestamp (http://HOST[:PORT]/PATH)
+    #[arg(long, value_name = "URL", requires = "timestamp")]
+    pub tsa_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -201,6 +243,9 @@ pub enum MediaCommand {
     Found(FoundArgs),
     /// A medium's current state and full history
     Show(ShowArgs),
+    /// Keep a document from outside (a contractor's certificate, a photo of the destruction, a
+    /// lessor's receipt) in the evidence store beside the ledger; a signature is checked first
+    Evidence(EvidenceArgs),
     /// Media in the ledger, optionally only those with a status or in a cabinet
     List(ListArgs),
 }
@@ -377,12 +422,15 @@ pub struct DestroyArgs {
     #[arg(long, value_name = "NAME")]
     pub witness: Option<String>,
     #[command(flatten)]
+    pub force: Override,
+    #[command(flatten)]
     pub recorder: Recorder,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct Override {
-    /// Record it although the medium has no passing wipe or destruction (needs --reason)
+    /// Record it although the medium has no passing wipe or destruction, or lacks the evidence
+    /// the ledger's policy demands (needs --reason)
     #[arg(long, requires = "reason")]
     pub force: bool,
     /// Why the rule is overridden; stored in the event
@@ -587,6 +635,77 @@ pub struct HistoryArgs {
     #[command(flatten)]
     pub path: LedgerPath,
     pub asset: String,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct EvidenceArgs {
+    #[command(flatten)]
+    pub path: LedgerPath,
+    pub asset: String,
+    /// The document (a PDF, a scan, a photo...); stored byte for byte under its SHA-256
+    pub file: PathBuf,
+    /// What it is
+    #[arg(long, value_enum)]
+    pub kind: EvidenceKind,
+    /// Its detached signature (CMS/CAdES .p7s) [default: FILE.p7s, when it exists]
+    #[arg(long, value_name = "FILE.p7s")]
+    pub signature: Option<PathBuf>,
+    /// Trusted CA certificates (a PEM/DER file, or a directory of *.pem *.crt *.cer *.der;
+    /// repeatable): a signed document is recorded only when its signer chains to one of them
+    /// now; the anchor is kept in the store as validation data
+    #[arg(long, value_name = "FILE|DIR")]
+    pub ca: Vec<PathBuf>,
+    #[command(flatten)]
+    pub recorder: Recorder,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// An RFC 3161 archive timestamp over every evidence file's hash and the chain head:
+    /// --request writes the .tsq for the TSA, --attach records its reply, --tsa-url does both
+    Timestamp(EvidenceTimestampArgs),
+    /// Print the message an archive timestamp covers (for `openssl ts -verify -data`)
+    Message(EvidenceMessageArgs),
+    /// Every piece of evidence in the ledger, with its store path and signature check
+    List(EvidenceListArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("step").required(true).args(["request", "attach", "tsa_url"])))]
+pub struct EvidenceTimestampArgs {
+    #[command(flatten)]
+    pub path: LedgerPath,
+    /// Write the timestamp request (.tsq) for the ledger as it is now; send it to the TSA
+    /// (HTTP POST, Content-Type: application/timestamp-query)
+    #[arg(long, value_name = "FILE.tsq")]
+    pub request: Option<PathBuf>,
+    /// Record the TSA's reply (.tsr) to an earlier --request: the token is kept in the evidence
+    /// store and an evidence_timestamped event appended
+    #[arg(long, value_name = "FILE.tsr")]
+    pub attach: Option<PathBuf>,
+    /// Ask this TSA (http://HOST[:PORT]/PATH) and record its reply, in one step
+    #[arg(long, value_name = "URL")]
+    pub tsa_url: Option<String>,
+    /// Who records it [default: $SUDO_USER, else $USER]
+    #[arg(long, value_name = "NAME")]
+    pub operator: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvidenceMessageArgs {
+    #[command(flatten)]
+    pub path: LedgerPath,
+    /// The message for the ledger's first N events, as a timestamp recorded them [default: all]
+    #[arg(long, value_name = "N")]
+    pub events: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvidenceListArgs {
+    #[command(flatten)]
+    pub path: LedgerPath,
     #[command(flatten)]
     pub output: Output,
 }

@@ -171,6 +171,7 @@ pub fn run(cmd: &MediaCommand) -> anyhow::Result<Exit> {
                     certificate_file: file,
                     certificate_sha256: sha,
                     witness: a.witness.clone(),
+                    forced: forced(&a.force),
                 },
             )
         }
@@ -222,6 +223,7 @@ pub fn run(cmd: &MediaCommand) -> anyhow::Result<Exit> {
             },
         ),
         MediaCommand::Show(a) => show(&open_read_only(&a.path)?, &a.asset, a.json),
+        MediaCommand::Evidence(a) => super::evidence::add(a),
         MediaCommand::List(a) => {
             let ledger = open_read_only(&a.path)?;
             let status = match &a.status {
@@ -362,6 +364,9 @@ fn show(ledger: &Ledger, asset: &str, json: bool) -> anyhow::Result<Exit> {
     );
     if let Some(r) = &m.retention_until {
         safeln!("  backups kept until {r} (set {})", dash(&m.backup_set));
+    }
+    for line in super::evidence::show_lines(ledger, &events) {
+        safeln!("{line}");
     }
     outln!();
     super::report::print_events(

@@ -12,6 +12,7 @@ macro_rules! safeln {
 
 pub mod args;
 mod cabinet;
+mod evidence;
 pub mod exchange;
 mod media;
 mod report;
@@ -27,6 +28,7 @@ use super::{Exit, ExitError};
 use crate::ledger::{self, chain, Ledger, LedgerError, NewEvent};
 
 pub use self::cabinet::run as cabinet;
+pub use self::evidence::run as evidence;
 pub use self::media::run as media;
 pub use self::report::run as report;
 
@@ -39,6 +41,7 @@ pub fn run(cmd: &LedgerCommand) -> anyhow::Result<Exit> {
         LedgerCommand::Export(a) => exchange::export(a),
         LedgerCommand::Import(a) => exchange::import(a),
         LedgerCommand::Log(a) => report::log(a),
+        LedgerCommand::Policy(a) => evidence::policy(a),
     }
 }
 
@@ -233,6 +236,7 @@ fn verify(a: &args::LedgerVerifyArgs) -> anyhow::Result<Exit> {
         })?;
         seals.push((crate::text::path_safe(f), seal));
     }
+    let mut evidence_audit = None;
     let (v, origin) = match &a.export {
         Some(file) => (exchange::verify_export(file, &keys, seals)?, file.clone()),
         None => {
@@ -246,18 +250,64 @@ fn verify(a: &args::LedgerVerifyArgs) -> anyhow::Result<Exit> {
                 }
                 Err(e) => return Err(from_ledger(e)),
             };
-            let v = chain::verify(&ledger, &keys, &seals).map_err(from_ledger)?;
+            let mut v = chain::verify(&ledger, &keys, &seals).map_err(from_ledger)?;
+            let tsa_cert = a
+                .tsa_cert
+                .as_deref()
+                .map(|p| {
+                    crate::input::read_regular(p, "TSA certificate", crate::input::limit::TIMESTAMP)
+                })
+                .transpose()
+                .map_err(|e| ExitError::usage(safe_lines(&e.to_string())))?;
+            // The evidence of the events the chain vouched for (all of them, when it holds).
+            let audit =
+                crate::ledger::evidence::audit::audit(&ledger, v.events, tsa_cert.as_deref())
+                    .map_err(from_ledger)?;
+            v.problems.extend(audit.problems.iter().cloned());
+            evidence_audit = Some(audit);
             (v, ledger.path().to_path_buf())
         }
     };
     if a.json {
         let mut value = serde_json::to_value(&v)?;
         value["ok"] = serde_json::Value::Bool(v.ok());
+        if let Some(audit) = &evidence_audit {
+            value["evidence"] = serde_json::to_value(audit)?;
+        }
         outln!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        print_verification(&v, &origin, keys.is_empty(), a.export.is_some());
+        print_verification(
+            &v,
+            &origin,
+            keys.is_empty(),
+            a.export.is_some(),
+            evidence_audit.as_ref(),
+        );
     }
     Ok(if v.ok() { Exit::Passed } else { Exit::Failed })
+}
+
+fn print_evidence_audit(audit: &crate::ledger::evidence::audit::EvidenceAudit) {
+    if audit.evidence == 0 && audit.timestamps == 0 && audit.unreferenced.is_empty() {
+        return;
+    }
+    safeln!(
+        "  evidence: {} document(s), {} store file(s) re-hashed in {}; {} archive timestamp(s){}",
+        audit.evidence,
+        audit.files_checked,
+        audit.store,
+        audit.timestamps,
+        if audit.timestamps > 0 && !audit.tsa_signatures_checked {
+            " (imprints checked; TSA signatures not checked: pass --tsa-cert TSA.pem)"
+        } else {
+            ""
+        }
+    );
+    for f in &audit.unreferenced {
+        safeln!(
+            "  note: evidence store file {f} is named by no event (left by an interrupted `media evidence`): record it again, or remove it"
+        );
+    }
 }
 
 fn print_verification(
@@ -265,6 +315,7 @@ fn print_verification(
     origin: &std::path::Path,
     no_keys: bool,
     export: bool,
+    evidence: Option<&crate::ledger::evidence::audit::EvidenceAudit>,
 ) {
     safeln!("ledger {} (id {})", origin.display(), v.ledger_id);
     safeln!(
@@ -287,6 +338,9 @@ fn print_verification(
             s.events,
             s.key_id
         );
+    }
+    if let Some(audit) = evidence {
+        print_evidence_audit(audit);
     }
     if v.seals.is_empty() {
         safeln!("  no seals: run `massho ledger seal` to sign the chain's head");
@@ -344,6 +398,18 @@ fn seal(a: &args::LedgerSealArgs) -> anyhow::Result<Exit> {
     let mut ledger = open(&a.path)?;
     let seal =
         chain::seal(&mut ledger, &key, &actor(a.operator.as_deref())).map_err(from_ledger)?;
+    if let (true, Some(url)) = (a.timestamp, &a.tsa_url) {
+        evidence::timestamp_online(&mut ledger, url, a.operator.as_deref()).context(
+            "the seal was recorded, the archive timestamp was not: get it later with `massho evidence timestamp --tsa-url URL` (or --request/--attach)",
+        )?;
+    }
+    if let Some(tsq) = &a.timestamp_request {
+        let events = evidence::write_request(&ledger, tsq)?;
+        safeln!(
+            "archive timestamp request for events 1–{events} (up to this seal) written to {}; send it to the TSA, then: massho evidence timestamp --attach RESPONSE.tsr",
+            tsq.display()
+        );
+    }
     if let Some(out) = &a.out {
         let text = serde_json::to_string_pretty(&seal)? + "\n";
         if let Err(e) = crate::atomic::create_new(out, text.as_bytes(), None) {
