@@ -892,3 +892,82 @@ fn a_p7s_with_a_signature_timestamp_records_the_tsas_time() {
     );
     s.ok(&["ledger", "verify"]);
 }
+
+/// A signer with --validation-data a CA's CRL: a revoked contractor's certificate is refused as
+/// REVOKED (nothing recorded); a good one is recorded with what the CRLs said, and the CRLs the
+/// check used are kept in the store beside it.
+#[test]
+fn a_revoked_contractors_signature_is_refused_and_the_crls_used_are_kept() {
+    let pki = Pki::new();
+    let s = Scratch::new();
+    s.ok(&[
+        "media", "register", "HDD-2", "--kind", "hdd", "--serial", "S-2",
+    ]);
+    pki.revoke("revoked");
+    pki.crls();
+    let crls: Vec<PathBuf> = ["inter.crl", "ca.crl"].iter().map(|n| pki.path(n)).collect();
+    let ca = pki.path("ca.pem");
+    let ca = ca.to_str().unwrap();
+
+    let body = b"erasure certificate HDD-2 S-2, by a signer revoked since\n";
+    let doc = s.file("revoked.txt", body);
+    let out = pki.openssl_status(
+        &format!(
+            "cms -sign -cades -binary -md sha256 -in {} -signer revoked.pem -inkey revoked.key -certfile inter.pem -outform DER -out {}.p7s",
+            doc.display(),
+            doc.display()
+        ),
+        pki.dir.path(),
+    );
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let mut args = vec![
+        "media",
+        "evidence",
+        "HDD-2",
+        doc.to_str().unwrap(),
+        "--kind",
+        "contractor-certificate",
+        "--ca",
+        ca,
+    ];
+    for c in &crls {
+        args.extend(["--crl", c.to_str().unwrap()]);
+    }
+    let out = s.m(&args);
+    assert_exit(&out, 3);
+    assert!(text(&out).contains("REVOKED"), "{}", text(&out));
+    assert!(!s.stored(body).exists());
+    assert_eq!(s.events(), 1);
+
+    // The same CRLs, a signer in good standing: recorded, the CRLs kept as validation data.
+    let body = "消去証明書 HDD-2 S-2\n".as_bytes();
+    let doc = contractor_certificate(&pki, &s, "good.txt", body);
+    let mut args = vec![
+        "media",
+        "evidence",
+        "HDD-2",
+        doc.to_str().unwrap(),
+        "--kind",
+        "contractor-certificate",
+        "--ca",
+        ca,
+        "--validation-data",
+    ];
+    let dir = s.dir.path().join("collected");
+    fs::create_dir(&dir).unwrap();
+    for c in &crls {
+        fs::copy(c, dir.join(c.file_name().unwrap())).unwrap();
+    }
+    args.push(dir.to_str().unwrap());
+    let out = s.ok(&args);
+    assert!(out.contains("revocation: checked"), "{out}");
+    for name in ["inter.crl", "ca.crl"] {
+        pki.openssl(&format!("crl -in {name} -outform DER -out {name}.der"));
+        let der = pki.read(&format!("{name}.der"));
+        assert!(s.stored(&der).exists(), "{name} kept in the store");
+    }
+    let listed = s.ok(&["evidence", "list"]);
+    assert!(listed.contains("revocation: checked"), "{listed}");
+    // The chain, the state and every stored file check out.
+    s.ok(&["ledger", "verify"]);
+}

@@ -427,11 +427,11 @@ pub struct X509SigningArgs {
     /// certificate stays signed without it and a warning says how to add it later
     #[arg(long, value_name = "URL", requires = "x509_key")]
     pub tsa_url: Option<String>,
-    /// With --x509-key: embed the certificates and CRLs (PEM or DER) found in DIR in each
-    /// .p7s, so that it can be checked years later without a network; CRLs must be signed by a
-    /// CA of the signer's chain or of DIR
-    #[arg(long, value_name = "DIR", requires = "x509_key")]
-    pub validation_data: Option<PathBuf>,
+    /// With --x509-key: certificates and CRLs (PEM or DER files, or a directory of *.pem *.crt
+    /// *.cer *.der *.crl; repeatable) embedded in each .p7s, so that it can be checked years
+    /// later without a network; CRLs must be signed by a CA of the signer's chain or of the data
+    #[arg(long, value_name = "FILE|DIR", requires = "x509_key")]
+    pub validation_data: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -84,7 +84,10 @@ fn trust_anchors(paths: &[PathBuf]) -> anyhow::Result<Option<TrustAnchors>> {
 }
 
 /// The certificates and CRLs of --validation-data and --crl; `None` when none was given.
-fn validation_data(dirs: &[PathBuf], crls: &[PathBuf]) -> anyhow::Result<Option<ValidationData>> {
+pub(crate) fn validation_data(
+    dirs: &[PathBuf],
+    crls: &[PathBuf],
+) -> anyhow::Result<Option<ValidationData>> {
     if dirs.is_empty() && crls.is_empty() {
         return Ok(None);
     }
@@ -138,22 +141,6 @@ struct VerifyLine<'a> {
     /// What the CRLs said about the X.509 path.
     x509_revocation: Option<String>,
     problem: Option<String>,
-}
-
-/// One phrase for what the CRLs said.
-fn revocation_phrase(report: &x509::RevocationReport) -> String {
-    let mut parts = Vec::new();
-    if !report.checked.is_empty() {
-        parts.push(format!("checked ({})", report.checked.join("; ")));
-    }
-    if !report.not_checked.is_empty() {
-        parts.push(format!(
-            "not checked, no CRL given ({})",
-            report.not_checked.join("; ")
-        ));
-    }
-    parts.extend(report.revoked_after_timestamp.iter().cloned());
-    parts.join("; ")
 }
 
 /// JSON for a terminal: hidden characters (C1 controls, bidirectional overrides) inside strings
@@ -253,7 +240,7 @@ fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
                 .and_then(|v| v.timestamp.as_ref())
                 .map(|t| t.tsa.as_str()),
             x509_checked_at: c.x509.as_ref().map(|v| v.checked_at.as_str()),
-            x509_revocation: c.x509.as_ref().map(|v| revocation_phrase(&v.revocation)),
+            x509_revocation: c.x509.as_ref().map(|v| v.revocation.phrase()),
             problem: c.problem.as_ref().map(|p| p.to_string()),
         };
         if !c.ok() {

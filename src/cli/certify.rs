@@ -115,16 +115,20 @@ pub fn x509_signing_options(
     if let Some(url) = &args.tsa_url {
         crate::timestamp::http::check_url(url)?;
     }
-    let validation = match &args.validation_data {
-        Some(dir) => {
-            let data = ValidationData::load(std::slice::from_ref(dir))?;
-            let mut chain = vec![signer.signer().clone()];
-            chain.extend(signer.chain().iter().cloned());
-            data.check_for_signing(&chain, time::OffsetDateTime::now_utc())
-                .map_err(|e| anyhow::anyhow!("--validation-data {}: {e}", dir.display()))?;
-            data
-        }
-        None => ValidationData::default(),
+    let validation = if args.validation_data.is_empty() {
+        ValidationData::default()
+    } else {
+        let data = ValidationData::load(&args.validation_data)?;
+        let mut chain = vec![signer.signer().clone()];
+        chain.extend(signer.chain().iter().cloned());
+        let given: Vec<String> = args
+            .validation_data
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        data.check_for_signing(&chain, time::OffsetDateTime::now_utc())
+            .map_err(|e| anyhow::anyhow!("--validation-data {}: {e}", given.join(", ")))?;
+        data
     };
     Ok(SigningOptions {
         tsa_url: args.tsa_url.clone(),

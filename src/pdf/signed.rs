@@ -267,12 +267,7 @@ fn check_signature(objects: &Objects, dict: &Dict, options: &VerifyOptions<'_>) 
                     sig.timestamp = v.timestamp.map(|t| {
                         format!("{} (TSA \"{}\", serial {})", t.time_text, t.tsa, t.serial)
                     });
-                    let r = &v.revocation;
-                    sig.revocation = Some(if r.not_checked.is_empty() {
-                        "every certificate checked against a CRL".to_owned()
-                    } else {
-                        format!("no CRL for: {}", r.not_checked.join("; "))
-                    });
+                    sig.revocation = Some(v.revocation.phrase());
                 }
                 Err(f) => sig.problem = Some(describe_failure(&f)),
             }

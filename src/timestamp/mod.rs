@@ -46,7 +46,8 @@ use x509_cert::spki::AlgorithmIdentifierOwned;
 
 pub use signature::verify_tsa_signature;
 pub use token::{
-    check_token, token_certificates, token_from_response, token_has_nonce, token_time, TokenInfo,
+    check_token, token_certificates, token_from_response, token_has_nonce, token_imprint,
+    token_time, TokenInfo,
 };
 
 /// What can go wrong with a timestamp. The CLI adds the path of the file concerned.

@@ -91,6 +91,25 @@ pub fn check_token(token_or_tsr: &[u8], digest: &[u8; 32]) -> Result<TokenInfo, 
     })
 }
 
+/// The message imprint a token (or a whole .tsr) carries, without checking anything else: to
+/// find which request a reply answers. Only SHA-256 imprints are read.
+pub fn token_imprint(token_or_tsr: &[u8]) -> Result<[u8; 32], TimestampError> {
+    let token = Token::parse(token_or_tsr)?;
+    let imprint = &token.tst_info.message_imprint;
+    if imprint.hash_algorithm.oid != ID_SHA256 {
+        return Err(TimestampError::ImprintAlgorithm {
+            oid: imprint.hash_algorithm.oid.to_string(),
+        });
+    }
+    <[u8; 32]>::try_from(imprint.hashed_message.as_bytes()).map_err(|_| TimestampError::Malformed {
+        what: "timestamp token",
+        detail: format!(
+            "its SHA-256 imprint has {} bytes, not 32",
+            imprint.hashed_message.as_bytes().len()
+        ),
+    })
+}
+
 /// The time a token (or a whole .tsr) states, without checking anything else.
 pub fn token_time(token_or_tsr: &[u8]) -> Result<time::OffsetDateTime, TimestampError> {
     Ok(Token::parse(token_or_tsr)?.tst_info.gen_time.time())

@@ -235,6 +235,24 @@ pub struct RevocationReport {
     pub revoked_after_timestamp: Vec<String>,
 }
 
+impl RevocationReport {
+    /// One phrase for what the CRLs said (`cert verify`, signed PDFs, the evidence ledger).
+    pub fn phrase(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.checked.is_empty() {
+            parts.push(format!("checked ({})", self.checked.join("; ")));
+        }
+        if !self.not_checked.is_empty() {
+            parts.push(format!(
+                "not checked, no CRL given ({})",
+                self.not_checked.join("; ")
+            ));
+        }
+        parts.extend(self.revoked_after_timestamp.iter().cloned());
+        parts.join("; ")
+    }
+}
+
 /// Check each certificate of `path` (leaf first, anchor last) against `crls` at `t` (Unix
 /// seconds). `timestamped` says whether `t` is a verified timestamp's time, which lets a
 /// revocation after `t` stand aside; `now` refuses CRLs dated in the future.

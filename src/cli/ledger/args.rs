@@ -657,6 +657,14 @@ pub struct EvidenceArgs {
     /// now; the anchor is kept in the store as validation data
     #[arg(long, value_name = "FILE|DIR")]
     pub ca: Vec<PathBuf>,
+    /// With --ca: certificates and CRLs (PEM or DER files, or a directory of *.pem *.crt *.cer
+    /// *.der *.crl; repeatable) to build the signer's path and check revocation with, besides
+    /// those the signature carries; kept in the store as the validation data used
+    #[arg(long, value_name = "FILE|DIR", requires = "ca")]
+    pub validation_data: Vec<PathBuf>,
+    /// With --ca: a CRL (PEM or DER; repeatable) to check revocation with; kept in the store
+    #[arg(long, value_name = "FILE", requires = "ca")]
+    pub crl: Vec<PathBuf>,
     #[command(flatten)]
     pub recorder: Recorder,
 }

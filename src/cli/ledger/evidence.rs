@@ -82,6 +82,27 @@ pub fn add(a: &EvidenceArgs) -> anyhow::Result<Exit> {
     }
     let store = EvidenceStore::beside(ledger.path());
     let now = time::OffsetDateTime::now_utc();
+    let validation =
+        crate::cli::cert::validation_data(&a.validation_data, &a.crl)?.unwrap_or_default();
+    let options = |anchors| crate::x509::VerifyOptions {
+        anchors,
+        at: now,
+        tsa_certs: &[],
+        validation: &validation,
+    };
+    // The validation data given is kept with the evidence, once a check used it.
+    let keep_validation = || -> anyhow::Result<Vec<String>> {
+        let mut kept = Vec::new();
+        for der in validation
+            .certificates
+            .iter()
+            .map(|c| &c.der)
+            .chain(validation.crls.iter().map(|c| &c.der))
+        {
+            kept.push(store.put(der)?);
+        }
+        Ok(kept)
+    };
     // The validation data first, then the document, then the event that names them all.
     let check = match &p7s_path {
         Some(p) => {
@@ -94,7 +115,7 @@ pub fn add(a: &EvidenceArgs) -> anyhow::Result<Exit> {
             };
             let p7s =
                 input::read_regular(p, "signature", input::limit::X509).map_err(input_error)?;
-            let checked = signature::check_p7s(&bytes, &p7s, anchors, now).map_err(|f| {
+            let checked = signature::check_p7s(&bytes, &p7s, &options(anchors)).map_err(|f| {
                 ExitError::refused(crate::text::terminal_safe(&format!(
                     "the signature {} over {} does not check out: {f}; nothing was recorded. Ask the sender for a validly signed document (or pass the CA that issued the signer's certificate with --ca)",
                     path_safe(p),
@@ -118,6 +139,8 @@ pub fn add(a: &EvidenceArgs) -> anyhow::Result<Exit> {
                     .map(|t| t.time_text.clone()),
                 signature_timestamp_tsa: checked.verified.timestamp.as_ref().map(|t| t.tsa.clone()),
                 trust_anchors_sha256: vec![trust_anchor_sha256],
+                revocation: Some(checked.verified.revocation.phrase()).filter(|r| !r.is_empty()),
+                validation_data_sha256: keep_validation()?,
             }
         }
         None if signature::is_signed_pdf(&bytes) => {
@@ -127,7 +150,7 @@ pub fn add(a: &EvidenceArgs) -> anyhow::Result<Exit> {
                     path_safe(&a.file)
                 )));
             };
-            let checked = signature::check_pdf(&bytes, anchors, now).map_err(|problem| {
+            let checked = signature::check_pdf(&bytes, &options(anchors)).map_err(|problem| {
                 ExitError::refused(crate::text::terminal_safe(&format!(
                     "the signed PDF {} does not check out: {problem}; nothing was recorded. Ask the sender for a validly signed document (or pass the CA that issued the signer's certificate with --ca)",
                     path_safe(&a.file)
@@ -147,9 +170,11 @@ pub fn add(a: &EvidenceArgs) -> anyhow::Result<Exit> {
                 path: Vec::new(),
                 signing_time: checked.claimed_time,
                 verified_at: crate::ledger::utc_string(now),
-                signature_timestamp: None,
+                signature_timestamp: checked.timestamp,
                 signature_timestamp_tsa: None,
                 trust_anchors_sha256,
+                revocation: checked.revocation,
+                validation_data_sha256: keep_validation()?,
             }
         }
         None => SignatureCheck::Unsigned,
@@ -335,11 +360,11 @@ fn attach(
     operator: Option<&str>,
 ) -> anyhow::Result<Exit> {
     crate::timestamp::token_from_response(tsr).with_context(|| origin.to_owned())?;
-    let imprint = token_imprint(tsr).with_context(|| origin.to_owned())?;
+    let imprint = crate::timestamp::token_imprint(tsr).with_context(|| origin.to_owned())?;
     let Some(position) = archive::find(ledger, &imprint).map_err(from_ledger)? else {
         return Err(ExitError::refused(format!(
             "{origin} answers no request for this ledger (imprint {}): it is for another ledger or file; request one with `massho evidence timestamp --request FILE.tsq`",
-            hex::encode(&imprint)
+            hex::encode(imprint)
         )));
     };
     let info =
@@ -370,19 +395,6 @@ fn attach(
         info.serial
     );
     Ok(exit)
-}
-
-/// The imprint a token carries. `check_token` reports a mismatch with the imprint it found, so
-/// asking it about a digest no SHA-256 message has in practice (all zeros) reads it out.
-fn token_imprint(tsr: &[u8]) -> Result<Vec<u8>, crate::timestamp::TimestampError> {
-    let zeros = [0u8; 32];
-    match crate::timestamp::check_token(tsr, &zeros) {
-        Ok(_) => Ok(zeros.to_vec()),
-        Err(crate::timestamp::TimestampError::ImprintMismatch { found, .. }) => {
-            Ok(hex::decode(&found).unwrap_or_default())
-        }
-        Err(e) => Err(e),
-    }
 }
 
 fn message(a: &EvidenceMessageArgs) -> anyhow::Result<Exit> {

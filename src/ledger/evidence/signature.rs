@@ -10,9 +10,12 @@ use der::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::x509::{self, TrustAnchors};
+use crate::x509;
 
 /// What the signature check found, as recorded in the `evidence_added` event.
+// A record made once per evidence file and serialized into its event: its size is of no
+// consequence, and boxing the large variant would only complicate every construction.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum SignatureCheck {
@@ -47,6 +50,14 @@ pub enum SignatureCheck {
         /// The CA certificates it was checked against, kept in the evidence store: the anchor
         /// the path ended in (a `.p7s`), or every CA given with `--ca` (a PDF).
         trust_anchors_sha256: Vec<String>,
+        /// What the CRLs at hand (the signature's own, a PDF's DSS, `--validation-data`,
+        /// `--crl`) said about the signer's path.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        revocation: Option<String>,
+        /// The certificates and CRLs given with `--validation-data` / `--crl`, kept in the
+        /// evidence store: the validation data the check used, for checking it again later.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        validation_data_sha256: Vec<String>,
     },
     /// A signature is there but was not checked (the reason says why).
     NotChecked {
@@ -66,6 +77,7 @@ impl SignatureCheck {
             SignatureCheck::Verified {
                 signature_sha256,
                 trust_anchors_sha256,
+                validation_data_sha256,
                 ..
             } => {
                 if let Some(s) = signature_sha256 {
@@ -73,6 +85,9 @@ impl SignatureCheck {
                 }
                 for a in trust_anchors_sha256 {
                     out.push(("trust anchor", a.as_str()));
+                }
+                for v in validation_data_sha256 {
+                    out.push(("validation data", v.as_str()));
                 }
             }
             SignatureCheck::NotChecked {
@@ -97,9 +112,10 @@ impl SignatureCheck {
                 verified_at,
                 path,
                 signature_timestamp,
+                revocation,
                 ..
             } => format!(
-                "signature ({format}) verified at {verified_at}: signer {signer}{}{}{}",
+                "signature ({format}) verified at {verified_at}: signer {signer}{}{}{}{}",
                 signing_time
                     .as_deref()
                     .map(|t| format!(", signed {t}"))
@@ -110,6 +126,10 @@ impl SignatureCheck {
                     .unwrap_or_default(),
                 path.last()
                     .map(|ca| format!(", CA {ca}"))
+                    .unwrap_or_default(),
+                revocation
+                    .as_deref()
+                    .map(|r| format!(", revocation: {r}"))
                     .unwrap_or_default()
             ),
             SignatureCheck::NotChecked { format, reason, .. } => {
@@ -128,16 +148,17 @@ pub struct CheckedP7s {
     pub anchor_der: Vec<u8>,
 }
 
-/// Check the detached signature `p7s` over `content` against `anchors`, at `at`.
+/// Check the detached signature `p7s` over `content` against `options` (trust anchors, TSA
+/// certificates, validation data, the time).
 pub fn check_p7s(
     content: &[u8],
     p7s: &[u8],
-    anchors: &TrustAnchors,
-    at: time::OffsetDateTime,
+    options: &x509::VerifyOptions<'_>,
 ) -> Result<CheckedP7s, x509::Failure> {
-    let verified = x509::verify_detached(content, p7s, anchors, at)?;
+    let verified = x509::verify_detached_with(content, p7s, options)?;
     let anchor_subject = verified.path.last().cloned().unwrap_or_default();
-    let anchor_der = anchors
+    let anchor_der = options
+        .anchors
         .certificates()
         .iter()
         .find(|c| c.subject() == anchor_subject)
@@ -184,16 +205,16 @@ pub struct CheckedPdf {
     pub signer: String,
     /// The first signature's /M, as it claims it.
     pub claimed_time: Option<String>,
+    /// The first verified signature timestamp (B-T), as "TIME (TSA ...)".
+    pub timestamp: Option<String>,
+    /// What the CRLs said, per signature, joined by " / ".
+    pub revocation: Option<String>,
 }
 
-/// Check every signature of a signed PDF against `anchors`, at `at`; `Err` says why it does not
-/// check out (a bad signature, a change after signing, an unknown CA...).
-pub fn check_pdf(
-    pdf: &[u8],
-    anchors: &TrustAnchors,
-    at: time::OffsetDateTime,
-) -> Result<CheckedPdf, String> {
-    let signed = crate::pdf::verify_signed_pdf(pdf, anchors, at)?;
+/// Check every signature of a signed PDF against `options`; `Err` says why it does not check
+/// out (a bad signature, a change after signing, an unknown CA, a revoked signer...).
+pub fn check_pdf(pdf: &[u8], options: &x509::VerifyOptions<'_>) -> Result<CheckedPdf, String> {
+    let signed = crate::pdf::verify_signed_pdf(pdf, options)?;
     if let Some(problem) = signed.problem() {
         return Err(problem);
     }
@@ -211,6 +232,16 @@ pub fn check_pdf(
             .signatures
             .iter()
             .find_map(|s| s.claimed_time.clone()),
+        timestamp: signed.signatures.iter().find_map(|s| s.timestamp.clone()),
+        revocation: Some(
+            signed
+                .signatures
+                .iter()
+                .filter_map(|s| s.revocation.clone())
+                .collect::<Vec<_>>()
+                .join(" / "),
+        )
+        .filter(|r| !r.is_empty()),
     })
 }
 
