@@ -905,7 +905,10 @@ fn a_revoked_contractors_signature_is_refused_and_the_crls_used_are_kept() {
     ]);
     pki.revoke("revoked");
     pki.crls();
-    let crls: Vec<PathBuf> = ["inter.crl", "ca.crl"].iter().map(|n| pki.path(n)).collect();
+    let crls: Vec<PathBuf> = ["inter.crl", "ca.crl"]
+        .iter()
+        .map(|n| pki.path(n))
+        .collect();
     let ca = pki.path("ca.pem");
     let ca = ca.to_str().unwrap();
 
