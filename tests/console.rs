@@ -417,14 +417,27 @@ fn a_custom_method_rounds_and_verification_chosen_on_the_list_are_what_runs() {
         &["--methods-dir".into(), methods.display().to_string()],
     );
     t.wait_for("WIPE?", LONG);
+    // One key at a time, each waited for: the console draws at most a few frames a second,
+    // so keys sent faster are taken together and a method could be stepped over unseen.
+    let method_line = |screen: &str| {
+        screen
+            .lines()
+            .find(|l| l.starts_with("Method: "))
+            .unwrap_or_default()
+            .to_owned()
+    };
     let mut found = false;
     for _ in 0..40 {
-        if t.screen().contains("Method: site-5a - NIST Clear") {
+        let before = method_line(&t.screen());
+        if before.contains("Method: site-5a - NIST Clear") {
             found = true;
             break;
         }
         t.keys(&["M"]);
-        std::thread::sleep(Duration::from_millis(100));
+        let start = std::time::Instant::now();
+        while method_line(&t.screen()) == before && start.elapsed() < LONG {
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
     assert!(found, "the custom method is not offered:\n{}", t.screen());
     t.keys(&["+"]);
