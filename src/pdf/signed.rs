@@ -495,25 +495,85 @@ fn stream_at(objects: &Objects, i: usize) -> Option<Vec<u8>> {
     }
 }
 
+/// What the signed revision (the bytes before `from`) says about itself: its catalog's
+/// reference and dictionary, the trailer's /Info, and where its cross-reference section is.
+struct SignedRevision {
+    root: Option<(u32, u16)>,
+    catalog: Option<Dict>,
+    /// Object numbers defined in the signed bytes: an update may redefine none but the catalog.
+    numbers: std::collections::HashSet<u32>,
+    /// `startxref` values an update's /Prev may name: the signed revision's, then the updates'.
+    startxrefs: Vec<u64>,
+}
+
+fn signed_revision(objects: &Objects, from: usize, first: usize) -> SignedRevision {
+    let pdf = objects.pdf;
+    let signed = &pdf[..from];
+    // The root as the signed revision's last trailer (or XRef stream) names it.
+    let trailer_root = signed
+        .windows(7)
+        .rposition(|w| w == b"trailer")
+        .and_then(|at| match Parser::new(signed, at + 7).object() {
+            Ok(Object::Dict(d)) => Some(d),
+            _ => None,
+        });
+    let xref_stream_root = || {
+        (0..first)
+            .rev()
+            .filter_map(|i| objects.dict(i))
+            .find(|d| d.name(b"Type") == Some(b"XRef"))
+    };
+    let root = trailer_root
+        .or_else(xref_stream_root)
+        .and_then(|d| match d.get(b"Root") {
+            Some(Object::Ref(n, g)) => Some((*n, *g)),
+            _ => None,
+        });
+    let catalog = root.and_then(|(n, g)| {
+        objects.headers[..first]
+            .iter()
+            .rposition(|h| h.0 == n && h.1 == g)
+            .and_then(|i| objects.dict(i))
+    });
+    let numbers = objects.headers[..first].iter().map(|h| h.0).collect();
+    // Every `startxref N` from the signed revision's last one on.
+    let last_signed = signed.windows(9).rposition(|w| w == b"startxref");
+    let startxrefs = last_signed
+        .map(|at| {
+            occurrences(&pdf[at..], b"startxref")
+                .filter_map(|k| Parser::new(pdf, at + k + 9).unsigned())
+                .collect()
+        })
+        .unwrap_or_default();
+    SignedRevision {
+        root,
+        catalog,
+        numbers,
+        startxrefs,
+    }
+}
+
 /// What the objects after byte `from` are, and whether PAdES allows them after a signature:
-/// a DSS dictionary (and the streams of certificates and CRLs it points to), a document
-/// timestamp with its invisible field, a catalog that adds them, and the cross-reference.
+/// new objects that are a DSS dictionary (and the streams of certificates and CRLs it points
+/// to), a document timestamp with its invisible field, and cross-references; the signed
+/// catalog redefined only to add them. Any other object, and any redefinition of an object of
+/// the signed revision (whatever its generation), is a change: a reader would show it.
 fn classify_appended(objects: &Objects, from: usize) -> Appended {
     let mut holds = Vec::new();
     let mut allowed = true;
     let mut changes = 0usize;
     let first = objects.headers.partition_point(|h| h.2 < from);
-    // The pages of the signed revision: an appended catalog must keep them.
-    let signed_pages = (0..first)
-        .rev()
-        .filter_map(|i| objects.dict(i))
-        .find(|d| d.name(b"Type") == Some(b"Catalog"))
-        .and_then(|d| d.get(b"Pages").cloned());
+    let signed = signed_revision(objects, from, first);
     for i in first..objects.headers.len() {
-        let n = objects.headers[i].0;
-        let what = objects
-            .dict(i)
-            .and_then(|d| kind_of_appended(&d, signed_pages.as_ref()));
+        let (n, g, _, _) = objects.headers[i];
+        let dict = objects.dict(i);
+        let what = if signed.numbers.contains(&n) {
+            // Only the catalog may be redefined, under its own number and generation.
+            dict.filter(|_| signed.root == Some((n, g)))
+                .and_then(|d| catalog_update(&d, &signed))
+        } else {
+            dict.and_then(|d| kind_of_appended(&d, &signed))
+        };
         match what {
             Some(kind) => {
                 if !holds.contains(&kind.to_owned()) {
@@ -524,7 +584,11 @@ fn classify_appended(objects: &Objects, from: usize) -> Appended {
                 allowed = false;
                 changes += 1;
                 if changes <= 8 {
-                    holds.push(format!("object {n}, which changes the document"));
+                    holds.push(if signed.numbers.contains(&n) {
+                        format!("object {n}, which redefines an object of the signed revision")
+                    } else {
+                        format!("object {n}, which changes the document")
+                    });
                 }
             }
         }
@@ -538,6 +602,10 @@ fn classify_appended(objects: &Objects, from: usize) -> Appended {
         allowed = false;
         holds.push(problem);
     }
+    if let Some(problem) = changed_trailer(objects.pdf, from, &signed) {
+        allowed = false;
+        holds.push(problem);
+    }
     if first == objects.headers.len() {
         // Bytes that are no PDF object (a trailer alone, or anything at all): a reader may
         // still act on them.
@@ -547,6 +615,53 @@ fn classify_appended(objects: &Objects, from: usize) -> Appended {
         bytes: (objects.pdf.len() - from) as u64,
         allowed,
         holds,
+    }
+}
+
+/// The first trailer after byte `from` that a reader would take to another document: another
+/// /Root, an /Encrypt, a /Prev into anything but the signed revision's (or an update's)
+/// cross-reference section, or one that cannot be read.
+fn changed_trailer(pdf: &[u8], from: usize, signed: &SignedRevision) -> Option<String> {
+    for k in occurrences(&pdf[from..], b"trailer") {
+        let at = from + k;
+        let Ok(Object::Dict(d)) = Parser::new(pdf, at + 7).object() else {
+            return Some(format!("an unreadable trailer at byte {at}"));
+        };
+        if let Some(problem) = changed_trailer_dict(&d, signed) {
+            return Some(format!("a trailer at byte {at} with {problem}"));
+        }
+    }
+    None
+}
+
+/// What in a trailer (or XRef stream) dictionary of an update departs from the signed
+/// revision, if anything.
+fn changed_trailer_dict(d: &Dict, signed: &SignedRevision) -> Option<String> {
+    let known = [
+        &b"Size"[..],
+        b"Root",
+        b"Info",
+        b"Prev",
+        b"ID",
+        b"Type",
+        b"W",
+        b"Index",
+        b"Length",
+        b"Filter",
+        b"DecodeParms",
+    ];
+    if let Some(k) = d.keys().find(|k| !known.contains(k)) {
+        return Some(format!("/{}", String::from_utf8_lossy(k)));
+    }
+    match (d.get(b"Root"), signed.root) {
+        (Some(Object::Ref(n, g)), Some(root)) if (*n, *g) == root => {}
+        _ => return Some("another /Root than the signed revision's".into()),
+    }
+    match d.get(b"Prev") {
+        Some(Object::Int(p)) if u64::try_from(*p).is_ok_and(|p| signed.startxrefs.contains(&p)) => {
+            None
+        }
+        _ => Some("a /Prev that is not the signed revision's cross-reference section".into()),
     }
 }
 
@@ -682,39 +797,140 @@ fn foreign_references(objects: &Objects, from: usize, first: usize) -> Option<St
     None
 }
 
-/// The name of an object PAdES allows after a signature, `None` for anything else.
-fn kind_of_appended(d: &Dict, signed_pages: Option<&Object>) -> Option<&'static str> {
+/// Whether every key of `d` is one of `keys`.
+fn only_keys(d: &Dict, keys: &[&[u8]]) -> bool {
+    d.keys().all(|k| keys.contains(&k))
+}
+
+/// Two objects alike but for where their strings stand in the file.
+fn same(a: &Object, b: &Object) -> bool {
+    match (a, b) {
+        (Object::Str { bytes: x, .. }, Object::Str { bytes: y, .. }) => x == y,
+        (Object::Array(x), Object::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
+        (Object::Dict(x), Object::Dict(y)) => same_dict(x, y, &[]),
+        _ => a == b,
+    }
+}
+
+/// Two dictionaries alike but for the keys in `except` (every entry compared, duplicates too).
+fn same_dict(x: &Dict, y: &Dict, except: &[&[u8]]) -> bool {
+    let entries = |d: &'_ Dict| -> Vec<(Vec<u8>, Object)> {
+        let mut e: Vec<_> =
+            d.0.iter()
+                .filter(|(k, _)| !except.contains(&k.as_slice()))
+                .cloned()
+                .collect();
+        e.sort_by(|a, b| a.0.cmp(&b.0));
+        e
+    };
+    let (a, b) = (entries(x), entries(y));
+    a.len() == b.len()
+        && a.iter()
+            .zip(&b)
+            .all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
+}
+
+/// The signed catalog redefined to add a DSS or a document timestamp's field: every other
+/// entry as signed (pages, names, actions, optional content, outlines...), and its form only
+/// gaining fields that are new objects (each judged on its own as an invisible signature field).
+fn catalog_update(d: &Dict, signed: &SignedRevision) -> Option<&'static str> {
+    let old = signed.catalog.as_ref()?;
+    if !same_dict(d, old, &[b"DSS", b"AcroForm", b"Version", b"Extensions"]) {
+        return None;
+    }
+    if !matches!(d.get(b"DSS"), None | Some(Object::Ref(..))) {
+        return None;
+    }
+    match (d.get(b"AcroForm"), old.get(b"AcroForm")) {
+        (None, None) => {}
+        (Some(new), Some(was)) if same(new, was) => {}
+        (Some(Object::Dict(form)), was) => {
+            let was_form = match was {
+                Some(Object::Dict(f)) => f.clone(),
+                None => Dict::default(),
+                Some(_) => return None,
+            };
+            if !same_dict(form, &was_form, &[b"Fields", b"SigFlags"])
+                || !matches!(form.get(b"SigFlags"), None | Some(Object::Int(_)))
+            {
+                return None;
+            }
+            let fields = |f: &Dict| match f.get(b"Fields") {
+                Some(Object::Array(a)) => Some(a.clone()),
+                None => Some(Vec::new()),
+                Some(_) => None,
+            };
+            let (new_fields, old_fields) = (fields(form)?, fields(&was_form)?);
+            // The signed fields all kept; any other is a new object.
+            let kept = old_fields
+                .iter()
+                .all(|o| new_fields.iter().any(|n| same(n, o)));
+            let added_new = new_fields.iter().all(|f| {
+                old_fields.iter().any(|o| same(f, o))
+                    || matches!(f, Object::Ref(n, _) if !signed.numbers.contains(n))
+            });
+            if !kept || !added_new {
+                return None;
+            }
+        }
+        _ => return None,
+    }
+    Some("an updated catalog (only /DSS or a timestamp's field added)")
+}
+
+/// The name of a new object PAdES allows after a signature, `None` for anything else.
+fn kind_of_appended(d: &Dict, signed: &SignedRevision) -> Option<&'static str> {
     let data_keys = [&b"Length"[..], b"Filter", b"DecodeParms"];
     match d.name(b"Type") {
-        Some(b"DSS") => Some("validation data (DSS)"),
-        Some(b"VRI") => Some("validation data (VRI)"),
-        Some(b"DocTimeStamp") => Some("a document timestamp"),
-        Some(b"XRef") => Some("a cross-reference stream"),
-        // A catalog that only gains the DSS and the timestamp's field: its pages stay those
-        // of the signed revision.
-        Some(b"Catalog")
-            if d.keys().all(|k| {
-                [
-                    &b"Type"[..],
-                    b"Pages",
-                    b"DSS",
-                    b"AcroForm",
-                    b"Lang",
-                    b"Version",
-                    b"Extensions",
-                ]
-                .contains(&k)
-            }) =>
+        Some(b"DSS") if only_keys(d, &[b"Type", b"Certs", b"CRLs", b"OCSPs", b"VRI"]) => {
+            Some("validation data (DSS)")
+        }
+        Some(b"VRI") if only_keys(d, &[b"Type", b"Cert", b"CRL", b"OCSP", b"TU", b"TS"]) => {
+            Some("validation data (VRI)")
+        }
+        Some(b"DocTimeStamp")
+            if only_keys(
+                d,
+                &[
+                    b"Type",
+                    b"Filter",
+                    b"SubFilter",
+                    b"ByteRange",
+                    b"Contents",
+                    b"M",
+                    b"Name",
+                    b"Reason",
+                    b"Location",
+                    b"ContactInfo",
+                    b"Prop_Build",
+                ],
+            ) =>
         {
-            (matches!(d.get(b"Pages"), Some(p @ Object::Ref(..)) if Some(p) == signed_pages))
-                .then_some("an updated catalog (same pages)")
+            Some("a document timestamp")
         }
-        // An invisible signature field for a document timestamp.
-        _ if d.name(b"FT") == Some(b"Sig") && invisible(d) => Some("an invisible signature field"),
+        Some(b"XRef") if changed_trailer_dict(d, signed).is_none() => {
+            Some("a cross-reference stream")
+        }
+        // An invisible signature field for a document timestamp: no appearance, no action,
+        // no kids.
+        None | Some(b"Annot")
+            if d.name(b"FT") == Some(b"Sig")
+                && invisible(d)
+                && matches!(d.name(b"Subtype"), None | Some(b"Widget"))
+                && only_keys(
+                    d,
+                    &[
+                        b"FT", b"T", b"V", b"Type", b"Subtype", b"Rect", b"F", b"P", b"TU", b"Ff",
+                        b"Lock", b"SV",
+                    ],
+                ) =>
+        {
+            Some("an invisible signature field")
+        }
         // A certificate or CRL stream of the DSS: data, no type.
-        None if d.keys().all(|k| data_keys.contains(&k)) && d.has(b"Length") => {
-            Some("validation data streams")
-        }
+        None if only_keys(d, &data_keys) && d.has(b"Length") => Some("validation data streams"),
         _ => None,
     }
 }
