@@ -10,7 +10,7 @@
 
 use std::ops::Range;
 
-use super::syntax::{object_headers, text_string, Dict, Object, Parser};
+use super::syntax::{object_headers, text_string, unreadable_header, Dict, Object, Parser};
 use crate::x509::{
     check_timestamp_token, verify_detached_with, Cert, Crl, Failure, TsaTrust, ValidationData,
     VerifyOptions,
@@ -504,6 +504,25 @@ struct SignedRevision {
     numbers: std::collections::HashSet<u32>,
     /// `startxref` values an update's /Prev may name: the signed revision's, then the updates'.
     startxrefs: Vec<u64>,
+    /// The trailer's /Size: a new object's number must be at least this, or it may stand for an
+    /// object of the signed revision that a reader finds and massho does not (in an object
+    /// stream, or a reference left dangling on purpose).
+    size: Option<u64>,
+    /// Why what follows the signed revision cannot be judged, when it cannot.
+    unreadable: Option<String>,
+}
+
+/// More trailers after a signature than any PAdES update needs: past it, refused.
+const MAX_UPDATE_TRAILERS: usize = 64;
+
+/// The first reference in `o` to an object numbered `size` or more.
+fn reference_past(o: &Object, size: u64) -> Option<u32> {
+    match o {
+        Object::Ref(n, _) if u64::from(*n) >= size => Some(*n),
+        Object::Array(items) => items.iter().find_map(|i| reference_past(i, size)),
+        Object::Dict(d) => d.0.iter().find_map(|(_, v)| reference_past(v, size)),
+        _ => None,
+    }
 }
 
 fn signed_revision(objects: &Objects, from: usize, first: usize) -> SignedRevision {
@@ -523,12 +542,42 @@ fn signed_revision(objects: &Objects, from: usize, first: usize) -> SignedRevisi
             .filter_map(|i| objects.dict(i))
             .find(|d| d.name(b"Type") == Some(b"XRef"))
     };
-    let root = trailer_root
-        .or_else(xref_stream_root)
-        .and_then(|d| match d.get(b"Root") {
-            Some(Object::Ref(n, g)) => Some((*n, *g)),
-            _ => None,
-        });
+    let last_trailer = trailer_root.or_else(xref_stream_root);
+    let root = last_trailer.as_ref().and_then(|d| match d.get(b"Root") {
+        Some(Object::Ref(n, g)) => Some((*n, *g)),
+        _ => None,
+    });
+    let size = last_trailer.as_ref().and_then(|d| match d.get(b"Size") {
+        Some(Object::Int(n)) => u64::try_from(*n).ok(),
+        _ => None,
+    });
+    let mut unreadable = None;
+    for i in 0..first {
+        let Some(d) = objects.dict(i) else { continue };
+        if d.name(b"Type") == Some(b"ObjStm") {
+            unreadable = Some(format!(
+                "cannot check: the signed revision keeps objects in an object stream (object {}), which massho does not read, so an update after it cannot be told apart from a change",
+                objects.headers[i].0
+            ));
+            break;
+        }
+        if let Some(n) = size.and_then(|size| reference_past(&Object::Dict(d), size)) {
+            unreadable = Some(format!(
+                "cannot check: the signed revision refers to object {n}, past its /Size, which an update could define"
+            ));
+            break;
+        }
+    }
+    if size.is_none() {
+        unreadable =
+            Some("cannot check: the signed revision's trailer has no readable /Size".into());
+    }
+    if let Some(at) = unreadable_header(&pdf[from..]) {
+        unreadable = Some(format!(
+            "cannot check: an object header massho cannot read at byte {}",
+            from + at
+        ));
+    }
     let catalog = root.and_then(|(n, g)| {
         objects.headers[..first]
             .iter()
@@ -550,6 +599,8 @@ fn signed_revision(objects: &Objects, from: usize, first: usize) -> SignedRevisi
         catalog,
         numbers,
         startxrefs,
+        size,
+        unreadable,
     }
 }
 
@@ -571,6 +622,9 @@ fn classify_appended(objects: &Objects, from: usize) -> Appended {
             // Only the catalog may be redefined, under its own number and generation.
             dict.filter(|_| signed.root == Some((n, g)))
                 .and_then(|d| catalog_update(&d, &signed))
+        } else if signed.size.is_none_or(|size| u64::from(n) < size) {
+            // A number the signed revision's cross-reference covers: not a new object.
+            None
         } else {
             dict.and_then(|d| kind_of_appended(&d, &signed))
         };
@@ -586,6 +640,8 @@ fn classify_appended(objects: &Objects, from: usize) -> Appended {
                 if changes <= 8 {
                     holds.push(if signed.numbers.contains(&n) {
                         format!("object {n}, which redefines an object of the signed revision")
+                    } else if signed.size.is_none_or(|size| u64::from(n) < size) {
+                        format!("object {n}, a number the signed revision already covers")
                     } else {
                         format!("object {n}, which changes the document")
                     });
@@ -606,6 +662,10 @@ fn classify_appended(objects: &Objects, from: usize) -> Appended {
         allowed = false;
         holds.push(problem);
     }
+    if let Some(problem) = &signed.unreadable {
+        allowed = false;
+        holds.push(problem.clone());
+    }
     if first == objects.headers.len() {
         // Bytes that are no PDF object (a trailer alone, or anything at all): a reader may
         // still act on them.
@@ -622,8 +682,13 @@ fn classify_appended(objects: &Objects, from: usize) -> Appended {
 /// /Root, an /Encrypt, a /Prev into anything but the signed revision's (or an update's)
 /// cross-reference section, or one that cannot be read.
 fn changed_trailer(pdf: &[u8], from: usize, signed: &SignedRevision) -> Option<String> {
-    for k in occurrences(&pdf[from..], b"trailer") {
+    for (count, k) in occurrences(&pdf[from..], b"trailer").enumerate() {
         let at = from + k;
+        if count == MAX_UPDATE_TRAILERS {
+            return Some(format!(
+                "more than {MAX_UPDATE_TRAILERS} trailers, which massho does not read"
+            ));
+        }
         let Ok(Object::Dict(d)) = Parser::new(pdf, at + 7).object() else {
             return Some(format!("an unreadable trailer at byte {at}"));
         };
@@ -967,6 +1032,46 @@ mod tests {
         assert_eq!(readable_date("D:2026"), "D:2026");
         assert_eq!(readable_date("D:20261201142513+0"), "D:20261201142513+0");
         assert_eq!(readable_date("ｘ"), "ｘ");
+    }
+
+    /// A signed revision massho cannot see whole (objects in an object stream, a reference
+    /// past /Size) makes any update after it "cannot check", even one that looks like a DSS;
+    /// so does a new object under a number the signed cross-reference already covers.
+    #[test]
+    fn updates_after_what_massho_cannot_read_are_not_allowed() {
+        let update = "5 0 obj\n<</Type /DSS>>\nendobj\nxref\n0 1\n0000000000 65535 f \ntrailer\n<</Size 6 /Root 1 0 R /Prev 40>>\nstartxref\n0\n%%EOF\n";
+        let judge = |signed: &str, update: &str| {
+            let pdf = format!("{signed}{update}");
+            classify_appended(&Objects::new(pdf.as_bytes()), signed.len())
+        };
+        let plain = "%PDF-1.7\n1 0 obj\n<</Type /Catalog /Pages 2 0 R>>\nendobj\n2 0 obj\n<</Type /Pages /Kids [] /Count 0>>\nendobj\nxref\ntrailer\n<</Size 5 /Root 1 0 R>>\nstartxref\n40\n%%EOF\n";
+        let ok = judge(plain, update);
+        assert!(ok.allowed, "{ok:?}");
+        let in_stream = plain.replace(
+            "2 0 obj\n<</Type /Pages",
+            "3 0 obj\n<</Type /ObjStm /N 0 /First 0 /Length 0>>\nstream\n\nendstream\nendobj\n2 0 obj\n<</Type /Pages",
+        );
+        let dangling = plain.replace("/Kids []", "/Kids [9 0 R]");
+        for (signed, update, wants) in [
+            (in_stream.as_str(), update, "object stream"),
+            (dangling.as_str(), update, "refers to object 9"),
+            (
+                plain,
+                &update.replace("5 0 obj", "4 0 obj"),
+                "already covers",
+            ),
+            (
+                plain,
+                &update.replace("/Root 1 0 R", "/Root 5 0 R"),
+                "another /Root",
+            ),
+        ] {
+            let verdict = judge(signed, update);
+            assert!(
+                !verdict.allowed && verdict.holds.join("; ").contains(wants),
+                "{wants}: {verdict:?}"
+            );
+        }
     }
 
     #[test]
