@@ -800,6 +800,21 @@ fn updates_that_change_what_is_shown_are_not_taken_for_validation_data() {
             varied(&prev, "/Prev 9"),
         ),
         (
+            "the update's /Prev pointing elsewhere, with a decoy startxref in a DSS stream",
+            [
+                &original[..],
+                honest_text
+                    .replacen(&prev, "/Prev 9", 1)
+                    .replacen(
+                        &stream_object("not a certificate"),
+                        &stream_object("startxref\n9\n%%EOF"),
+                        1,
+                    )
+                    .as_bytes(),
+            ]
+            .concat(),
+        ),
+        (
             "the update's trailer adding /Encrypt",
             varied("/Root 1 0 R", "/Root 1 0 R /Encrypt 150 0 R"),
         ),

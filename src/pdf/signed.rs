@@ -502,8 +502,10 @@ struct SignedRevision {
     catalog: Option<Dict>,
     /// Object numbers defined in the signed bytes: an update may redefine none but the catalog.
     numbers: std::collections::HashSet<u32>,
-    /// `startxref` values an update's /Prev may name: the signed revision's, then the updates'.
-    startxrefs: Vec<u64>,
+    /// Where the signed revision's cross-reference section is (its last `startxref`).
+    startxref: Option<u64>,
+    /// Where the update begins: a /Prev may also name a section inside it.
+    from: u64,
     /// The trailer's /Size: a new object's number must be at least this, or it may stand for an
     /// object of the signed revision that a reader finds and massho does not (in an object
     /// stream, or a reference left dangling on purpose).
@@ -585,20 +587,17 @@ fn signed_revision(objects: &Objects, from: usize, first: usize) -> SignedRevisi
             .and_then(|i| objects.dict(i))
     });
     let numbers = objects.headers[..first].iter().map(|h| h.0).collect();
-    // Every `startxref N` from the signed revision's last one on.
-    let last_signed = signed.windows(9).rposition(|w| w == b"startxref");
-    let startxrefs = last_signed
-        .map(|at| {
-            occurrences(&pdf[at..], b"startxref")
-                .filter_map(|k| Parser::new(pdf, at + k + 9).unsigned())
-                .collect()
-        })
-        .unwrap_or_default();
+    // The signed revision's own `startxref N` (bytes in the update could name any other).
+    let startxref = signed
+        .windows(9)
+        .rposition(|w| w == b"startxref")
+        .and_then(|at| Parser::new(signed, at + 9).unsigned());
     SignedRevision {
         root,
         catalog,
         numbers,
-        startxrefs,
+        startxref,
+        from: from as u64,
         size,
         unreadable,
     }
@@ -723,7 +722,9 @@ fn changed_trailer_dict(d: &Dict, signed: &SignedRevision) -> Option<String> {
         _ => return Some("another /Root than the signed revision's".into()),
     }
     match d.get(b"Prev") {
-        Some(Object::Int(p)) if u64::try_from(*p).is_ok_and(|p| signed.startxrefs.contains(&p)) => {
+        Some(Object::Int(p))
+            if u64::try_from(*p).is_ok_and(|p| Some(p) == signed.startxref || p >= signed.from) =>
+        {
             None
         }
         _ => Some("a /Prev that is not the signed revision's cross-reference section".into()),
