@@ -1117,6 +1117,16 @@ mod tests {
                 "starts at byte 1",
             ),
             (format!("0 {start} {end}"), "3 numbers"),
+            // Two /ByteRange keys: readers disagree on which counts.
+            (
+                format!("0 {start} {end} {}]/ByteRange [0 1 2 3", len - end),
+                "not one array",
+            ),
+            (
+                format!("0 {start} {end} 99999999999999999999"),
+                "non-negative integers",
+            ),
+            (format!("0 {start} {end} -1"), "non-negative integers"),
             (
                 format!("0 {start} {end} {}", len - end - 4),
                 "not the end of a revision",
