@@ -620,3 +620,238 @@ fn truncated_and_bit_flipped_signed_pdfs_are_refused_without_panic() {
         }
     }
 }
+
+/// `pdf` with an incremental update holding `objects` (number, generation, body), a
+/// cross-reference table pointing to exactly those objects and a trailer with `root`.
+fn with_update(pdf: &[u8], objects: &[(u32, u16, String)], root: &str) -> Vec<u8> {
+    let mut out = pdf.to_vec();
+    out.push(b'\n');
+    let mut table = String::from("xref\n0 1\n0000000000 65535 f \n");
+    for (n, g, body) in objects {
+        table.push_str(&format!("{n} 1\n{:010} {g:05} n \n", out.len()));
+        out.extend_from_slice(format!("{n} {g} obj\n{body}\nendobj\n").as_bytes());
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!(
+            "{table}trailer\n<</Size 200 /Root {root} /Prev {}>>\nstartxref\n{xref}\n%%EOF\n",
+            startxref(pdf)
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+fn stream_object(data: &str) -> String {
+    format!("<</Length {}>>\nstream\n{data}\nendstream", data.len())
+}
+
+/// The object number in `/key N 0 R` of the first dictionary holding `marker`.
+fn object_of(pdf: &[u8], marker: &[u8]) -> (u32, String) {
+    let at = find(pdf, marker);
+    let start = pdf[..at].windows(4).rposition(|w| w == b"obj\n").unwrap();
+    let header_start = pdf[..start].iter().rposition(|b| *b == b'\n').unwrap() + 1;
+    let n: u32 = std::str::from_utf8(&pdf[header_start..start])
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let end = start + find(&pdf[start..], b"\nendobj");
+    (
+        n,
+        String::from_utf8_lossy(&pdf[start + 4..end]).into_owned(),
+    )
+}
+
+/// Shadow and incremental-saving attacks on a massho-signed PDF: updates that a reader would
+/// show as different content while each piece looks like validation data, a document
+/// timestamp's field or an updated catalog. Every one is "modified after signing".
+#[test]
+fn updates_that_change_what_is_shown_are_not_taken_for_validation_data() {
+    let pki = Pki::new();
+    let (_dir, pdf) = signed_pdf(&pki, "ec-bundle.pem");
+    let original = std::fs::read(&pdf).unwrap();
+    let anchors = massho::x509::TrustAnchors::load(&[pki.path("ca.pem")]).unwrap();
+    let none = massho::x509::ValidationData::default();
+    let options = massho::x509::VerifyOptions {
+        anchors: &anchors,
+        at: time::OffsetDateTime::now_utc(),
+        tsa_certs: &[],
+        validation: &none,
+    };
+    let judge = |data: &[u8]| massho::pdf::verify_signed_pdf(data, &options).unwrap();
+    assert!(judge(&original).ok());
+    let (page, page_dict) = object_of(&original, b"/Type /Page\n");
+    let contents: u32 = {
+        let at = find(page_dict.as_bytes(), b"/Contents ") + 10;
+        page_dict[at..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let catalog = catalog_of(&original);
+    let catalog_plus = |extra: &str| {
+        catalog
+            .trim_end()
+            .strip_suffix(">>")
+            .map(|open| format!("{open} {extra}>>"))
+            .unwrap()
+    };
+    let forged = stream_object("BT /F1 24 Tf 72 700 Td (NOTHING WAS ERASED) Tj ET");
+    let new_page = page_dict.replace(
+        &format!("/Contents {contents} 0 R"),
+        "/Contents 150 0 R /FT /Sig",
+    );
+    assert_ne!(new_page, page_dict);
+    let attacks: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "the page's content stream redefined (a plain stream, like a DSS certificate)",
+            with_update(&original, &[(contents, 0, forged.clone())], "1 0 R"),
+        ),
+        (
+            "the page's content stream redefined with another generation",
+            with_update(&original, &[(contents, 1, forged.clone())], "1 0 R"),
+        ),
+        (
+            "the page redefined with /FT /Sig and no /Rect (an 'invisible signature field')",
+            with_update(
+                &original,
+                &[(page, 0, new_page.clone()), (150, 0, forged.clone())],
+                "1 0 R",
+            ),
+        ),
+        (
+            "the catalog gains an XFA form through /AcroForm",
+            with_update(
+                &original,
+                &[
+                    (1, 0, catalog_plus("/AcroForm <</Fields [] /XFA 150 0 R>>")),
+                    (150, 0, stream_object("<xdp:xdp/>")),
+                ],
+                "1 0 R",
+            ),
+        ),
+        (
+            "the trailer's /Root moved to a new 'DSS' with an /OpenAction",
+            with_update(
+                &original,
+                &[(
+                    150,
+                    0,
+                    "<</Type /DSS /Pages 2 0 R /OpenAction <</S /JavaScript /JS (app.alert\\(1\\))>>>>"
+                        .into(),
+                )],
+                "150 0 R",
+            ),
+        ),
+        (
+            "a new invisible signature field with a JavaScript action, listed in the form",
+            with_update(
+                &original,
+                &[
+                    (1, 0, catalog_plus("/AcroForm <</Fields [150 0 R] /SigFlags 3>>")),
+                    (
+                        150,
+                        0,
+                        "<</FT /Sig /T (x) /Rect [0 0 0 0] /AA <</K <</S /JavaScript /JS (1)>>>>>>"
+                            .into(),
+                    ),
+                ],
+                "1 0 R",
+            ),
+        ),
+        (
+            "an object stream",
+            with_update(
+                &original,
+                &[(150, 0, format!("<</Type /ObjStm /N 1 /First 6 /Length 12>>\nstream\n{contents} 0 <<>>\nendstream"))],
+                "1 0 R",
+            ),
+        ),
+    ];
+    // The honest update (a DSS and the catalog pointing to it), and variants of it.
+    let honest = with_update(
+        &original,
+        &[
+            (1, 0, catalog_plus("/DSS 150 0 R")),
+            (150, 0, "<</Type /DSS /Certs [151 0 R]>>".into()),
+            (151, 0, stream_object("not a certificate")),
+        ],
+        "1 0 R",
+    );
+    let honest_text = String::from_utf8_lossy(&honest[original.len()..]).into_owned();
+    let varied = |from: &str, to: &str| {
+        assert!(honest_text.contains(from), "{from}");
+        [&original[..], honest_text.replacen(from, to, 1).as_bytes()].concat()
+    };
+    let prev = format!("/Prev {}", startxref(&original));
+    let lang = catalog.find("/Lang").map(|at| {
+        let end = at + catalog[at..].find(')').or(catalog[at..].find('>')).unwrap() + 1;
+        catalog[at..end].to_owned()
+    });
+    let mut attacks = attacks;
+    attacks.extend([
+        (
+            "the update's /Prev pointing to another cross-reference section",
+            varied(&prev, "/Prev 9"),
+        ),
+        (
+            "the update's /Prev pointing elsewhere, with a decoy startxref in a DSS stream",
+            [
+                &original[..],
+                honest_text
+                    .replacen(&prev, "/Prev 9", 1)
+                    .replacen(
+                        &stream_object("not a certificate"),
+                        &stream_object("startxref\n9\n%%EOF"),
+                        1,
+                    )
+                    .as_bytes(),
+            ]
+            .concat(),
+        ),
+        (
+            "the update's trailer adding /Encrypt",
+            varied("/Root 1 0 R", "/Root 1 0 R /Encrypt 150 0 R"),
+        ),
+        (
+            "the catalog gaining an /OpenAction",
+            varied("/Type /Catalog", "/Type /Catalog /OpenAction [3 0 R /Fit]"),
+        ),
+        (
+            "an object header massho does not read (generation past 65535) redefining the content",
+            [
+                &honest[..honest.len() - 6],
+                format!(
+                    "
+{contents} 70000 obj
+{forged}
+endobj
+%%EOF
+"
+                )
+                .as_bytes(),
+            ]
+            .concat(),
+        ),
+    ]);
+    if let Some(lang) = lang {
+        attacks.push(("the catalog losing its /Lang", varied(&lang, "")));
+    }
+    let mut accepted = Vec::new();
+    for (attack, bytes) in attacks {
+        let report = judge(&bytes);
+        let problem = report.problem().unwrap_or_default();
+        if report.ok() || !problem.contains("MODIFIED AFTER SIGNING") {
+            accepted.push(format!("{attack}: {problem}"));
+        }
+    }
+    assert!(accepted.is_empty(), "{accepted:#?}");
+    // The honest update still passes.
+    let report = judge(&honest);
+    assert!(report.ok(), "{:?}", report.problem());
+}

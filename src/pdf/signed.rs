@@ -10,7 +10,7 @@
 
 use std::ops::Range;
 
-use super::syntax::{object_headers, text_string, Dict, Object, Parser};
+use super::syntax::{object_headers, text_string, unreadable_header, Dict, Object, Parser};
 use crate::x509::{
     check_timestamp_token, verify_detached_with, Cert, Crl, Failure, TsaTrust, ValidationData,
     VerifyOptions,
@@ -495,25 +495,138 @@ fn stream_at(objects: &Objects, i: usize) -> Option<Vec<u8>> {
     }
 }
 
+/// What the signed revision (the bytes before `from`) says about itself: its catalog's
+/// reference and dictionary, the trailer's /Info, and where its cross-reference section is.
+struct SignedRevision {
+    root: Option<(u32, u16)>,
+    catalog: Option<Dict>,
+    /// Object numbers defined in the signed bytes: an update may redefine none but the catalog.
+    numbers: std::collections::HashSet<u32>,
+    /// Where the signed revision's cross-reference section is (its last `startxref`).
+    startxref: Option<u64>,
+    /// Where the update begins: a /Prev may also name a section inside it.
+    from: u64,
+    /// The trailer's /Size: a new object's number must be at least this, or it may stand for an
+    /// object of the signed revision that a reader finds and massho does not (in an object
+    /// stream, or a reference left dangling on purpose).
+    size: Option<u64>,
+    /// Why what follows the signed revision cannot be judged, when it cannot.
+    unreadable: Option<String>,
+}
+
+/// More trailers after a signature than any PAdES update needs: past it, refused.
+const MAX_UPDATE_TRAILERS: usize = 64;
+
+/// The first reference in `o` to an object numbered `size` or more.
+fn reference_past(o: &Object, size: u64) -> Option<u32> {
+    match o {
+        Object::Ref(n, _) if u64::from(*n) >= size => Some(*n),
+        Object::Array(items) => items.iter().find_map(|i| reference_past(i, size)),
+        Object::Dict(d) => d.0.iter().find_map(|(_, v)| reference_past(v, size)),
+        _ => None,
+    }
+}
+
+fn signed_revision(objects: &Objects, from: usize, first: usize) -> SignedRevision {
+    let pdf = objects.pdf;
+    let signed = &pdf[..from];
+    // The root as the signed revision's last trailer (or XRef stream) names it.
+    let trailer_root = signed
+        .windows(7)
+        .rposition(|w| w == b"trailer")
+        .and_then(|at| match Parser::new(signed, at + 7).object() {
+            Ok(Object::Dict(d)) => Some(d),
+            _ => None,
+        });
+    let xref_stream_root = || {
+        (0..first)
+            .rev()
+            .filter_map(|i| objects.dict(i))
+            .find(|d| d.name(b"Type") == Some(b"XRef"))
+    };
+    let last_trailer = trailer_root.or_else(xref_stream_root);
+    let root = last_trailer.as_ref().and_then(|d| match d.get(b"Root") {
+        Some(Object::Ref(n, g)) => Some((*n, *g)),
+        _ => None,
+    });
+    let size = last_trailer.as_ref().and_then(|d| match d.get(b"Size") {
+        Some(Object::Int(n)) => u64::try_from(*n).ok(),
+        _ => None,
+    });
+    let mut unreadable = None;
+    for i in 0..first {
+        let Some(d) = objects.dict(i) else { continue };
+        if d.name(b"Type") == Some(b"ObjStm") {
+            unreadable = Some(format!(
+                "cannot check: the signed revision keeps objects in an object stream (object {}), which massho does not read, so an update after it cannot be told apart from a change",
+                objects.headers[i].0
+            ));
+            break;
+        }
+        if let Some(n) = size.and_then(|size| reference_past(&Object::Dict(d), size)) {
+            unreadable = Some(format!(
+                "cannot check: the signed revision refers to object {n}, past its /Size, which an update could define"
+            ));
+            break;
+        }
+    }
+    if size.is_none() {
+        unreadable =
+            Some("cannot check: the signed revision's trailer has no readable /Size".into());
+    }
+    if let Some(at) = unreadable_header(&pdf[from..]) {
+        unreadable = Some(format!(
+            "cannot check: an object header massho cannot read at byte {}",
+            from + at
+        ));
+    }
+    let catalog = root.and_then(|(n, g)| {
+        objects.headers[..first]
+            .iter()
+            .rposition(|h| h.0 == n && h.1 == g)
+            .and_then(|i| objects.dict(i))
+    });
+    let numbers = objects.headers[..first].iter().map(|h| h.0).collect();
+    // The signed revision's own `startxref N` (bytes in the update could name any other).
+    let startxref = signed
+        .windows(9)
+        .rposition(|w| w == b"startxref")
+        .and_then(|at| Parser::new(signed, at + 9).unsigned());
+    SignedRevision {
+        root,
+        catalog,
+        numbers,
+        startxref,
+        from: from as u64,
+        size,
+        unreadable,
+    }
+}
+
 /// What the objects after byte `from` are, and whether PAdES allows them after a signature:
-/// a DSS dictionary (and the streams of certificates and CRLs it points to), a document
-/// timestamp with its invisible field, a catalog that adds them, and the cross-reference.
+/// new objects that are a DSS dictionary (and the streams of certificates and CRLs it points
+/// to), a document timestamp with its invisible field, and cross-references; the signed
+/// catalog redefined only to add them. Any other object, and any redefinition of an object of
+/// the signed revision (whatever its generation), is a change: a reader would show it.
 fn classify_appended(objects: &Objects, from: usize) -> Appended {
     let mut holds = Vec::new();
     let mut allowed = true;
     let mut changes = 0usize;
     let first = objects.headers.partition_point(|h| h.2 < from);
-    // The pages of the signed revision: an appended catalog must keep them.
-    let signed_pages = (0..first)
-        .rev()
-        .filter_map(|i| objects.dict(i))
-        .find(|d| d.name(b"Type") == Some(b"Catalog"))
-        .and_then(|d| d.get(b"Pages").cloned());
+    let signed = signed_revision(objects, from, first);
     for i in first..objects.headers.len() {
-        let n = objects.headers[i].0;
-        let what = objects
-            .dict(i)
-            .and_then(|d| kind_of_appended(&d, signed_pages.as_ref()));
+        let (n, g, _, _) = objects.headers[i];
+        let dict = objects.dict(i);
+        let what = if signed.numbers.contains(&n) {
+            // Only the catalog may be redefined, under its own number and generation.
+            dict.filter(|_| signed.root == Some((n, g)))
+                .and_then(|d| catalog_update(&d, &signed))
+        } else if signed.size.is_none_or(|size| u64::from(n) < size) {
+            // A number the signed revision's cross-reference covers: not a new object.
+            None
+        } else {
+            dict.and_then(|d| kind_of_appended(&d, &signed))
+        };
         match what {
             Some(kind) => {
                 if !holds.contains(&kind.to_owned()) {
@@ -524,7 +637,13 @@ fn classify_appended(objects: &Objects, from: usize) -> Appended {
                 allowed = false;
                 changes += 1;
                 if changes <= 8 {
-                    holds.push(format!("object {n}, which changes the document"));
+                    holds.push(if signed.numbers.contains(&n) {
+                        format!("object {n}, which redefines an object of the signed revision")
+                    } else if signed.size.is_none_or(|size| u64::from(n) < size) {
+                        format!("object {n}, a number the signed revision already covers")
+                    } else {
+                        format!("object {n}, which changes the document")
+                    });
                 }
             }
         }
@@ -538,6 +657,14 @@ fn classify_appended(objects: &Objects, from: usize) -> Appended {
         allowed = false;
         holds.push(problem);
     }
+    if let Some(problem) = changed_trailer(objects.pdf, from, &signed) {
+        allowed = false;
+        holds.push(problem);
+    }
+    if let Some(problem) = &signed.unreadable {
+        allowed = false;
+        holds.push(problem.clone());
+    }
     if first == objects.headers.len() {
         // Bytes that are no PDF object (a trailer alone, or anything at all): a reader may
         // still act on them.
@@ -547,6 +674,60 @@ fn classify_appended(objects: &Objects, from: usize) -> Appended {
         bytes: (objects.pdf.len() - from) as u64,
         allowed,
         holds,
+    }
+}
+
+/// The first trailer after byte `from` that a reader would take to another document: another
+/// /Root, an /Encrypt, a /Prev into anything but the signed revision's (or an update's)
+/// cross-reference section, or one that cannot be read.
+fn changed_trailer(pdf: &[u8], from: usize, signed: &SignedRevision) -> Option<String> {
+    for (count, k) in occurrences(&pdf[from..], b"trailer").enumerate() {
+        let at = from + k;
+        if count == MAX_UPDATE_TRAILERS {
+            return Some(format!(
+                "more than {MAX_UPDATE_TRAILERS} trailers, which massho does not read"
+            ));
+        }
+        let Ok(Object::Dict(d)) = Parser::new(pdf, at + 7).object() else {
+            return Some(format!("an unreadable trailer at byte {at}"));
+        };
+        if let Some(problem) = changed_trailer_dict(&d, signed) {
+            return Some(format!("a trailer at byte {at} with {problem}"));
+        }
+    }
+    None
+}
+
+/// What in a trailer (or XRef stream) dictionary of an update departs from the signed
+/// revision, if anything.
+fn changed_trailer_dict(d: &Dict, signed: &SignedRevision) -> Option<String> {
+    let known = [
+        &b"Size"[..],
+        b"Root",
+        b"Info",
+        b"Prev",
+        b"ID",
+        b"Type",
+        b"W",
+        b"Index",
+        b"Length",
+        b"Filter",
+        b"DecodeParms",
+    ];
+    if let Some(k) = d.keys().find(|k| !known.contains(k)) {
+        return Some(format!("/{}", String::from_utf8_lossy(k)));
+    }
+    match (d.get(b"Root"), signed.root) {
+        (Some(Object::Ref(n, g)), Some(root)) if (*n, *g) == root => {}
+        _ => return Some("another /Root than the signed revision's".into()),
+    }
+    match d.get(b"Prev") {
+        Some(Object::Int(p))
+            if u64::try_from(*p).is_ok_and(|p| Some(p) == signed.startxref || p >= signed.from) =>
+        {
+            None
+        }
+        _ => Some("a /Prev that is not the signed revision's cross-reference section".into()),
     }
 }
 
@@ -682,39 +863,140 @@ fn foreign_references(objects: &Objects, from: usize, first: usize) -> Option<St
     None
 }
 
-/// The name of an object PAdES allows after a signature, `None` for anything else.
-fn kind_of_appended(d: &Dict, signed_pages: Option<&Object>) -> Option<&'static str> {
+/// Whether every key of `d` is one of `keys`.
+fn only_keys(d: &Dict, keys: &[&[u8]]) -> bool {
+    d.keys().all(|k| keys.contains(&k))
+}
+
+/// Two objects alike but for where their strings stand in the file.
+fn same(a: &Object, b: &Object) -> bool {
+    match (a, b) {
+        (Object::Str { bytes: x, .. }, Object::Str { bytes: y, .. }) => x == y,
+        (Object::Array(x), Object::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
+        (Object::Dict(x), Object::Dict(y)) => same_dict(x, y, &[]),
+        _ => a == b,
+    }
+}
+
+/// Two dictionaries alike but for the keys in `except` (every entry compared, duplicates too).
+fn same_dict(x: &Dict, y: &Dict, except: &[&[u8]]) -> bool {
+    let entries = |d: &'_ Dict| -> Vec<(Vec<u8>, Object)> {
+        let mut e: Vec<_> =
+            d.0.iter()
+                .filter(|(k, _)| !except.contains(&k.as_slice()))
+                .cloned()
+                .collect();
+        e.sort_by(|a, b| a.0.cmp(&b.0));
+        e
+    };
+    let (a, b) = (entries(x), entries(y));
+    a.len() == b.len()
+        && a.iter()
+            .zip(&b)
+            .all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
+}
+
+/// The signed catalog redefined to add a DSS or a document timestamp's field: every other
+/// entry as signed (pages, names, actions, optional content, outlines...), and its form only
+/// gaining fields that are new objects (each judged on its own as an invisible signature field).
+fn catalog_update(d: &Dict, signed: &SignedRevision) -> Option<&'static str> {
+    let old = signed.catalog.as_ref()?;
+    if !same_dict(d, old, &[b"DSS", b"AcroForm", b"Version", b"Extensions"]) {
+        return None;
+    }
+    if !matches!(d.get(b"DSS"), None | Some(Object::Ref(..))) {
+        return None;
+    }
+    match (d.get(b"AcroForm"), old.get(b"AcroForm")) {
+        (None, None) => {}
+        (Some(new), Some(was)) if same(new, was) => {}
+        (Some(Object::Dict(form)), was) => {
+            let was_form = match was {
+                Some(Object::Dict(f)) => f.clone(),
+                None => Dict::default(),
+                Some(_) => return None,
+            };
+            if !same_dict(form, &was_form, &[b"Fields", b"SigFlags"])
+                || !matches!(form.get(b"SigFlags"), None | Some(Object::Int(_)))
+            {
+                return None;
+            }
+            let fields = |f: &Dict| match f.get(b"Fields") {
+                Some(Object::Array(a)) => Some(a.clone()),
+                None => Some(Vec::new()),
+                Some(_) => None,
+            };
+            let (new_fields, old_fields) = (fields(form)?, fields(&was_form)?);
+            // The signed fields all kept; any other is a new object.
+            let kept = old_fields
+                .iter()
+                .all(|o| new_fields.iter().any(|n| same(n, o)));
+            let added_new = new_fields.iter().all(|f| {
+                old_fields.iter().any(|o| same(f, o))
+                    || matches!(f, Object::Ref(n, _) if !signed.numbers.contains(n))
+            });
+            if !kept || !added_new {
+                return None;
+            }
+        }
+        _ => return None,
+    }
+    Some("an updated catalog (only /DSS or a timestamp's field added)")
+}
+
+/// The name of a new object PAdES allows after a signature, `None` for anything else.
+fn kind_of_appended(d: &Dict, signed: &SignedRevision) -> Option<&'static str> {
     let data_keys = [&b"Length"[..], b"Filter", b"DecodeParms"];
     match d.name(b"Type") {
-        Some(b"DSS") => Some("validation data (DSS)"),
-        Some(b"VRI") => Some("validation data (VRI)"),
-        Some(b"DocTimeStamp") => Some("a document timestamp"),
-        Some(b"XRef") => Some("a cross-reference stream"),
-        // A catalog that only gains the DSS and the timestamp's field: its pages stay those
-        // of the signed revision.
-        Some(b"Catalog")
-            if d.keys().all(|k| {
-                [
-                    &b"Type"[..],
-                    b"Pages",
-                    b"DSS",
-                    b"AcroForm",
-                    b"Lang",
-                    b"Version",
-                    b"Extensions",
-                ]
-                .contains(&k)
-            }) =>
+        Some(b"DSS") if only_keys(d, &[b"Type", b"Certs", b"CRLs", b"OCSPs", b"VRI"]) => {
+            Some("validation data (DSS)")
+        }
+        Some(b"VRI") if only_keys(d, &[b"Type", b"Cert", b"CRL", b"OCSP", b"TU", b"TS"]) => {
+            Some("validation data (VRI)")
+        }
+        Some(b"DocTimeStamp")
+            if only_keys(
+                d,
+                &[
+                    b"Type",
+                    b"Filter",
+                    b"SubFilter",
+                    b"ByteRange",
+                    b"Contents",
+                    b"M",
+                    b"Name",
+                    b"Reason",
+                    b"Location",
+                    b"ContactInfo",
+                    b"Prop_Build",
+                ],
+            ) =>
         {
-            (matches!(d.get(b"Pages"), Some(p @ Object::Ref(..)) if Some(p) == signed_pages))
-                .then_some("an updated catalog (same pages)")
+            Some("a document timestamp")
         }
-        // An invisible signature field for a document timestamp.
-        _ if d.name(b"FT") == Some(b"Sig") && invisible(d) => Some("an invisible signature field"),
+        Some(b"XRef") if changed_trailer_dict(d, signed).is_none() => {
+            Some("a cross-reference stream")
+        }
+        // An invisible signature field for a document timestamp: no appearance, no action,
+        // no kids.
+        None | Some(b"Annot")
+            if d.name(b"FT") == Some(b"Sig")
+                && invisible(d)
+                && matches!(d.name(b"Subtype"), None | Some(b"Widget"))
+                && only_keys(
+                    d,
+                    &[
+                        b"FT", b"T", b"V", b"Type", b"Subtype", b"Rect", b"F", b"P", b"TU", b"Ff",
+                        b"Lock", b"SV",
+                    ],
+                ) =>
+        {
+            Some("an invisible signature field")
+        }
         // A certificate or CRL stream of the DSS: data, no type.
-        None if d.keys().all(|k| data_keys.contains(&k)) && d.has(b"Length") => {
-            Some("validation data streams")
-        }
+        None if only_keys(d, &data_keys) && d.has(b"Length") => Some("validation data streams"),
         _ => None,
     }
 }
@@ -751,6 +1033,46 @@ mod tests {
         assert_eq!(readable_date("D:2026"), "D:2026");
         assert_eq!(readable_date("D:20261201142513+0"), "D:20261201142513+0");
         assert_eq!(readable_date("ｘ"), "ｘ");
+    }
+
+    /// A signed revision massho cannot see whole (objects in an object stream, a reference
+    /// past /Size) makes any update after it "cannot check", even one that looks like a DSS;
+    /// so does a new object under a number the signed cross-reference already covers.
+    #[test]
+    fn updates_after_what_massho_cannot_read_are_not_allowed() {
+        let update = "5 0 obj\n<</Type /DSS>>\nendobj\nxref\n0 1\n0000000000 65535 f \ntrailer\n<</Size 6 /Root 1 0 R /Prev 40>>\nstartxref\n0\n%%EOF\n";
+        let judge = |signed: &str, update: &str| {
+            let pdf = format!("{signed}{update}");
+            classify_appended(&Objects::new(pdf.as_bytes()), signed.len())
+        };
+        let plain = "%PDF-1.7\n1 0 obj\n<</Type /Catalog /Pages 2 0 R>>\nendobj\n2 0 obj\n<</Type /Pages /Kids [] /Count 0>>\nendobj\nxref\ntrailer\n<</Size 5 /Root 1 0 R>>\nstartxref\n40\n%%EOF\n";
+        let ok = judge(plain, update);
+        assert!(ok.allowed, "{ok:?}");
+        let in_stream = plain.replace(
+            "2 0 obj\n<</Type /Pages",
+            "3 0 obj\n<</Type /ObjStm /N 0 /First 0 /Length 0>>\nstream\n\nendstream\nendobj\n2 0 obj\n<</Type /Pages",
+        );
+        let dangling = plain.replace("/Kids []", "/Kids [9 0 R]");
+        for (signed, update, wants) in [
+            (in_stream.as_str(), update, "object stream"),
+            (dangling.as_str(), update, "refers to object 9"),
+            (
+                plain,
+                &update.replace("5 0 obj", "4 0 obj"),
+                "already covers",
+            ),
+            (
+                plain,
+                &update.replace("/Root 1 0 R", "/Root 5 0 R"),
+                "another /Root",
+            ),
+        ] {
+            let verdict = judge(signed, update);
+            assert!(
+                !verdict.allowed && verdict.holds.join("; ").contains(wants),
+                "{wants}: {verdict:?}"
+            );
+        }
     }
 
     #[test]
@@ -795,6 +1117,16 @@ mod tests {
                 "starts at byte 1",
             ),
             (format!("0 {start} {end}"), "3 numbers"),
+            // Two /ByteRange keys: readers disagree on which counts.
+            (
+                format!("0 {start} {end} {}]/ByteRange [0 1 2 3", len - end),
+                "not one array",
+            ),
+            (
+                format!("0 {start} {end} 99999999999999999999"),
+                "non-negative integers",
+            ),
+            (format!("0 {start} {end} -1"), "non-negative integers"),
             (
                 format!("0 {start} {end} {}", len - end - 4),
                 "not the end of a revision",

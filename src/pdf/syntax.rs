@@ -405,6 +405,36 @@ pub fn object_headers(data: &[u8], range: Range<usize>) -> Vec<(u32, u16, usize,
     found
 }
 
+/// The offset of the first `obj` keyword in `data` that follows digits, as an object header
+/// does, but that [`object_headers`] does not read (a number past `u32`, a generation past
+/// `u16`, no white space before `obj`): a lenient reader may still take it for an object.
+pub fn unreadable_header(data: &[u8]) -> Option<usize> {
+    let found = object_headers(data, 0..data.len());
+    let mut i = 0;
+    while i + 3 <= data.len() {
+        if &data[i..i + 3] == b"obj"
+            && (i + 3 == data.len() || !is_regular(data[i + 3]))
+            && i > 0
+            && (is_white(data[i - 1]) || data[i - 1].is_ascii_digit())
+        {
+            let before = data[..i]
+                .iter()
+                .rposition(|b| !is_white(*b))
+                .map_or(i, |p| p + 1);
+            let digits = data[..before]
+                .iter()
+                .rev()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            if digits > 0 && found.binary_search_by_key(&(i + 3), |h| h.3).is_err() {
+                return Some(before - digits);
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Where `N G ` before the `obj` at `obj_at` begins, if it is there.
 fn header_start(data: &[u8], obj_at: usize) -> Option<usize> {
     let mut i = obj_at;
@@ -479,6 +509,15 @@ mod tests {
         assert_eq!(text_string(b"\xfe\xff\x30\x7b"), "\u{307b}");
         assert_eq!(text_string(b"\xfe\xff\x30"), "\u{3000}");
         assert!(object_headers(b"obj 1 obj", 0..9).is_empty());
+    }
+
+    #[test]
+    fn headers_massho_cannot_read_are_found() {
+        assert_eq!(unreadable_header(b"1 0 obj\n<<>>\nendobj\n"), None);
+        assert!(unreadable_header(b"x\n5 70000 obj\n<<>>").is_some());
+        assert!(unreadable_header(b"x\n99999999999 0 obj <<>>").is_some());
+        assert!(unreadable_header(b"x 5 0obj <<>>").is_some());
+        assert_eq!(unreadable_header(b"<</A 1>> endobj"), None);
     }
 
     #[test]
