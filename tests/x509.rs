@@ -1023,3 +1023,78 @@ fn a_timestamp_goes_into_what_openssl_signs_too() {
     assert_exit(&out, 0);
     assert_eq!(verdict(&out)["x509_tsa"], "CN=massho test TSA");
 }
+
+/// Attack: the TSA's key is compromised and its certificate revoked; the thief writes tokens
+/// with a genTime before the revocation. The genTime is only the TSA's word, so a revocation of
+/// the TSA, whatever its date, refuses the token (unlike a signer revoked after a verified
+/// timestamp). Before the fix, the token's own time excused the TSA's revocation.
+#[test]
+fn a_revoked_tsa_is_refused_even_when_revoked_after_its_own_gen_time() {
+    let pki = Pki::new();
+    let url = tsa::serve_http(pki.dir.path(), "tsa_trusted", false);
+    let (_d, json) = example_certificate();
+    assert_exit(
+        &sign_x509_with(&pki, &json, "ec-bundle.pem", false, &["--tsa-url", &url]),
+        0,
+    );
+    // The root's CRL, revoking nothing yet: the TSA is checked and good.
+    pki.crls();
+    let out = verify_with(
+        &pki,
+        &json,
+        &["ca.pem"],
+        &["--crl", pki.path("ca.crl").to_str().unwrap()],
+    );
+    assert_exit(&out, 0);
+    // Revoked strictly after the token's second, in the root's database.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    pki.openssl(
+        "ca -batch -config openssl.cnf -name root_ca -revoke tsa.pem -crl_reason keyCompromise",
+    );
+    pki.openssl("ca -batch -config openssl.cnf -name root_ca -gencrl -crldays 1 -out ca.crl");
+    let p = problem(&verify_with(
+        &pki,
+        &json,
+        &["ca.pem"],
+        &["--crl", pki.path("ca.crl").to_str().unwrap()],
+    ));
+    assert!(
+        p.contains("CN=massho test TSA") && p.contains("revoked"),
+        "{p}"
+    );
+}
+
+/// Attack: a TSA certificate the auditor trusts directly (`--tsa-cert`, or among the `--ca`
+/// files) signs tokens outside its validity period. Trusted as given does not mean valid at any
+/// time: refused however the certificate is trusted (this held before the review too).
+#[test]
+fn a_directly_trusted_tsa_certificate_must_be_valid_at_the_tokens_time() {
+    let pki = Pki::new();
+    // The TSA's certificate replaced by one for the same key that expired in 2020.
+    pki.openssl(
+        "ca -batch -config openssl.cnf -name root_ca -notext -startdate 20200101000000Z \
+         -enddate 20200201000000Z -extfile openssl.cnf -extensions tsa_ext -in tsa.csr -out tsa.pem",
+    );
+    let url = tsa::serve_http(pki.dir.path(), "tsa_trusted", false);
+    let (_d, json) = example_certificate();
+    let out = sign_x509_with(&pki, &json, "ec-bundle.pem", false, &["--tsa-url", &url]);
+    if out.status.success() {
+        // Chained to the root: the path is checked at the token's time and refused.
+        let p = problem(&verify_with(&pki, &json, &["ca.pem"], &[]));
+        assert!(p.contains("outside the TSA certificate's validity"), "{p}");
+        // Given itself, with --tsa-cert or as a CA file: still refused.
+        let p = problem(&verify_with(
+            &pki,
+            &json,
+            &["ca.pem"],
+            &["--tsa-cert", pki.path("tsa.pem").to_str().unwrap()],
+        ));
+        assert!(p.contains("outside the TSA certificate's validity"), "{p}");
+        let p = problem(&verify_with(&pki, &json, &["ca.pem", "tsa.pem"], &[]));
+        assert!(p.contains("outside the TSA certificate's validity"), "{p}");
+    } else {
+        // massho refused the token when signing: nothing expired was accepted.
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("validity"), "{err}");
+    }
+}

@@ -1,8 +1,10 @@
 //! Checking a signature timestamp (CAdES-B-T) inside a `.p7s`: the token stamps SHA-256 of this
 //! very signature value, the TSA's signature on it verifies with a certificate carrying the
 //! critical timeStamping usage, and that certificate is trusted: given directly (`--tsa-cert`)
-//! or chaining to the trust anchors (`--ca`) at the token's time, and not revoked by then
-//! according to the CRLs at hand.
+//! or chaining to the trust anchors (`--ca`) at the token's time (any TSA certificate is held to
+//! its validity period there, `timestamp::verify_tsa_signature`), and not revoked at all according to the CRLs at
+//! hand: the genTime is the TSA's own claim, so a revocation of the TSA dated after it does not
+//! stand aside as a signer's revocation after a verified timestamp does.
 
 use sha2::{Digest, Sha256};
 
@@ -100,11 +102,14 @@ pub(crate) fn check(
             },
         )?
     };
+    // The genTime is the TSA's own word: a TSA whose key was revoked (perhaps compromised) can
+    // write any time before its revocation. So the TSA's path gets no benefit of a timestamp:
+    // any revocation listed for it refuses the token, whatever its date.
     revocation::check_path(
         &path,
         trust.crls,
         gen_time.unix_timestamp(),
-        true,
+        false,
         trust.now.unix_timestamp(),
     )
     .map_err(|e| match e {
