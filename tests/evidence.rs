@@ -974,3 +974,54 @@ fn a_revoked_contractors_signature_is_refused_and_the_crls_used_are_kept() {
     // The chain, the state and every stored file check out.
     s.ok(&["ledger", "verify"]);
 }
+
+/// Attack: an insider with write access to the store replaces a stored file with something
+/// that is not a stored file: a symbolic link to a copy with the same bytes (which the insider
+/// can change at any later time), a FIFO (a reader waits for a writer forever), a link to
+/// /dev/zero (never ends), a directory. `ledger verify` names each and exits 1; before the
+/// review a link to a same-content copy passed as intact, and a FIFO made verify hang.
+#[test]
+fn a_stored_file_swapped_for_a_link_a_fifo_or_a_directory_is_named_not_followed() {
+    let s = Scratch::new();
+    s.ok(&["media", "register", "HDD-1", "--kind", "hdd"]);
+    let bytes = b"PNG scan of the shredder receipt";
+    let scan = s.file("receipt.png", bytes);
+    s.ok(&[
+        "media",
+        "evidence",
+        "HDD-1",
+        scan.to_str().unwrap(),
+        "--kind",
+        "other",
+    ]);
+    s.ok(&["ledger", "verify"]);
+    let stored = s.stored(bytes);
+    make_writable(&stored);
+    fs::remove_file(&stored).unwrap();
+
+    let expect_problem = |what: &str| {
+        let out = s.m(&["ledger", "verify"]);
+        assert_exit(&out, 1);
+        let t = text(&out);
+        assert!(
+            t.contains("receipt.png") && t.contains("cannot be read") && t.contains(what),
+            "{t}"
+        );
+    };
+    std::os::unix::fs::symlink(&scan, &stored).unwrap();
+    expect_problem("symbolic link");
+    fs::remove_file(&stored).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &stored).unwrap();
+    expect_problem("symbolic link");
+    fs::remove_file(&stored).unwrap();
+    let mkfifo = run(Command::new("mkfifo").arg(&stored));
+    assert!(mkfifo.status.success(), "{}", describe_output(&mkfifo));
+    expect_problem("not a regular file");
+    fs::remove_file(&stored).unwrap();
+    fs::create_dir(&stored).unwrap();
+    expect_problem("not a regular file");
+    // The same bytes put back as a file: intact again.
+    fs::remove_dir(&stored).unwrap();
+    fs::write(&stored, bytes).unwrap();
+    s.ok(&["ledger", "verify"]);
+}
