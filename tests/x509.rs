@@ -1062,6 +1062,33 @@ fn a_revoked_tsa_is_refused_even_when_revoked_after_its_own_gen_time() {
         p.contains("CN=massho test TSA") && p.contains("revoked"),
         "{p}"
     );
+    // Trusting the revoked TSA's certificate directly does not un-revoke it: with --tsa-cert,
+    // or given among the --ca files, the root's CRL still speaks for it.
+    let p = problem(&verify_with(
+        &pki,
+        &json,
+        &["ca.pem"],
+        &[
+            "--crl",
+            pki.path("ca.crl").to_str().unwrap(),
+            "--tsa-cert",
+            pki.path("tsa.pem").to_str().unwrap(),
+        ],
+    ));
+    assert!(
+        p.contains("CN=massho test TSA") && p.contains("revoked"),
+        "{p}"
+    );
+    let p = problem(&verify_with(
+        &pki,
+        &json,
+        &["ca.pem", "tsa.pem"],
+        &["--crl", pki.path("ca.crl").to_str().unwrap()],
+    ));
+    assert!(
+        p.contains("CN=massho test TSA") && p.contains("revoked"),
+        "{p}"
+    );
 }
 
 /// Attack: a TSA certificate the auditor trusts directly (`--tsa-cert`, or among the `--ca`

@@ -90,7 +90,10 @@ pub(crate) fn check(
     pool.extend(trust.intermediates.iter().cloned());
     // A TSA certificate given itself (--tsa-cert, or among the --ca files) is trusted as it is.
     let path = if trust.tsa_certs.iter().any(|c| c.der == tsa.der) || trust.anchors.contains(&tsa) {
-        vec![tsa.clone()]
+        // Trusted as given; but when it also chains to the anchors, its issuer's CRLs at hand
+        // still speak for it: trusting a certificate directly does not un-revoke it.
+        path::validate_for(&tsa, &pool, trust.anchors, gen_time, LeafUse::Timestamping)
+            .unwrap_or_else(|_| vec![tsa.clone()])
     } else {
         path::validate_for(&tsa, &pool, trust.anchors, gen_time, LeafUse::Timestamping).map_err(
             |e| {
