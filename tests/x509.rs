@@ -1125,3 +1125,73 @@ fn a_directly_trusted_tsa_certificate_must_be_valid_at_the_tokens_time() {
         assert!(err.contains("validity"), "{err}");
     }
 }
+
+/// Attacks with crafted issuers, each refused: a contractor's own (non-CA) signing certificate
+/// issuing a certificate for a second key, and a CRL that is named after the intermediate but
+/// signed by an impostor's key (the impostor CA has the intermediate's exact name), which a
+/// revoked contractor would slip in to look unrevoked.
+#[test]
+fn a_path_through_a_non_ca_and_a_crl_from_a_namesake_ca_are_refused() {
+    let pki = Pki::new();
+    // The P-256 signer (CA:false, no keyCertSign) issues a certificate for the encipher key.
+    pki.openssl(
+        "req -new -key encipher.key -out sub.csr -subj /CN=sub\\ signer -config openssl.cnf",
+    );
+    pki.openssl(
+        "x509 -req -in sub.csr -CA ec.pem -CAkey ec.key -CAcreateserial -out sub.pem -days 30 \
+         -extfile openssl.cnf -extensions signer_ext",
+    );
+    pki.write("sub.key", &pki.read("encipher.key"));
+    pki.concat_pub("chain.pem", &["ec.pem", "inter.pem"]);
+    let (_d, json) = example_certificate();
+    pki.openssl(&format!(
+        "cms -sign -binary -md sha256 -cades -outform DER -signer sub.pem -inkey sub.key \
+         -certfile chain.pem -in {} -out {}",
+        json.display(),
+        p7s_of(&json).display()
+    ));
+    let p = problem(&verify_with(&pki, &json, &["ca.pem"], &[]));
+    assert!(
+        p.contains("not a CA") && p.contains("CN=P-256 signer"),
+        "{p}"
+    );
+
+    // The impostor: a self-made CA named exactly like the intermediate, and its CRL (from the
+    // intermediate's database before any revocation, so it lists nobody).
+    pki.openssl(
+        "req -x509 -new -newkey rsa:2048 -nodes -keyout fake.key \
+         -out fake.pem -days 30 -subj /CN=massho\\ test\\ intermediate -config openssl.cnf \
+         -extensions inter_ext",
+    );
+    pki.openssl(
+        "ca -batch -config openssl.cnf -gencrl -crldays 1 -cert fake.pem -keyfile fake.key -out fake.crl",
+    );
+    let (_d2, signed) = example_certificate();
+    assert_exit(&sign_x509(&pki, &signed, "revoked-bundle.pem", false), 0);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    pki.revoke("revoked");
+    pki.crls();
+    // The genuine CRL: REVOKED.
+    let p = problem(&verify_with(
+        &pki,
+        &signed,
+        &["ca.pem"],
+        &["--crl", pki.path("inter.crl").to_str().unwrap()],
+    ));
+    assert!(p.contains("REVOKED"), "{p}");
+    // The namesake's CRL alone, or beside the genuine one: refused, never taken as "not listed".
+    for crls in [
+        &["fake.crl"][..],
+        &["fake.crl", "inter.crl"],
+        &["inter.crl", "fake.crl"],
+    ] {
+        let mut args = Vec::new();
+        for c in crls {
+            args.push("--crl".to_owned());
+            args.push(pki.path(c).to_str().unwrap().to_owned());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let p = problem(&verify_with(&pki, &signed, &["ca.pem"], &args));
+        assert!(p.contains("not signed by that CA's key"), "{p}");
+    }
+}
