@@ -1195,3 +1195,79 @@ fn a_path_through_a_non_ca_and_a_crl_from_a_namesake_ca_are_refused() {
         assert!(p.contains("not signed by that CA's key"), "{p}");
     }
 }
+
+/// `p7s` with its SignerInfo's unsigned attributes replaced by one signature-timestamp
+/// attribute holding `tokens` (as a forger with a hex editor would splice them in).
+fn with_tokens(p7s: &[u8], tokens: &[&[u8]]) -> Vec<u8> {
+    use der::{Decode, Encode};
+    let info = cms::content_info::ContentInfo::from_der(p7s).unwrap();
+    let mut sd: cms::signed_data::SignedData = info.content.decode_as().unwrap();
+    let mut signers: Vec<cms::signed_data::SignerInfo> =
+        sd.signer_infos.0.iter().cloned().collect();
+    let values: Vec<der::Any> = tokens
+        .iter()
+        .map(|t| der::Any::from_der(t).unwrap())
+        .collect();
+    let attr = x509_cert::attr::Attribute {
+        oid: der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.14"),
+        values: der::asn1::SetOfVec::try_from(values).unwrap(),
+    };
+    signers[0].unsigned_attrs = Some(der::asn1::SetOfVec::try_from(vec![attr]).unwrap());
+    sd.signer_infos =
+        cms::signed_data::SignerInfos(der::asn1::SetOfVec::try_from(signers).unwrap());
+    let info = cms::content_info::ContentInfo {
+        content_type: info.content_type,
+        content: der::Any::encode_from(&sd).unwrap(),
+    };
+    info.to_der().unwrap()
+}
+
+/// Attacks on the signature timestamp of a `.p7s`: a genuine token of the trusted TSA taken from
+/// another signature (over the same document, by another key), and two tokens where massho checks
+/// one. A revoked contractor would use the first to backdate a signature made after the
+/// revocation. Both are refused, and the untouched `.p7s` still verifies.
+#[test]
+fn a_token_for_another_signature_or_two_tokens_are_refused() {
+    let pki = Pki::new();
+    let url = tsa::serve_http(pki.dir.path(), "tsa_trusted", false);
+    let (_d1, early) = example_certificate();
+    assert_exit(
+        &sign_x509_with(&pki, &early, "ec-bundle.pem", false, &["--tsa-url", &url]),
+        0,
+    );
+    let early_token =
+        massho::x509::signature_timestamp_tokens(&std::fs::read(p7s_of(&early)).unwrap())
+            .unwrap()
+            .remove(0);
+    // The same document signed with the other key: another signature value. (massho's ECDSA is
+    // deterministic, so the same key over the same bytes would give the same value, which the
+    // early token then rightly stamps.)
+    let (_d2, late) = copy_of(&early);
+    assert_exit(
+        &sign_x509_with(&pki, &late, "rsa.p12", true, &["--tsa-url", &url]),
+        0,
+    );
+    let late_p7s = std::fs::read(p7s_of(&late)).unwrap();
+    let late_token = massho::x509::signature_timestamp_tokens(&late_p7s)
+        .unwrap()
+        .remove(0);
+    assert_ne!(early_token, late_token);
+    // Re-encoding with the token it had changes nothing that matters: it still verifies.
+    std::fs::write(p7s_of(&late), with_tokens(&late_p7s, &[&late_token])).unwrap();
+    assert_exit(&verify_with(&pki, &late, &["ca.pem"], &[]), 0);
+
+    std::fs::write(p7s_of(&late), with_tokens(&late_p7s, &[&early_token])).unwrap();
+    let p = problem(&verify_with(&pki, &late, &["ca.pem"], &[]));
+    assert!(p.contains("not this signature"), "{p}");
+
+    std::fs::write(
+        p7s_of(&late),
+        with_tokens(&late_p7s, &[&late_token, &early_token]),
+    )
+    .unwrap();
+    let p = problem(&verify_with(&pki, &late, &["ca.pem"], &[]));
+    assert!(
+        p.contains("signature timestamps") || p.contains("one value"),
+        "{p}"
+    );
+}
