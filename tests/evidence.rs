@@ -1025,3 +1025,41 @@ fn a_stored_file_swapped_for_a_link_a_fifo_or_a_directory_is_named_not_followed(
     fs::write(&stored, bytes).unwrap();
     s.ok(&["ledger", "verify"]);
 }
+
+/// Attack: replay the TSA's reply for one ledger's archive request into another ledger that
+/// records the very same evidence (a second station, or a rebuilt copy of the history). The
+/// archive message names the ledger id and the head, so the reply answers no request there:
+/// refused (exit 3), nothing recorded; the ledger it was asked for takes it.
+#[test]
+fn an_archive_reply_for_another_ledger_with_the_same_evidence_is_refused() {
+    let tsa = Tsa::new();
+    let a = Scratch::new();
+    let b = Scratch::new();
+    for s in [&a, &b] {
+        s.ok(&["media", "register", "HDD-1", "--kind", "hdd"]);
+        let scan = s.file("scan.jpg", b"JPEG destruction photo");
+        s.ok(&[
+            "media",
+            "evidence",
+            "HDD-1",
+            scan.to_str().unwrap(),
+            "--kind",
+            "destruction-photo",
+        ]);
+    }
+    let tsq = a.dir.path().join("archive.tsq");
+    a.ok(&["evidence", "timestamp", "--request", tsq.to_str().unwrap()]);
+    let tsr = tsa_reply(&tsa, &tsq, "archive.tsr");
+    let before = b.events();
+    let out = b.m(&["evidence", "timestamp", "--attach", tsr.to_str().unwrap()]);
+    assert_exit(&out, 3);
+    assert!(
+        text(&out).contains("answers no request for this ledger"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(b.events(), before);
+    b.ok(&["ledger", "verify"]);
+    a.ok(&["evidence", "timestamp", "--attach", tsr.to_str().unwrap()]);
+    a.ok(&["ledger", "verify"]);
+}
