@@ -1271,3 +1271,74 @@ fn a_token_for_another_signature_or_two_tokens_are_refused() {
         "{p}"
     );
 }
+
+/// Attack: a contractor's key is stolen and the certificate revoked, then it expires; CAs drop
+/// expired certificates from their CRLs (RFC 5280 §3.3). A signature timestamped while the
+/// certificate was valid is shown with a CRL issued after the expiry, which no longer lists
+/// it. Such a CRL proves nothing about the certificate: the status is unknown, refused (before
+/// the fix it was taken as "checked, not revoked"). A CRL issued while the certificate was valid
+/// still speaks for it.
+#[test]
+fn a_crl_issued_after_the_signer_expired_says_nothing_about_it() {
+    let pki = Pki::new();
+    let url = tsa::serve_http(pki.dir.path(), "tsa_trusted", false);
+    let not_after = pki.short_lived("brief", 20);
+    let (_d, stamped) = example_certificate();
+    assert_exit(
+        &sign_x509_with(
+            &pki,
+            &stamped,
+            "brief-bundle.pem",
+            false,
+            &["--tsa-url", &url],
+        ),
+        0,
+    );
+    // A CRL from while it was valid (after the timestamp).
+    pki.crls();
+    let out = verify_with(
+        &pki,
+        &stamped,
+        &["ca.pem"],
+        &["--crl", pki.path("inter.crl").to_str().unwrap()],
+    );
+    assert_exit(&out, 0);
+    let stamped_at = verdict(&out)["x509_timestamp"].as_str().unwrap().to_owned();
+    let stamped_at =
+        time::OffsetDateTime::parse(&stamped_at, &time::format_description::well_known::Rfc3339)
+            .unwrap();
+    assert!(
+        stamped_at < not_after,
+        "the machine was too slow: timestamped at {stamped_at}, after the certificate expired at {not_after}"
+    );
+    while time::OffsetDateTime::now_utc() <= not_after + time::Duration::seconds(1) {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let now = time::OffsetDateTime::now_utc();
+    pki.crl_dated(now, now + time::Duration::days(1), "after.crl");
+    let p = problem(&verify_with(
+        &pki,
+        &stamped,
+        &["ca.pem"],
+        &["--crl", pki.path("after.crl").to_str().unwrap()],
+    ));
+    assert!(
+        p.contains("unknown")
+            && p.contains("CN=short-lived signer")
+            && p.contains("after it expired"),
+        "{p}"
+    );
+    // The CRL from while it was valid, alone or beside the later one: good.
+    for more in [
+        vec!["--crl", pki.path("inter.crl").to_str().unwrap()],
+        vec![
+            "--crl",
+            pki.path("inter.crl").to_str().unwrap(),
+            "--crl",
+            pki.path("after.crl").to_str().unwrap(),
+        ],
+    ] {
+        let out = verify_with(&pki, &stamped, &["ca.pem"], &more);
+        assert_exit(&out, 0);
+    }
+}
