@@ -1342,3 +1342,48 @@ fn a_crl_issued_after_the_signer_expired_says_nothing_about_it() {
         assert_exit(&out, 0);
     }
 }
+
+/// Attack: a certificate whose validity starts tomorrow signs today (OpenSSL does not stop it),
+/// and the trusted TSA stamps the signature today. The path is checked at the timestamp's time,
+/// when the certificate was not yet valid: refused, naming it.
+#[test]
+fn a_signer_valid_only_after_its_timestamp_is_refused() {
+    let pki = Pki::new();
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = time::macros::format_description!("[year][month][day][hour][minute][second]Z");
+    pki.openssl(
+        "req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout future.key \
+         -out future.csr -subj /CN=future\\ signer -config openssl.cnf",
+    );
+    pki.openssl(&format!(
+        "ca -batch -config openssl.cnf -notext -startdate {} -enddate {} -extfile openssl.cnf \
+         -extensions signer_ext -in future.csr -out future.pem",
+        (now + time::Duration::days(1)).format(&fmt).unwrap(),
+        (now + time::Duration::days(30)).format(&fmt).unwrap()
+    ));
+    let (dir, json) = example_certificate();
+    openssl_signs(&pki, &json, "future");
+    let out = run(massho()
+        .args(["cert", "timestamp-request", "--x509"])
+        .arg(&json));
+    assert_exit(&out, 0);
+    let tsq = PathBuf::from(format!("{}.tsq", p7s_of(&json).display()));
+    let tsr = dir.path().join("reply.tsr");
+    pki.openssl(&format!(
+        "ts -reply -config openssl.cnf -section tsa_trusted -queryfile {} -out {}",
+        tsq.display(),
+        tsr.display()
+    ));
+    assert_exit(
+        &run(massho()
+            .args(["cert", "timestamp-attach", "--x509"])
+            .arg(&json)
+            .arg(&tsr)),
+        0,
+    );
+    let p = problem(&verify_with(&pki, &json, &["ca.pem"], &[]));
+    assert!(
+        p.contains("CN=future signer") && p.contains("not valid before"),
+        "{p}"
+    );
+}
