@@ -1063,3 +1063,54 @@ fn an_archive_reply_for_another_ledger_with_the_same_evidence_is_refused() {
     a.ok(&["evidence", "timestamp", "--attach", tsr.to_str().unwrap()]);
     a.ok(&["ledger", "verify"]);
 }
+
+/// Huge files: evidence larger than the store accepts (a sparse file, so the test costs no
+/// disk) is refused before anything is recorded; a stored file an insider grows past that size
+/// is named by `ledger verify` without being read to the end.
+#[test]
+fn huge_evidence_is_refused_and_a_stored_file_grown_huge_is_named() {
+    let s = Scratch::new();
+    s.ok(&["media", "register", "HDD-1", "--kind", "hdd"]);
+    let huge = s.dir.path().join("huge.jpg");
+    fs::File::create(&huge)
+        .unwrap()
+        .set_len((256 << 20) + 1)
+        .unwrap();
+    let before = s.events();
+    let out = s.m(&[
+        "media",
+        "evidence",
+        "HDD-1",
+        huge.to_str().unwrap(),
+        "--kind",
+        "other",
+    ]);
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(s.events(), before);
+
+    let bytes = b"a small scan";
+    let scan = s.file("small.png", bytes);
+    s.ok(&[
+        "media",
+        "evidence",
+        "HDD-1",
+        scan.to_str().unwrap(),
+        "--kind",
+        "other",
+    ]);
+    let stored = s.stored(bytes);
+    make_writable(&stored);
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&stored)
+        .unwrap()
+        .set_len(1 << 32)
+        .unwrap();
+    let out = s.m(&["ledger", "verify"]);
+    assert_exit(&out, 1);
+    assert!(
+        text(&out).contains("small.png") && text(&out).contains("more than evidence may have"),
+        "{}",
+        text(&out)
+    );
+}
