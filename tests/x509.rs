@@ -1062,6 +1062,10 @@ fn a_revoked_tsa_is_refused_even_when_revoked_after_its_own_gen_time() {
         p.contains("CN=massho test TSA") && p.contains("revoked"),
         "{p}"
     );
+    assert!(
+        p.contains("cannot show its tokens predate") && !p.contains("the signature has no"),
+        "{p}"
+    );
     // Trusting the revoked TSA's certificate directly does not un-revoke it: with --tsa-cert,
     // or given among the --ca files, the root's CRL still speaks for it.
     let p = problem(&verify_with(

@@ -247,6 +247,11 @@ impl Crl {
     }
 }
 
+/// How a revocation without a verified timestamp ends its message (replaced for a TSA, whose
+/// own time never excuses its revocation).
+pub(crate) const NO_TIMESTAMP: &str =
+    "; the signature has no verified timestamp proving it was made before";
+
 /// What the CRLs said about one certification path.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RevocationReport {
@@ -329,9 +334,7 @@ pub(crate) fn check_path(
                     if timestamped {
                         format!(", not after the timestamp {}", show(t))
                     } else {
-                        String::from(
-                            "; the signature has no verified timestamp proving it was made before",
-                        )
+                        String::from(NO_TIMESTAMP)
                     }
                 )));
             }

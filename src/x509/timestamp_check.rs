@@ -116,7 +116,10 @@ pub(crate) fn check(
         trust.now.unix_timestamp(),
     )
     .map_err(|e| match e {
-        Failure::Revoked(detail) => Failure::UntrustedTsa(format!("the TSA's {detail}")),
+        Failure::Revoked(detail) => Failure::UntrustedTsa(format!(
+            "the TSA's {}; a TSA's own time cannot show its tokens predate that (its key may have been stolen), so none of its tokens is trusted",
+            detail.trim_end_matches(revocation::NO_TIMESTAMP)
+        )),
         other => other,
     })?;
     Ok(SignatureTimestamp {
