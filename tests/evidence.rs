@@ -974,3 +974,143 @@ fn a_revoked_contractors_signature_is_refused_and_the_crls_used_are_kept() {
     // The chain, the state and every stored file check out.
     s.ok(&["ledger", "verify"]);
 }
+
+/// Attack: an insider with write access to the store replaces a stored file with something
+/// that is not a stored file: a symbolic link to a copy with the same bytes (which the insider
+/// can change at any later time), a FIFO (a reader waits for a writer forever), a link to
+/// /dev/zero (never ends), a directory. `ledger verify` names each and exits 1; before the
+/// review a link to a same-content copy passed as intact, and a FIFO made verify hang.
+#[test]
+fn a_stored_file_swapped_for_a_link_a_fifo_or_a_directory_is_named_not_followed() {
+    let s = Scratch::new();
+    s.ok(&["media", "register", "HDD-1", "--kind", "hdd"]);
+    let bytes = b"PNG scan of the shredder receipt";
+    let scan = s.file("receipt.png", bytes);
+    s.ok(&[
+        "media",
+        "evidence",
+        "HDD-1",
+        scan.to_str().unwrap(),
+        "--kind",
+        "other",
+    ]);
+    s.ok(&["ledger", "verify"]);
+    let stored = s.stored(bytes);
+    make_writable(&stored);
+    fs::remove_file(&stored).unwrap();
+
+    let expect_problem = |what: &str| {
+        let out = s.m(&["ledger", "verify"]);
+        assert_exit(&out, 1);
+        let t = text(&out);
+        assert!(
+            t.contains("receipt.png") && t.contains("cannot be read") && t.contains(what),
+            "{t}"
+        );
+    };
+    std::os::unix::fs::symlink(&scan, &stored).unwrap();
+    expect_problem("symbolic link");
+    fs::remove_file(&stored).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &stored).unwrap();
+    expect_problem("symbolic link");
+    fs::remove_file(&stored).unwrap();
+    let mkfifo = run(Command::new("mkfifo").arg(&stored));
+    assert!(mkfifo.status.success(), "{}", describe_output(&mkfifo));
+    expect_problem("not a regular file");
+    fs::remove_file(&stored).unwrap();
+    fs::create_dir(&stored).unwrap();
+    expect_problem("not a regular file");
+    // The same bytes put back as a file: intact again.
+    fs::remove_dir(&stored).unwrap();
+    fs::write(&stored, bytes).unwrap();
+    s.ok(&["ledger", "verify"]);
+}
+
+/// Attack: replay the TSA's reply for one ledger's archive request into another ledger that
+/// records the very same evidence (a second station, or a rebuilt copy of the history). The
+/// archive message names the ledger id and the head, so the reply answers no request there:
+/// refused (exit 3), nothing recorded; the ledger it was asked for takes it.
+#[test]
+fn an_archive_reply_for_another_ledger_with_the_same_evidence_is_refused() {
+    let tsa = Tsa::new();
+    let a = Scratch::new();
+    let b = Scratch::new();
+    for s in [&a, &b] {
+        s.ok(&["media", "register", "HDD-1", "--kind", "hdd"]);
+        let scan = s.file("scan.jpg", b"JPEG destruction photo");
+        s.ok(&[
+            "media",
+            "evidence",
+            "HDD-1",
+            scan.to_str().unwrap(),
+            "--kind",
+            "destruction-photo",
+        ]);
+    }
+    let tsq = a.dir.path().join("archive.tsq");
+    a.ok(&["evidence", "timestamp", "--request", tsq.to_str().unwrap()]);
+    let tsr = tsa_reply(&tsa, &tsq, "archive.tsr");
+    let before = b.events();
+    let out = b.m(&["evidence", "timestamp", "--attach", tsr.to_str().unwrap()]);
+    assert_exit(&out, 3);
+    assert!(
+        text(&out).contains("answers no request for this ledger"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(b.events(), before);
+    b.ok(&["ledger", "verify"]);
+    a.ok(&["evidence", "timestamp", "--attach", tsr.to_str().unwrap()]);
+    a.ok(&["ledger", "verify"]);
+}
+
+/// Huge files: evidence larger than the store accepts (a sparse file, so the test costs no
+/// disk) is refused before anything is recorded; a stored file an insider grows past that size
+/// is named by `ledger verify` without being read to the end.
+#[test]
+fn huge_evidence_is_refused_and_a_stored_file_grown_huge_is_named() {
+    let s = Scratch::new();
+    s.ok(&["media", "register", "HDD-1", "--kind", "hdd"]);
+    let huge = s.dir.path().join("huge.jpg");
+    fs::File::create(&huge)
+        .unwrap()
+        .set_len((256 << 20) + 1)
+        .unwrap();
+    let before = s.events();
+    let out = s.m(&[
+        "media",
+        "evidence",
+        "HDD-1",
+        huge.to_str().unwrap(),
+        "--kind",
+        "other",
+    ]);
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(s.events(), before);
+
+    let bytes = b"a small scan";
+    let scan = s.file("small.png", bytes);
+    s.ok(&[
+        "media",
+        "evidence",
+        "HDD-1",
+        scan.to_str().unwrap(),
+        "--kind",
+        "other",
+    ]);
+    let stored = s.stored(bytes);
+    make_writable(&stored);
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&stored)
+        .unwrap()
+        .set_len(1 << 32)
+        .unwrap();
+    let out = s.m(&["ledger", "verify"]);
+    assert_exit(&out, 1);
+    assert!(
+        text(&out).contains("small.png") && text(&out).contains("more than evidence may have"),
+        "{}",
+        text(&out)
+    );
+}

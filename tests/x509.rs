@@ -1023,3 +1023,371 @@ fn a_timestamp_goes_into_what_openssl_signs_too() {
     assert_exit(&out, 0);
     assert_eq!(verdict(&out)["x509_tsa"], "CN=massho test TSA");
 }
+
+/// Attack: the TSA's key is compromised and its certificate revoked; the thief writes tokens
+/// with a genTime before the revocation. The genTime is only the TSA's word, so a revocation of
+/// the TSA, whatever its date, refuses the token (unlike a signer revoked after a verified
+/// timestamp). Before the fix, the token's own time excused the TSA's revocation.
+#[test]
+fn a_revoked_tsa_is_refused_even_when_revoked_after_its_own_gen_time() {
+    let pki = Pki::new();
+    let url = tsa::serve_http(pki.dir.path(), "tsa_trusted", false);
+    let (_d, json) = example_certificate();
+    assert_exit(
+        &sign_x509_with(&pki, &json, "ec-bundle.pem", false, &["--tsa-url", &url]),
+        0,
+    );
+    // The root's CRL, revoking nothing yet: the TSA is checked and good.
+    pki.crls();
+    let out = verify_with(
+        &pki,
+        &json,
+        &["ca.pem"],
+        &["--crl", pki.path("ca.crl").to_str().unwrap()],
+    );
+    assert_exit(&out, 0);
+    // Revoked strictly after the token's second, in the root's database.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    pki.openssl(
+        "ca -batch -config openssl.cnf -name root_ca -revoke tsa.pem -crl_reason keyCompromise",
+    );
+    pki.openssl("ca -batch -config openssl.cnf -name root_ca -gencrl -crldays 1 -out ca.crl");
+    let p = problem(&verify_with(
+        &pki,
+        &json,
+        &["ca.pem"],
+        &["--crl", pki.path("ca.crl").to_str().unwrap()],
+    ));
+    assert!(
+        p.contains("CN=massho test TSA") && p.contains("revoked"),
+        "{p}"
+    );
+    assert!(
+        p.contains("cannot show its tokens predate") && !p.contains("the signature has no"),
+        "{p}"
+    );
+    // Trusting the revoked TSA's certificate directly does not un-revoke it: with --tsa-cert,
+    // or given among the --ca files, the root's CRL still speaks for it.
+    let p = problem(&verify_with(
+        &pki,
+        &json,
+        &["ca.pem"],
+        &[
+            "--crl",
+            pki.path("ca.crl").to_str().unwrap(),
+            "--tsa-cert",
+            pki.path("tsa.pem").to_str().unwrap(),
+        ],
+    ));
+    assert!(
+        p.contains("CN=massho test TSA") && p.contains("revoked"),
+        "{p}"
+    );
+    let p = problem(&verify_with(
+        &pki,
+        &json,
+        &["ca.pem", "tsa.pem"],
+        &["--crl", pki.path("ca.crl").to_str().unwrap()],
+    ));
+    assert!(
+        p.contains("CN=massho test TSA") && p.contains("revoked"),
+        "{p}"
+    );
+}
+
+/// Attack: a TSA certificate the auditor trusts directly (`--tsa-cert`, or among the `--ca`
+/// files) signs tokens outside its validity period. Trusted as given does not mean valid at any
+/// time: refused however the certificate is trusted (this held before the review too).
+#[test]
+fn a_directly_trusted_tsa_certificate_must_be_valid_at_the_tokens_time() {
+    let pki = Pki::new();
+    // The TSA's certificate replaced by one for the same key that expired in 2020.
+    pki.openssl(
+        "ca -batch -config openssl.cnf -name root_ca -notext -startdate 20200101000000Z \
+         -enddate 20200201000000Z -extfile openssl.cnf -extensions tsa_ext -in tsa.csr -out tsa.pem",
+    );
+    let url = tsa::serve_http(pki.dir.path(), "tsa_trusted", false);
+    let (_d, json) = example_certificate();
+    let out = sign_x509_with(&pki, &json, "ec-bundle.pem", false, &["--tsa-url", &url]);
+    if out.status.success() {
+        // Chained to the root: the path is checked at the token's time and refused.
+        let p = problem(&verify_with(&pki, &json, &["ca.pem"], &[]));
+        assert!(p.contains("outside the TSA certificate's validity"), "{p}");
+        // Given itself, with --tsa-cert or as a CA file: still refused.
+        let p = problem(&verify_with(
+            &pki,
+            &json,
+            &["ca.pem"],
+            &["--tsa-cert", pki.path("tsa.pem").to_str().unwrap()],
+        ));
+        assert!(p.contains("outside the TSA certificate's validity"), "{p}");
+        let p = problem(&verify_with(&pki, &json, &["ca.pem", "tsa.pem"], &[]));
+        assert!(p.contains("outside the TSA certificate's validity"), "{p}");
+    } else {
+        // massho refused the token when signing: nothing expired was accepted.
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("validity"), "{err}");
+    }
+}
+
+/// Attacks with crafted issuers, each refused: a contractor's own (non-CA) signing certificate
+/// issuing a certificate for a second key, and a CRL that is named after the intermediate but
+/// signed by an impostor's key (the impostor CA has the intermediate's exact name), which a
+/// revoked contractor would slip in to look unrevoked.
+#[test]
+fn a_path_through_a_non_ca_and_a_crl_from_a_namesake_ca_are_refused() {
+    let pki = Pki::new();
+    // The P-256 signer (CA:false, no keyCertSign) issues a certificate for the encipher key.
+    pki.openssl(
+        "req -new -key encipher.key -out sub.csr -subj /CN=sub\\ signer -config openssl.cnf",
+    );
+    pki.openssl(
+        "x509 -req -in sub.csr -CA ec.pem -CAkey ec.key -CAcreateserial -out sub.pem -days 30 \
+         -extfile openssl.cnf -extensions signer_ext",
+    );
+    pki.write("sub.key", &pki.read("encipher.key"));
+    pki.concat_pub("chain.pem", &["ec.pem", "inter.pem"]);
+    let (_d, json) = example_certificate();
+    pki.openssl(&format!(
+        "cms -sign -binary -md sha256 -cades -outform DER -signer sub.pem -inkey sub.key \
+         -certfile chain.pem -in {} -out {}",
+        json.display(),
+        p7s_of(&json).display()
+    ));
+    let p = problem(&verify_with(&pki, &json, &["ca.pem"], &[]));
+    assert!(
+        p.contains("not a CA") && p.contains("CN=P-256 signer"),
+        "{p}"
+    );
+
+    // The impostor: a self-made CA named exactly like the intermediate, and its CRL (from the
+    // intermediate's database before any revocation, so it lists nobody).
+    pki.openssl(
+        "req -x509 -new -newkey rsa:2048 -nodes -keyout fake.key \
+         -out fake.pem -days 30 -subj /CN=massho\\ test\\ intermediate -config openssl.cnf \
+         -extensions inter_ext",
+    );
+    pki.openssl(
+        "ca -batch -config openssl.cnf -gencrl -crldays 1 -cert fake.pem -keyfile fake.key -out fake.crl",
+    );
+    let (_d2, signed) = example_certificate();
+    assert_exit(&sign_x509(&pki, &signed, "revoked-bundle.pem", false), 0);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    pki.revoke("revoked");
+    pki.crls();
+    // The genuine CRL: REVOKED.
+    let p = problem(&verify_with(
+        &pki,
+        &signed,
+        &["ca.pem"],
+        &["--crl", pki.path("inter.crl").to_str().unwrap()],
+    ));
+    assert!(p.contains("REVOKED"), "{p}");
+    // The namesake's CRL alone, or beside the genuine one: refused, never taken as "not listed".
+    for crls in [
+        &["fake.crl"][..],
+        &["fake.crl", "inter.crl"],
+        &["inter.crl", "fake.crl"],
+    ] {
+        let mut args = Vec::new();
+        for c in crls {
+            args.push("--crl".to_owned());
+            args.push(pki.path(c).to_str().unwrap().to_owned());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let p = problem(&verify_with(&pki, &signed, &["ca.pem"], &args));
+        assert!(p.contains("not signed by that CA's key"), "{p}");
+    }
+}
+
+/// `p7s` with its SignerInfo's unsigned attributes replaced by one signature-timestamp
+/// attribute holding `tokens` (as a forger with a hex editor would splice them in).
+fn with_tokens(p7s: &[u8], tokens: &[&[u8]]) -> Vec<u8> {
+    use der::{Decode, Encode};
+    let info = cms::content_info::ContentInfo::from_der(p7s).unwrap();
+    let mut sd: cms::signed_data::SignedData = info.content.decode_as().unwrap();
+    let mut signers: Vec<cms::signed_data::SignerInfo> =
+        sd.signer_infos.0.iter().cloned().collect();
+    let values: Vec<der::Any> = tokens
+        .iter()
+        .map(|t| der::Any::from_der(t).unwrap())
+        .collect();
+    let attr = x509_cert::attr::Attribute {
+        oid: der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.14"),
+        values: der::asn1::SetOfVec::try_from(values).unwrap(),
+    };
+    signers[0].unsigned_attrs = Some(der::asn1::SetOfVec::try_from(vec![attr]).unwrap());
+    sd.signer_infos =
+        cms::signed_data::SignerInfos(der::asn1::SetOfVec::try_from(signers).unwrap());
+    let info = cms::content_info::ContentInfo {
+        content_type: info.content_type,
+        content: der::Any::encode_from(&sd).unwrap(),
+    };
+    info.to_der().unwrap()
+}
+
+/// Attacks on the signature timestamp of a `.p7s`: a genuine token of the trusted TSA taken from
+/// another signature (over the same document, by another key), and two tokens where massho checks
+/// one. A revoked contractor would use the first to backdate a signature made after the
+/// revocation. Both are refused, and the untouched `.p7s` still verifies.
+#[test]
+fn a_token_for_another_signature_or_two_tokens_are_refused() {
+    let pki = Pki::new();
+    let url = tsa::serve_http(pki.dir.path(), "tsa_trusted", false);
+    let (_d1, early) = example_certificate();
+    assert_exit(
+        &sign_x509_with(&pki, &early, "ec-bundle.pem", false, &["--tsa-url", &url]),
+        0,
+    );
+    let early_token =
+        massho::x509::signature_timestamp_tokens(&std::fs::read(p7s_of(&early)).unwrap())
+            .unwrap()
+            .remove(0);
+    // The same document signed with the other key: another signature value. (massho's ECDSA is
+    // deterministic, so the same key over the same bytes would give the same value, which the
+    // early token then rightly stamps.)
+    let (_d2, late) = copy_of(&early);
+    assert_exit(
+        &sign_x509_with(&pki, &late, "rsa.p12", true, &["--tsa-url", &url]),
+        0,
+    );
+    let late_p7s = std::fs::read(p7s_of(&late)).unwrap();
+    let late_token = massho::x509::signature_timestamp_tokens(&late_p7s)
+        .unwrap()
+        .remove(0);
+    assert_ne!(early_token, late_token);
+    // Re-encoding with the token it had changes nothing that matters: it still verifies.
+    std::fs::write(p7s_of(&late), with_tokens(&late_p7s, &[&late_token])).unwrap();
+    assert_exit(&verify_with(&pki, &late, &["ca.pem"], &[]), 0);
+
+    std::fs::write(p7s_of(&late), with_tokens(&late_p7s, &[&early_token])).unwrap();
+    let p = problem(&verify_with(&pki, &late, &["ca.pem"], &[]));
+    assert!(p.contains("not this signature"), "{p}");
+
+    std::fs::write(
+        p7s_of(&late),
+        with_tokens(&late_p7s, &[&late_token, &early_token]),
+    )
+    .unwrap();
+    let p = problem(&verify_with(&pki, &late, &["ca.pem"], &[]));
+    assert!(
+        p.contains("signature timestamps") || p.contains("one value"),
+        "{p}"
+    );
+}
+
+/// Attack: a contractor's key is stolen and the certificate revoked, then it expires; CAs drop
+/// expired certificates from their CRLs (RFC 5280 §3.3). A signature timestamped while the
+/// certificate was valid is shown with a CRL issued after the expiry, which no longer lists
+/// it. Such a CRL proves nothing about the certificate: the status is unknown, refused (before
+/// the fix it was taken as "checked, not revoked"). A CRL issued while the certificate was valid
+/// still speaks for it.
+#[test]
+fn a_crl_issued_after_the_signer_expired_says_nothing_about_it() {
+    let pki = Pki::new();
+    let url = tsa::serve_http(pki.dir.path(), "tsa_trusted", false);
+    let not_after = pki.short_lived("brief", 20);
+    let (_d, stamped) = example_certificate();
+    assert_exit(
+        &sign_x509_with(
+            &pki,
+            &stamped,
+            "brief-bundle.pem",
+            false,
+            &["--tsa-url", &url],
+        ),
+        0,
+    );
+    // A CRL from while it was valid (after the timestamp).
+    pki.crls();
+    let out = verify_with(
+        &pki,
+        &stamped,
+        &["ca.pem"],
+        &["--crl", pki.path("inter.crl").to_str().unwrap()],
+    );
+    assert_exit(&out, 0);
+    let stamped_at = verdict(&out)["x509_timestamp"].as_str().unwrap().to_owned();
+    let stamped_at =
+        time::OffsetDateTime::parse(&stamped_at, &time::format_description::well_known::Rfc3339)
+            .unwrap();
+    assert!(
+        stamped_at < not_after,
+        "the machine was too slow: timestamped at {stamped_at}, after the certificate expired at {not_after}"
+    );
+    while time::OffsetDateTime::now_utc() <= not_after + time::Duration::seconds(1) {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let now = time::OffsetDateTime::now_utc();
+    pki.crl_dated(now, now + time::Duration::days(1), "after.crl");
+    let p = problem(&verify_with(
+        &pki,
+        &stamped,
+        &["ca.pem"],
+        &["--crl", pki.path("after.crl").to_str().unwrap()],
+    ));
+    assert!(
+        p.contains("unknown")
+            && p.contains("CN=short-lived signer")
+            && p.contains("after it expired"),
+        "{p}"
+    );
+    // The CRL from while it was valid, alone or beside the later one: good.
+    for more in [
+        vec!["--crl", pki.path("inter.crl").to_str().unwrap()],
+        vec![
+            "--crl",
+            pki.path("inter.crl").to_str().unwrap(),
+            "--crl",
+            pki.path("after.crl").to_str().unwrap(),
+        ],
+    ] {
+        let out = verify_with(&pki, &stamped, &["ca.pem"], &more);
+        assert_exit(&out, 0);
+    }
+}
+
+/// Attack: a certificate whose validity starts tomorrow signs today (OpenSSL does not stop it),
+/// and the trusted TSA stamps the signature today. The path is checked at the timestamp's time,
+/// when the certificate was not yet valid: refused, naming it.
+#[test]
+fn a_signer_valid_only_after_its_timestamp_is_refused() {
+    let pki = Pki::new();
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = time::macros::format_description!("[year][month][day][hour][minute][second]Z");
+    pki.openssl(
+        "req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout future.key \
+         -out future.csr -subj /CN=future\\ signer -config openssl.cnf",
+    );
+    pki.openssl(&format!(
+        "ca -batch -config openssl.cnf -notext -startdate {} -enddate {} -extfile openssl.cnf \
+         -extensions signer_ext -in future.csr -out future.pem",
+        (now + time::Duration::days(1)).format(&fmt).unwrap(),
+        (now + time::Duration::days(30)).format(&fmt).unwrap()
+    ));
+    let (dir, json) = example_certificate();
+    openssl_signs(&pki, &json, "future");
+    let out = run(massho()
+        .args(["cert", "timestamp-request", "--x509"])
+        .arg(&json));
+    assert_exit(&out, 0);
+    let tsq = PathBuf::from(format!("{}.tsq", p7s_of(&json).display()));
+    let tsr = dir.path().join("reply.tsr");
+    pki.openssl(&format!(
+        "ts -reply -config openssl.cnf -section tsa_trusted -queryfile {} -out {}",
+        tsq.display(),
+        tsr.display()
+    ));
+    assert_exit(
+        &run(massho()
+            .args(["cert", "timestamp-attach", "--x509"])
+            .arg(&json)
+            .arg(&tsr)),
+        0,
+    );
+    let p = problem(&verify_with(&pki, &json, &["ca.pem"], &[]));
+    assert!(
+        p.contains("CN=future signer") && p.contains("not valid before"),
+        "{p}"
+    );
+}

@@ -122,7 +122,7 @@ impl Cert {
     }
 
     /// The validity period as Unix seconds.
-    fn validity(&self) -> (i64, i64) {
+    pub(crate) fn validity(&self) -> (i64, i64) {
         let v = &self.cert.tbs_certificate.validity;
         let secs = |t: &x509_cert::time::Time| {
             i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)

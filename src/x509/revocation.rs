@@ -5,7 +5,9 @@
 //! named after its issuer and signed by the issuer's key (the next certificate on the path), whose
 //! issuer may sign CRLs (keyUsage cRLSign when keyUsage is present), and that are not dated in the
 //! future. A CRL is evidence about the instant `t` (the verified timestamp's time, or now) when it
-//! was issued at or after `t`, or when `t` lies between its thisUpdate and nextUpdate.
+//! was issued at or after `t`, or when `t` lies between its thisUpdate and nextUpdate; and, for a
+//! certificate it does not list, only when it was issued before that certificate expired (or
+//! declares expiredCertsOnCRL): a CA may drop expired certificates from its CRLs.
 //!
 //! The rule: a certificate listed with revocationDate ≤ `t` is REVOKED; listed with a later date,
 //! the signature is good because the timestamp proves it existed before the revocation (reported,
@@ -34,6 +36,9 @@ const ID_CE_CRL_NUMBER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.
 const ID_CE_AUTHORITY_KEY_IDENTIFIER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
 const ID_CE_CRL_REASONS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.21");
 const ID_CE_INVALIDITY_DATE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.24");
+/// expiredCertsOnCRL (X.509 (2019) §9.6.2.9): the CRL keeps revoked certificates that expired at
+/// or after its date.
+const ID_CE_EXPIRED_CERTS_ON_CRL: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.60");
 
 /// `CertificateList` (RFC 5280 §5.1). Defined here because x509-cert 0.2's `TbsCertList`
 /// requires the version, which a v1 CRL (no extensions, as `openssl ca -gencrl` writes without a
@@ -217,11 +222,35 @@ impl Crl {
         Ok(None)
     }
 
-    /// Whether this CRL is evidence about the instant `t`.
-    fn covers(&self, t: i64) -> bool {
-        self.this_update() >= t || self.next_update().is_none_or(|next| t <= next)
+    /// Whether this CRL is evidence about the instant `t` for `cert`. A CA may drop a
+    /// certificate from its CRLs once the certificate has expired (RFC 5280 §3.3), so a CRL
+    /// issued after `cert`'s notAfter, which does not list it, says nothing about it: unless
+    /// the CRL declares with expiredCertsOnCRL that it keeps certificates that expired then.
+    fn covers(&self, t: i64, cert: &Cert) -> bool {
+        let (_, not_after) = cert.validity();
+        let keeps_it = self.this_update() <= not_after
+            || self.expired_certs_on_crl().is_some_and(|d| d <= not_after);
+        keeps_it && (self.this_update() >= t || self.next_update().is_none_or(|next| t <= next))
+    }
+
+    /// The date of the expiredCertsOnCRL extension, if the CRL has a readable one.
+    fn expired_certs_on_crl(&self) -> Option<i64> {
+        let ext = self
+            .crl
+            .tbs_cert_list
+            .crl_extensions
+            .as_deref()?
+            .iter()
+            .find(|e| e.extn_id == ID_CE_EXPIRED_CERTS_ON_CRL)?;
+        let date = der::asn1::GeneralizedTime::from_der(ext.extn_value.as_bytes()).ok()?;
+        i64::try_from(date.to_unix_duration().as_secs()).ok()
     }
 }
+
+/// How a revocation without a verified timestamp ends its message (replaced for a TSA, whose
+/// own time never excuses its revocation).
+pub(crate) const NO_TIMESTAMP: &str =
+    "; the signature has no verified timestamp proving it was made before";
 
 /// What the CRLs said about one certification path.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -305,9 +334,7 @@ pub(crate) fn check_path(
                     if timestamped {
                         format!(", not after the timestamp {}", show(t))
                     } else {
-                        String::from(
-                            "; the signature has no verified timestamp proving it was made before",
-                        )
+                        String::from(NO_TIMESTAMP)
                     }
                 )));
             }
@@ -321,14 +348,28 @@ pub(crate) fn check_path(
             }
             None => {}
         }
-        if revoked.is_none() && !usable.iter().any(|c| c.covers(t)) {
+        if revoked.is_none() && !usable.iter().any(|c| c.covers(t, cert)) {
             let latest = usable.iter().map(|c| c.this_update()).max().unwrap_or(0);
+            let (_, not_after) = cert.validity();
+            let why = if latest > not_after {
+                format!(
+                    "the CRLs from {} not listing it were issued after it expired ({}), when a CA may have dropped it from its CRLs; pass a CRL issued between {} and {}",
+                    cert.cert.tbs_certificate.issuer,
+                    show(not_after),
+                    show(t),
+                    show(not_after)
+                )
+            } else {
+                format!(
+                    "the newest CRL from {} (thisUpdate {}) had expired by then; collect the CA's current CRL",
+                    cert.cert.tbs_certificate.issuer,
+                    show(latest)
+                )
+            };
             return Err(Failure::Crl(format!(
-                "revocation status of {} unknown at {}: the newest CRL from {} (thisUpdate {}) had expired by then; collect the CA's current CRL and pass it with --crl or --validation-data",
+                "revocation status of {} unknown at {}: {why}, and pass it with --crl or --validation-data",
                 cert.subject(),
                 show(t),
-                cert.cert.tbs_certificate.issuer,
-                show(latest)
             )));
         }
         report.checked.push(cert.subject());

@@ -1,8 +1,10 @@
 //! Checking a signature timestamp (CAdES-B-T) inside a `.p7s`: the token stamps SHA-256 of this
 //! very signature value, the TSA's signature on it verifies with a certificate carrying the
 //! critical timeStamping usage, and that certificate is trusted: given directly (`--tsa-cert`)
-//! or chaining to the trust anchors (`--ca`) at the token's time, and not revoked by then
-//! according to the CRLs at hand.
+//! or chaining to the trust anchors (`--ca`) at the token's time (any TSA certificate is held to
+//! its validity period there, `timestamp::verify_tsa_signature`), and not revoked at all according to the CRLs at
+//! hand: the genTime is the TSA's own claim, so a revocation of the TSA dated after it does not
+//! stand aside as a signer's revocation after a verified timestamp does.
 
 use sha2::{Digest, Sha256};
 
@@ -88,7 +90,10 @@ pub(crate) fn check(
     pool.extend(trust.intermediates.iter().cloned());
     // A TSA certificate given itself (--tsa-cert, or among the --ca files) is trusted as it is.
     let path = if trust.tsa_certs.iter().any(|c| c.der == tsa.der) || trust.anchors.contains(&tsa) {
-        vec![tsa.clone()]
+        // Trusted as given; but when it also chains to the anchors, its issuer's CRLs at hand
+        // still speak for it: trusting a certificate directly does not un-revoke it.
+        path::validate_for(&tsa, &pool, trust.anchors, gen_time, LeafUse::Timestamping)
+            .unwrap_or_else(|_| vec![tsa.clone()])
     } else {
         path::validate_for(&tsa, &pool, trust.anchors, gen_time, LeafUse::Timestamping).map_err(
             |e| {
@@ -100,15 +105,21 @@ pub(crate) fn check(
             },
         )?
     };
+    // The genTime is the TSA's own word: a TSA whose key was revoked (perhaps compromised) can
+    // write any time before its revocation. So the TSA's path gets no benefit of a timestamp:
+    // any revocation listed for it refuses the token, whatever its date.
     revocation::check_path(
         &path,
         trust.crls,
         gen_time.unix_timestamp(),
-        true,
+        false,
         trust.now.unix_timestamp(),
     )
     .map_err(|e| match e {
-        Failure::Revoked(detail) => Failure::UntrustedTsa(format!("the TSA's {detail}")),
+        Failure::Revoked(detail) => Failure::UntrustedTsa(format!(
+            "the TSA's {}; a TSA's own time cannot show its tokens predate that (its key may have been stolen), so none of its tokens is trusted",
+            detail.trim_end_matches(revocation::NO_TIMESTAMP)
+        )),
         other => other,
     })?;
     Ok(SignatureTimestamp {

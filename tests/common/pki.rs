@@ -255,6 +255,11 @@ impl Pki {
         ));
     }
 
+    /// Concatenate the files `from` into `to` (PEM chains for a test's own signing).
+    pub fn concat_pub(&self, to: &str, from: &[&str]) {
+        self.concat(to, from);
+    }
+
     fn concat(&self, to: &str, from: &[&str]) {
         let mut all = Vec::new();
         for f in from {

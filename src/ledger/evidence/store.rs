@@ -142,33 +142,75 @@ impl EvidenceStore {
         Ok(())
     }
 
-    /// Re-hash the stored file `sha256`.
-    pub fn check(&self, sha256: &str) -> FileState {
+    /// Open the stored file `sha256` for reading: never through a symbolic link (the store holds
+    /// files, and a link could later point elsewhere), without waiting on a FIFO an insider put
+    /// in its place, and only if it is a regular file of at most [`MAX_EVIDENCE`] bytes.
+    fn open_stored(&self, sha256: &str) -> Result<fs::File, FileState> {
+        use std::os::unix::fs::OpenOptionsExt;
+        // A name from an edited ledger row ("../../etc/passwd") never leaves the store.
+        if !super::is_sha256_hex(sha256) {
+            return Err(FileState::Unreadable(format!(
+                "{sha256:?} is not a SHA-256, so it names no stored file"
+            )));
+        }
         let path = self.path_of(sha256);
-        let file = match fs::File::open(&path) {
+        let file = match fs::File::options()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(&path)
+        {
             Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return FileState::Missing,
-            Err(e) => return FileState::Unreadable(e.to_string()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(FileState::Missing),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Err(FileState::Unreadable(
+                    "a symbolic link, not a stored file".into(),
+                ))
+            }
+            Err(e) => return Err(FileState::Unreadable(e.to_string())),
         };
         match file.metadata() {
-            Ok(m) if m.is_file() => {}
-            Ok(_) => return FileState::Unreadable("not a regular file".into()),
-            Err(e) => return FileState::Unreadable(e.to_string()),
+            Ok(m) if m.is_file() && m.len() <= MAX_EVIDENCE => Ok(file),
+            Ok(m) if m.is_file() => Err(FileState::Unreadable(format!(
+                "{} bytes, more than evidence may have ({MAX_EVIDENCE})",
+                m.len()
+            ))),
+            Ok(_) => Err(FileState::Unreadable("not a regular file".into())),
+            Err(e) => Err(FileState::Unreadable(e.to_string())),
         }
-        match hash_reader(file) {
+    }
+
+    /// Re-hash the stored file `sha256`.
+    pub fn check(&self, sha256: &str) -> FileState {
+        let file = match self.open_stored(sha256) {
+            Ok(f) => f,
+            Err(state) => return state,
+        };
+        match hash_reader(file.take(MAX_EVIDENCE + 1)) {
             Ok(actual) if actual == sha256 => FileState::Intact,
             Ok(actual) => FileState::Altered(actual),
             Err(e) => FileState::Unreadable(e.to_string()),
         }
     }
 
-    /// Read the stored file `sha256`, checked against its name.
+    /// Read the stored file `sha256`, checked against its name (and opened as [`Self::check`]
+    /// does: no link, no FIFO, no device, not larger than evidence may be).
     pub fn read(&self, sha256: &str) -> Result<Vec<u8>, StoreError> {
         let path = self.path_of(sha256);
-        let bytes = fs::read(&path).map_err(|source| StoreError::Io {
+        let file = self.open_stored(sha256).map_err(|state| StoreError::Io {
             path: path.clone(),
-            source,
+            source: match state {
+                FileState::Missing => io::Error::from(io::ErrorKind::NotFound),
+                FileState::Unreadable(why) => io::Error::other(why),
+                FileState::Intact | FileState::Altered(_) => io::Error::other("unexpected state"),
+            },
         })?;
+        let mut bytes = Vec::new();
+        file.take(MAX_EVIDENCE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|source| StoreError::Io {
+                path: path.clone(),
+                source,
+            })?;
         let actual = hex::encode(Sha256::digest(&bytes));
         if actual != sha256 {
             return Err(StoreError::Altered { path, actual });
@@ -259,5 +301,55 @@ mod tests {
             Err(StoreError::Altered { .. })
         ));
         assert!(store.read(&sha).is_err());
+    }
+
+    /// An insider with write access to the store puts a symbolic link (to a copy with the same
+    /// content, which could be changed later, or to /dev/zero), a FIFO or a directory where a
+    /// stored file should be: each is reported, none is read through or waited on.
+    #[test]
+    fn links_fifos_devices_and_directories_in_the_store_are_refused_not_followed() {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let store = EvidenceStore::beside(&dir.path().join("ledger.sqlite"));
+        let sha = store.put(b"scan of the shredder receipt").unwrap();
+        let path = store.path_of(&sha);
+        let copy = dir.path().join("copy");
+        fs::write(&copy, b"scan of the shredder receipt").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::remove_file(&path).unwrap();
+
+        symlink(&copy, &path).unwrap();
+        assert!(
+            matches!(store.check(&sha), FileState::Unreadable(w) if w.contains("symbolic link"))
+        );
+        assert!(store.read(&sha).is_err());
+
+        fs::remove_file(&path).unwrap();
+        symlink("/dev/zero", &path).unwrap();
+        assert!(matches!(store.check(&sha), FileState::Unreadable(_)));
+        assert!(store.read(&sha).is_err());
+
+        fs::remove_file(&path).unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(
+            matches!(store.check(&sha), FileState::Unreadable(w) if w.contains("not a regular file"))
+        );
+        assert!(store.read(&sha).is_err());
+
+        fs::remove_file(&path).unwrap();
+        fs::create_dir(&path).unwrap();
+        assert!(matches!(store.check(&sha), FileState::Unreadable(_)));
+        assert!(store.read(&sha).is_err());
+
+        // A name that is not a hash does not leave the store.
+        assert!(matches!(
+            store.check("../../../../etc/passwd"),
+            FileState::Unreadable(w) if w.contains("not a SHA-256")
+        ));
+        assert!(store.read("../../../../etc/passwd").is_err());
     }
 }
