@@ -358,6 +358,9 @@ impl SwappedIn {
                 };
                 return (bay, swapped);
             }
+            // The old bay first: the new one may get its number, and the old one's drop
+            // (same path, same backing file) would then unregister and detach the new one.
+            drop(bay);
             bay = LoopDevice::over(spare, 512);
             throttle.also(&bay, rate);
         }
