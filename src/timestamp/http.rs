@@ -11,7 +11,7 @@
 //! `https://` URL is refused with that explanation rather than silently downgraded.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::time::Duration;
 
 /// Limits of one exchange with a TSA.
@@ -196,8 +196,9 @@ pub fn fetch_with(
 /// Where an `http://` URL points.
 #[derive(Debug, PartialEq, Eq)]
 struct Target {
-    /// What `ToSocketAddrs` resolves: `host:port`.
-    address: String,
+    /// The host as written: a name, an IPv4 literal or a bracketed IPv6 literal.
+    host: String,
+    port: u16,
     /// The Host header: the host, with the port when not 80.
     host_header: String,
     /// The request target: path and query, `/` when empty.
@@ -262,7 +263,8 @@ impl Target {
                 .ok_or_else(|| bad("the port is not a number from 1 to 65535"))?,
         };
         Ok(Target {
-            address: format!("{host}:{port}"),
+            host: host.to_string(),
+            port,
             host_header: if port == 80 {
                 host.to_string()
             } else {
@@ -278,11 +280,9 @@ fn connect(url: &str, target: &Target, limits: &HttpLimits) -> Result<TcpStream,
         url: url.to_string(),
         detail,
     };
-    let addresses: Vec<_> = target
-        .address
-        .to_socket_addrs()
-        .map_err(|e| failed(format!("cannot resolve the host: {e}")))?
-        .collect();
+    // Not `ToSocketAddrs`: getaddrinfo would link glibc's NSS into the static binary.
+    let addresses = super::resolve::resolve(&target.host, target.port, limits.connect)
+        .map_err(|e| failed(format!("cannot resolve the host: {e}")))?;
     let mut last = String::from("the host has no address");
     for address in addresses {
         match TcpStream::connect_timeout(&address, limits.connect) {
@@ -403,21 +403,22 @@ mod tests {
         assert_eq!(
             t,
             Target {
-                address: "tsa.example.jp:80".into(),
+                host: "tsa.example.jp".into(),
+                port: 80,
                 host_header: "tsa.example.jp".into(),
                 path: "/tsa".into()
             }
         );
         let t = Target::parse("http://127.0.0.1:8080").unwrap();
         assert_eq!(
-            (t.address.as_str(), t.path.as_str()),
-            ("127.0.0.1:8080", "/")
+            (t.host.as_str(), t.port, t.path.as_str()),
+            ("127.0.0.1", 8080, "/")
         );
         assert_eq!(t.host_header, "127.0.0.1:8080");
         let t = Target::parse("http://[::1]:318/ts?x=1#frag").unwrap();
         assert_eq!(
-            (t.address.as_str(), t.path.as_str()),
-            ("[::1]:318", "/ts?x=1")
+            (t.host.as_str(), t.port, t.path.as_str()),
+            ("[::1]", 318, "/ts?x=1")
         );
         assert!(matches!(
             Target::parse("https://tsa.example.jp/"),

@@ -33,6 +33,7 @@
 
 mod asn1;
 pub mod http;
+mod resolve;
 mod signature;
 mod token;
 
