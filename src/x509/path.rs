@@ -61,12 +61,7 @@ impl Cert {
             Certificate::from_der(der).map_err(|e| format!("not an X.509 certificate ({e})"))?;
         // The issuer signed the TBSCertificate bytes as they are in the file, which a re-encoding
         // of the parsed value need not reproduce.
-        let tbs_der = SliceReader::new(der)
-            .and_then(|mut reader| {
-                der::Header::decode(&mut reader)?;
-                reader.tlv_bytes().map(<[u8]>::to_vec)
-            })
-            .map_err(|e| format!("not an X.509 certificate ({e})"))?;
+        let tbs_der = signed_part(der).map_err(|e| format!("not an X.509 certificate ({e})"))?;
         // RFC 5280 §4.1.1.2: the outer signatureAlgorithm, which the issuer's signature does
         // not cover, must be the signed one.
         if cert.signature_algorithm != cert.tbs_certificate.signature {
@@ -246,6 +241,15 @@ impl Cert {
         }
         Ok(())
     }
+}
+
+/// The first element inside the outer SEQUENCE of a signed structure (a certificate's
+/// TBSCertificate, a CRL's TBSCertList), exactly as its bytes stand in `der`: what the issuer
+/// signed, which a re-encoding of the parsed value need not reproduce.
+pub(crate) fn signed_part(der: &[u8]) -> der::Result<Vec<u8>> {
+    let mut reader = SliceReader::new(der)?;
+    der::Header::decode(&mut reader)?;
+    reader.tlv_bytes().map(<[u8]>::to_vec)
 }
 
 /// Every certificate in a PEM text (each CERTIFICATE block, other blocks ignored) or, if it is

@@ -16,7 +16,7 @@
 //! issuer no CRL was given at all is reported as not checked.
 
 use der::asn1::{BitString, ObjectIdentifier};
-use der::{Decode, Reader as _, Sequence, SliceReader};
+use der::{Decode, Sequence};
 use x509_cert::crl::RevokedCert;
 use x509_cert::ext::pkix::{KeyUsage, KeyUsages};
 use x509_cert::ext::Extensions;
@@ -77,12 +77,8 @@ pub struct Crl {
 impl Crl {
     pub fn from_der(der: &[u8]) -> Result<Crl, String> {
         let crl = CertificateList::from_der(der).map_err(|e| format!("not an X.509 CRL ({e})"))?;
-        let tbs_der = SliceReader::new(der)
-            .and_then(|mut reader| {
-                der::Header::decode(&mut reader)?;
-                reader.tlv_bytes().map(<[u8]>::to_vec)
-            })
-            .map_err(|e| format!("not an X.509 CRL ({e})"))?;
+        let tbs_der =
+            super::path::signed_part(der).map_err(|e| format!("not an X.509 CRL ({e})"))?;
         if crl.signature_algorithm != crl.tbs_cert_list.signature {
             return Err(
                 "not an X.509 CRL (its signatureAlgorithm differs from the signed one)".into(),
