@@ -528,16 +528,26 @@ fn x509_timestamp_request(args: &TimestampRequestArgs) -> anyhow::Result<Exit> {
     let imprint = x509::signature_timestamp_imprint(&p7s)
         .map_err(|e| ExitError::usage(format!("{}: {e}", path_safe(&p7s_path))))?;
     let (tsq, _nonce) = timestamp::request(&imprint)?;
+    write_request(&tsq, args, &p7s_path, "--x509 ")
+}
+
+/// Write a `.tsq` to `--output`, else beside `beside` (`BESIDE.tsq`), and say how to attach the
+/// TSA's reply (`attach_flags` go before the file in that command).
+fn write_request(
+    tsq: &[u8],
+    args: &TimestampRequestArgs,
+    beside: &Path,
+    attach_flags: &str,
+) -> anyhow::Result<Exit> {
     let out = args.output.clone().unwrap_or_else(|| {
-        let mut p = p7s_path.as_os_str().to_owned();
+        let mut p = beside.as_os_str().to_owned();
         p.push(".tsq");
         PathBuf::from(p)
     });
-    crate::atomic::replace(&out, &tsq)
-        .with_context(|| format!("cannot write {}", out.display()))?;
+    crate::atomic::replace(&out, tsq).with_context(|| format!("cannot write {}", out.display()))?;
     outln!("{}", path_safe(&out));
     eprintln!(
-        "send it to your time-stamping authority (HTTP POST, Content-Type: application/timestamp-query), then: massho cert timestamp-attach --x509 {} RESPONSE.tsr",
+        "send it to your time-stamping authority (HTTP POST, Content-Type: application/timestamp-query), then: massho cert timestamp-attach {attach_flags}{} RESPONSE.tsr",
         path_safe(&args.file)
     );
     Ok(Exit::Passed)
@@ -579,19 +589,7 @@ fn timestamp_request(args: &TimestampRequestArgs) -> anyhow::Result<Exit> {
     let (json, minisig) = certificate_and_signature(&args.file)?;
     let digest = timestamp::message_digest(&json, &minisig);
     let (tsq, _nonce) = timestamp::request(&digest)?;
-    let out = args.output.clone().unwrap_or_else(|| {
-        let mut p = args.file.as_os_str().to_owned();
-        p.push(".tsq");
-        PathBuf::from(p)
-    });
-    crate::atomic::replace(&out, &tsq)
-        .with_context(|| format!("cannot write {}", out.display()))?;
-    outln!("{}", path_safe(&out));
-    eprintln!(
-        "send it to your time-stamping authority (HTTP POST, Content-Type: application/timestamp-query), then: massho cert timestamp-attach {} RESPONSE.tsr",
-        path_safe(&args.file)
-    );
-    Ok(Exit::Passed)
+    write_request(&tsq, args, &args.file, "")
 }
 
 fn timestamp_attach(args: &TimestampAttachArgs) -> anyhow::Result<Exit> {
